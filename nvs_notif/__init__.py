@@ -1,0 +1,1 @@
+"""nvs-notif: OpenStack notifications into request spans, events and meters."""

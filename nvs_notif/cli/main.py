@@ -1,0 +1,33 @@
+"""The ``nvs-notif`` command: cliff app whose commands load from ``nvs_notif.cli``."""
+import os
+import sys
+
+from cliff import app
+from cliff import commandmanager
+
+DEFAULT_STORE = 'sqlite:///' + os.path.join(
+    os.environ.get('XDG_DATA_HOME', os.path.expanduser('~/.local/share')), 'nvs-notif', 'nvs.db')
+
+
+class NvsNotifApp(app.App):
+
+    def __init__(self):
+        super().__init__(description='Query and feed the nvs-notif notification store.',
+                         version='0.1.0',
+                         command_manager=commandmanager.CommandManager('nvs_notif.cli'),
+                         deferred_help=True)
+
+    def build_option_parser(self, description, version, argparse_kwargs=None):
+        parser = super().build_option_parser(description, version, argparse_kwargs)
+        parser.add_argument('--store', default=os.environ.get('NVS_NOTIF_STORE', DEFAULT_STORE),
+                            help='Store URL: sqlite:///path or elasticsearch://host:9200 '
+                                 '(env NVS_NOTIF_STORE; default %(default)s)')
+        return parser
+
+
+def main(argv=None):
+    return NvsNotifApp().run(sys.argv[1:] if argv is None else argv)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""The ``nvs`` pipeline manager: ceilometer-agent-notification's glue.
+
+Per batch: redact -> normalise -> span fragments -> every store publisher
+writes the batch (requeue on failure) -> finished spans become ``nvs.span``
+events and request meters for every publisher of the sink.
+"""
+import datetime
+import json
+import logging
+
+from ceilometer.pipeline import base
+from ceilometer.pipeline import event as event_pipeline
+import oslo_messaging
+
+from nvs_notif import meters
+from nvs_notif import notification
+from nvs_notif import opts
+from nvs_notif import redact
+from nvs_notif import spans
+from nvs_notif import storage
+from nvs_notif.publisher import StorePublisher
+
+LOG = logging.getLogger(__name__)
+
+
+def _raw_text(message, limit):
+    try:
+        text = json.dumps(message, default=repr, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):
+        text = repr(message)
+    return text[:limit]
+
+
+def build_batch(messages, priority, extra_keys=(), raw_limit=65536, stats=None):
+    """Turn dispatched messages into a :class:`storage.Batch`; bad ones become rejects."""
+    batch = storage.Batch()
+    now = datetime.datetime.now(datetime.timezone.utc)
+    for message in messages:
+        try:
+            clean = redact.redact(notification.open_envelope(message), extra_keys)
+            n = notification.normalize(clean, priority)
+        except notification.InvalidNotification as exc:
+            raw = _raw_text(redact.redact(message, extra_keys), raw_limit)
+            batch.rejects.append(storage.Reject(raw, str(exc), now))
+            continue
+        batch.notifications.append(n)
+        f = spans.fragment(n)
+        if f is not None:
+            batch.fragments.append(f)
+    if stats is not None:
+        stats['notifications'] += len(batch.notifications)
+        stats['rejects'] += len(batch.rejects)
+    return batch
+
+
+class NvsEndpoint:
+    """Batch notification endpoint for every priority."""
+
+    def __init__(self, conf, manager):
+        self.conf = conf
+        self.manager = manager
+        self.stats = {'notifications': 0, 'rejects': 0, 'spans': 0, 'requeued': 0}
+
+    def process(self, priority, messages):
+        nvs = self.conf[opts.GROUP]
+        batch = build_batch(messages, priority, nvs.redact_keys, nvs.reject_raw_limit,
+                            self.stats)
+        for rej in batch.rejects:
+            LOG.warning('Rejected notification: %s', rej.reason)
+        try:
+            for pipe in self.manager.pipelines:
+                self._publish(pipe, batch)
+        except Exception:
+            self.stats['requeued'] += len(messages)
+            LOG.exception('Store did not accept a batch of %d; requeued', len(messages))
+            return oslo_messaging.NotificationResult.REQUEUE
+        return oslo_messaging.NotificationResult.HANDLED
+
+    @staticmethod
+    def _select(pipe, batch):
+        if pipe.source.events == ['*']:
+            return batch
+        keep = [n for n in batch.notifications if pipe.source.support_event(n.event_type)]
+        ids = {n.message_id for n in keep}
+        return storage.Batch(keep, [f for f in batch.fragments
+                                    if (f.start_ids | f.end_ids | f.error_ids) & ids],
+                             batch.rejects)
+
+    def _publish(self, pipe, batch):
+        selected = self._select(pipe, batch)
+        touched = {}
+        for pub in pipe.publishers:
+            if isinstance(pub, StorePublisher):
+                touched.update(pub.write(selected))
+        finished = [s for s in touched.values() if s.finished is not None]
+        self.stats['spans'] += len(touched)
+        if not finished:
+            return
+        events = [meters.span_event(s) for s in finished]
+        samples = [smp for s in finished for smp in meters.span_samples(s)]
+        for pub in pipe.publishers:
+            pub.publish_events(events)
+            pub.publish_samples(samples)
+
+    def _handler(priority):
+        def handle(self, messages):
+            return self.process(priority, messages)
+        handle.__name__ = priority
+        handle.__doc__ = 'Process a batch of %s notifications.' % priority
+        return handle
+
+    audit = _handler('audit')
+    debug = _handler('debug')
+    info = _handler('info')
+    warn = _handler('warn')
+    error = _handler('error')
+    critical = _handler('critical')
+    sample = _handler('sample')
+    del _handler
+
+
+class NvsPipelineManager(base.PipelineManager):
+    """Loaded by ceilometer-agent-notification as ``[notification] pipelines = nvs``."""
+
+    pm_type = 'event'
+    pm_pipeline = event_pipeline.EventPipeline
+    pm_source = event_pipeline.EventSource
+    pm_sink = event_pipeline.EventSink
+
+    def __init__(self, conf):
+        opts.register(conf)
+        super().__init__(conf, conf[opts.GROUP].pipeline_cfg_file)
+
+    def get_main_endpoints(self):
+        return [NvsEndpoint(self.conf, self)]

@@ -1,0 +1,161 @@
+"""Masking of secrets in notifications before anything stores them.
+
+:func:`redact` returns a copy of a JSON-like value (dicts, lists, tuples,
+scalars, any depth) in which:
+
+* the value of every *secret key* is replaced by :data:`MASK` (``None`` is
+  kept: it reveals nothing and says "no secret was set");
+* inside every string, URL passwords (``scheme://user:PASS@host``; a
+  multi-host ``rabbit://u:P1@h1,u2:P2@h2`` is masked up to its last ``@``,
+  host list included) and inline credentials
+  (``Authorization: Bearer X``, ``X-Auth-Token: X``, ``password=X``,
+  ``"secret": "X"`` in embedded JSON) are masked;
+* a ``[name, value]`` pair whose name is a secret key (header lists) has its
+  value masked.
+
+Secret keys are matched case-insensitively, ``-`` counting as ``_``, as
+substrings: anything containing ``password``, ``passwd``, ``passphrase``,
+``secret``, ``token``, ``credential``, ``authorization``, ``cookie``,
+``signature``, ``api_key``/``apikey``, ``private_key``/``privatekey``,
+``encryption_key``, ``fernet``, or ending in ``pass`` (nova's ``adminPass``).
+So ``_context_auth_token``, ``X-Auth-Token``, ``admin_password`` and
+``passwordCredentials`` are all masked. False positives are preferred to leaks
+(``bypass`` is masked), with one exception: keys that name *metadata about*
+a secret and end in ``_expires_at``, ``_expires``, ``_expiry``,
+``_expiration``, ``_type``, ``_ttl``, ``_count``, ``_length`` or
+``_required`` (``token_expires_at``, ``password_expires_at``) are kept, as
+their values are timestamps, names or numbers.
+
+Containers nested deeper than :data:`MAX_DEPTH` are replaced by
+:data:`TRUNCATED`: the walk uses an explicit stack, so depth cannot crash it,
+but no notification is legitimately that deep and what we hand on must stay
+serialisable (``json.dumps`` recurses). Containers shared inside the input are
+copied once and shared in the copy, like :func:`copy.deepcopy`, so a cyclic
+input terminates too. Scalars are never copied.
+"""
+import functools
+import re
+
+
+#: What a secret value becomes.
+MASK = '***'
+#: What a container nested deeper than MAX_DEPTH becomes.
+TRUNCATED = '***truncated***'
+#: Deepest container level kept (the top-level value is level 0).
+MAX_DEPTH = 64
+
+_SECRET_KEY_RE = re.compile(
+    r'password|passwd|passphrase|secret|token|credential|authorization'
+    r'|cookie|signature|api_?key|private_?key|encryption_key|fernet|pass$')
+_HARMLESS_KEY_RE = re.compile(
+    r'_(?:expires_at|expires|expiry|expiration|type|ttl|count|length'
+    r'|required)$')
+# scheme://user:PASSWORD@ ; greedy up to the last '@' before a blank or a
+# quote, so a password holding '@' or '/' cannot leak a tail, and the
+# ',user2:PASSWORD2@' of a multi-host transport URL is inside the mask.
+_URL_PASSWORD_RE = re.compile(r'(://[^\s/@:"\']*:)([^\s"\']+)(?=@)')
+# key: value / key=value in free text, headers and embedded JSON; an auth
+# scheme word (Bearer, Basic, ...) before the credential is kept.
+_INLINE_SECRET_RE = re.compile(
+    r'((?:password|passwd|passphrase|secret|token|credential|authorization'
+    r'|api_?key|private_?key)[\w-]*["\']?\s*[:=]\s*["\']?'
+    r'(?:(?:bearer|basic|digest|negotiate|token)\s+)?)'
+    r'([^\s"\'&,;}\]]+)',
+    re.IGNORECASE)
+# Neither pattern can match a shorter string ('token:x' is 7 characters).
+_MIN_SECRET_LEN = 7
+_KEY_CACHE_SIZE = 8192
+
+
+def redact(value, extra_keys=()):
+    """Return a copy of ``value`` with secrets masked.
+
+    :param value: any JSON-like value; it is not modified.
+    :param extra_keys: more key fragments to treat as secret (matched like
+        the built-in ones: case-insensitive substrings, ``-`` as ``_``).
+    :returns: the masked copy (a string or other scalar for a scalar input).
+    """
+    is_secret = _key_matcher(tuple(extra_keys)) if extra_keys else _is_secret_key
+    if isinstance(value, str):
+        return _redact_string(value)
+    if not isinstance(value, (dict, list, tuple)):
+        return value
+    return _redact_tree(value, is_secret)
+
+
+def _redact_tree(root, is_secret):
+    copies = {}
+    top = _new_container(root)
+    copies[id(root)] = top
+    # Each entry: (source container, its copy, its depth).
+    stack = [(root, top, 0)]
+    while stack:
+        source, target, depth = stack.pop()
+        if isinstance(source, dict):
+            for key, item in source.items():
+                if item is not None and type(key) is str and is_secret(key):
+                    target[key] = MASK
+                else:
+                    target[key] = _child(item, depth, copies, stack)
+        else:
+            pair_is_secret = (len(source) == 2 and type(source[0]) is str
+                              and source[1] is not None and is_secret(source[0]))
+            for index, item in enumerate(source):
+                if pair_is_secret and index == 1:
+                    target.append(MASK)
+                else:
+                    target.append(_child(item, depth, copies, stack))
+    return top
+
+
+def _child(item, depth, copies, stack):
+    if isinstance(item, str):
+        return _redact_string(item)
+    if not isinstance(item, (dict, list, tuple)):
+        return item
+    seen = copies.get(id(item))
+    if seen is not None:
+        return seen
+    if depth + 1 > MAX_DEPTH:
+        return TRUNCATED
+    copy = _new_container(item)
+    copies[id(item)] = copy
+    stack.append((item, copy, depth + 1))
+    return copy
+
+
+def _new_container(value):
+    # Tuples become lists: the output is JSON-like, and lists can be filled
+    # in place by the iterative walk.
+    return {} if isinstance(value, dict) else []
+
+
+def _redact_string(text):
+    if len(text) < _MIN_SECRET_LEN:
+        return text
+    if '@' in text and ':' in text:
+        text = _URL_PASSWORD_RE.sub(r'\1' + MASK, text)
+    if ':' in text or '=' in text:
+        text = _INLINE_SECRET_RE.sub(r'\1' + MASK, text)
+    return text
+
+
+@functools.lru_cache(maxsize=_KEY_CACHE_SIZE)
+def _is_secret_key(key):
+    # Keys repeat across notifications, so the regex runs once per key.
+    name = key.lower().replace('-', '_')
+    return (_SECRET_KEY_RE.search(name) is not None
+            and _HARMLESS_KEY_RE.search(name) is None)
+
+
+@functools.lru_cache(maxsize=32)
+def _key_matcher(extra_keys):
+    fragments = tuple(k.lower().replace('-', '_') for k in extra_keys if k)
+
+    @functools.lru_cache(maxsize=_KEY_CACHE_SIZE)
+    def is_secret(key):
+        if _is_secret_key(key):
+            return True
+        name = key.lower().replace('-', '_')
+        return any(fragment in name for fragment in fragments)
+    return is_secret

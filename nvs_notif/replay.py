@@ -1,0 +1,70 @@
+"""Feed notifications to the nvs endpoint in-process: files, or a simulated cloud.
+
+The same :class:`nvs_notif.pipeline.NvsEndpoint` as inside the agent does the
+work, configured the way the agent would be, with the store as its publisher.
+"""
+import itertools
+import json
+import os
+import tempfile
+
+from ceilometer import opts as ceilometer_opts
+from oslo_config import cfg
+import yaml
+
+from nvs_notif import opts
+from nvs_notif import pipeline
+
+
+def make_conf(config_files=()):
+    """A conf with ceilometer's and our options, as the agent has it."""
+    conf = cfg.ConfigOpts()
+    for group, options in ceilometer_opts.list_opts():
+        conf.register_opts(list(options), group=None if group == 'DEFAULT' else group)
+    opts.register(conf)
+    conf([], project='ceilometer', default_config_files=list(config_files))
+    return conf
+
+
+def local_endpoint(store_url, conf=None):
+    """An nvs endpoint whose only sink publishes to ``store_url``."""
+    conf = conf or make_conf()
+    definition = {'sources': [{'name': 'replay', 'events': ['*'], 'sinks': ['store']}],
+                  'sinks': [{'name': 'store', 'publishers': [store_url]}]}
+    with tempfile.NamedTemporaryFile('w', suffix='.yaml', delete=False) as f:
+        yaml.safe_dump(definition, f)
+    try:
+        conf.set_override('pipeline_cfg_file', f.name, group=opts.GROUP)
+        manager = pipeline.NvsPipelineManager(conf)
+    finally:
+        os.unlink(f.name)
+    if not manager.pipelines or not manager.pipelines[0].publishers:
+        raise RuntimeError('no publisher could be loaded for %s' % store_url)
+    return manager.get_main_endpoints()[0]
+
+
+def read_jsonl(paths):
+    """Messages from JSON-lines files; a line that is not JSON is passed on as text,
+    so the endpoint rejects it with a reason like any other bad message."""
+    for path in paths:
+        with open(path, encoding='utf-8', errors='surrogateescape') as f:
+            for line in f:
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    yield json.loads(line)
+                except ValueError:
+                    yield line
+
+
+def replay(messages, endpoint, batch_size=500, progress=None):
+    """Process ``messages`` in batches; returns the endpoint's counters."""
+    it = iter(messages)
+    while batch := list(itertools.islice(it, batch_size)):
+        result = endpoint.process(None, batch)
+        if result != 'handled':
+            raise RuntimeError('the store did not accept a batch; see the log')
+        if progress:
+            progress(len(batch))
+    return dict(endpoint.stats)

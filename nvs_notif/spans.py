@@ -1,0 +1,177 @@
+"""Correlation: start/end/error notifications become request spans.
+
+A span is one attempt of one operation of one request on one host.  Each
+notification contributes a *fragment* of its span; spans are the merge of all
+their fragments.  :func:`merge` is commutative, associative and idempotent, so
+the result does not depend on arrival order, on redelivered duplicates, or on
+which worker or agent saw which notification: stores only need an atomic
+read-merge-write of the fragments they are given.
+
+Outcome ``timeout`` (the "alive but hung" case) depends on the clock, so it is
+decided when spans are read (:func:`outcome`), never stored.
+"""
+import dataclasses
+import datetime
+import hashlib
+
+from nvs_notif.notification import Fault
+
+
+CORRELATED_PHASES = ('start', 'end', 'error')
+
+
+@dataclasses.dataclass(frozen=True)
+class Span:
+    span_id: str
+    operation: str
+    service: str
+    host: str | None
+    request_id: str | None = None
+    global_request_id: str | None = None
+    project_id: str | None = None
+    user_id: str | None = None
+    resource_type: str | None = None
+    resource_id: str | None = None
+    start: datetime.datetime | None = None
+    end: datetime.datetime | None = None
+    failed: datetime.datetime | None = None
+    fault: Fault | None = None
+    # Message ids per phase: duplicates merge away, and len(start_ids) counts
+    # the attempts a retry loop made on the same host.
+    start_ids: frozenset = frozenset()
+    end_ids: frozenset = frozenset()
+    error_ids: frozenset = frozenset()
+
+    @property
+    def finished(self):
+        return self.failed or self.end
+
+    @property
+    def duration(self):
+        """Seconds from start to end (or failure); None while unknown."""
+        if self.start is None or self.finished is None:
+            return None
+        return max((self.finished - self.start).total_seconds(), 0.0)
+
+    @property
+    def attempts(self):
+        return len(self.start_ids)
+
+
+def span_id(request_key, operation, host):
+    """Deterministic id, so every worker and agent names a span the same."""
+    raw = '\x1f'.join((request_key, operation, host or ''))
+    return hashlib.sha1(raw.encode()).hexdigest()
+
+
+def fragment(notification):
+    """The part of a span one notification tells, or None if it tells none.
+
+    Spans are keyed by request id; legacy producers without one fall back to
+    the resource id, which is unique enough for one operation on one host.
+    """
+    n = notification
+    if n.phase not in CORRELATED_PHASES:
+        return None
+    request_key = n.request_id or n.resource_id
+    if not request_key:
+        return None
+    ts = n.timestamp
+    ids = frozenset((n.message_id,))
+    return Span(
+        span_id=span_id(request_key, n.operation, n.host),
+        operation=n.operation, service=n.service, host=n.host,
+        request_id=n.request_id, global_request_id=n.global_request_id,
+        project_id=n.project_id, user_id=n.user_id,
+        resource_type=n.resource_type, resource_id=n.resource_id,
+        start=ts if n.phase == 'start' else None,
+        end=ts if n.phase == 'end' else None,
+        failed=ts if n.phase == 'error' else None,
+        fault=n.fault if n.phase == 'error' else None,
+        start_ids=ids if n.phase == 'start' else frozenset(),
+        end_ids=ids if n.phase == 'end' else frozenset(),
+        error_ids=ids if n.phase == 'error' else frozenset(),
+    )
+
+
+def _pick(a, b):
+    # Order-independent choice between two values that should agree.
+    if a is None:
+        return b
+    if b is None or a == b:
+        return a
+    return min(a, b)
+
+
+def _earliest(a, b):
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _latest(a, b):
+    return b if a is None else a if b is None else max(a, b)
+
+
+def merge(a, b):
+    """One span from two fragments (or spans) of the same span_id."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if a.span_id != b.span_id:
+        raise ValueError('cannot merge spans %s and %s' % (a.span_id, b.span_id))
+    failed = _latest(a.failed, b.failed)
+    if a.failed == failed and b.failed == failed:
+        fault = _pick_fault(a.fault, b.fault)
+    else:
+        fault = a.fault if a.failed == failed else b.fault
+    return dataclasses.replace(
+        a,
+        service=_pick(a.service, b.service), host=_pick(a.host, b.host),
+        request_id=_pick(a.request_id, b.request_id),
+        global_request_id=_pick(a.global_request_id, b.global_request_id),
+        project_id=_pick(a.project_id, b.project_id),
+        user_id=_pick(a.user_id, b.user_id),
+        resource_type=_pick(a.resource_type, b.resource_type),
+        resource_id=_pick(a.resource_id, b.resource_id),
+        start=_earliest(a.start, b.start), end=_latest(a.end, b.end),
+        failed=failed, fault=fault,
+        start_ids=a.start_ids | b.start_ids, end_ids=a.end_ids | b.end_ids,
+        error_ids=a.error_ids | b.error_ids,
+    )
+
+
+def _pick_fault(a, b):
+    if a is None or b is None or a == b:
+        return a or b
+    return min(a, b, key=lambda f: dataclasses.astuple(f).__repr__())
+
+
+def merge_all(spans, existing=None):
+    """Merge fragments by span_id onto ``existing`` ({span_id: Span})."""
+    merged = dict(existing or {})
+    for s in spans:
+        merged[s.span_id] = merge(merged.get(s.span_id), s)
+    return merged
+
+
+def outcome(span, now, stuck_after):
+    """success | failure | timeout | in_progress, as of ``now``.
+
+    :param stuck_after: seconds a span may stay open before it counts as stuck
+    """
+    if span.failed is not None:
+        return 'failure'
+    if span.end is not None:
+        return 'success'
+    if span.start is not None and (now - span.start).total_seconds() > stuck_after:
+        return 'timeout'
+    return 'in_progress'
+
+
+def stuck_limit(operation, default, overrides):
+    """Seconds before ``operation`` counts as stuck: the longest matching prefix wins."""
+    best = None
+    for prefix, seconds in overrides.items():
+        if operation.startswith(prefix) and (best is None or len(prefix) > len(best)):
+            best = prefix
+    return float(overrides[best]) if best is not None else float(default)

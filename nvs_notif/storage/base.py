@@ -1,0 +1,74 @@
+"""The storage interface every driver implements, and the driver loader."""
+import abc
+import dataclasses
+import datetime
+import urllib.parse
+
+from stevedore import driver
+
+
+@dataclasses.dataclass(frozen=True)
+class Reject:
+    """A message that could not be understood: kept, with why, for operators."""
+    raw: str
+    reason: str
+    received: datetime.datetime
+
+
+@dataclasses.dataclass
+class Batch:
+    """What one endpoint call hands a store: written together or not at all."""
+    notifications: list = dataclasses.field(default_factory=list)
+    fragments: list = dataclasses.field(default_factory=list)
+    rejects: list = dataclasses.field(default_factory=list)
+
+
+class Store(metaclass=abc.ABCMeta):
+    """A place that durably keeps notifications, spans, events and meters.
+
+    :param url: the store URL, already split (``urllib.parse.urlsplit``)
+    """
+
+    def __init__(self, url):
+        self.url = url
+
+    @abc.abstractmethod
+    def write(self, batch):
+        """Durably store ``batch``, merging its span fragments into the stored spans.
+
+        Idempotent: writing the same batch twice changes nothing.  Raises on
+        failure, having stored either everything or a part that a retry of
+        the whole batch completes.
+
+        :returns: ``{span_id: Span}`` of the spans the batch touched, merged
+        """
+
+    @abc.abstractmethod
+    def write_events(self, docs):
+        """Store serialised ceilometer events (dicts with a ``message_id``)."""
+
+    @abc.abstractmethod
+    def write_samples(self, docs):
+        """Store serialised ceilometer samples (dicts with a ``message_id``)."""
+
+    @abc.abstractmethod
+    def spans(self, request_id=None):
+        """Stored spans, optionally of one request, as :class:`Span` objects."""
+
+    @abc.abstractmethod
+    def count(self, kind):
+        """How many documents of ``kind`` are stored.
+
+        :param kind: ``notifications``, ``spans``, ``events``, ``samples`` or ``rejects``
+        """
+
+    def close(self):
+        """Release connections and files."""
+
+
+def get_store(url):
+    """Load the driver for a store URL (``sqlite:///path``, ``elasticsearch://host:9200``)."""
+    parsed = urllib.parse.urlsplit(url)
+    scheme = parsed.scheme.split('+')[0]
+    return driver.DriverManager('nvs_notif.store', scheme,
+                                invoke_on_load=True, invoke_args=(parsed,)).driver

@@ -1,0 +1,74 @@
+"""The document shapes both stores keep: flat, JSON-ready dicts."""
+import datetime
+
+from nvs_notif.notification import Fault
+from nvs_notif.spans import Span
+
+
+def iso(ts):
+    return ts.isoformat() if ts is not None else None
+
+
+def parse_iso(value):
+    return datetime.datetime.fromisoformat(value) if value else None
+
+
+def _fault_fields(fault):
+    f = fault or Fault()
+    return {'error_type': f.exception, 'error_message': f.message,
+            'error_code': f.code, 'error_function': f.function}
+
+
+def notification_doc(n):
+    doc = {
+        'message_id': n.message_id, 'timestamp': iso(n.timestamp),
+        'event_type': n.event_type, 'operation': n.operation, 'phase': n.phase,
+        'priority': n.priority, 'publisher_id': n.publisher_id,
+        'service': n.service, 'host': n.host, 'request_id': n.request_id,
+        'global_request_id': n.global_request_id, 'project_id': n.project_id,
+        'user_id': n.user_id, 'resource_type': n.resource_type,
+        'resource_id': n.resource_id, 'state': n.state, 'payload': n.payload,
+    }
+    doc.update(_fault_fields(n.fault))
+    return doc
+
+
+def span_doc(s):
+    doc = {
+        'span_id': s.span_id, 'operation': s.operation, 'service': s.service,
+        'host': s.host, 'request_id': s.request_id,
+        'global_request_id': s.global_request_id, 'project_id': s.project_id,
+        'user_id': s.user_id, 'resource_type': s.resource_type,
+        'resource_id': s.resource_id, 'start': iso(s.start), 'end': iso(s.end),
+        'failed': iso(s.failed), 'duration': s.duration,
+        'attempts': s.attempts,
+        'status': 'failure' if s.failed else 'success' if s.end else 'open',
+        'start_ids': sorted(s.start_ids), 'end_ids': sorted(s.end_ids),
+        'error_ids': sorted(s.error_ids),
+    }
+    doc.update(_fault_fields(s.fault))
+    return doc
+
+
+def span_from_doc(d):
+    has_fault = any(d.get(k) is not None for k in ('error_type', 'error_message',
+                                                   'error_code', 'error_function'))
+    return Span(
+        span_id=d['span_id'], operation=d['operation'], service=d['service'],
+        host=d.get('host'), request_id=d.get('request_id'),
+        global_request_id=d.get('global_request_id'),
+        project_id=d.get('project_id'), user_id=d.get('user_id'),
+        resource_type=d.get('resource_type'), resource_id=d.get('resource_id'),
+        start=parse_iso(d.get('start')), end=parse_iso(d.get('end')),
+        failed=parse_iso(d.get('failed')),
+        fault=Fault(d.get('error_type'), d.get('error_message'),
+                    d.get('error_code'), d.get('error_function')) if has_fault else None,
+        start_ids=frozenset(d.get('start_ids') or ()),
+        end_ids=frozenset(d.get('end_ids') or ()),
+        error_ids=frozenset(d.get('error_ids') or ()),
+    )
+
+
+def reject_doc(r):
+    return {'raw': r.raw, 'reason': r.reason, 'received': iso(r.received)}
+

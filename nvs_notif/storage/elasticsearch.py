@@ -1,0 +1,199 @@
+"""The production store: Elasticsearch 8.x.
+
+Span correlation across workers and agents needs no scripting: spans are read
+with their ``_seq_no``/``_primary_term``, merged in Python
+(:func:`nvs_notif.spans.merge_all`) and written back with optimistic
+concurrency; a conflict re-reads and re-merges only the spans that lost the race.
+"""
+import datetime
+import json
+import logging
+import urllib.parse
+
+import elasticsearch
+from elasticsearch import helpers
+
+from nvs_notif import spans as spans_mod
+from nvs_notif.storage import base
+from nvs_notif.storage import documents
+from nvs_notif.storage import es_templates
+
+LOG = logging.getLogger(__name__)
+
+_KINDS = ('notifications', 'spans', 'events', 'samples', 'rejects')
+
+
+class StoreError(Exception):
+    """The store did not durably accept a batch; the caller should retry it."""
+
+
+def client_from_url(url):
+    """An Elasticsearch client and the store options from a split store URL.
+
+    ``elasticsearch://[user:pass@]host1:9200[,host2:9200]/?index_prefix=nvs&...``;
+    ``elasticsearch+https://`` (or ``?scheme=https``) for TLS.
+    """
+    query = dict(urllib.parse.parse_qsl(url.query))
+    scheme = 'https' if url.scheme.endswith('+https') else query.pop('scheme', 'http')
+    netloc = url.netloc.rsplit('@', 1)[-1]
+    hosts = ['%s://%s' % (scheme, h) for h in netloc.split(',') if h]
+    kwargs = {
+        'request_timeout': float(query.pop('timeout', 30)),
+        'max_retries': int(query.pop('max_retries', 3)),
+        'retry_on_timeout': True,
+    }
+    if url.username:
+        kwargs['basic_auth'] = (urllib.parse.unquote(url.username),
+                                urllib.parse.unquote(url.password or ''))
+    if 'api_key' in query:
+        kwargs['api_key'] = query.pop('api_key')
+    if scheme == 'https':
+        kwargs['verify_certs'] = query.pop('verify_certs', 'true').lower() != 'false'
+        for opt in ('ca_certs', 'client_cert', 'client_key'):
+            if opt in query:
+                kwargs[opt] = query.pop(opt)
+    return elasticsearch.Elasticsearch(hosts or ['http://127.0.0.1:9200'], **kwargs), query
+
+
+class ElasticsearchStore(base.Store):
+    """``elasticsearch://host:9200?index_prefix=nvs&refresh=false&bulk_size=500``."""
+
+    def __init__(self, url):
+        super().__init__(url)
+        self.client, options = client_from_url(url)
+        self.prefix = options.get('index_prefix', 'nvs')
+        self.refresh = options.get('refresh', 'false')
+        self.bulk_size = int(options.get('bulk_size', 500))
+        self.conflict_retries = int(options.get('conflict_retries', 10))
+        self._templates_ready = False
+
+    def index(self, kind):
+        return '%s-%s' % (self.prefix, kind)
+
+    def _ensure_templates(self):
+        if not self._templates_ready:
+            es_templates.install(self.client, self.prefix)
+            self._templates_ready = True
+
+    def _bulk(self, actions):
+        """Yield ``(ok, op, item)`` per action; retries 429s with backoff."""
+        for ok, item in helpers.streaming_bulk(
+                self.client, actions, chunk_size=self.bulk_size,
+                raise_on_error=False, raise_on_exception=True, max_retries=5,
+                initial_backoff=1, max_backoff=30, refresh=self.refresh):
+            op, result = next(iter(item.items()))
+            yield ok, op, result
+
+    def write(self, batch):
+        self._ensure_templates()
+        try:
+            self._write_documents(batch)
+            return self._write_spans(batch.fragments)
+        except (elasticsearch.ApiError, elasticsearch.TransportError) as exc:
+            raise StoreError(str(exc)) from exc
+
+    def _write_documents(self, batch):
+        actions = [{'_op_type': 'create', '_index': self.index('notifications'),
+                    '_id': n.message_id, '_source': documents.notification_doc(n)}
+                   for n in batch.notifications]
+        actions += [{'_op_type': 'index', '_index': self.index('rejects'),
+                     '_source': documents.reject_doc(r)} for r in batch.rejects]
+        self._bulk_or_dead_letter(actions)
+
+    def _bulk_or_dead_letter(self, actions):
+        sources = {a['_id']: a['_source'] for a in actions if '_id' in a}
+        # 409 on create: already stored by an earlier delivery.
+        failed = [item for ok, op, item in self._bulk(actions)
+                  if not ok and item.get('status') != 409]
+        if failed:
+            self._dead_letter(failed, sources)
+
+    def _dead_letter(self, failed, sources):
+        """Documents the cluster refused (e.g. mapping errors) go to the reject index."""
+        retryable = [f for f in failed if f.get('status', 500) >= 500 or f.get('status') == 429]
+        if retryable:
+            raise StoreError('%d documents not accepted: %s' % (len(retryable), retryable[0]))
+        LOG.warning('%d documents rejected by Elasticsearch, kept in %s',
+                    len(failed), self.index('rejects'))
+        actions = [{'_op_type': 'index', '_index': self.index('rejects'),
+                    '_source': documents.reject_doc(base.Reject(
+                        raw=json.dumps(sources.get(f.get('_id')), default=str),
+                        reason='%s: %s' % (f.get('_index'), f.get('error')),
+                        received=datetime.datetime.now(datetime.timezone.utc)))}
+                   for f in failed]
+        for ok, op, item in self._bulk(actions):
+            if not ok:
+                raise StoreError('reject index refused a document: %s' % item)
+
+    def _read_spans(self, ids):
+        if not ids:
+            return {}
+        found = {}
+        resp = self.client.mget(index=self.index('spans'), ids=sorted(ids))
+        for doc in resp['docs']:
+            if doc.get('found'):
+                found[doc['_id']] = (documents.span_from_doc(doc['_source']),
+                                     doc['_seq_no'], doc['_primary_term'])
+        return found
+
+    def _write_spans(self, fragments):
+        by_id = {}
+        for f in fragments:
+            by_id.setdefault(f.span_id, []).append(f)
+        result = {}
+        pending = set(by_id)
+        for _ in range(self.conflict_retries + 1):
+            if not pending:
+                return result
+            stored = self._read_spans(pending)
+            actions = []
+            for span_id in pending:
+                old = stored.get(span_id)
+                merged = spans_mod.merge_all(by_id[span_id],
+                                             {span_id: old[0]} if old else None)[span_id]
+                result[span_id] = merged
+                action = {'_index': self.index('spans'), '_id': span_id,
+                          '_source': documents.span_doc(merged)}
+                if old:
+                    action.update(_op_type='index', if_seq_no=old[1],
+                                  if_primary_term=old[2])
+                else:
+                    action['_op_type'] = 'create'
+                actions.append(action)
+            conflicts = set()
+            for ok, op, item in self._bulk(actions):
+                if ok:
+                    continue
+                if item.get('status') == 409:
+                    conflicts.add(item['_id'])
+                else:
+                    raise StoreError('span %s not stored: %s' % (item.get('_id'), item.get('error')))
+            pending = conflicts
+        raise StoreError('%d spans still conflicting after %d retries'
+                         % (len(pending), self.conflict_retries))
+
+    def _write_keyed(self, kind, docs):
+        self._ensure_templates()
+        self._bulk_or_dead_letter([{'_op_type': 'create', '_index': self.index(kind),
+                                    '_id': d['message_id'], '_source': d} for d in docs])
+
+    def write_events(self, docs):
+        self._write_keyed('events', docs)
+
+    def write_samples(self, docs):
+        self._write_keyed('samples', docs)
+
+    def spans(self, request_id=None):
+        query = {'term': {'request_id': request_id}} if request_id else {'match_all': {}}
+        return [documents.span_from_doc(hit['_source']) for hit in helpers.scan(
+            self.client, index=self.index('spans'), query={'query': query},
+            ignore_unavailable=True)]
+
+    def count(self, kind):
+        if kind not in _KINDS:
+            raise ValueError('unknown kind %r' % kind)
+        self.client.indices.refresh(index=self.index(kind), ignore_unavailable=True)
+        return self.client.count(index=self.index(kind), ignore_unavailable=True)['count']
+
+    def close(self):
+        self.client.close()

@@ -1,0 +1,90 @@
+"""Index templates for the Elasticsearch store, installed idempotently.
+
+Documents are flat (the same shape the SQLite store keeps); ECS names are
+field aliases, so Kibana users can search ``event.action`` or ``trace.id``.
+Unknown top-level fields are not mapped (``dynamic: false``) and raw payloads
+are ``flattened``, so one service sending a number where another sends a
+string never gets a document rejected.
+"""
+_KW = {'type': 'keyword'}
+_DATE = {'type': 'date'}
+
+_COMMON = {
+    'operation': _KW, 'service': _KW, 'host': _KW, 'request_id': _KW,
+    'global_request_id': _KW, 'project_id': _KW, 'user_id': _KW,
+    'resource_type': _KW, 'resource_id': _KW,
+    'error_type': _KW,
+    'error_message': {'type': 'text', 'fields': {'keyword': {'type': 'keyword', 'ignore_above': 1024}}},
+    'error_code': {'type': 'long', 'ignore_malformed': True},
+    'error_function': _KW,
+}
+
+# host.name and service.name are left out: ``host`` and ``service`` are
+# keywords here, and an alias below them would need them to be objects.
+_ECS_ALIASES = {
+    'event.action': 'operation',
+    'trace.id': 'global_request_id', 'transaction.id': 'request_id',
+    'cloud.project.id': 'project_id', 'user.id': 'user_id',
+    'error.type': 'error_type', 'error.message': 'error_message',
+    'error.code': 'error_code',
+}
+
+MAPPINGS = {
+    'notifications': dict(_COMMON, **{
+        'message_id': _KW, 'timestamp': _DATE, '@timestamp': {'type': 'alias', 'path': 'timestamp'},
+        'event_type': _KW, 'phase': _KW, 'priority': _KW, 'publisher_id': _KW,
+        'state': _KW, 'payload': {'type': 'flattened', 'depth_limit': 50, 'ignore_above': 2048},
+        'event.kind': {'type': 'alias', 'path': 'event_type'},
+    }),
+    'spans': dict(_COMMON, **{
+        'span_id': _KW, 'start': _DATE, 'end': _DATE, 'failed': _DATE,
+        '@timestamp': {'type': 'alias', 'path': 'start'},
+        'duration': {'type': 'double'}, 'attempts': {'type': 'integer'}, 'status': _KW,
+        'start_ids': _KW, 'end_ids': _KW, 'error_ids': _KW,
+    }),
+    'events': {
+        'message_id': _KW, 'event_type': _KW, 'generated': _DATE,
+        '@timestamp': {'type': 'alias', 'path': 'generated'},
+        'traits': {'type': 'flattened', 'ignore_above': 2048},
+        'raw': {'type': 'object', 'enabled': False},
+    },
+    'samples': {
+        'message_id': _KW, 'counter_name': _KW, 'counter_type': _KW, 'counter_unit': _KW,
+        'counter_volume': {'type': 'double'}, 'user_id': _KW, 'project_id': _KW,
+        'resource_id': _KW, 'source': _KW, 'timestamp': _DATE,
+        '@timestamp': {'type': 'alias', 'path': 'timestamp'},
+        'resource_metadata': {'type': 'flattened', 'ignore_above': 2048},
+    },
+    'rejects': {
+        'received': _DATE, '@timestamp': {'type': 'alias', 'path': 'received'},
+        'reason': {'type': 'text', 'fields': {'keyword': {'type': 'keyword', 'ignore_above': 1024}}},
+        'raw': {'type': 'text', 'index': False},
+    },
+}
+
+
+def _properties(kind):
+    props = dict(MAPPINGS[kind])
+    if kind in ('notifications', 'spans'):
+        for alias, path in _ECS_ALIASES.items():
+            props[alias] = {'type': 'alias', 'path': path}
+    return props
+
+
+def template_body(prefix, kind):
+    return {
+        'index_patterns': ['%s-%s*' % (prefix, kind)],
+        'priority': 200,
+        'template': {
+            'settings': {'index': {'refresh_interval': '1s'}},
+            'mappings': {'dynamic': False, 'properties': _properties(kind)},
+        },
+        '_meta': {'managed_by': 'nvs-notif'},
+    }
+
+
+def install(client, prefix):
+    """Install (or update to the same content) the index template of every kind."""
+    for kind in MAPPINGS:
+        client.indices.put_index_template(name='%s-%s' % (prefix, kind),
+                                          **template_body(prefix, kind))

@@ -1,0 +1,148 @@
+"""The embedded store: one SQLite file (WAL), for a single machine.
+
+Several processes may share the file: each batch is one ``BEGIN IMMEDIATE``
+transaction, so span merges are serialised by SQLite's write lock.
+"""
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+
+from nvs_notif import spans as spans_mod
+from nvs_notif.storage import base
+from nvs_notif.storage import documents
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS notifications (
+    message_id TEXT PRIMARY KEY, timestamp TEXT, event_type TEXT, operation TEXT,
+    phase TEXT, priority TEXT, service TEXT, host TEXT, request_id TEXT,
+    global_request_id TEXT, project_id TEXT, user_id TEXT, resource_type TEXT,
+    resource_id TEXT, error_type TEXT, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS notifications_request ON notifications (request_id);
+CREATE INDEX IF NOT EXISTS notifications_project ON notifications (project_id, timestamp);
+CREATE INDEX IF NOT EXISTS notifications_time ON notifications (timestamp);
+CREATE TABLE IF NOT EXISTS spans (
+    span_id TEXT PRIMARY KEY, operation TEXT, service TEXT, host TEXT,
+    request_id TEXT, global_request_id TEXT, project_id TEXT, user_id TEXT,
+    resource_id TEXT, start TEXT, "end" TEXT, failed TEXT, duration REAL,
+    status TEXT, error_type TEXT, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS spans_request ON spans (request_id);
+CREATE INDEX IF NOT EXISTS spans_global_request ON spans (global_request_id);
+CREATE INDEX IF NOT EXISTS spans_operation ON spans (operation, start);
+CREATE TABLE IF NOT EXISTS events (
+    message_id TEXT PRIMARY KEY, event_type TEXT, generated TEXT, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS samples (
+    message_id TEXT PRIMARY KEY, counter_name TEXT, timestamp TEXT, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS rejects (
+    reject_id TEXT PRIMARY KEY, received TEXT, reason TEXT, raw TEXT);
+"""
+
+_NOTIFICATION_COLUMNS = ('message_id', 'timestamp', 'event_type', 'operation', 'phase',
+                         'priority', 'service', 'host', 'request_id',
+                         'global_request_id', 'project_id', 'user_id',
+                         'resource_type', 'resource_id', 'error_type')
+_SPAN_COLUMNS = ('span_id', 'operation', 'service', 'host', 'request_id',
+                 'global_request_id', 'project_id', 'user_id', 'resource_id',
+                 'start', 'end', 'failed', 'duration', 'status', 'error_type')
+_KINDS = ('notifications', 'spans', 'events', 'samples', 'rejects')
+
+
+def _insert(table, columns, verb='INSERT OR IGNORE'):
+    names = ', '.join('"%s"' % c for c in columns)
+    marks = ', '.join('?' * (len(columns) + 1))
+    return '%s INTO %s (%s, doc) VALUES (%s)' % (verb, table, names, marks)
+
+
+def _row(doc, columns):
+    return tuple(doc.get(c) for c in columns) + (json.dumps(doc, default=str),)
+
+
+class SQLiteStore(base.Store):
+    """``sqlite:///path/to/file.db`` (``sqlite://`` alone: in memory)."""
+
+    def __init__(self, url):
+        super().__init__(url)
+        path = url.path or ':memory:'
+        if path != ':memory:':
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        # The agent calls endpoints from several threads; one connection
+        # behind a lock keeps each batch a single transaction.
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, timeout=60, isolation_level=None,
+                                   check_same_thread=False)
+        self._db.execute('PRAGMA journal_mode=WAL')
+        self._db.execute('PRAGMA synchronous=NORMAL')
+        self._db.executescript(_SCHEMA)
+
+    def _transaction(self, work):
+        with self._lock:
+            self._db.execute('BEGIN IMMEDIATE')
+            try:
+                result = work(self._db)
+            except BaseException:
+                self._db.execute('ROLLBACK')
+                raise
+            self._db.execute('COMMIT')
+            return result
+
+    def write(self, batch):
+        def work(db):
+            ids = {f.span_id for f in batch.fragments}
+            existing = {s.span_id: s for s in self._load_spans(db, ids)}
+            merged = spans_mod.merge_all(batch.fragments, existing)
+            db.executemany(_insert('notifications', _NOTIFICATION_COLUMNS),
+                           (_row(documents.notification_doc(n), _NOTIFICATION_COLUMNS)
+                            for n in batch.notifications))
+            db.executemany(_insert('spans', _SPAN_COLUMNS, 'INSERT OR REPLACE'),
+                           (_row(documents.span_doc(merged[i]), _SPAN_COLUMNS)
+                            for i in ids))
+            db.executemany('INSERT OR IGNORE INTO rejects VALUES (?, ?, ?, ?)',
+                           ((_reject_id(r), documents.iso(r.received), r.reason, r.raw)
+                            for r in batch.rejects))
+            return {i: merged[i] for i in ids}
+        return self._transaction(work)
+
+    @staticmethod
+    def _load_spans(db, ids):
+        ids = list(ids)
+        # Stay under SQLite's bound-parameter limit.
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            rows = db.execute('SELECT doc FROM spans WHERE span_id IN (%s)'
+                              % ','.join('?' * len(chunk)), chunk)
+            for (doc,) in rows:
+                yield documents.span_from_doc(json.loads(doc))
+
+    def write_events(self, docs):
+        self._transaction(lambda db: db.executemany(
+            _insert('events', ('message_id', 'event_type', 'generated')),
+            (_row(d, ('message_id', 'event_type', 'generated')) for d in docs)))
+
+    def write_samples(self, docs):
+        self._transaction(lambda db: db.executemany(
+            _insert('samples', ('message_id', 'counter_name', 'timestamp')),
+            (_row(d, ('message_id', 'counter_name', 'timestamp')) for d in docs)))
+
+    def spans(self, request_id=None):
+        query, args = 'SELECT doc FROM spans', ()
+        if request_id is not None:
+            query, args = query + ' WHERE request_id = ?', (request_id,)
+        with self._lock:
+            rows = self._db.execute(query, args).fetchall()
+        return [documents.span_from_doc(json.loads(doc)) for (doc,) in rows]
+
+    def count(self, kind):
+        if kind not in _KINDS:
+            raise ValueError('unknown kind %r' % kind)
+        with self._lock:
+            return self._db.execute('SELECT count(*) FROM %s' % kind).fetchone()[0]
+
+    def close(self):
+        with self._lock:
+            self._db.close()
+
+
+def _reject_id(reject):
+    return hashlib.sha1((reject.reason + '\x1f' + reject.raw).encode(
+        'utf-8', 'surrogateescape')).hexdigest()

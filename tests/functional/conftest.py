@@ -1,0 +1,178 @@
+"""Fixtures for the real stack: RabbitMQ, Elasticsearch and ceilometer-agent-notification.
+
+Start the servers once with ``tools/test-services.sh start`` (``tools/run-tests``
+does).  A missing server fails the tests; it never skips them.
+"""
+import os
+import pathlib
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+
+import elasticsearch
+import pytest
+import yaml
+
+from tests.functional import sender as sender_mod
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / 'artifacts'
+TRANSPORT_URL = os.environ.get('NVS_TEST_TRANSPORT_URL', 'rabbit://guest:guest@127.0.0.1:5672/')
+ES_URL = os.environ.get('NVS_TEST_ES_URL', 'http://127.0.0.1:9200')
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if '/functional/' in str(item.fspath):
+            item.add_marker(pytest.mark.functional)
+
+
+@pytest.fixture(scope='session')
+def es_client():
+    client = elasticsearch.Elasticsearch(ES_URL, request_timeout=30)
+    try:
+        client.cluster.health(wait_for_status='yellow', timeout='30s')
+    except Exception as exc:
+        pytest.fail('Elasticsearch at %s is not reachable (run tools/test-services.sh start): %s'
+                    % (ES_URL, exc))
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope='session')
+def transport_url():
+    import oslo_messaging
+    from oslo_config import cfg
+    conf = cfg.ConfigOpts()
+    conf([], project='nvs-test')
+    transport = oslo_messaging.get_notification_transport(conf, url=TRANSPORT_URL)
+    try:
+        notifier = oslo_messaging.Notifier(transport, 'nvs-test.probe', driver='messagingv2',
+                                           topics=['nvs-test-probe'], retry=3)
+        notifier.info({}, 'nvs.test.probe', {})
+    except Exception as exc:
+        pytest.fail('RabbitMQ at %s is not reachable (run tools/test-services.sh start): %s'
+                    % (TRANSPORT_URL, exc))
+    finally:
+        transport.cleanup()
+    return TRANSPORT_URL
+
+
+@pytest.fixture
+def es_prefix(es_client):
+    """A fresh index prefix per test; its indices and templates are removed after."""
+    prefix = 'nvs-test-%s' % uuid.uuid4().hex[:10]
+    yield prefix
+    es_client.options(ignore_status=404).indices.delete(index='%s-*' % prefix)
+    es_client.options(ignore_status=404).indices.delete_index_template(name='%s-*' % prefix)
+
+
+def es_store_url(prefix, **options):
+    query = '&'.join('%s=%s' % kv for kv in dict(index_prefix=prefix, **options).items())
+    return 'elasticsearch://%s/?%s' % (ES_URL.split('://', 1)[1], query)
+
+
+class Agent:
+    """A ceilometer-agent-notification subprocess with its own config and log."""
+
+    def __init__(self, workdir, name, transport_url, topic, publishers, workers=1,
+                 pipelines=('nvs',), batch_size=100, extra_conf=''):
+        self.workdir = pathlib.Path(workdir)
+        self.name = name
+        self.log_path = self.workdir / ('%s.log' % name)
+        nvs_pipeline = self.workdir / ('%s-nvs_pipeline.yaml' % name)
+        nvs_pipeline.write_text(yaml.safe_dump({
+            'sources': [{'name': 'nvs_source', 'events': ['*'], 'sinks': ['nvs_sink']}],
+            'sinks': [{'name': 'nvs_sink', 'publishers': list(publishers)}]}))
+        self.conf_path = self.workdir / ('%s.conf' % name)
+        self.conf_path.write_text(textwrap.dedent('''\
+            [DEFAULT]
+            transport_url = {transport_url}
+            log_file = {log}
+            debug = false
+            [oslo_messaging_notifications]
+            topics = {topic}
+            [notification]
+            {pipelines}
+            workers = {workers}
+            batch_size = {batch_size}
+            batch_timeout = 1
+            [nvs]
+            pipeline_cfg_file = {nvs_pipeline}
+            ''').format(transport_url=transport_url, log=self.log_path, topic=topic,
+                        pipelines='\n'.join('pipelines = %s' % p for p in pipelines),
+                        workers=workers, batch_size=batch_size,
+                        nvs_pipeline=nvs_pipeline) + extra_conf)
+        self.proc = None
+
+    def start(self):
+        exe = shutil.which('ceilometer-agent-notification',
+                           path=os.path.dirname(sys.executable)) or 'ceilometer-agent-notification'
+        self.proc = subprocess.Popen([exe, '--config-file', str(self.conf_path)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        return self
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+    def log_text(self):
+        return self.log_path.read_text(errors='replace') if self.log_path.exists() else ''
+
+    def tracebacks(self):
+        return re.findall(r'Traceback \(most recent call last\):.*?(?=\n\S|\Z)',
+                          self.log_text(), re.S)
+
+
+@pytest.fixture
+def topic():
+    """A fresh notification topic per test, so queues never leak between tests."""
+    return 'nvs-test-%s' % uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def agent_factory(request, tmp_path, transport_url, topic):
+    agents = []
+
+    def make(publishers, name='agent', **kwargs):
+        agent = Agent(tmp_path, name, transport_url, topic, publishers, **kwargs)
+        agents.append(agent)
+        return agent.start()
+
+    yield make
+    for agent in agents:
+        agent.stop()
+        # Keep every agent's log as a test artifact.
+        dest = ARTIFACTS / 'agent-logs' / request.node.name
+        dest.mkdir(parents=True, exist_ok=True)
+        if agent.log_path.exists():
+            shutil.copy(agent.log_path, dest / agent.log_path.name)
+
+
+@pytest.fixture
+def sender(transport_url, topic):
+    s = sender_mod.Sender(transport_url, topic)
+    yield s
+    s.close()
+
+
+def wait_for(predicate, timeout=60, interval=0.5, what='condition'):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError('timed out after %ss waiting for %s (last: %r)' % (timeout, what, last))

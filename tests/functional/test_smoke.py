@@ -1,0 +1,53 @@
+"""The whole path is real: oslo.messaging Notifier -> RabbitMQ -> ceilometer agent -> ES."""
+import uuid
+
+from tests.functional.conftest import es_store_url, wait_for
+
+
+def test_notifications_reach_elasticsearch_through_the_agent(
+        agent_factory, sender, es_client, es_prefix):
+    agent = agent_factory([es_store_url(es_prefix)])
+    request_ids = []
+    for i in range(5):
+        req = 'req-%s' % uuid.uuid4()
+        request_ids.append(req)
+        ctxt = {'request_id': req, 'project_id': 'p-smoke', 'user_id': 'u-smoke',
+                'auth_token': 'SECRET-TOKEN-%d' % i}
+        payload = {'instance_id': 'inst-%d' % i, 'tenant_id': 'p-smoke', 'state': 'building'}
+        sender.send('nova', 'compute.host-%d' % i, 'INFO',
+                    'compute.instance.create.start', payload, ctxt)
+        sender.send('nova', 'compute.host-%d' % i, 'INFO',
+                    'compute.instance.create.end', dict(payload, state='active'), ctxt)
+
+    index = '%s-notifications' % es_prefix
+
+    def stored():
+        if not es_client.indices.exists(index=index):
+            return 0
+        es_client.indices.refresh(index=index)
+        return es_client.count(index=index)['count']
+
+    assert wait_for(lambda: stored() >= 10, timeout=90, what='10 notifications in ES') 
+    assert stored() == 10
+    hits = es_client.search(index=index, query={'term': {'request_id': request_ids[0]}})
+    docs = [h['_source'] for h in hits['hits']['hits']]
+    assert sorted(d['phase'] for d in docs) == ['end', 'start']
+    assert {d['host'] for d in docs} == {'host-0'}
+    assert {d['service'] for d in docs} == {'nova'}
+
+    spans = '%s-spans' % es_prefix
+    wait_for(lambda: es_client.indices.exists(index=spans), timeout=30, what='span index')
+    es_client.indices.refresh(index=spans)
+    span_hits = es_client.search(index=spans, query={'term': {'request_id': request_ids[0]}})
+    (span,) = [h['_source'] for h in span_hits['hits']['hits']]
+    assert span['operation'] == 'compute.instance.create'
+    assert span['status'] == 'success' and span['duration'] is not None
+
+    # The auth token of the context reaches neither the store nor the log.
+    es_client.indices.refresh(index='%s-*' % es_prefix)
+    secret_hits = es_client.search(index='%s-*' % es_prefix,
+                                   query={'query_string': {'query': '"SECRET-TOKEN-0"'}})
+    assert secret_hits['hits']['total']['value'] == 0
+    assert 'SECRET-TOKEN' not in agent.log_text()
+    assert agent.tracebacks() == []
+    assert agent.proc.poll() is None, 'agent exited'

@@ -1,0 +1,510 @@
+"""Tests for nvs_notif.notification.normalize over every message form and shape."""
+import copy
+import datetime
+import json
+import pathlib
+
+import pytest
+
+from nvs_notif.notification import (Fault, InvalidNotification, Notification,
+                                    PHASES, PRIORITIES, normalize)
+
+try:
+    from hypothesis import given, settings, strategies as st
+except ImportError:  # pragma: no cover - the property test is optional
+    given = None
+
+FIXTURES = pathlib.Path(__file__).parent / 'fixtures' / 'notifications'
+UTC = datetime.timezone.utc
+PROJ = 'a0d3c9e1f25b4c7d8e9f0a1b2c3d4e5f'
+USER = 'b1e4dafc36c94e1f8a2b3c4d5e6f7a8b'
+REQ = 'req-7c1e2d3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f'
+GREQ = 'req-0f9e8d7c-6b5a-4f3e-9d2c-1b0a9f8e7d6c'
+VREQ = 'req-22222222-3333-4444-8555-666666666666'
+INST = '5f1c2e3a-6b7d-4e8f-9a0b-1c2d3e4f5a6b'
+VINST = '0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e'
+VOL = 'd4e5f6a7-b8c9-4d0e-8f1a-2b3c4d5e6f7a'
+IMG = 'e5f6a7b8-c9d0-4e1f-9a2b-3c4d5e6f7a8b'
+PORT = 'f6a7b8c9-d0e1-4f2a-8b3c-4d5e6f7a8b9c'
+NET = 'a7b8c9d0-e1f2-4a3b-9c4d-5e6f7a8b9c0d'
+STACK = 'b8c9d0e1-f2a3-4b4c-8d5e-6f7a8b9c0d1e'
+
+
+def load(name):
+    with open(FIXTURES / (name + '.json')) as f:
+        return json.load(f)
+
+
+def ts(*args):
+    return datetime.datetime(*args, tzinfo=UTC)
+
+
+# fixture -> (priority argument, expected fields)
+EXPECTED = {
+    'legacy_nova_compute_instance_create_start': (None, dict(
+        service='nova', host='node-7', operation='compute.instance.create', phase='start',
+        priority='info', timestamp=ts(2024, 5, 6, 9, 10, 12, 345678), request_id=REQ,
+        global_request_id=GREQ, project_id=PROJ, user_id=USER, resource_type='instance',
+        resource_id=INST, state='building', fault=None)),
+    'legacy_nova_compute_instance_create_end': (None, dict(
+        service='nova', host='node-7', operation='compute.instance.create', phase='end',
+        resource_id=INST, state='active', fault=None)),
+    'legacy_nova_compute_instance_create_error': (None, dict(
+        service='nova', phase='error', priority='error', resource_id=INST, state='error',
+        fault=Fault(message='Build of instance %s was re-scheduled: No valid host' % INST,
+                    code=500))),
+    'legacy_nova_compute_instance_resize_confirm_start': (None, dict(
+        service='nova', host='node-3.dc1.example.com',
+        operation='compute.instance.resize.confirm', phase='start',
+        timestamp=ts(2024, 5, 7, 14, 1, 29), request_id=None, project_id=PROJ, user_id=USER,
+        resource_type='instance', resource_id='6a7b8c9d-0e1f-4a2b-b3c4-d5e6f7a8b9c0',
+        state='resized')),
+    'legacy_nova_compute_instance_exists': (None, dict(
+        service='nova', operation='compute.instance.exists', phase='none',
+        timestamp=ts(2024, 5, 8, 0, 0, 5, 120000),
+        request_id='req-11111111-2222-4333-8444-555555555555', project_id=PROJ,
+        resource_id=INST, state='active', fault=None)),
+    'legacy_nova_wrap_exception': (None, dict(
+        service='nova', host='node-2', operation='attach_volume', phase='none',
+        priority='error',
+        fault=Fault(message='Invalid volume: v-1 is in use', code=400))),
+    'versioned_nova_instance_create_start': (None, dict(
+        service='nova', host='node-9', operation='instance.create', phase='start',
+        request_id=VREQ, resource_type='instance', resource_id=VINST, state='building',
+        fault=None)),
+    'versioned_nova_instance_create_end': (None, dict(
+        operation='instance.create', phase='end', timestamp=ts(2024, 5, 10, 11, 0, 31, 500000),
+        resource_id=VINST, state='active', fault=None)),
+    'versioned_nova_instance_create_error': (None, dict(
+        operation='instance.create', phase='error', priority='error',
+        timestamp=ts(2024, 5, 10, 11, 0, 5), resource_id=VINST,
+        fault=Fault(exception='FlavorDiskTooSmall',
+                    message="The flavor's disk is too small for the requested image.",
+                    function='_build_resources'))),
+    'versioned_nova_instance_resize_prep_start': (None, dict(
+        operation='instance.resize_prep', phase='start',
+        timestamp=ts(2024, 5, 11, 8, 30, 0, 250000), resource_id=VINST, state='active')),
+    'versioned_nova_service_update': (None, dict(
+        service='nova', host='node-9', operation='service.update', phase='none',
+        request_id=None, project_id=None, resource_type='service',
+        resource_id='c2d3e4f5-a6b7-4c8d-9e0f-a1b2c3d4e5f6', fault=None)),
+    'versioned_nova_compute_task_build_instances_error': (None, dict(
+        service='nova', host='ctl-1', operation='compute_task.build_instances',
+        phase='error', resource_type='instance', resource_id=VINST, state='error',
+        fault=Fault(exception='NoValidHost',
+                    message='No valid host was found. There are not enough hosts available.',
+                    function='_schedule_instances'))),
+    'cinder_volume_create_start': (None, dict(
+        service='cinder', host='ctl-1@lvmdriver-1', operation='volume.create', phase='start',
+        resource_type='volume', resource_id=VOL, state='creating', project_id=PROJ)),
+    'cinder_volume_create_end': (None, dict(
+        service='cinder', phase='end', resource_id=VOL, state='available')),
+    'cinder_volume_attach_start': (None, dict(
+        service='cinder', operation='volume.attach', phase='start', resource_id=VOL,
+        state='attaching')),
+    'cinder_volume_attach_end': (None, dict(
+        service='cinder', operation='volume.attach', phase='end', resource_id=VOL,
+        state='in-use')),
+    'cinder_scheduler_create_volume_error': (None, dict(
+        service='cinder', operation='scheduler.create_volume', phase='none',
+        priority='error', resource_type='volume', resource_id=VOL, state='error',
+        fault=Fault(message='No valid backend was found. No weighed backends available'))),
+    'glance_image_upload': (None, dict(
+        service='glance', host='localhost', operation='image.upload', phase='none',
+        request_id='req-33333333-4444-4555-8666-777777777777', project_id=PROJ, user_id=None,
+        resource_type='image', resource_id=IMG, state='active')),
+    'glance_image_delete': (None, dict(
+        service='glance', operation='image.delete', phase='none',
+        request_id='req-44444444-5555-4666-8777-888888888888', project_id=PROJ,
+        user_id=USER, resource_type='image', resource_id=IMG, state='deleted')),
+    'neutron_port_create_end': (None, dict(
+        service='neutron', host='ctl-1', operation='port.create', phase='end',
+        resource_type='port', resource_id=PORT, state='DOWN')),
+    'neutron_port_delete_end': (None, dict(
+        service='neutron', operation='port.delete', phase='end', resource_type='port',
+        resource_id=PORT, state=None)),
+    'neutron_network_create_end': (None, dict(
+        service='neutron', operation='network.create', phase='end',
+        resource_type='network', resource_id=NET, state='ACTIVE')),
+    'keystone_cadf_identity_project_created': (None, dict(
+        service='keystone', host='ctl', operation='identity.project.created', phase='none',
+        request_id='req-55555555-6666-4777-8888-999999999999', project_id='admin-project-id',
+        user_id=USER, resource_type='project',
+        resource_id='9f8e7d6c5b4a49382716a5b4c3d2e1f0', state='success', fault=None)),
+    'keystone_cadf_identity_authenticate_success': (None, dict(
+        service='keystone', operation='identity.authenticate', phase='none',
+        user_id=USER, resource_type='user', resource_id=USER, state='success', fault=None)),
+    'keystone_cadf_identity_authenticate_failure': (None, dict(
+        service='keystone', resource_type='user', resource_id=USER, state='failure',
+        fault=Fault(exception='Unauthorized', code=401))),
+    'keystone_basic_identity_user_updated': (None, dict(
+        service='keystone', operation='identity.user.updated', phase='none',
+        resource_type='user', resource_id=USER)),
+    'heat_orchestration_stack_create_start': (None, dict(
+        service='heat', host='ctl-1', operation='orchestration.stack.create', phase='start',
+        resource_type='stack', resource_id=STACK, state='CREATE_IN_PROGRESS', fault=None)),
+    'heat_orchestration_stack_create_end': (None, dict(
+        service='heat', phase='end', resource_id=STACK, state='CREATE_COMPLETE', fault=None)),
+    'heat_orchestration_stack_create_error': (None, dict(
+        service='heat', phase='error', priority='error', resource_id=STACK,
+        state='CREATE_FAILED',
+        fault=Fault(message='Resource CREATE failed: ResourceInError: resources.server: '
+                            'Went to status ERROR due to "Message: No valid host was '
+                            'found. , Code: 500"'))),
+    'wire_v2_envelope_compute_instance_delete_start': (None, dict(
+        message_id='a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d', service='nova', host='node-7',
+        operation='compute.instance.delete', phase='start', request_id=REQ,
+        global_request_id=GREQ, project_id=PROJ, user_id=USER, resource_id=INST)),
+    'dispatched_nova_instance_create_end': ('info', dict(
+        message_id='b2c3d4e5-f6a7-4b8c-9d0e-1f2a3b4c5d6e', publisher_id='nova-compute:node-9',
+        timestamp=ts(2024, 5, 10, 11, 0, 31, 500000), service='nova', host='node-9',
+        operation='instance.create', phase='end', priority='info', request_id=VREQ,
+        global_request_id=GREQ, project_id=PROJ, user_id=USER, resource_type='instance',
+        resource_id=VINST, state='active')),
+}
+
+
+def test_every_fixture_has_expectations():
+    assert sorted(p.stem for p in FIXTURES.glob('*.json')) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize('name', sorted(EXPECTED))
+def test_fixture(name):
+    priority, expected = EXPECTED[name]
+    message = load(name)
+    before = copy.deepcopy(message)
+    n = normalize(message, priority)
+    assert isinstance(n, Notification)
+    for field, value in expected.items():
+        assert getattr(n, field) == value, field
+    assert n.phase in PHASES and n.priority in PRIORITIES
+    assert n.timestamp.tzinfo is UTC
+    assert isinstance(n.payload, dict)
+    assert message == before, 'normalize must not mutate its input'
+
+
+@pytest.mark.parametrize('name', sorted(EXPECTED))
+def test_context_secrets_are_not_copied(name):
+    priority, _ = EXPECTED[name]
+    n = normalize(load(name), priority)
+    text = repr(n)
+    for secret in ('gAAAAAB', 'glance-token-value', 'tok-in-ctxt'):
+        assert secret not in text
+
+
+def test_versioned_payload_is_unwrapped():
+    n = normalize(load('versioned_nova_instance_create_error'))
+    assert n.payload['_object_name'] == 'InstanceActionPayload'
+    assert n.payload['_object_version'] == '1.8'
+    assert n.payload['flavor']['name'] == 'm1.small'
+    assert n.payload['fault']['exception'] == 'FlavorDiskTooSmall'
+    assert n.payload['block_devices'][0]['device_name'] == '/dev/sdb'
+    assert 'nova_object.data' not in json.dumps(n.payload)
+
+
+def test_versioned_nested_objects_in_lists_unwrapped():
+    n = normalize(load('versioned_nova_instance_create_start'))
+    assert n.payload['keypairs'][0]['name'] == 'ops-key'
+
+
+def test_legacy_payload_kept_as_is():
+    message = load('legacy_nova_compute_instance_create_end')
+    n = normalize(message)
+    assert n.payload == message['payload']
+
+
+def test_dispatched_priority_argument_wins():
+    message = load('legacy_nova_compute_instance_create_start')
+    assert normalize(message, 'ERROR').priority == 'error'
+
+
+def test_dispatched_form_with_legacy_payload():
+    flat = load('legacy_nova_compute_instance_create_start')
+    message = {
+        'ctxt': {'request_id': 'req-x', 'tenant': 'proj-x', 'user': 'user-x',
+                 'auth_token': 'secret-token'},
+        'publisher_id': flat['publisher_id'], 'event_type': flat['event_type'],
+        'payload': flat['payload'],
+        'metadata': {'message_id': 'mid-1', 'timestamp': '2024-05-06 09:10:12.345678'},
+    }
+    n = normalize(message, 'info')
+    assert (n.message_id, n.request_id, n.project_id, n.user_id) == (
+        'mid-1', 'req-x', 'proj-x', 'user-x')
+    assert 'secret-token' not in repr(n)
+
+
+def test_context_dict_under_context_key():
+    message = load('neutron_port_delete_end')
+    for key in [k for k in message if k.startswith('_context_')]:
+        del message[key]
+    message['context'] = {'request_id': 'req-c', 'tenant_id': 'p-c', 'user_id': 'u-c'}
+    n = normalize(message)
+    assert (n.request_id, n.project_id, n.user_id) == ('req-c', 'p-c', 'u-c')
+
+
+def test_context_falls_back_to_payload():
+    message = load('legacy_nova_compute_instance_resize_confirm_start')
+    n = normalize(message)
+    assert n.project_id == PROJ and n.user_id == USER
+
+
+def test_wire_envelope_v1_is_plain_form():
+    inner = json.loads(load('wire_v2_envelope_compute_instance_delete_start')['oslo.message'])
+    assert normalize(inner).message_id == 'a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d'
+
+
+def test_wire_envelope_bytes():
+    message = load('wire_v2_envelope_compute_instance_delete_start')
+    message['oslo.message'] = message['oslo.message'].encode()
+    assert normalize(message).service == 'nova'
+
+
+@pytest.mark.parametrize('value, expected', [
+    ('2012-03-12 17:01:29.899834', ts(2012, 3, 12, 17, 1, 29, 899834)),
+    ('2012-03-12 17:01:29', ts(2012, 3, 12, 17, 1, 29)),
+    ('2012-03-12T17:01:29', ts(2012, 3, 12, 17, 1, 29)),
+    ('2012-03-12T17:01:29.5', ts(2012, 3, 12, 17, 1, 29, 500000)),
+    ('2012-03-12T17:01:29Z', ts(2012, 3, 12, 17, 1, 29)),
+    ('2012-03-12T17:01:29.899834Z', ts(2012, 3, 12, 17, 1, 29, 899834)),
+    ('2012-03-12T17:01:29+00:00', ts(2012, 3, 12, 17, 1, 29)),
+    ('2012-03-12T19:01:29+02:00', ts(2012, 3, 12, 17, 1, 29)),
+    ('2012-03-12T12:01:29.100-05:00', ts(2012, 3, 12, 17, 1, 29, 100000)),
+    ('2012-03-12T17:01:29.899834+0000', ts(2012, 3, 12, 17, 1, 29, 899834)),
+    ('2012-03-12T17:01:29.899834123Z', ts(2012, 3, 12, 17, 1, 29, 899834)),
+    ('2012-03-13T01:01:29+08:00', ts(2012, 3, 12, 17, 1, 29)),
+    ('2012-03-12 17:01:29 UTC', ts(2012, 3, 12, 17, 1, 29)),
+    (datetime.datetime(2012, 3, 12, 17, 1, 29), ts(2012, 3, 12, 17, 1, 29)),
+])
+def test_timestamp_formats(value, expected):
+    message = load('legacy_nova_compute_instance_exists')
+    message['timestamp'] = value
+    got = normalize(message).timestamp
+    assert got == expected
+    assert got.tzinfo is UTC
+
+
+def test_timestamp_from_metadata_when_message_has_none():
+    message = load('dispatched_nova_instance_create_end')
+    message['timestamp'] = None
+    assert normalize(message, 'info').timestamp == ts(2024, 5, 10, 11, 0, 31, 500000)
+
+
+@pytest.mark.parametrize('event_type, operation, phase', [
+    ('compute.instance.create.start', 'compute.instance.create', 'start'),
+    ('compute.instance.resize.prep.end', 'compute.instance.resize.prep', 'end'),
+    ('instance.live_migration_pre.start', 'instance.live_migration_pre', 'start'),
+    ('aggregate.cache_images.progress', 'aggregate.cache_images', 'progress'),
+    ('compute.instance.update', 'compute.instance.update', 'none'),
+    ('image.upload', 'image.upload', 'none'),
+    ('identity.project.created', 'identity.project.created', 'none'),
+    ('start', 'start', 'none'),
+])
+def test_phase_and_operation(event_type, operation, phase):
+    message = load('legacy_nova_compute_instance_exists')
+    message['event_type'] = event_type
+    n = normalize(message)
+    assert (n.operation, n.phase) == (operation, phase)
+
+
+@pytest.mark.parametrize('publisher_id, host', [
+    ('compute.host-1', 'host-1'),
+    ('nova-compute:host-1', 'host-1'),
+    ('image.localhost', 'localhost'),
+    ('network.ctl-1', 'ctl-1'),
+    ('identity.ctl', 'ctl'),
+    ('compute.node1.example.com', 'node1.example.com'),
+    ('nova-compute:node1.example.com', 'node1.example.com'),
+])
+def test_host_from_publisher(publisher_id, host):
+    message = load('legacy_nova_compute_instance_exists')
+    message['publisher_id'] = publisher_id
+    assert normalize(message).host == host
+
+
+def test_host_falls_back_to_payload_when_publisher_has_none():
+    message = load('legacy_nova_compute_instance_exists')
+    message['publisher_id'] = 'nova'
+    assert normalize(message).host == 'node-7'
+    del message['payload']['host']
+    assert normalize(message).host is None
+
+
+def test_missing_publisher_id_is_empty():
+    message = load('legacy_nova_compute_instance_exists')
+    message['publisher_id'] = None
+    n = normalize(message)
+    assert n.publisher_id == '' and n.service == 'nova'
+
+
+@pytest.mark.parametrize('event_type, publisher_id, service', [
+    ('compute.instance.create.start', 'compute.h', 'nova'),
+    ('compute_task.build_instances.error', 'nova-conductor:h', 'nova'),
+    ('scheduler.select_destinations.start', 'scheduler.h', 'nova'),
+    ('keypair.import.end', 'nova-api:h', 'nova'),
+    ('flavor.create', 'nova-api:h', 'nova'),
+    ('libvirt.connect.error', 'nova-compute:h', 'nova'),
+    ('service.update', 'nova-compute:host1', 'nova'),
+    ('service.update', 'compute.host1', 'nova'),
+    ('snapshot.create.end', 'volume.h', 'cinder'),
+    ('backup.create.start', 'backup.h', 'cinder'),
+    ('image.upload', 'image.h', 'glance'),
+    ('subnet.create.end', 'network.h', 'neutron'),
+    ('floatingip.update.end', 'network.h', 'neutron'),
+    ('security_group_rule.create.end', 'network.h', 'neutron'),
+    ('identity.user.created', 'identity.h', 'keystone'),
+    ('orchestration.stack.update.end', 'orchestration.h', 'heat'),
+    ('magnum.cluster.create', 'magnum.h', 'magnum'),
+])
+def test_service(event_type, publisher_id, service):
+    message = load('legacy_nova_compute_instance_exists')
+    message.update(event_type=event_type, publisher_id=publisher_id)
+    assert normalize(message).service == service
+
+
+@pytest.mark.parametrize('priority, expected', [
+    ('INFO', 'info'), ('Error', 'error'), ('WARN', 'warn'), ('warning', 'warn'),
+    ('WARNING', 'warn'), ('audit', 'audit'), ('CRITICAL', 'critical'), ('sample', 'sample'),
+    ('debug', 'debug'),
+])
+def test_priority(priority, expected):
+    message = load('legacy_nova_compute_instance_exists')
+    message['priority'] = priority
+    assert normalize(message).priority == expected
+
+
+@pytest.mark.parametrize('payload, expected', [
+    (['a', 'b'], {'value': ['a', 'b']}),
+    ('text', {'value': 'text'}),
+    (3, {'value': 3}),
+    (None, {}),
+])
+def test_non_dict_payload_is_wrapped(payload, expected):
+    message = load('legacy_nova_compute_instance_exists')
+    message['payload'] = payload
+    n = normalize(message)
+    assert n.payload == expected and n.resource_id is None
+
+
+def test_error_priority_without_details_still_has_a_fault():
+    message = load('neutron_port_delete_end')
+    message['priority'] = 'ERROR'
+    assert normalize(message).fault == Fault()
+
+
+def test_legacy_exception_string():
+    message = load('legacy_nova_wrap_exception')
+    message['payload'] = {'exception': 'InstanceNotFound', 'message': 'gone', 'code': '404'}
+    assert normalize(message).fault == Fault(exception='InstanceNotFound', message='gone',
+                                              code=404)
+
+
+def test_legacy_fault_dict():
+    message = load('legacy_nova_compute_instance_exists')
+    message['payload']['fault'] = {'message': 'boom', 'code': 500, 'details': 'tb'}
+    assert normalize(message).fault == Fault(message='boom', code=500)
+
+
+def _bad(**changes):
+    message = load('legacy_nova_compute_instance_exists')
+    for key, value in changes.items():
+        if value is _DELETE:
+            message.pop(key, None)
+        else:
+            message[key] = value
+    return message
+
+
+_DELETE = object()
+
+
+@pytest.mark.parametrize('message, priority, reason', [
+    (None, None, 'not a dict'),
+    ([1, 2], None, 'not a dict'),
+    ('{"event_type": "x"}', None, 'not a dict'),
+    (_bad(event_type=_DELETE), None, 'event_type is missing'),
+    (_bad(event_type=''), None, 'event_type is empty'),
+    (_bad(event_type='   '), None, 'event_type is empty'),
+    (_bad(event_type=5), None, 'event_type is a int'),
+    (_bad(priority=_DELETE), None, 'priority is missing'),
+    (_bad(priority='loud'), None, 'unknown priority'),
+    (_bad(priority=3), None, 'priority is a int'),
+    (_bad(), 'shout', 'unknown priority'),
+    (_bad(message_id=_DELETE), None, 'message_id is missing'),
+    (_bad(message_id=''), None, 'message_id is missing'),
+    (_bad(message_id=12), None, 'message_id is a int'),
+    (_bad(timestamp=_DELETE), None, 'timestamp is missing'),
+    (_bad(timestamp='yesterday'), None, 'not ISO 8601'),
+    (_bad(timestamp='2012-13-45 25:61:00'), None, 'not ISO 8601'),
+    (_bad(timestamp=1700000000), None, 'timestamp is a int'),
+    (_bad(timestamp='1969-12-31T23:59:59Z'), None, 'absurd year'),
+    (_bad(timestamp='2201-01-01T00:00:00'), None, 'absurd year'),
+    (_bad(timestamp='0001-01-01T00:00:00+01:00'), None, 'out of range'),
+    (_bad(timestamp='2012-03-12 17:01:29' + '0' * 100), None, 'too long'),
+    (_bad(publisher_id=['compute']), None, 'publisher_id is a list'),
+    ({'oslo.version': '2.0', 'oslo.message': '{not json'}, None, 'not JSON'),
+    ({'oslo.version': '2.0', 'oslo.message': '[1, 2]'}, None, 'not an object'),
+    ({'oslo.version': '2.0', 'oslo.message': {'event_type': 'x'}}, None,
+     'not a JSON string'),
+    ({'oslo.version': '3.0', 'oslo.message': '{}'}, None, 'unsupported oslo envelope'),
+    ({'oslo.message': '{}'}, None, 'unsupported oslo envelope'),
+    ({'oslo.version': '2.0',
+      'oslo.message': json.dumps({'oslo.version': '2.0', 'oslo.message': '{}'})}, None,
+     'nested oslo envelope'),
+    ({'oslo.version': '2.0', 'oslo.message': '[' * 100000}, None, 'not JSON'),
+])
+def test_bad_input_raises_invalid_notification(message, priority, reason):
+    with pytest.raises(InvalidNotification, match=reason):
+        normalize(message, priority)
+
+
+def test_invalid_notification_is_a_value_error():
+    assert issubclass(InvalidNotification, ValueError)
+
+
+def test_deeply_nested_versioned_payload_does_not_crash():
+    inner = {'leaf': 1}
+    for _ in range(5000):
+        inner = {'nova_object.data': {'child': inner}}
+    message = load('versioned_nova_service_update')
+    message['payload'] = inner
+    n = normalize(message)
+    assert n.payload['_object_name'] is None
+
+
+if given is not None:
+    json_values = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+        | st.text(max_size=20),
+        lambda children: st.lists(children, max_size=4)
+        | st.dictionaries(st.text(max_size=10), children, max_size=4),
+        max_leaves=20)
+    field_values = json_values | st.sampled_from([
+        'compute.instance.create.start', 'INFO', 'error', 'warning', '2012-03-12 17:01:29',
+        '2012-03-12T17:01:29Z', 'nova-compute:h', 'compute.h', 'mid', 'arn:x/y'])
+    messages = st.dictionaries(
+        st.sampled_from(['event_type', 'priority', 'message_id', 'timestamp', 'payload',
+                         'publisher_id', 'ctxt', 'metadata', '_context_request_id',
+                         'oslo.version', 'oslo.message']),
+        field_values, max_size=11)
+
+    @settings(max_examples=400, deadline=None)
+    @given(message=messages, priority=st.none() | st.sampled_from(['info', 'bogus', 3]))
+    def test_property_only_invalid_notification_escapes(message, priority):
+        try:
+            n = normalize(message, priority)
+        except InvalidNotification:
+            return
+        assert n.phase in PHASES and n.priority in PRIORITIES
+        assert n.timestamp.tzinfo is UTC and 1970 <= n.timestamp.year <= 2200
+
+    @settings(max_examples=300, deadline=None)
+    @given(payload=json_values, event_type=st.text(min_size=1, max_size=40))
+    def test_property_any_payload_any_event_type(payload, event_type):
+        message = load('legacy_nova_compute_instance_exists')
+        message.update(payload=payload, event_type=event_type)
+        try:
+            n = normalize(message)
+        except InvalidNotification as exc:
+            assert 'event_type' in str(exc)
+            return
+        assert isinstance(n.payload, dict)

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Create (or reuse) the project virtualenv in .venv and install nvs-notif into it.
+# Usage: tools/venv.sh [extra]   e.g. tools/venv.sh test
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+extra=${1:-}
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+    .venv/bin/pip install -q --upgrade pip
+fi
+spec=.
+[ -n "$extra" ] && spec=".[$extra]"
+# Reinstall only when the package metadata changed (keeps warm runs fast).
+stamp=.venv/.nvs-installed-$extra
+if [ ! -f "$stamp" ] || [ setup.cfg -nt "$stamp" ]; then
+    .venv/bin/pip install -q -e "$spec"
+    touch "$stamp"
+fi
