@@ -9,7 +9,8 @@ notifications. Used for demos, replay, benchmarks and load tests.
 Design:
 
 * every request flow is a Python generator yielding ``(sim_seconds, item)`` with increasing
-  times; an item is a :class:`SimulatedNotification` or a new flow generator to start;
+  times; an item is a :class:`SimulatedNotification`, a new flow generator to start, or
+  ``None`` (a periodic source waking up with nothing to say);
 * the engine keeps one pending item per live flow in a heap, so memory is proportional to the
   number of concurrent flows (bounded), never to ``count``;
 * all randomness comes from one ``random.Random(seed)`` consumed in heap order, so the same
@@ -303,9 +304,6 @@ class _Sim:
 
     def lognorm(self, median, sigma):
         return median * math.exp(self.rng.gauss(0.0, sigma))
-
-    def chance(self, p):
-        return self.rng.random() < p
 
     def notif(self, t, exchange, topic, publisher, priority, event_type, payload, ctx):
         return SimulatedNotification(exchange, topic, publisher, priority, event_type, payload,
@@ -623,7 +621,7 @@ class _Sim:
             return self.notif(t, 'nova', _VNOTIF, 'nova-conductor:' + api, 'ERROR',
                               'compute_task.build_instances.error', payload, req.ctx)
         payload = dict(self.request_spec(inst, req))
-        payload.update({'instance_properties': payload['request_spec']['instance_properties'],
+        payload.update({'instance_properties': dict(payload['request_spec']['instance_properties']),
                         'instance_id': inst.uuid, 'state': 'error',
                         'method': 'build_instances', 'reason': msg, 'exception': exc})
         return self.notif(t, 'nova', _NOTIF, 'compute_task.' + api, 'ERROR',
@@ -1293,6 +1291,7 @@ class _Sim:
                         t += 0.01
                         yield t, self.instance_update(t, req, inst, 'active', None)
             t += self.audit_interval * rng.uniform(0.99, 1.01)
+            yield t, None           # nothing to report now; wake up at the next period
 
     def arrivals(self):
         rng = self.rng
@@ -1415,7 +1414,7 @@ def _run(count, sim):
             n += 1
             if n >= count:
                 return
-        else:                                   # a new flow starts now
+        elif item is not None:                  # a new flow starts now
             first = next(item, None)
             if first is not None:
                 heappush(heap, (first[0], seq, item, first[1]))
