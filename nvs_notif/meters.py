@@ -22,7 +22,7 @@ def _traits(span):
         ('global_request_id', _T.TEXT_TYPE, span.global_request_id),
         ('project_id', _T.TEXT_TYPE, span.project_id), ('user_id', _T.TEXT_TYPE, span.user_id),
         ('resource_id', _T.TEXT_TYPE, span.resource_id),
-        ('outcome', _T.TEXT_TYPE, 'failure' if span.failed else 'success'),
+        ('outcome', _T.TEXT_TYPE, span.status),
         ('duration', _T.FLOAT_TYPE, span.duration), ('attempts', _T.INT_TYPE, span.attempts),
         ('start', _T.DATETIME_TYPE, span.start),
         ('error_type', _T.TEXT_TYPE, span.fault.exception if span.fault else None),
@@ -31,7 +31,7 @@ def _traits(span):
 
 
 def _event_id(span):
-    return '%s:%s:%s' % (span.span_id, 'failure' if span.failed else 'success',
+    return '%s:%s:%s' % (span.span_id, span.status,
                          'timed' if span.duration is not None else 'untimed')
 
 
@@ -44,7 +44,7 @@ def span_event(span):
 def span_samples(span):
     """Duration and error samples of a finished span."""
     metadata = {'operation': span.operation, 'service': span.service, 'host': span.host,
-                'outcome': 'failure' if span.failed else 'success',
+                'outcome': span.status,
                 'request_id': span.request_id, 'attempts': span.attempts,
                 'error_type': span.fault.exception if span.fault else None}
     common = dict(user_id=span.user_id, project_id=span.project_id,
@@ -56,7 +56,7 @@ def span_samples(span):
         samples.append(sample_mod.Sample(
             name=DURATION_METER, type=sample_mod.TYPE_GAUGE, unit='s', volume=span.duration,
             id=_event_id(span) + ':duration', **common))
-    if span.failed:
+    if span.status == 'failure':
         samples.append(sample_mod.Sample(
             name=ERROR_METER, type=sample_mod.TYPE_DELTA, unit='error', volume=1,
             id=_event_id(span) + ':error', **common))

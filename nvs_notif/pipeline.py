@@ -36,11 +36,14 @@ def build_batch(messages, priority, extra_keys=(), raw_limit=65536, stats=None):
     batch = storage.Batch()
     now = datetime.datetime.now(datetime.timezone.utc)
     for message in messages:
+        clean = message
         try:
+            # Opened first, so redaction sees the payload's keys, not a string.
             clean = redact.redact(notification.open_envelope(message), extra_keys)
             n = notification.normalize(clean, priority)
         except notification.InvalidNotification as exc:
-            raw = _raw_text(redact.redact(message, extra_keys), raw_limit)
+            raw = _raw_text(clean if clean is not message else
+                            redact.redact(message, extra_keys), raw_limit)
             batch.rejects.append(storage.Reject(raw, str(exc), now))
             continue
         batch.notifications.append(n)

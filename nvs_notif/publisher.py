@@ -24,7 +24,7 @@ class StorePublisher(publisher.ConfigPublisherBase):
 
     def __init__(self, conf, parsed_url):
         super().__init__(conf, parsed_url)
-        self.store = storage.get_store(parsed_url.geturl())
+        self.store = storage.get_store(parsed_url)
 
     def write(self, batch):
         """Store an nvs batch; returns the merged spans it touched."""

@@ -58,7 +58,7 @@ _URL_PASSWORD_RE = re.compile(r'(://[^\s/@:"\']*:)([^\s"\']+)(?=@)')
 # scheme word (Bearer, Basic, ...) before the credential is kept.
 _INLINE_SECRET_RE = re.compile(
     r'((?:password|passwd|passphrase|secret|token|credential|authorization'
-    r'|api_?key|private_?key)[\w-]*["\']?\s*[:=]\s*["\']?'
+    r'|api_?key|private_?key|\w*pass(?=["\']?\s*[:=]))[\w-]*["\']?\s*[:=]\s*["\']?'
     r'(?:(?:bearer|basic|digest|negotiate|token)\s+)?)'
     r'([^\s"\'&,;}\]]+)',
     re.IGNORECASE)

@@ -44,7 +44,18 @@ class Span:
 
     @property
     def finished(self):
-        return self.failed or self.end
+        """When the span last ended or failed; None while open."""
+        return _latest(self.end, self.failed)
+
+    @property
+    def status(self):
+        """``failure``, ``success`` or ``open``.
+
+        An end after a failure is a retry on the same host that worked.
+        """
+        if self.failed is not None and (self.end is None or self.failed > self.end):
+            return 'failure'
+        return 'success' if self.end is not None else 'open'
 
     @property
     def duration(self):
@@ -159,10 +170,8 @@ def outcome(span, now, stuck_after):
 
     :param stuck_after: seconds a span may stay open before it counts as stuck
     """
-    if span.failed is not None:
-        return 'failure'
-    if span.end is not None:
-        return 'success'
+    if span.status != 'open':
+        return span.status
     if span.start is not None and (now - span.start).total_seconds() > stuck_after:
         return 'timeout'
     return 'in_progress'

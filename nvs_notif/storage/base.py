@@ -67,8 +67,13 @@ class Store(metaclass=abc.ABCMeta):
 
 
 def get_store(url):
-    """Load the driver for a store URL (``sqlite:///path``, ``elasticsearch://host:9200``)."""
-    parsed = urllib.parse.urlsplit(url)
+    """Load the driver for a store URL (``sqlite:///path``, ``elasticsearch://host:9200``).
+
+    :param url: the URL as a string, or already split (as ceilometer hands
+        publishers theirs); a split URL is not re-joined, which would turn
+        ``sqlite:////abs/path`` into a host name.
+    """
+    parsed = urllib.parse.urlsplit(url) if isinstance(url, str) else url
     scheme = parsed.scheme.split('+')[0]
     return driver.DriverManager('nvs_notif.store', scheme,
                                 invoke_on_load=True, invoke_args=(parsed,)).driver

@@ -42,7 +42,7 @@ def span_doc(s):
         'resource_id': s.resource_id, 'start': iso(s.start), 'end': iso(s.end),
         'failed': iso(s.failed), 'duration': s.duration,
         'attempts': s.attempts,
-        'status': 'failure' if s.failed else 'success' if s.end else 'open',
+        'status': s.status,
         'start_ids': sorted(s.start_ids), 'end_ids': sorted(s.end_ids),
         'error_ids': sorted(s.error_ids),
     }
@@ -61,8 +61,9 @@ def span_from_doc(d):
         resource_type=d.get('resource_type'), resource_id=d.get('resource_id'),
         start=parse_iso(d.get('start')), end=parse_iso(d.get('end')),
         failed=parse_iso(d.get('failed')),
-        fault=Fault(d.get('error_type'), d.get('error_message'),
-                    d.get('error_code'), d.get('error_function')) if has_fault else None,
+        # A failure always has a fault, if only an empty one.
+        fault=Fault(d.get('error_type'), d.get('error_message'), d.get('error_code'),
+                    d.get('error_function')) if has_fault or d.get('failed') else None,
         start_ids=frozenset(d.get('start_ids') or ()),
         end_ids=frozenset(d.get('end_ids') or ()),
         error_ids=frozenset(d.get('error_ids') or ()),

@@ -185,6 +185,7 @@ class ElasticsearchStore(base.Store):
 
     def spans(self, request_id=None):
         query = {'term': {'request_id': request_id}} if request_id else {'match_all': {}}
+        self.client.indices.refresh(index=self.index('spans'), ignore_unavailable=True)
         return [documents.span_from_doc(hit['_source']) for hit in helpers.scan(
             self.client, index=self.index('spans'), query={'query': query},
             ignore_unavailable=True)]

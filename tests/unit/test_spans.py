@@ -1,0 +1,354 @@
+"""Unit tests for nvs_notif.spans (start/end/error notifications -> request spans)."""
+import datetime
+import itertools
+
+import hypothesis
+from hypothesis import strategies as st
+import pytest
+
+from nvs_notif import notification
+from nvs_notif import spans
+from nvs_notif.notification import Fault, Notification
+
+T0 = datetime.datetime(2024, 1, 15, 8, 0, 0, tzinfo=datetime.timezone.utc)
+REQ = 'req-6b1c0f1e-0000-4000-8000-000000000001'
+INSTANCE = '4b9f3c1a-1111-4222-8333-444455556666'
+NO_VALID = Fault(exception='NoValidHost', message='No valid host was found.',
+                 code=500, function='select_destinations')
+PORT_FAIL = Fault(exception='PortBindingFailed', message='Binding failed for port p-1',
+                  code=500, function='_build_and_run_instance')
+
+_counter = itertools.count()
+
+
+def notif(event_type, seconds=0.0, host='host-1', request_id=REQ, message_id=None,
+          fault=None, resource_id=INSTANCE, **extra):
+    """A normalised Notification as normalize() would build it."""
+    operation, phase, _, _ = notification._event_parts(event_type)
+    if fault is None and phase == 'error':
+        fault = PORT_FAIL
+    fields = dict(
+        message_id=message_id or 'msg-%d' % next(_counter),
+        timestamp=T0 + datetime.timedelta(seconds=seconds),
+        event_type=event_type, operation=operation, phase=phase,
+        priority='error' if phase == 'error' else 'info',
+        publisher_id='compute.%s' % host if host else 'compute',
+        service='nova', host=host, request_id=request_id,
+        global_request_id=None, project_id='proj-1', user_id='user-1',
+        resource_type='instance', resource_id=resource_id,
+        state=None, fault=fault if phase == 'error' else None, payload={})
+    fields.update(extra)
+    return Notification(**fields)
+
+
+def span_of(*notifications):
+    merged = spans.merge_all(f for f in map(spans.fragment, notifications) if f is not None)
+    assert len(merged) == 1, merged
+    return next(iter(merged.values()))
+
+
+def outcome_now(span, seconds_after_t0=10_000.0, stuck_after=600.0):
+    return spans.outcome(span, T0 + datetime.timedelta(seconds=seconds_after_t0), stuck_after)
+
+
+# --- single spans ---------------------------------------------------------------
+
+def test_start_end_is_success_with_duration():
+    s = span_of(notif('compute.instance.create.start', 0),
+                notif('compute.instance.create.end', 12.5))
+    assert s.operation == 'compute.instance.create'
+    assert s.host == 'host-1' and s.request_id == REQ and s.resource_id == INSTANCE
+    assert s.start == T0
+    assert s.end == T0 + datetime.timedelta(seconds=12.5)
+    assert s.failed is None and s.fault is None
+    assert s.duration == 12.5
+    assert s.attempts == 1
+    assert s.finished == s.end
+    assert outcome_now(s) == 'success'
+
+
+def test_start_error_is_failure_with_fault():
+    s = span_of(notif('compute.instance.create.start', 0),
+                notif('compute.instance.create.error', 3.0, fault=PORT_FAIL))
+    assert s.failed == T0 + datetime.timedelta(seconds=3)
+    assert s.end is None
+    assert s.fault == PORT_FAIL
+    assert s.duration == 3.0
+    assert outcome_now(s) == 'failure'
+
+
+def test_end_without_start():
+    s = span_of(notif('compute.instance.create.end', 5))
+    assert s.start is None
+    assert s.end == T0 + datetime.timedelta(seconds=5)
+    assert s.duration is None
+    assert s.attempts == 0
+    assert outcome_now(s) == 'success'
+
+
+def test_error_without_start():
+    s = span_of(notif('compute.instance.create.error', 5, fault=NO_VALID))
+    assert s.start is None
+    assert s.duration is None
+    assert s.fault == NO_VALID
+    assert outcome_now(s) == 'failure'
+
+
+def test_start_only_in_progress_then_timeout():
+    s = span_of(notif('compute.instance.create.start', 0))
+    assert s.end is None and s.failed is None and s.finished is None
+    assert s.duration is None
+    assert spans.outcome(s, T0 + datetime.timedelta(seconds=30), 60) == 'in_progress'
+    assert spans.outcome(s, T0 + datetime.timedelta(seconds=60), 60) == 'in_progress'
+    assert spans.outcome(s, T0 + datetime.timedelta(seconds=61), 60) == 'timeout'
+    # finished spans never time out
+    done = span_of(notif('compute.instance.create.start', 0),
+                   notif('compute.instance.create.end', 1))
+    assert spans.outcome(done, T0 + datetime.timedelta(days=1), 60) == 'success'
+
+
+def test_duplicates_change_nothing():
+    start = notif('compute.instance.create.start', 0, message_id='m-start')
+    end = notif('compute.instance.create.end', 7, message_id='m-end')
+    once = span_of(start, end)
+    twice = span_of(start, start, end, end, end)
+    assert twice == once
+    assert twice.attempts == 1
+    assert twice.start_ids == frozenset({'m-start'})
+    assert twice.end_ids == frozenset({'m-end'})
+
+
+def test_out_of_order_same_as_in_order():
+    start = notif('compute.instance.create.start', 0)
+    end = notif('compute.instance.create.end', 9)
+    assert span_of(end, start) == span_of(start, end)
+    start2 = notif('compute.instance.create.start', 0)
+    err = notif('compute.instance.create.error', 2, fault=NO_VALID)
+    assert span_of(err, start2) == span_of(start2, err)
+
+
+def test_reschedule_gives_one_span_per_host():
+    flow = [
+        notif('compute.instance.create.start', 0, host='host-1'),
+        notif('compute.instance.create.error', 2, host='host-1', fault=PORT_FAIL),
+        notif('compute.instance.create.start', 3, host='host-2'),
+        notif('compute.instance.create.error', 5, host='host-2', fault=NO_VALID),
+        notif('compute.instance.create.start', 6, host='host-3'),
+        notif('compute.instance.create.end', 20, host='host-3'),
+    ]
+    merged = spans.merge_all(spans.fragment(n) for n in flow)
+    assert len(merged) == 3
+    by_host = {s.host: s for s in merged.values()}
+    assert sorted(by_host) == ['host-1', 'host-2', 'host-3']
+    assert all(s.request_id == REQ for s in by_host.values())
+    assert all(s.attempts == 1 for s in by_host.values())
+    assert [outcome_now(by_host[h]) for h in ('host-1', 'host-2', 'host-3')] == \
+        ['failure', 'failure', 'success']
+    assert by_host['host-1'].fault == PORT_FAIL
+    assert by_host['host-2'].fault == NO_VALID
+    assert by_host['host-3'].fault is None
+    assert by_host['host-3'].duration == 14.0
+    assert len({s.span_id for s in merged.values()}) == 3
+
+
+def test_retry_loop_on_same_host_is_one_span_with_two_attempts():
+    s = span_of(notif('volume.attach.start', 0),
+                notif('volume.attach.error', 1, fault=PORT_FAIL),
+                notif('volume.attach.start', 2),
+                notif('volume.attach.end', 4))
+    assert s.attempts == 2
+    assert len(s.error_ids) == 1 and len(s.end_ids) == 1
+    assert s.start == T0
+    assert s.end == T0 + datetime.timedelta(seconds=4)
+
+
+def test_retry_loop_without_end_keeps_latest_fault():
+    s = span_of(notif('volume.attach.start', 0),
+                notif('volume.attach.error', 1, fault=PORT_FAIL),
+                notif('volume.attach.start', 2),
+                notif('volume.attach.error', 3, fault=NO_VALID))
+    assert s.attempts == 2
+    assert s.failed == T0 + datetime.timedelta(seconds=3)
+    assert s.fault == NO_VALID
+    assert s.duration == 3.0
+
+
+def test_without_request_id_falls_back_to_resource_id():
+    a = spans.fragment(notif('image.upload.start', 0, request_id=None, resource_id='img-1'))
+    b = spans.fragment(notif('image.upload.end', 4, request_id=None, resource_id='img-1'))
+    other = spans.fragment(notif('image.upload.start', 0, request_id=None,
+                                 resource_id='img-2'))
+    assert a is not None and b is not None
+    assert a.span_id == b.span_id == spans.span_id('img-1', 'image.upload', 'host-1')
+    assert other.span_id != a.span_id
+    s = spans.merge(a, b)
+    assert s.request_id is None and s.resource_id == 'img-1'
+    assert s.duration == 4.0
+    # neither request nor resource id: nothing to correlate on
+    assert spans.fragment(notif('image.upload.start', 0, request_id=None,
+                                resource_id=None)) is None
+
+
+def test_request_id_wins_over_resource_id():
+    f = spans.fragment(notif('compute.instance.create.start', 0))
+    assert f.span_id == spans.span_id(REQ, 'compute.instance.create', 'host-1')
+
+
+def test_uncorrelated_phases_give_no_fragment():
+    assert spans.fragment(notif('compute.instance.exists', 0)) is None
+    assert spans.fragment(notif('compute.instance.update', 0)) is None
+    assert spans.fragment(notif('aggregate.cache_images.progress', 0)) is None
+
+
+def test_fragment_from_normalized_legacy_message():
+    msg = {'message_id': 'm-1', 'publisher_id': 'compute.host-7',
+           'event_type': 'compute.instance.create.error', 'priority': 'ERROR',
+           'timestamp': '2024-01-15 08:00:05.000000', '_context_request_id': REQ,
+           'payload': {'instance_id': INSTANCE,
+                       'exception': {'class': 'NoValidHost', 'message': 'boom'}}}
+    f = spans.fragment(notification.normalize(msg))
+    assert f.host == 'host-7' and f.operation == 'compute.instance.create'
+    assert f.failed == T0 + datetime.timedelta(seconds=5)
+    assert f.fault.exception == 'NoValidHost' and f.fault.message == 'boom'
+    assert f.error_ids == frozenset({'m-1'})
+
+
+def test_merge_different_span_ids_raises():
+    a = spans.fragment(notif('compute.instance.create.start', 0, host='host-1'))
+    b = spans.fragment(notif('compute.instance.create.start', 0, host='host-2'))
+    with pytest.raises(ValueError):
+        spans.merge(a, b)
+    assert spans.merge(None, a) is a
+    assert spans.merge(a, None) is a
+
+
+def test_span_id_distinguishes_operation_and_host():
+    ids = {spans.span_id(REQ, 'compute.instance.create', 'host-1'),
+           spans.span_id(REQ, 'compute.instance.create', 'host-2'),
+           spans.span_id(REQ, 'compute.instance.delete', 'host-1'),
+           spans.span_id(REQ, 'compute.instance.create', None)}
+    assert len(ids) == 4
+    assert spans.span_id(REQ, 'x', None) == spans.span_id(REQ, 'x', '')
+
+
+def test_merge_all_onto_existing():
+    start = spans.fragment(notif('compute.instance.create.start', 0))
+    end = spans.fragment(notif('compute.instance.create.end', 3))
+    existing = {start.span_id: start}
+    merged = spans.merge_all([end], existing)
+    assert merged[start.span_id].duration == 3.0
+    assert existing == {start.span_id: start}      # input not mutated
+
+
+# --- stuck_limit ------------------------------------------------------------------
+
+def test_stuck_limit_longest_prefix_wins():
+    overrides = {'compute.instance': 900, 'compute.instance.create': 1800,
+                 'compute': 300, 'volume': '120'}
+    assert spans.stuck_limit('compute.instance.create', 60, overrides) == 1800.0
+    assert spans.stuck_limit('compute.instance.delete', 60, overrides) == 900.0
+    assert spans.stuck_limit('compute_task.build_instances', 60, overrides) == 300.0
+    assert spans.stuck_limit('volume.attach', 60, overrides) == 120.0
+    assert spans.stuck_limit('image.upload', 60, overrides) == 60.0
+    assert spans.stuck_limit('image.upload', 60, {}) == 60.0
+    assert isinstance(spans.stuck_limit('image.upload', 60, {}), float)
+    # order of the mapping does not matter
+    reverse = dict(reversed(list(overrides.items())))
+    assert spans.stuck_limit('compute.instance.create', 60, reverse) == 1800.0
+
+
+# --- properties -------------------------------------------------------------------
+
+def _flow():
+    """A messy request: reschedule, same-host retry, sub-request, unmatched halves,
+    two errors at the same instant with different faults, legacy resource-keyed span."""
+    rid2 = 'req-2'
+    ns = [
+        notif('compute.instance.create.start', 0, host='host-1'),
+        notif('compute.instance.create.error', 2, host='host-1', fault=PORT_FAIL),
+        notif('compute.instance.create.start', 3, host='host-2'),
+        notif('compute.instance.create.error', 5, host='host-2', fault=NO_VALID),
+        notif('compute.instance.create.error', 5, host='host-2', fault=PORT_FAIL),
+        notif('compute.instance.create.start', 6, host='host-3'),
+        notif('compute.instance.create.end', 20, host='host-3'),
+        notif('port.create.start', 7, host='ctl-1', service='neutron',
+              resource_type='port', resource_id='p-1', global_request_id=REQ,
+              request_id=rid2),
+        notif('port.create.end', 8, host='ctl-1', service='neutron',
+              resource_type='port', resource_id='p-1', request_id=rid2),
+        notif('volume.attach.start', 10, host='host-3'),
+        notif('volume.attach.error', 11, host='host-3', fault=NO_VALID),
+        notif('volume.attach.start', 12, host='host-3'),
+        notif('volume.attach.end', 13, host='host-3'),
+        notif('volume.attach.error', 13, host='host-3', fault=Fault(message='late')),
+        notif('scheduler.select_destinations.start', 0, host='ctl-1'),
+        notif('image.upload.end', 1, host='ctl-1', request_id=None, resource_id='img-1'),
+        notif('image.upload.start', 0, host='ctl-1', request_id=None, resource_id='img-1'),
+        notif('compute.instance.exists', 30, host='host-3'),
+    ]
+    return [f for f in map(spans.fragment, ns) if f is not None]
+
+
+FRAGMENTS = _flow()
+EXPECTED = spans.merge_all(FRAGMENTS)
+
+
+def test_flow_expectations():
+    assert len(EXPECTED) == 7
+    host2 = EXPECTED[spans.span_id(REQ, 'compute.instance.create', 'host-2')]
+    # two errors at the same instant: the choice is deterministic
+    assert host2.fault in (NO_VALID, PORT_FAIL)
+    sched = EXPECTED[spans.span_id(REQ, 'scheduler.select_destinations', 'ctl-1')]
+    assert outcome_now(sched) == 'timeout'
+    port = EXPECTED[spans.span_id('req-2', 'port.create', 'ctl-1')]
+    assert port.global_request_id == REQ and port.duration == 1.0
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.given(st.data())
+def test_merge_all_independent_of_order_and_duplicates(data):
+    extra = data.draw(st.lists(st.sampled_from(range(len(FRAGMENTS))), max_size=20))
+    fragments = FRAGMENTS + [FRAGMENTS[i] for i in extra]
+    shuffled = data.draw(st.permutations(fragments))
+    assert spans.merge_all(shuffled) == EXPECTED
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.given(st.data())
+def test_merge_is_commutative_associative_idempotent(data):
+    same = [f for f in FRAGMENTS
+            if f.span_id == spans.span_id(REQ, 'volume.attach', 'host-3')]
+    same += [f for f in FRAGMENTS
+             if f.span_id == spans.span_id(REQ, 'compute.instance.create', 'host-2')]
+    # spans of one id only
+    pick = st.sampled_from([f for f in same if f.span_id == same[0].span_id])
+    a, b, c = data.draw(pick), data.draw(pick), data.draw(pick)
+    ab = spans.merge(a, b)
+    assert ab == spans.merge(b, a)
+    assert spans.merge(ab, c) == spans.merge(a, spans.merge(b, c))
+    assert spans.merge(ab, ab) == ab
+    assert spans.merge(ab, a) == ab
+
+
+@hypothesis.settings(max_examples=200, deadline=None)
+@hypothesis.given(
+    st.lists(st.tuples(st.sampled_from(['start', 'end', 'error']),
+                       st.integers(0, 5),
+                       st.sampled_from([None, 'A', 'B']),
+                       st.sampled_from([None, 'x', 'y'])),
+             min_size=1, max_size=8),
+    st.randoms(use_true_random=False))
+def test_merge_all_random_fragments_of_one_span(events, rnd):
+    frags = []
+    for i, (phase, sec, exc, msg) in enumerate(events):
+        fault = Fault(exception=exc, message=msg) if phase == 'error' else None
+        frags.append(spans.fragment(notif('compute.instance.create.' + phase, sec,
+                                          message_id='m%d' % i, fault=fault)))
+    expected = spans.merge_all(frags)
+    shuffled = frags + rnd.sample(frags, k=min(3, len(frags)))
+    rnd.shuffle(shuffled)
+    assert spans.merge_all(shuffled) == expected
+    # merging two halves merged separately (two agents) gives the same
+    half = len(shuffled) // 2
+    left, right = spans.merge_all(shuffled[:half]), spans.merge_all(shuffled[half:])
+    assert spans.merge_all(right.values(), left) == expected

@@ -1,0 +1,246 @@
+"""Unit tests for the SQLite store (nvs_notif.storage.sqlite)."""
+import datetime
+import multiprocessing
+
+import pytest
+
+from nvs_notif import replay
+from nvs_notif import simulate
+from nvs_notif import spans
+from nvs_notif import storage
+from nvs_notif.notification import Fault, Notification
+from nvs_notif.storage import documents
+
+T0 = datetime.datetime(2024, 1, 15, 8, 0, 0, tzinfo=datetime.timezone.utc)
+REQ = 'req-1'
+FAULT_A = Fault(exception='PortBindingFailed', message='binding failed', code=500,
+                function='_build_and_run_instance')
+FAULT_B = Fault(exception='NoValidHost', message='no host', code=None, function=None)
+
+
+def notif(event_type, seconds, host='host-1', request_id=REQ, message_id=None, fault=None,
+          resource_id='inst-1'):
+    operation, _, phase = event_type.rpartition('.')
+    if phase not in ('start', 'end', 'error'):
+        operation, phase = event_type, 'none'
+    return Notification(
+        message_id=message_id or '%s-%s-%s-%s' % (request_id, event_type, host, seconds),
+        timestamp=T0 + datetime.timedelta(seconds=seconds), event_type=event_type,
+        operation=operation, phase=phase,
+        priority='error' if phase == 'error' else 'info',
+        publisher_id='compute.' + host, service='nova', host=host,
+        request_id=request_id, global_request_id='greq-1', project_id='proj-1',
+        user_id='user-1', resource_type='instance', resource_id=resource_id,
+        state='active', fault=fault if phase == 'error' else None,
+        payload={'instance_id': resource_id, 'nested': {'k': [1, 2, 3]}})
+
+
+def _notifications():
+    return [
+        notif('compute.instance.create.start', 0, 'host-1'),
+        notif('compute.instance.create.error', 2, 'host-1', fault=FAULT_A),
+        notif('compute.instance.create.start', 3, 'host-2'),
+        notif('compute.instance.create.error', 5, 'host-2', fault=FAULT_B),
+        notif('compute.instance.create.start', 6, 'host-3'),
+        notif('compute.instance.create.end', 20.5, 'host-3'),
+        notif('volume.attach.start', 21, 'host-3'),
+        notif('volume.attach.error', 22, 'host-3', fault=FAULT_A),
+        notif('volume.attach.start', 23, 'host-3'),
+        notif('volume.attach.end', 25, 'host-3'),
+        notif('scheduler.select_destinations.start', 0, 'ctl-1'),
+        notif('image.upload.end', 9, 'ctl-1', request_id=None, resource_id='img-1'),
+        notif('compute.instance.exists', 30, 'host-3'),
+        notif('compute.instance.create.start', 0, 'host-9', request_id='req-2'),
+    ]
+
+
+def _batch(notifications, rejects=()):
+    frags = [f for f in map(spans.fragment, notifications) if f is not None]
+    return storage.Batch(list(notifications), frags, list(rejects))
+
+
+def _reject(reason='message is a str, not a dict', raw='"junk"'):
+    return storage.Reject(raw=raw, reason=reason, received=T0)
+
+
+@pytest.fixture
+def db_url(tmp_path):
+    return 'sqlite:///' + str(tmp_path / 'nvs.db')
+
+
+@pytest.fixture
+def store(db_url):
+    s = storage.get_store(db_url)
+    yield s
+    s.close()
+
+
+def _by_id(span_list):
+    return {s.span_id: s for s in span_list}
+
+
+def _docs(store_):
+    return sorted((documents.span_doc(s) for s in store_.spans()),
+                  key=lambda d: d['span_id'])
+
+
+def test_get_store_loads_sqlite_driver(store):
+    from nvs_notif.storage import sqlite
+    assert isinstance(store, sqlite.SQLiteStore)
+    for kind in ('notifications', 'spans', 'events', 'samples', 'rejects'):
+        assert store.count(kind) == 0
+
+
+def test_write_and_read_back_spans(store):
+    ns = _notifications()
+    batch = _batch(ns)
+    expected = spans.merge_all(batch.fragments)
+    touched = store.write(batch)
+    assert touched == expected
+    assert _by_id(store.spans()) == expected
+    assert store.count('spans') == len(expected) == 7
+    assert store.count('notifications') == len(ns)
+    # filter by request id
+    req2 = store.spans(request_id='req-2')
+    assert [s.request_id for s in req2] == ['req-2']
+    assert {s.span_id for s in store.spans(request_id=REQ)} == \
+        {i for i, s in expected.items() if s.request_id == REQ}
+
+
+def test_write_is_idempotent(store):
+    batch = _batch(_notifications(), [_reject(), _reject('other', '{}')])
+    store.write(batch)
+    counts = {k: store.count(k) for k in ('notifications', 'spans', 'rejects')}
+    docs = _docs(store)
+    store.write(batch)
+    assert {k: store.count(k) for k in ('notifications', 'spans', 'rejects')} == counts
+    assert counts == {'notifications': 14, 'spans': 7, 'rejects': 2}
+    assert _docs(store) == docs
+    assert all(d['attempts'] <= 2 for d in docs)
+
+
+def test_fragments_split_across_batches_merge(store):
+    start = notif('compute.instance.create.start', 0)
+    error = notif('compute.instance.create.error', 4, fault=FAULT_A)
+    store.write(_batch([error]))
+    (half,) = store.spans()
+    assert half.start is None and half.duration is None and half.fault == FAULT_A
+    touched = store.write(_batch([start]))
+    full = spans.merge_all(_batch([start, error]).fragments)
+    assert touched == full
+    assert _by_id(store.spans()) == full
+    (s,) = store.spans()
+    assert s.duration == 4.0 and s.attempts == 1 and s.fault == FAULT_A
+    assert store.count('spans') == 1 and store.count('notifications') == 2
+
+
+def test_two_store_objects_on_one_file(db_url, tmp_path):
+    ns = _notifications()
+    agent1, agent2 = storage.get_store(db_url), storage.get_store(db_url)
+    single = storage.get_store('sqlite:///' + str(tmp_path / 'single.db'))
+    try:
+        # interleaved halves, reverse order for the second agent
+        for i, n in enumerate(ns):
+            (agent1 if i % 2 else agent2).write(_batch([n]))
+        single.write(_batch(ns))
+        assert _docs(agent1) == _docs(agent2) == _docs(single)
+        assert _by_id(agent1.spans()) == spans.merge_all(_batch(ns).fragments)
+        assert agent2.count('notifications') == single.count('notifications')
+    finally:
+        agent1.close()
+        agent2.close()
+        single.close()
+
+
+def test_rejects_stored_and_counted(store):
+    store.write(_batch([], [_reject(), _reject('event_type is missing', '{"a": 1}')]))
+    assert store.count('rejects') == 2
+    assert store.count('notifications') == 0 and store.count('spans') == 0
+    store.write(_batch([], [_reject()]))
+    assert store.count('rejects') == 2
+    store.write(_batch([], [_reject(raw='"other junk"')]))
+    assert store.count('rejects') == 3
+
+
+def test_count_unknown_kind_raises(store):
+    with pytest.raises(ValueError):
+        store.count('bogus')
+    with pytest.raises(ValueError):
+        store.count('spans; DROP TABLE spans')
+
+
+def test_failed_write_rolls_back(store, monkeypatch):
+    good = _batch(_notifications()[:4])
+    bad = _batch(_notifications()[4:])
+    bad.rejects.append(storage.Reject(raw=None, reason=None, received=T0))  # breaks _reject_id
+    with pytest.raises(Exception):
+        store.write(bad)
+    assert store.count('notifications') == 0 and store.count('spans') == 0
+    store.write(good)
+    assert store.count('notifications') == 4
+
+
+def test_error_without_fault_details_round_trips(store):
+    batch = _batch([notif('compute.instance.create.start', 0),
+                    notif('compute.instance.create.error', 1, fault=Fault())])
+    store.write(batch)
+    assert _by_id(store.spans()) == spans.merge_all(batch.fragments)
+
+
+# --- several processes on one file ---------------------------------------------------
+
+N_SIM = 3000
+
+
+def _endpoint_url(path):
+    return 'sqlite://' + str(path)
+
+
+def _replay_part(url, parity):
+    endpoint = replay.local_endpoint(url)
+    messages = [n.to_message() for i, n in enumerate(simulate.simulate(N_SIM, seed=1))
+                if parity is None or i % 2 == parity]
+    stats = replay.replay(messages, endpoint, batch_size=200)
+    return stats
+
+
+def _worker(url, parity, queue):
+    try:
+        queue.put((parity, _replay_part(url, parity)))
+    except BaseException as exc:  # noqa: BLE001
+        queue.put((parity, repr(exc)))
+        raise
+
+
+def test_two_processes_same_file_equal_one_process(tmp_path):
+    # 'sqlite://' + an absolute path (three slashes in all): the documented
+    # 'sqlite:///' + absolute path is mangled by StorePublisher (see
+    # test_pipeline.test_local_endpoint_writes_to_the_named_sqlite_file).
+    shared_url = _endpoint_url(tmp_path / 'shared.db')
+    single_url = _endpoint_url(tmp_path / 'single.db')
+    # create the schema once before the race
+    storage.get_store(shared_url).close()
+    ctx = multiprocessing.get_context('spawn')
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_worker, args=(shared_url, parity, queue))
+             for parity in (0, 1)]
+    for p in procs:
+        p.start()
+    results = dict(queue.get(timeout=600) for _ in procs)
+    for p in procs:
+        p.join(timeout=600)
+        assert p.exitcode == 0
+    assert all(isinstance(r, dict) for r in results.values()), results
+
+    single_stats = _replay_part(single_url, None)
+    shared, single = storage.get_store(shared_url), storage.get_store(single_url)
+    try:
+        assert single.count('spans') > 100
+        assert shared.count('notifications') == single.count('notifications')
+        assert single_stats['notifications'] == \
+            results[0]['notifications'] + results[1]['notifications']
+        assert shared.count('spans') == single.count('spans')
+        assert _docs(shared) == _docs(single)
+    finally:
+        shared.close()
+        single.close()

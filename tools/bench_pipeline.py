@@ -1,0 +1,450 @@
+#!/usr/bin/env python3
+"""Benchmark: nvs endpoint vs ceilometer's stock EventEndpoint, in one process.
+
+The same N simulated notifications (:func:`nvs_notif.simulate.simulate`) go
+
+* through ceilometer's stock ``EventEndpoint`` (default ``event_definitions.yaml``,
+  an ``EventPipelineManager`` whose only sink publishes to ``test://``, i.e. into a
+  list in memory), and
+* through the nvs endpoint (:func:`nvs_notif.replay.local_endpoint`) into a fresh
+  SQLite store file,
+
+in the form oslo.messaging's ``BatchNotificationDispatcher`` hands a batch endpoint:
+each message is ``{ctxt, publisher_id, event_type, payload, metadata: {message_id,
+timestamp}}``, every batch of ``--batch-size`` messages is split by (lower-case)
+priority and each group is passed to the endpoint method of that name
+(``endpoint.info(group)``, ``endpoint.error(group)``...).
+
+All inputs are built before timing, and each run gets its own deep copy (also built
+before timing). Runs are interleaved (stock, ours, stock, ours... with the order
+alternating per repeat) so both sides share the machine's noise. Endpoint and store
+construction are outside the timed part; the SQLite commit of every batch is inside it.
+
+Prints best and median rates of each side and the ratio of the medians::
+
+    .venv/bin/python tools/bench_pipeline.py --count 20000
+    .venv/bin/python tools/bench_pipeline.py --count 20000 --json
+    .venv/bin/python tools/bench_pipeline.py --count 20000 --profile
+
+Single process, no threads.
+"""
+import argparse
+import collections
+import copy
+import cProfile
+import gc
+import io
+import itertools
+import json
+import logging
+import operator
+import os
+import platform
+import pstats
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+
+import yaml
+
+PRIORITIES = ('audit', 'debug', 'info', 'warn', 'error', 'critical', 'sample')
+
+
+# --- inputs -----------------------------------------------------------------
+
+def dispatched(notification):
+    """One simulated notification as oslo's (batch) dispatcher hands it to an endpoint.
+
+    ``_extract_user_message``: the context as deserialised (NoOpSerializer: the dict
+    itself), metadata with the message id and the timestamp string the notifier sent
+    (``str(utcnow())`` form, as ``SimulatedNotification.to_message`` writes it).
+    """
+    return notification.priority.lower(), {
+        'ctxt': dict(notification.context),
+        'publisher_id': notification.publisher_id,
+        'event_type': notification.event_type,
+        'payload': notification.payload,
+        'metadata': {
+            'message_id': notification.message_id,
+            'timestamp': notification.timestamp.strftime('%Y-%m-%d %H:%M:%S.%f'),
+        },
+    }
+
+
+def build_calls(count, seed, batch_size):
+    """``[(priority, [message, ...]), ...]``: the endpoint calls of the whole run.
+
+    Like ``BatchNotificationDispatcher.dispatch``: per incoming batch, messages are
+    sorted (stably) by priority and grouped; one endpoint call per group.
+    """
+    from nvs_notif import simulate
+
+    messages = [dispatched(n) for n in simulate.simulate(count, seed=seed)]
+    # Payloads of the simulator may share sub-objects between notifications; make
+    # every message independent, as messages decoded from the bus are.
+    messages = [(prio, copy.deepcopy(msg)) for prio, msg in messages]
+    calls = []
+    for start in range(0, len(messages), batch_size):
+        batch = sorted(messages[start:start + batch_size], key=operator.itemgetter(0))
+        for prio, group in itertools.groupby(batch, key=operator.itemgetter(0)):
+            calls.append((prio, [msg for _prio, msg in group]))
+    return messages, calls
+
+
+def describe_inputs(messages, calls):
+    by_prio = collections.Counter(prio for prio, _msg in messages)
+    by_service = collections.Counter(m['event_type'].split('.', 1)[0] for _p, m in messages)
+    sizes = [len(json.dumps(m, default=str)) for _p, m in messages]
+    return {
+        'messages': len(messages),
+        'endpoint_calls': len(calls),
+        'priorities': dict(sorted(by_prio.items())),
+        'event_type_prefixes': dict(by_service.most_common()),
+        'mean_json_bytes': round(statistics.fmean(sizes)) if sizes else 0,
+    }
+
+
+# --- log capture ------------------------------------------------------------
+
+class LogTally(logging.Handler):
+    """Counts WARNING+ records per side and keeps a few distinct samples."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.side = 'setup'
+        self.counts = collections.Counter()
+        self.samples = collections.defaultdict(dict)
+
+    def emit(self, record):
+        key = (self.side, record.levelname, record.name)
+        self.counts[key] += 1
+        try:
+            text = record.getMessage()
+        except Exception:  # noqa: BLE001
+            text = str(record.msg)
+        if record.exc_info and record.exc_info[1] is not None:
+            text += ' [%s: %s]' % (type(record.exc_info[1]).__name__, record.exc_info[1])
+        samples = self.samples[key]
+        if len(samples) < 3:
+            samples.setdefault(text[:300], 0)
+        if text[:300] in samples:
+            samples[text[:300]] += 1
+
+    def report(self):
+        return [{'side': side, 'level': level, 'logger': name, 'count': n,
+                 'samples': self.samples[(side, level, name)]}
+                for (side, level, name), n in sorted(self.counts.items())]
+
+
+# --- the two sides ----------------------------------------------------------
+
+def ceilometer_data_file(name):
+    import ceilometer.pipeline
+    return os.path.join(os.path.dirname(os.path.abspath(ceilometer.pipeline.__file__)),
+                        'data', name)
+
+
+class StockSide:
+    """ceilometer's EventEndpoint, default event definitions, ``test://`` publisher."""
+
+    name = 'stock'
+    label = 'ceilometer EventEndpoint (event_definitions.yaml -> test://)'
+
+    def __init__(self, workdir):
+        from nvs_notif import replay
+        self.conf = replay.make_conf()
+        definitions = ceilometer_data_file('event_definitions.yaml')
+        if not os.path.exists(definitions):
+            raise SystemExit('cannot find ceilometer\'s %s' % definitions)
+        self.conf.set_override('definitions_cfg_file', definitions, group='event')
+        pipeline_file = os.path.join(workdir, 'stock_event_pipeline.yaml')
+        with open(pipeline_file, 'w') as f:
+            yaml.safe_dump({'sources': [{'name': 'event_source', 'events': ['*'],
+                                         'sinks': ['event_sink']}],
+                            'sinks': [{'name': 'event_sink',
+                                       'publishers': ['test://']}]}, f)
+        self.conf.set_override('event_pipeline_cfg_file', pipeline_file)
+        self.definitions = definitions
+
+    def make(self, _run):
+        from ceilometer.pipeline import event as event_pipeline
+        manager = event_pipeline.EventPipelineManager(self.conf)
+        publishers = [p for pipe in manager.pipelines for p in pipe.publishers]
+        if not publishers:
+            raise SystemExit('stock: the test:// publisher could not be loaded')
+        endpoint = manager.get_main_endpoints()[0]
+        return endpoint, publishers
+
+    @staticmethod
+    def check(state, count):
+        events = sum(len(p.events) for p in state)
+        return {'events_published': events}
+
+    @staticmethod
+    def close(_state):
+        pass
+
+
+class NvsSide:
+    """Our endpoint, one SQLite store file per run."""
+
+    name = 'nvs'
+    label = 'nvs endpoint (-> sqlite store)'
+
+    def __init__(self, workdir):
+        self.workdir = workdir
+
+    def make(self, run):
+        from nvs_notif import replay
+        path = os.path.join(self.workdir, 'bench-%s.db' % run)
+        for suffix in ('', '-wal', '-shm'):
+            if os.path.exists(path + suffix):
+                os.unlink(path + suffix)
+        endpoint = replay.local_endpoint('sqlite:///' + path)
+        stores = [p.store for pipe in endpoint.manager.pipelines for p in pipe.publishers
+                  if hasattr(p, 'store')]
+        return endpoint, (endpoint, stores, path)
+
+    @staticmethod
+    def check(state, count):
+        endpoint, stores, _path = state
+        out = dict(endpoint.stats)
+        for store in stores:
+            for kind in ('notifications', 'spans', 'events', 'samples', 'rejects'):
+                try:
+                    out['stored_' + kind] = store.count(kind)
+                except Exception as exc:  # noqa: BLE001
+                    out['stored_' + kind] = 'n/a (%s)' % exc
+        return out
+
+    @staticmethod
+    def close(state):
+        _endpoint, stores, path = state
+        for store in stores:
+            try:
+                store.close()
+            except Exception:  # noqa: BLE001
+                pass
+        for suffix in ('', '-wal', '-shm'):
+            if os.path.exists(path + suffix):
+                os.unlink(path + suffix)
+
+
+def drive(endpoint, calls):
+    """Hand every group to the endpoint method named by its priority; count results."""
+    results = collections.Counter()
+    for prio, group in calls:
+        method = getattr(endpoint, prio, None)
+        if method is None:
+            # oslo's dispatcher would never call it; an endpoint without the method
+            # simply does not get these notifications.
+            results['no-method:%s' % prio] += len(group)
+            continue
+        results[str(method(group))] += len(group)
+    return results
+
+
+def run_once(side, run, pristine_calls, count, tally, freeze=True):
+    calls = copy.deepcopy(pristine_calls)
+    tally.side = side.name + ':setup'
+    endpoint, state = side.make(run)
+    gc.collect()
+    if freeze:
+        # The benchmark holds all N inputs (twice) for the whole run; an agent holds
+        # one batch. Keep them out of the cyclic GC's scans so that the collector's
+        # cost reflects what the endpoint allocates, not the harness.
+        gc.freeze()
+    tally.side = side.name
+    t0 = time.perf_counter()
+    try:
+        results = drive(endpoint, calls)
+        elapsed = time.perf_counter() - t0
+    finally:
+        if freeze:
+            gc.unfreeze()
+    tally.side = side.name + ':check'
+    info = side.check(state, count)
+    info['results'] = dict(results)
+    info['inputs_mutated'] = calls != pristine_calls
+    side.close(state)
+    tally.side = 'other'
+    del calls, endpoint, state
+    return elapsed, info
+
+
+# --- profile ----------------------------------------------------------------
+
+def profile_nvs(pristine_calls, workdir, top, dump=None, freeze=True):
+    side = NvsSide(workdir)
+    calls = copy.deepcopy(pristine_calls)
+    endpoint, state = side.make('profile')
+    gc.collect()
+    if freeze:
+        gc.freeze()
+    prof = cProfile.Profile()
+    t0 = time.perf_counter()
+    prof.enable()
+    drive(endpoint, calls)
+    prof.disable()
+    elapsed = time.perf_counter() - t0
+    if freeze:
+        gc.unfreeze()
+    side.close(state)
+    if dump:
+        prof.dump_stats(dump)
+    out = io.StringIO()
+    stats = pstats.Stats(prof, stream=out)
+    stats.strip_dirs()
+    for key in ('cumulative', 'tottime'):
+        out.write('\n=== top %d by %s ===\n' % (top, key))
+        stats.sort_stats(key).print_stats(top)
+    return elapsed, out.getvalue()
+
+
+# --- main -------------------------------------------------------------------
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--count', '-n', type=int, default=20000,
+                   help='simulated notifications per run (default 20000)')
+    p.add_argument('--batch-size', '-b', type=int, default=500,
+                   help='messages per dispatcher batch (default 500)')
+    p.add_argument('--repeat', '-r', type=int, default=3,
+                   help='runs of each side, interleaved (default 3)')
+    p.add_argument('--seed', type=int, default=42, help='simulator seed (default 42)')
+    p.add_argument('--json', action='store_true', help='print one JSON document')
+    p.add_argument('--only', choices=('stock', 'nvs'),
+                   help='time one side only (no ratio)')
+    p.add_argument('--profile', action='store_true',
+                   help='instead of benchmarking, run ours once under cProfile and print '
+                        'the top functions by cumulative and by total time')
+    p.add_argument('--profile-top', type=int, default=25, help='rows per profile table')
+    p.add_argument('--profile-out', metavar='FILE',
+                   help='with --profile, also dump the raw pstats to FILE')
+    p.add_argument('--no-gc-freeze', dest='gc_freeze', action='store_false',
+                   help='do not gc.freeze() the pre-built inputs before a timed run (by '
+                        'default they are frozen so the cyclic GC does not rescan the '
+                        "harness's N held messages, which an agent would not hold)")
+    p.add_argument('--workdir', help='directory for the store files (default: a temp dir)')
+    args = p.parse_args(argv)
+    if args.count < 1 or args.batch_size < 1 or args.repeat < 1:
+        p.error('--count, --batch-size and --repeat must be >= 1')
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    say = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
+
+    tally = LogTally()
+    root = logging.getLogger()
+    root.addHandler(tally)
+    root.setLevel(logging.WARNING)
+    caught = []
+    warnings.showwarning = (lambda message, category, filename, lineno, file=None, line=None:
+                            caught.append('%s:%s: %s: %s' % (filename, lineno,
+                                                             category.__name__, message)))
+
+    workdir = args.workdir or tempfile.mkdtemp(prefix='nvs-bench-')
+    os.makedirs(workdir, exist_ok=True)
+    try:
+        t0 = time.perf_counter()
+        messages, calls = build_calls(args.count, args.seed, args.batch_size)
+        inputs = describe_inputs(messages, calls)
+        del messages
+        say('inputs: %d notifications (seed %d), %d endpoint calls of <= %d, built in %.1fs'
+            % (inputs['messages'], args.seed, inputs['endpoint_calls'], args.batch_size,
+               time.perf_counter() - t0))
+        say('  priorities: %s' % inputs['priorities'])
+
+        if args.profile:
+            elapsed, text = profile_nvs(calls, workdir, args.profile_top,
+                                        args.profile_out, args.gc_freeze)
+            say('nvs under cProfile: %.2fs for %d notifications (%.0f/s, profiler overhead '
+                'included)' % (elapsed, args.count, args.count / elapsed))
+            print(text)
+            return 0
+
+        sides = [StockSide(workdir), NvsSide(workdir)]
+        if args.only:
+            sides = [s for s in sides if s.name == args.only]
+        times = {s.name: [] for s in sides}
+        checks = {s.name: [] for s in sides}
+        for r in range(args.repeat):
+            order = sides if r % 2 == 0 else sides[::-1]
+            for side in order:
+                elapsed, info = run_once(side, r, calls, args.count, tally,
+                                       args.gc_freeze)
+                times[side.name].append(elapsed)
+                checks[side.name].append(info)
+                say('  run %d %-5s %7.3fs  %8.0f/s' % (r + 1, side.name, elapsed,
+                                                      args.count / elapsed))
+
+        summary = {}
+        for side in sides:
+            rates = [args.count / t for t in times[side.name]]
+            summary[side.name] = {
+                'label': side.label,
+                'seconds': [round(t, 4) for t in times[side.name]],
+                'rates': [round(x, 1) for x in rates],
+                'best_rate': round(max(rates), 1),
+                'median_rate': round(statistics.median(rates), 1),
+                'checks': checks[side.name][-1],
+            }
+        ratio = None
+        if 'stock' in summary and 'nvs' in summary:
+            ratio = summary['nvs']['median_rate'] / summary['stock']['median_rate']
+
+        doc = {
+            'count': args.count, 'batch_size': args.batch_size, 'repeat': args.repeat,
+            'seed': args.seed, 'gc_freeze': args.gc_freeze, 'inputs': inputs, 'sides': summary,
+            'ratio_nvs_over_stock_median': round(ratio, 3) if ratio else None,
+            'ratio_nvs_over_stock_best': (round(summary['nvs']['best_rate']
+                                                / summary['stock']['best_rate'], 3)
+                                          if ratio else None),
+            'log_records': tally.report(), 'python_warnings': caught[:20],
+            'python': platform.python_version(), 'machine': platform.machine(),
+            'cpus': os.cpu_count(),
+        }
+        try:
+            from importlib import metadata
+            doc['versions'] = {d: metadata.version(d) for d in
+                               ('ceilometer', 'oslo.messaging', 'nvs-notif')}
+        except Exception:  # noqa: BLE001
+            pass
+
+        if args.json:
+            print(json.dumps(doc, indent=2, sort_keys=True, default=str))
+            return 0
+
+        print()
+        print('%-62s %10s %10s' % ('%d notifications, batch %d, %d runs each'
+                                  % (args.count, args.batch_size, args.repeat),
+                                  'best/s', 'median/s'))
+        for name, s in summary.items():
+            print('%-62s %10.0f %10.0f' % (s['label'], s['best_rate'], s['median_rate']))
+        print()
+        for name, s in summary.items():
+            print('%s checks (last run): %s' % (name, s['checks']))
+        for rec in doc['log_records']:
+            print('log %(side)s %(level)s %(logger)s x%(count)d' % rec)
+            for text, n in rec['samples'].items():
+                print('    %dx %s' % (n, text))
+        for w in caught[:10]:
+            print('python warning: %s' % ' '.join(w.split())[:200])
+        if ratio is not None:
+            print()
+            print('ratio (nvs / stock EventEndpoint): %.1fx' % ratio)
+        return 0
+    finally:
+        root.removeHandler(tally)
+        if not args.workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
