@@ -2,7 +2,7 @@
 
 Per batch: redact -> normalise -> span fragments -> every store publisher
 writes the batch (requeue on failure) -> finished spans become ``nvs.span``
-events and request meters for every publisher of the sink.
+events and request meters for the sink's other publishers.
 """
 import datetime
 import json
@@ -32,18 +32,22 @@ def _raw_text(message, limit):
 
 
 def build_batch(messages, priority, extra_keys=(), raw_limit=65536, stats=None):
-    """Turn dispatched messages into a :class:`storage.Batch`; bad ones become rejects."""
+    """Turn dispatched messages into a :class:`storage.Batch`; bad ones become rejects.
+
+    Normalising keeps only the ids of the request context, so redaction has
+    only the payload and the fault left to mask; a reject keeps the whole
+    (redacted) message.
+    """
     batch = storage.Batch()
     now = datetime.datetime.now(datetime.timezone.utc)
     for message in messages:
-        clean = message
+        opened = message
         try:
-            # Opened first, so redaction sees the payload's keys, not a string.
-            clean = redact.redact(notification.open_envelope(message), extra_keys)
-            n = notification.normalize(clean, priority)
+            # Opened first, so a reject is redacted by key, not as one string.
+            opened = notification.open_envelope(message)
+            n = redact.redact_notification(notification.normalize(opened, priority), extra_keys)
         except notification.InvalidNotification as exc:
-            raw = _raw_text(clean if clean is not message else
-                            redact.redact(message, extra_keys), raw_limit)
+            raw = _raw_text(redact.redact(opened, extra_keys), raw_limit)
             batch.rejects.append(storage.Reject(raw, str(exc), now))
             continue
         batch.notifications.append(n)
@@ -91,17 +95,20 @@ class NvsEndpoint:
 
     def _publish(self, pipe, batch):
         selected = self._select(pipe, batch)
+        stores = [p for p in pipe.publishers if isinstance(p, StorePublisher)]
+        others = [p for p in pipe.publishers if not isinstance(p, StorePublisher)]
         touched = {}
-        for pub in pipe.publishers:
-            if isinstance(pub, StorePublisher):
-                touched.update(pub.write(selected))
-        finished = [s for s in touched.values() if s.finished is not None]
+        for pub in stores:
+            touched.update(pub.write(selected))
         self.stats['spans'] += len(touched)
-        if not finished:
+        # Stores keep the spans themselves; span events and meters are for the
+        # other publishers (gnocchi, prometheus, notifier, ...).
+        finished = [s for s in touched.values() if s.finished is not None]
+        if not (finished and others):
             return
         events = [meters.span_event(s) for s in finished]
         samples = [smp for s in finished for smp in meters.span_samples(s)]
-        for pub in pipe.publishers:
+        for pub in others:
             pub.publish_events(events)
             pub.publish_samples(samples)
 

@@ -27,12 +27,13 @@ a secret and end in ``_expires_at``, ``_expires``, ``_expiry``,
 their values are timestamps, names or numbers.
 
 Containers nested deeper than :data:`MAX_DEPTH` are replaced by
-:data:`TRUNCATED`: the walk uses an explicit stack, so depth cannot crash it,
+:data:`TRUNCATED`: the walk recurses at most that deep, so depth cannot crash it,
 but no notification is legitimately that deep and what we hand on must stay
 serialisable (``json.dumps`` recurses). Containers shared inside the input are
 copied once and shared in the copy, like :func:`copy.deepcopy`, so a cyclic
 input terminates too. Scalars are never copied.
 """
+import dataclasses
 import functools
 import re
 
@@ -64,6 +65,10 @@ _INLINE_SECRET_RE = re.compile(
     re.IGNORECASE)
 # Neither pattern can match a shorter string ('token:x' is 7 characters).
 _MIN_SECRET_LEN = 7
+# Both patterns need ':' or '=' and one of these words; most strings (ids,
+# names, times) fail these plain substring tests, which cost a fraction of
+# one case-insensitive regex search.
+_SUSPECT_WORDS = ('pass', 'secret', 'token', 'credential', 'authorization', 'key', '://')
 _KEY_CACHE_SIZE = 8192
 
 
@@ -80,58 +85,70 @@ def redact(value, extra_keys=()):
         return _redact_string(value)
     if not isinstance(value, (dict, list, tuple)):
         return value
-    return _redact_tree(value, is_secret)
+    return _redact_tree(value, is_secret, {})
 
 
-def _redact_tree(root, is_secret):
-    copies = {}
-    top = _new_container(root)
-    copies[id(root)] = top
-    # Each entry: (source container, its copy, its depth).
-    stack = [(root, top, 0)]
-    while stack:
-        source, target, depth = stack.pop()
-        if isinstance(source, dict):
-            for key, item in source.items():
-                if item is not None and type(key) is str and is_secret(key):
-                    target[key] = MASK
-                else:
-                    target[key] = _child(item, depth, copies, stack)
-        else:
-            pair_is_secret = (len(source) == 2 and type(source[0]) is str
-                              and source[1] is not None and is_secret(source[0]))
-            for index, item in enumerate(source):
-                if pair_is_secret and index == 1:
-                    target.append(MASK)
-                else:
-                    target.append(_child(item, depth, copies, stack))
-    return top
+def redact_notification(notification, extra_keys=()):
+    """A :class:`~nvs_notif.notification.Notification` with its payload and fault masked.
+
+    The other fields are ids, names and times that normalising extracted.
+    """
+    fault = notification.fault
+    if fault is not None and fault.message:
+        fault = dataclasses.replace(fault, message=_redact_string(fault.message))
+    return dataclasses.replace(notification, payload=redact(notification.payload, extra_keys),
+                               fault=fault)
 
 
-def _child(item, depth, copies, stack):
-    if isinstance(item, str):
-        return _redact_string(item)
-    if not isinstance(item, (dict, list, tuple)):
-        return item
-    seen = copies.get(id(item))
+def _redact_tree(value, is_secret, memo, depth=0):
+    # Recursion is bounded by MAX_DEPTH, far below Python's own limit.  Type
+    # checks and the cheap string tests are inlined: this runs for every value
+    # of every notification.  ``memo`` copies a shared container once (like
+    # copy.deepcopy), so shared sub-trees cannot multiply the work.
+    if depth > MAX_DEPTH:
+        return TRUNCATED
+    seen = memo.get(id(value))
     if seen is not None:
         return seen
-    if depth + 1 > MAX_DEPTH:
-        return TRUNCATED
-    copy = _new_container(item)
-    copies[id(item)] = copy
-    stack.append((item, copy, depth + 1))
-    return copy
+    if type(value) is dict:
+        out = memo[id(value)] = {}
+        for key, item in value.items():
+            kind = type(item)
+            if item is not None and type(key) is str and is_secret(key):
+                out[key] = MASK
+            elif kind is str:
+                out[key] = item if (':' not in item and '=' not in item) else _redact_string(item)
+            elif kind is dict or kind is list or kind is tuple:
+                out[key] = _redact_tree(item, is_secret, memo, depth + 1)
+            else:
+                out[key] = item
+        return out
+    out = memo[id(value)] = []
+    # A [name, value] pair with a secret name (header lists) has its value masked.
+    if (len(value) == 2 and type(value[0]) is str and value[1] is not None
+            and is_secret(value[0])):
+        out += [value[0], MASK]
+        return out
+    for item in value:
+        kind = type(item)
+        if kind is str:
+            out.append(_redact_string(item))
+        elif kind is dict or kind is list or kind is tuple:
+            out.append(_redact_tree(item, is_secret, memo, depth + 1))
+        else:
+            out.append(item)
+    return out
 
 
-def _new_container(value):
-    # Tuples become lists: the output is JSON-like, and lists can be filled
-    # in place by the iterative walk.
-    return {} if isinstance(value, dict) else []
+def _might_hold_secret(text):
+    if ':' not in text and '=' not in text:
+        return False
+    low = text.lower()
+    return any(word in low for word in _SUSPECT_WORDS)
 
 
 def _redact_string(text):
-    if len(text) < _MIN_SECRET_LEN:
+    if len(text) < _MIN_SECRET_LEN or not _might_hold_secret(text):
         return text
     if '@' in text and ':' in text:
         text = _URL_PASSWORD_RE.sub(r'\1' + MASK, text)

@@ -26,11 +26,16 @@ def make_conf(config_files=()):
     return conf
 
 
-def local_endpoint(store_url, conf=None):
-    """An nvs endpoint whose only sink publishes to ``store_url``."""
+def local_endpoint(store_url, conf=None, other_publishers=()):
+    """An nvs endpoint whose sink stores into ``store_url``.
+
+    :param other_publishers: more publisher URLs (``test://``, ``file://...``)
+        that receive the span events and meters
+    """
     conf = conf or make_conf()
     definition = {'sources': [{'name': 'replay', 'events': ['*'], 'sinks': ['store']}],
-                  'sinks': [{'name': 'store', 'publishers': [store_url]}]}
+                  'sinks': [{'name': 'store',
+                             'publishers': [store_url] + list(other_publishers)}]}
     with tempfile.NamedTemporaryFile('w', suffix='.yaml', delete=False) as f:
         yaml.safe_dump(definition, f)
     try:

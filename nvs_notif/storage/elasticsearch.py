@@ -87,8 +87,10 @@ class ElasticsearchStore(base.Store):
     def write(self, batch):
         self._ensure_templates()
         try:
+            # Spans first: a reader that sees a notification also sees it in its span.
+            merged = self._write_spans(batch.fragments)
             self._write_documents(batch)
-            return self._write_spans(batch.fragments)
+            return merged
         except (elasticsearch.ApiError, elasticsearch.TransportError) as exc:
             raise StoreError(str(exc)) from exc
 

@@ -54,8 +54,11 @@ def _insert(table, columns, verb='INSERT OR IGNORE'):
     return '%s INTO %s (%s, doc) VALUES (%s)' % (verb, table, names, marks)
 
 
+_encode = json.JSONEncoder(check_circular=False, ensure_ascii=False, default=str).encode
+
+
 def _row(doc, columns):
-    return tuple(doc.get(c) for c in columns) + (json.dumps(doc, default=str),)
+    return tuple(doc.get(c) for c in columns) + (_encode(doc),)
 
 
 class SQLiteStore(base.Store):
@@ -73,6 +76,7 @@ class SQLiteStore(base.Store):
                                    check_same_thread=False)
         self._db.execute('PRAGMA journal_mode=WAL')
         self._db.execute('PRAGMA synchronous=NORMAL')
+        self._db.execute('PRAGMA wal_autocheckpoint=16384')
         self._db.executescript(_SCHEMA)
 
     def _transaction(self, work):

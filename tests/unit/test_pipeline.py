@@ -206,9 +206,8 @@ def test_endpoint_info_handles_and_stores(endpoint, tmp_path):
     assert store.count('rejects') == 1
     (span,) = store.spans(request_id=REQ)
     assert span.duration == 12.0 and span.host == 'host-1' and span.attempts == 1
-    # the finished span became an nvs.span event and meters
-    assert store.count('events') == 1
-    assert store.count('samples') >= 1
+    # the store keeps the span itself, not a copy as an event or meter
+    assert store.count('events') == 0 and store.count('samples') == 0
     assert endpoint.stats['notifications'] == 3
     assert endpoint.stats['rejects'] == 1
     assert endpoint.stats['requeued'] == 0
@@ -222,7 +221,21 @@ def test_endpoint_info_handles_and_stores(endpoint, tmp_path):
     # redelivery: handled again, nothing duplicated
     assert endpoint.info(_flow()) == 'handled'
     assert store.count('notifications') == 3 and store.count('spans') == 1
-    assert store.count('events') == 1
+
+
+def test_finished_spans_reach_other_publishers_as_events_and_meters(tmp_path):
+    endpoint = replay.local_endpoint(_url(tmp_path / 'nvs.db'), other_publishers=['test://'])
+    assert endpoint.info(_flow()) == 'handled'
+    (test_pub,) = [p for p in endpoint.manager.pipelines[0].publishers
+                   if not isinstance(p, publisher_mod.StorePublisher)]
+    (event,) = test_pub.events
+    assert event.event_type == 'nvs.span'
+    traits = {t.name: t.value for t in event.traits}
+    assert traits['request_id'] == REQ and traits['duration'] == 12.0
+    assert traits['outcome'] == 'success'
+    names = sorted(s.name for s in test_pub.samples)
+    assert names == ['nvs.request.duration']
+    assert test_pub.samples[0].volume == 12.0
 
 
 def test_endpoint_priorities_are_taken_from_method(endpoint):
