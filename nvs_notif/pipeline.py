@@ -66,7 +66,8 @@ class NvsEndpoint:
     def __init__(self, conf, manager):
         self.conf = conf
         self.manager = manager
-        self.stats = {'notifications': 0, 'rejects': 0, 'spans': 0, 'requeued': 0}
+        self.stats = {'notifications': 0, 'rejects': 0, 'duplicates': 0, 'spans': 0,
+                      'requeued': 0}
 
     def process(self, priority, messages):
         nvs = self.conf[opts.GROUP]
@@ -99,7 +100,9 @@ class NvsEndpoint:
         others = [p for p in pipe.publishers if not isinstance(p, StorePublisher)]
         touched = {}
         for pub in stores:
-            touched.update(pub.write(selected))
+            result = pub.write(selected)
+            touched.update(result.spans)
+            self.stats['duplicates'] += result.duplicates
         self.stats['spans'] += len(touched)
         # Stores keep the spans themselves; span events and meters are for the
         # other publishers (gnocchi, prometheus, notifier, ...).

@@ -27,7 +27,7 @@ class StorePublisher(publisher.ConfigPublisherBase):
         self.store = storage.get_store(parsed_url)
 
     def write(self, batch):
-        """Store an nvs batch; returns the merged spans it touched."""
+        """Store an nvs batch; returns the store's :class:`~nvs_notif.storage.WriteResult`."""
         return self.store.write(batch)
 
     def publish_events(self, events):

@@ -1,7 +1,12 @@
 """Correlation: start/end/error notifications become request spans.
 
-A span is one attempt of one operation of one request on one host.  Each
-notification contributes a *fragment* of its span; spans are the merge of all
+A span is one operation of one request: ``compute.instance.create`` of
+``req-1``.  Retry loops and reschedules reuse the request id, so their
+attempts land in the same span: ``attempts`` counts the starts, ``hosts``
+names every host that reported, ``host`` is where the last attempt started,
+and an end after a failure means a later attempt worked.  Operations that end
+on another host than they started (nova's resize revert) stay one span.
+Each notification contributes a *fragment* of its span; spans are the merge of all
 their fragments.  :func:`merge` is commutative, associative and idempotent, so
 the result does not depend on arrival order, on redelivered duplicates, or on
 which worker or agent saw which notification: stores only need an atomic
@@ -32,12 +37,14 @@ class Span:
     user_id: str | None = None
     resource_type: str | None = None
     resource_id: str | None = None
+    hosts: frozenset = frozenset()
     start: datetime.datetime | None = None
+    last_start: datetime.datetime | None = None     # start of the latest attempt
     end: datetime.datetime | None = None
     failed: datetime.datetime | None = None
     fault: Fault | None = None
     # Message ids per phase: duplicates merge away, and len(start_ids) counts
-    # the attempts a retry loop made on the same host.
+    # the attempts of retry loops and reschedules.
     start_ids: frozenset = frozenset()
     end_ids: frozenset = frozenset()
     error_ids: frozenset = frozenset()
@@ -69,9 +76,9 @@ class Span:
         return len(self.start_ids)
 
 
-def span_id(request_key, operation, host):
+def span_id(request_key, operation):
     """Deterministic id, so every worker and agent names a span the same."""
-    raw = '\x1f'.join((request_key, operation, host or ''))
+    raw = request_key + '\x1f' + operation
     return hashlib.sha1(raw.encode()).hexdigest()
 
 
@@ -79,7 +86,7 @@ def fragment(notification):
     """The part of a span one notification tells, or None if it tells none.
 
     Spans are keyed by request id; legacy producers without one fall back to
-    the resource id, which is unique enough for one operation on one host.
+    the resource id (so repeats of one operation on one resource merge).
     """
     n = notification
     if n.phase not in CORRELATED_PHASES:
@@ -90,12 +97,14 @@ def fragment(notification):
     ts = n.timestamp
     ids = frozenset((n.message_id,))
     return Span(
-        span_id=span_id(request_key, n.operation, n.host),
+        span_id=span_id(request_key, n.operation),
         operation=n.operation, service=n.service, host=n.host,
+        hosts=frozenset((n.host,)) if n.host else frozenset(),
         request_id=n.request_id, global_request_id=n.global_request_id,
         project_id=n.project_id, user_id=n.user_id,
         resource_type=n.resource_type, resource_id=n.resource_id,
         start=ts if n.phase == 'start' else None,
+        last_start=ts if n.phase == 'start' else None,
         end=ts if n.phase == 'end' else None,
         failed=ts if n.phase == 'error' else None,
         fault=n.fault if n.phase == 'error' else None,
@@ -135,16 +144,22 @@ def merge(a, b):
         fault = _pick_fault(a.fault, b.fault)
     else:
         fault = a.fault if a.failed == failed else b.fault
+    last_start = _latest(a.last_start, b.last_start)
+    if a.last_start == last_start and b.last_start == last_start:
+        host = _pick(a.host, b.host)
+    else:
+        host = a.host if a.last_start == last_start else b.host
     return dataclasses.replace(
         a,
-        service=_pick(a.service, b.service), host=_pick(a.host, b.host),
+        service=_pick(a.service, b.service), host=host, hosts=a.hosts | b.hosts,
         request_id=_pick(a.request_id, b.request_id),
         global_request_id=_pick(a.global_request_id, b.global_request_id),
         project_id=_pick(a.project_id, b.project_id),
         user_id=_pick(a.user_id, b.user_id),
         resource_type=_pick(a.resource_type, b.resource_type),
         resource_id=_pick(a.resource_id, b.resource_id),
-        start=_earliest(a.start, b.start), end=_latest(a.end, b.end),
+        start=_earliest(a.start, b.start), last_start=last_start,
+        end=_latest(a.end, b.end),
         failed=failed, fault=fault,
         start_ids=a.start_ids | b.start_ids, end_ids=a.end_ids | b.end_ids,
         error_ids=a.error_ids | b.error_ids,

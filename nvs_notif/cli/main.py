@@ -1,6 +1,7 @@
 """The ``nvs-notif`` command: cliff app whose commands load from ``nvs_notif.cli``."""
 import os
 import sys
+import warnings
 
 from cliff import app
 from cliff import commandmanager
@@ -26,6 +27,9 @@ class NvsNotifApp(app.App):
 
 
 def main(argv=None):
+    # ceilometer imports oslo.service's eventlet backend; its deprecation
+    # warning says nothing to an operator running a command.
+    warnings.filterwarnings('ignore', message='.*[Ee]ventlet')
     return NvsNotifApp().run(sys.argv[1:] if argv is None else argv)
 
 

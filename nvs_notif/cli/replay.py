@@ -1,8 +1,11 @@
 """``nvs-notif replay``: feed files or a simulated cloud through the nvs endpoint."""
+import datetime
 import time
 
 from cliff import show
 
+from nvs_notif import opts
+from nvs_notif import queries
 from nvs_notif import replay as replay_mod
 from nvs_notif import simulate
 
@@ -32,9 +35,24 @@ class Replay(show.ShowOne):
         stats = replay_mod.replay(messages, endpoint, args.batch_size)
         elapsed = time.monotonic() - started
         store = endpoint.manager.pipelines[0].publishers[0].store
-        columns = ('store', 'notifications', 'rejected', 'span updates', 'spans stored',
-                   'seconds', 'per second')
-        total = stats['notifications'] + stats['rejects']
-        return columns, (self.app_args.store, stats['notifications'], stats['rejects'],
-                         stats['spans'], store.count('spans'), round(elapsed, 2),
-                         int(total / elapsed) if elapsed else total)
+        spans = store.spans()
+        nvs = endpoint.conf[opts.GROUP]
+        # Replayed data has its own clock: "now" is the newest thing in it.
+        summary = queries.span_summary(spans, queries.latest_time(spans) or _utcnow(),
+                                       nvs.stuck_after, nvs.stuck_after_overrides)
+        failures = ['%s %s: %d' % (op, exc or '?', n)
+                    for (op, exc), n in queries.top_failures(spans)]
+        rows = [('store', self.app_args.store),
+                ('notifications', stats['notifications']),
+                ('rejected', stats['rejects']),
+                ('duplicates', stats['duplicates']),
+                ('seconds', round(elapsed, 2)),
+                ('per second', int((stats['notifications'] + stats['rejects']) / elapsed)
+                 if elapsed else 0)]
+        rows += [('spans ' + name if name != 'spans' else 'spans', n) for name, n in summary]
+        rows.append(('top failures', '\n'.join(failures) or '-'))
+        return tuple(zip(*rows))
+
+
+def _utcnow():
+    return datetime.datetime.now(datetime.timezone.utc)

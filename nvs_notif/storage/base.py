@@ -15,6 +15,13 @@ class Reject:
     received: datetime.datetime
 
 
+@dataclasses.dataclass(frozen=True)
+class WriteResult:
+    """What a store did with a batch."""
+    spans: dict                # {span_id: Span} the batch touched, merged
+    duplicates: int = 0        # notifications already stored (redelivery, replay)
+
+
 @dataclasses.dataclass
 class Batch:
     """What one endpoint call hands a store: written together or not at all."""
@@ -40,7 +47,7 @@ class Store(metaclass=abc.ABCMeta):
         failure, having stored either everything or a part that a retry of
         the whole batch completes.
 
-        :returns: ``{span_id: Span}`` of the spans the batch touched, merged
+        :returns: a :class:`WriteResult`
         """
 
     @abc.abstractmethod

@@ -36,10 +36,11 @@ def notification_doc(n):
 def span_doc(s):
     doc = {
         'span_id': s.span_id, 'operation': s.operation, 'service': s.service,
-        'host': s.host, 'request_id': s.request_id,
+        'host': s.host, 'hosts': sorted(s.hosts), 'request_id': s.request_id,
         'global_request_id': s.global_request_id, 'project_id': s.project_id,
         'user_id': s.user_id, 'resource_type': s.resource_type,
-        'resource_id': s.resource_id, 'start': iso(s.start), 'end': iso(s.end),
+        'resource_id': s.resource_id, 'start': iso(s.start),
+        'last_start': iso(s.last_start), 'end': iso(s.end),
         'failed': iso(s.failed), 'duration': s.duration,
         'attempts': s.attempts,
         'status': s.status,
@@ -55,11 +56,13 @@ def span_from_doc(d):
                                                    'error_code', 'error_function'))
     return Span(
         span_id=d['span_id'], operation=d['operation'], service=d['service'],
-        host=d.get('host'), request_id=d.get('request_id'),
+        host=d.get('host'), hosts=frozenset(d.get('hosts') or ()),
+        request_id=d.get('request_id'),
         global_request_id=d.get('global_request_id'),
         project_id=d.get('project_id'), user_id=d.get('user_id'),
         resource_type=d.get('resource_type'), resource_id=d.get('resource_id'),
-        start=parse_iso(d.get('start')), end=parse_iso(d.get('end')),
+        start=parse_iso(d.get('start')), last_start=parse_iso(d.get('last_start')),
+        end=parse_iso(d.get('end')),
         failed=parse_iso(d.get('failed')),
         # A failure always has a fault, if only an empty one.
         fault=Fault(d.get('error_type'), d.get('error_message'), d.get('error_code'),

@@ -89,8 +89,8 @@ class ElasticsearchStore(base.Store):
         try:
             # Spans first: a reader that sees a notification also sees it in its span.
             merged = self._write_spans(batch.fragments)
-            self._write_documents(batch)
-            return merged
+            duplicates = self._write_documents(batch)
+            return base.WriteResult(merged, duplicates)
         except (elasticsearch.ApiError, elasticsearch.TransportError) as exc:
             raise StoreError(str(exc)) from exc
 
@@ -100,15 +100,25 @@ class ElasticsearchStore(base.Store):
                    for n in batch.notifications]
         actions += [{'_op_type': 'index', '_index': self.index('rejects'),
                      '_source': documents.reject_doc(r)} for r in batch.rejects]
-        self._bulk_or_dead_letter(actions)
+        return self._bulk_or_dead_letter(actions)
 
     def _bulk_or_dead_letter(self, actions):
+        """Bulk-create; refused documents go to the reject index.
+
+        :returns: how many were already there (409: an earlier delivery)
+        """
         sources = {a['_id']: a['_source'] for a in actions if '_id' in a}
-        # 409 on create: already stored by an earlier delivery.
-        failed = [item for ok, op, item in self._bulk(actions)
-                  if not ok and item.get('status') != 409]
+        failed, duplicates = [], 0
+        for ok, op, item in self._bulk(actions):
+            if ok:
+                continue
+            if item.get('status') == 409:
+                duplicates += 1
+            else:
+                failed.append(item)
         if failed:
             self._dead_letter(failed, sources)
+        return duplicates
 
     def _dead_letter(self, failed, sources):
         """Documents the cluster refused (e.g. mapping errors) go to the reject index."""

@@ -37,7 +37,8 @@ MAPPINGS = {
         'event.kind': {'type': 'alias', 'path': 'event_type'},
     }),
     'spans': dict(_COMMON, **{
-        'span_id': _KW, 'start': _DATE, 'end': _DATE, 'failed': _DATE,
+        'span_id': _KW, 'hosts': _KW, 'start': _DATE, 'last_start': _DATE, 'end': _DATE,
+        'failed': _DATE,
         '@timestamp': {'type': 'alias', 'path': 'start'},
         'duration': {'type': 'double'}, 'attempts': {'type': 'integer'}, 'status': _KW,
         'start_ids': _KW, 'end_ids': _KW, 'error_ids': _KW,

@@ -95,16 +95,18 @@ class SQLiteStore(base.Store):
             ids = {f.span_id for f in batch.fragments}
             existing = {s.span_id: s for s in self._load_spans(db, ids)}
             merged = spans_mod.merge_all(batch.fragments, existing)
-            db.executemany(_insert('notifications', _NOTIFICATION_COLUMNS),
-                           (_row(documents.notification_doc(n), _NOTIFICATION_COLUMNS)
-                            for n in batch.notifications))
+            inserted = db.executemany(
+                _insert('notifications', _NOTIFICATION_COLUMNS),
+                (_row(documents.notification_doc(n), _NOTIFICATION_COLUMNS)
+                 for n in batch.notifications)).rowcount
             db.executemany(_insert('spans', _SPAN_COLUMNS, 'INSERT OR REPLACE'),
                            (_row(documents.span_doc(merged[i]), _SPAN_COLUMNS)
                             for i in ids))
             db.executemany('INSERT OR IGNORE INTO rejects VALUES (?, ?, ?, ?)',
                            ((_reject_id(r), documents.iso(r.received), r.reason, r.raw)
                             for r in batch.rejects))
-            return {i: merged[i] for i in ids}
+            return base.WriteResult({i: merged[i] for i in ids},
+                                    len(batch.notifications) - max(inserted, 0))
         return self._transaction(work)
 
     @staticmethod

@@ -24,7 +24,7 @@ class Scenario:
         self.sender = sender
         self.tag = tag
         self.flows = []
-        self.expected = {}   # (request_id, operation, host) -> (status, attempts)
+        self.expected = {}   # (request_id, operation) -> (status, attempts, hosts)
         self.sent = 0
 
     def _ctx(self, req, project, global_req=None):
@@ -60,14 +60,14 @@ def build(scenario, n_each=4):
                 ('nova', 'scheduler.ctl-1', 'INFO', 'scheduler.select_destinations.end', {}, ctx),
                 ('nova', 'compute.host-1', 'INFO', CREATE + '.start', pay, ctx),
                 ('nova', 'compute.host-1', 'INFO', CREATE + '.end', dict(pay, state='active'), ctx)],
-               {(req, 'scheduler.select_destinations', 'ctl-1'): ('success', 1),
-                (req, CREATE, 'host-1'): ('success', 1)})
+               {(req, 'scheduler.select_destinations'): ('success', 1, {'ctl-1'}),
+                (req, CREATE): ('success', 1, {'host-1'})})
 
         # 2. a create rescheduled twice: fails on host-2 and host-3, succeeds on host-4
         req, iid = 'req-%s' % uuid.uuid4(), inst()
         ctx = s._ctx(req, project)
         pay = {'instance_id': iid, 'tenant_id': project, 'state': 'building'}
-        steps, expect = [], {}
+        steps = []
         for host, ok in (('host-2', False), ('host-3', False), ('host-4', True)):
             steps.append(('nova', 'compute.' + host, 'INFO', CREATE + '.start', pay, ctx))
             if ok:
@@ -76,8 +76,7 @@ def build(scenario, n_each=4):
                 steps.append(('nova', 'compute.' + host, 'ERROR', CREATE + '.error',
                               dict(pay, exception='RescheduledException', message='Build failed',
                                    code=500), ctx))
-            expect[(req, CREATE, host)] = ('success' if ok else 'failure', 1)
-        s.flow(steps, expect)
+        s.flow(steps, {(req, CREATE): ('success', 3, {'host-2', 'host-3', 'host-4'})})
 
         # 3. a create that fails: NoValidHost from the scheduler
         req = 'req-%s' % uuid.uuid4()
@@ -85,16 +84,17 @@ def build(scenario, n_each=4):
         s.flow([('nova', 'scheduler.ctl-1', 'INFO', 'scheduler.select_destinations.start', {}, ctx),
                 ('nova', 'scheduler.ctl-1', 'ERROR', 'scheduler.select_destinations.error',
                  {'exception': 'NoValidHost', 'message': 'No valid host was found.'}, ctx)],
-               {(req, 'scheduler.select_destinations', 'ctl-1'): ('failure', 1)})
+               {(req, 'scheduler.select_destinations'): ('failure', 1, {'ctl-1'})})
 
         # 4. a hung create: started, never ended
         req, iid = 'req-%s' % uuid.uuid4(), inst()
         ctx = s._ctx(req, project)
         s.flow([('nova', 'compute.host-5', 'INFO', CREATE + '.start',
                  {'instance_id': iid, 'tenant_id': project}, ctx)],
-               {(req, CREATE, 'host-5'): ('open', 1)})
+               {(req, CREATE): ('open', 1, {'host-5'})})
 
-        # 5. a resize with nested sub-operations on two hosts
+        # 5. a resize with sub-operations on two hosts, and a revert that ends
+        #    on another host than it started (as nova's does)
         req, iid = 'req-%s' % uuid.uuid4(), inst()
         ctx = s._ctx(req, project)
         pay = {'instance_id': iid, 'tenant_id': project}
@@ -104,7 +104,12 @@ def build(scenario, n_each=4):
                          ('compute.instance.finish_resize', 'host-6')):
             steps += [('nova', 'compute.' + host, 'INFO', op + '.start', pay, ctx),
                       ('nova', 'compute.' + host, 'INFO', op + '.end', pay, ctx)]
-            expect[(req, op, host)] = ('success', 1)
+            expect[(req, op)] = ('success', 1, {host})
+        revert_req = 'req-%s' % uuid.uuid4()
+        rctx = s._ctx(revert_req, project)
+        steps += [('nova', 'compute.host-6', 'INFO', 'compute.instance.resize.revert.start', pay, rctx),
+                  ('nova', 'compute.host-1', 'INFO', 'compute.instance.resize.revert.end', pay, rctx)]
+        expect[(revert_req, 'compute.instance.resize.revert')] = ('success', 1, {'host-1', 'host-6'})
         s.flow(steps, expect)
 
         # 6. a cinder volume created for a nova request (global_request_id)
@@ -114,12 +119,12 @@ def build(scenario, n_each=4):
         s.flow([('cinder', 'volume.cinder-1', 'INFO', 'volume.create.start', pay, ctx),
                 ('cinder', 'volume.cinder-1', 'INFO', 'volume.create.end',
                  dict(pay, status='available'), ctx)],
-               {(req, 'volume.create', 'cinder-1'): ('success', 1)})
+               {(req, 'volume.create'): ('success', 1, {'cinder-1'})})
     return s
 
 
 def _observed(spans):
-    return {(s.request_id, s.operation, s.host): (s.status, s.attempts) for s in spans}
+    return {(s.request_id, s.operation): (s.status, s.attempts, set(s.hosts)) for s in spans}
 
 
 @pytest.mark.parametrize('backend', ['elasticsearch', 'sqlite'])
@@ -144,16 +149,18 @@ def test_two_agents_two_workers_give_exact_spans(backend, agent_factory, sender,
         assert _observed(spans) == scenario.expected
         assert len(spans) == len(scenario.expected)
 
-        by_key = {(s.request_id, s.operation, s.host): s for s in spans}
-        for key, (status, _) in scenario.expected.items():
+        by_key = {(s.request_id, s.operation): s for s in spans}
+        for key, (status, _, _) in scenario.expected.items():
             span = by_key[key]
             if status == 'open':
                 assert span.duration is None
             else:
                 assert span.duration is not None and span.duration >= 0
-            if status == 'failure':
+            if status == 'failure' or span.attempts > 1:
                 assert span.fault is not None and span.fault.exception in (
                     'RescheduledException', 'NoValidHost')
+        # A rescheduled create ran its last attempt on host-4.
+        assert {s.host for s in spans if s.attempts == 3} == {'host-4'}
         # The hung requests are reported stuck once past their limit.
         later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
         stuck = [s for s in spans if spans_mod.outcome(s, later, stuck_after=1800) == 'timeout']

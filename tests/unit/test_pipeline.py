@@ -99,7 +99,7 @@ def test_build_batch_good_and_bad():
     # start/end of one create merge into one span; exists gives no fragment
     assert len(batch.fragments) == 3
     merged = spans.merge_all(batch.fragments)
-    create = merged[spans.span_id(REQ, 'compute.instance.create', 'host-1')]
+    create = merged[spans.span_id(REQ, 'compute.instance.create')]
     assert create.duration == 9.0
     assert batch.notifications[0].request_id == REQ
     assert batch.notifications[0].priority == 'info'

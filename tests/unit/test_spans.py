@@ -127,7 +127,7 @@ def test_out_of_order_same_as_in_order():
     assert span_of(err, start2) == span_of(start2, err)
 
 
-def test_reschedule_gives_one_span_per_host():
+def test_reschedule_is_one_span_with_an_attempt_per_host():
     flow = [
         notif('compute.instance.create.start', 0, host='host-1'),
         notif('compute.instance.create.error', 2, host='host-1', fault=PORT_FAIL),
@@ -137,18 +137,26 @@ def test_reschedule_gives_one_span_per_host():
         notif('compute.instance.create.end', 20, host='host-3'),
     ]
     merged = spans.merge_all(spans.fragment(n) for n in flow)
-    assert len(merged) == 3
-    by_host = {s.host: s for s in merged.values()}
-    assert sorted(by_host) == ['host-1', 'host-2', 'host-3']
-    assert all(s.request_id == REQ for s in by_host.values())
-    assert all(s.attempts == 1 for s in by_host.values())
-    assert [outcome_now(by_host[h]) for h in ('host-1', 'host-2', 'host-3')] == \
-        ['failure', 'failure', 'success']
-    assert by_host['host-1'].fault == PORT_FAIL
-    assert by_host['host-2'].fault == NO_VALID
-    assert by_host['host-3'].fault is None
-    assert by_host['host-3'].duration == 14.0
-    assert len({s.span_id for s in merged.values()}) == 3
+    (span,) = merged.values()
+    assert span.request_id == REQ
+    assert span.attempts == 3
+    assert span.hosts == {'host-1', 'host-2', 'host-3'}
+    assert span.host == 'host-3'            # where the last attempt ran
+    assert outcome_now(span) == 'success'   # the last attempt worked
+    assert span.fault == NO_VALID           # the latest failure is kept
+    assert span.duration == 20.0            # first start to final end
+    # the same attempts failing at the end: a failure
+    failed = spans.merge_all(spans.fragment(n) for n in flow[:4])
+    (span,) = failed.values()
+    assert outcome_now(span) == 'failure' and span.host == 'host-2' and span.attempts == 2
+
+
+def test_operation_ending_on_another_host_is_one_span():
+    # nova's resize revert starts on the destination and ends on the source
+    span = span_of(notif('compute.instance.resize.revert.start', 0, host='host-2'),
+                   notif('compute.instance.resize.revert.end', 4, host='host-1'))
+    assert span.status == 'success' and span.duration == 4.0
+    assert span.host == 'host-2' and span.hosts == {'host-1', 'host-2'}
 
 
 def test_retry_loop_on_same_host_is_one_span_with_two_attempts():
@@ -179,7 +187,7 @@ def test_without_request_id_falls_back_to_resource_id():
     other = spans.fragment(notif('image.upload.start', 0, request_id=None,
                                  resource_id='img-2'))
     assert a is not None and b is not None
-    assert a.span_id == b.span_id == spans.span_id('img-1', 'image.upload', 'host-1')
+    assert a.span_id == b.span_id == spans.span_id('img-1', 'image.upload')
     assert other.span_id != a.span_id
     s = spans.merge(a, b)
     assert s.request_id is None and s.resource_id == 'img-1'
@@ -191,7 +199,7 @@ def test_without_request_id_falls_back_to_resource_id():
 
 def test_request_id_wins_over_resource_id():
     f = spans.fragment(notif('compute.instance.create.start', 0))
-    assert f.span_id == spans.span_id(REQ, 'compute.instance.create', 'host-1')
+    assert f.span_id == spans.span_id(REQ, 'compute.instance.create')
 
 
 def test_uncorrelated_phases_give_no_fragment():
@@ -215,20 +223,19 @@ def test_fragment_from_normalized_legacy_message():
 
 def test_merge_different_span_ids_raises():
     a = spans.fragment(notif('compute.instance.create.start', 0, host='host-1'))
-    b = spans.fragment(notif('compute.instance.create.start', 0, host='host-2'))
+    b = spans.fragment(notif('compute.instance.delete.start', 0, host='host-1'))
     with pytest.raises(ValueError):
         spans.merge(a, b)
     assert spans.merge(None, a) is a
     assert spans.merge(a, None) is a
 
 
-def test_span_id_distinguishes_operation_and_host():
-    ids = {spans.span_id(REQ, 'compute.instance.create', 'host-1'),
-           spans.span_id(REQ, 'compute.instance.create', 'host-2'),
-           spans.span_id(REQ, 'compute.instance.delete', 'host-1'),
-           spans.span_id(REQ, 'compute.instance.create', None)}
-    assert len(ids) == 4
-    assert spans.span_id(REQ, 'x', None) == spans.span_id(REQ, 'x', '')
+def test_span_id_distinguishes_request_and_operation():
+    ids = {spans.span_id(REQ, 'compute.instance.create'),
+           spans.span_id('req-other', 'compute.instance.create'),
+           spans.span_id(REQ, 'compute.instance.delete')}
+    assert len(ids) == 3
+    assert spans.span_id(REQ, 'x') == spans.span_id(REQ, 'x')
 
 
 def test_merge_all_onto_existing():
@@ -294,13 +301,14 @@ EXPECTED = spans.merge_all(FRAGMENTS)
 
 
 def test_flow_expectations():
-    assert len(EXPECTED) == 7
-    host2 = EXPECTED[spans.span_id(REQ, 'compute.instance.create', 'host-2')]
+    assert len(EXPECTED) == 5
+    create = EXPECTED[spans.span_id(REQ, 'compute.instance.create')]
+    assert create.attempts == 3 and create.status == 'success'
     # two errors at the same instant: the choice is deterministic
-    assert host2.fault in (NO_VALID, PORT_FAIL)
-    sched = EXPECTED[spans.span_id(REQ, 'scheduler.select_destinations', 'ctl-1')]
+    assert create.fault in (NO_VALID, PORT_FAIL)
+    sched = EXPECTED[spans.span_id(REQ, 'scheduler.select_destinations')]
     assert outcome_now(sched) == 'timeout'
-    port = EXPECTED[spans.span_id('req-2', 'port.create', 'ctl-1')]
+    port = EXPECTED[spans.span_id('req-2', 'port.create')]
     assert port.global_request_id == REQ and port.duration == 1.0
 
 
@@ -317,9 +325,9 @@ def test_merge_all_independent_of_order_and_duplicates(data):
 @hypothesis.given(st.data())
 def test_merge_is_commutative_associative_idempotent(data):
     same = [f for f in FRAGMENTS
-            if f.span_id == spans.span_id(REQ, 'volume.attach', 'host-3')]
+            if f.span_id == spans.span_id(REQ, 'volume.attach')]
     same += [f for f in FRAGMENTS
-             if f.span_id == spans.span_id(REQ, 'compute.instance.create', 'host-2')]
+             if f.span_id == spans.span_id(REQ, 'compute.instance.create')]
     # spans of one id only
     pick = st.sampled_from([f for f in same if f.span_id == same[0].span_id])
     a, b, c = data.draw(pick), data.draw(pick), data.draw(pick)
