@@ -7,6 +7,7 @@ events and request meters for the sink's other publishers.
 import datetime
 import json
 import logging
+import time
 
 from ceilometer.pipeline import base
 from ceilometer.pipeline import event as event_pipeline
@@ -63,6 +64,10 @@ def build_batch(messages, priority, extra_keys=(), raw_limit=65536, stats=None):
 class NvsEndpoint:
     """Batch notification endpoint for every priority."""
 
+    #: Seconds to wait before requeueing when nothing can be stored, so a
+    #: broken configuration does not spin the agent.
+    REQUEUE_PAUSE = 1.0
+
     def __init__(self, conf, manager):
         self.conf = conf
         self.manager = manager
@@ -70,6 +75,15 @@ class NvsEndpoint:
                       'requeued': 0}
 
     def process(self, priority, messages):
+        if self.manager.unloaded_publishers:
+            # Keep the messages on the bus until the configuration is fixed:
+            # acknowledging them would lose them for this pipeline.
+            LOG.error('Publishers (%s) failed to load (see the error logged at start); '
+                      'requeueing %d notifications', ', '.join(self.manager.unloaded_publishers),
+                      len(messages))
+            self.stats['requeued'] += len(messages)
+            time.sleep(self.REQUEUE_PAUSE)
+            return oslo_messaging.NotificationResult.REQUEUE
         nvs = self.conf[opts.GROUP]
         batch = build_batch(messages, priority, nvs.redact_keys, nvs.reject_raw_limit,
                             self.stats)
@@ -143,6 +157,16 @@ class NvsPipelineManager(base.PipelineManager):
     def __init__(self, conf):
         opts.register(conf)
         super().__init__(conf, conf[opts.GROUP].pipeline_cfg_file)
+        # ceilometer logs and drops a publisher that fails to load; we refuse
+        # to acknowledge anything while one is missing (see NvsEndpoint).
+        self.unloaded_publishers = []
+        for pipe in self.pipelines:
+            missing = len(pipe.sink.cfg['publishers']) - len(pipe.publishers)
+            if missing:
+                self.unloaded_publishers.append('%d of sink %s' % (missing, pipe.sink))
+            if not any(isinstance(p, StorePublisher) for p in pipe.publishers):
+                LOG.warning('nvs sink %s has no store publisher: spans cannot be '
+                            'correlated without one', pipe.sink)
 
     def get_main_endpoints(self):
         return [NvsEndpoint(self.conf, self)]

@@ -292,3 +292,15 @@ def test_unparseable_envelope_masks_admin_pass():
     raw = batch.rejects[0].raw
     assert ENV_TOKEN not in raw and ENV_PW not in raw
     assert ADMIN_PW not in raw
+
+
+def test_endpoint_requeues_while_a_publisher_failed_to_load(tmp_path, monkeypatch):
+    # ceilometer drops a publisher whose constructor raises; acknowledging
+    # would lose the notifications for that sink.
+    endpoint = replay.local_endpoint(_url(tmp_path / 'nvs.db'),
+                                     other_publishers=['no-such-scheme://x'])
+    monkeypatch.setattr(endpoint, 'REQUEUE_PAUSE', 0)
+    assert endpoint.manager.unloaded_publishers == ['1 of sink store']
+    assert endpoint.info(_flow()) == 'requeue'
+    assert endpoint.stats['requeued'] == len(_flow())
+    assert _store_publisher(endpoint).store.count('notifications') == 0
