@@ -12,7 +12,7 @@ PIPELINE_OPTS = [
                 help='Payload keys to mask in addition to the built-in secrets '
                      '(passwords, tokens, keys, admin_password, auth headers).'),
     cfg.IntOpt('reject_raw_limit', default=65536, min=256,
-               help='Bytes of an unreadable message kept with its reject reason.'),
+               help='Characters of an unreadable message kept with its reject reason.'),
 ]
 
 SPAN_OPTS = [

@@ -1,6 +1,6 @@
 """The ``nvs`` pipeline manager: ceilometer-agent-notification's glue.
 
-Per batch: redact -> normalise -> span fragments -> every store publisher
+Per batch: normalise -> redact -> span fragments -> every store publisher
 writes the batch (requeue on failure) -> finished spans become ``nvs.span``
 events and request meters for the sink's other publishers.
 """

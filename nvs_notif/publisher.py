@@ -1,9 +1,10 @@
 """Ceilometer publishers over the stores: ``elasticsearch://...`` and ``sqlite:///...``.
 
 The publisher URL is the store URL.  The nvs pipeline hands whole batches to
-:meth:`StorePublisher.write`; the stock event and meter pipelines call
-``publish_events``/``publish_samples``, which write through synchronously, so
-a message is acknowledged only after its documents are stored.
+:meth:`StorePublisher.write` and requeues them when it raises.  The stock
+event and meter pipelines call ``publish_events``/``publish_samples``, which
+write through synchronously; whether a failure there requeues is ceilometer's
+policy (``[notification] ack_on_event_error``), not ours.
 """
 from ceilometer import publisher
 from ceilometer.publisher import utils

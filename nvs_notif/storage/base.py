@@ -81,6 +81,5 @@ def get_store(url):
         ``sqlite:////abs/path`` into a host name.
     """
     parsed = urllib.parse.urlsplit(url) if isinstance(url, str) else url
-    scheme = parsed.scheme.split('+')[0]
-    return driver.DriverManager('nvs_notif.store', scheme,
+    return driver.DriverManager('nvs_notif.store', parsed.scheme,
                                 invoke_on_load=True, invoke_args=(parsed,)).driver

@@ -1,5 +1,6 @@
 """The document shapes both stores keep: flat, JSON-ready dicts."""
 import datetime
+import hashlib
 
 from nvs_notif.notification import Fault
 from nvs_notif.spans import Span
@@ -71,6 +72,11 @@ def span_from_doc(d):
         end_ids=frozenset(d.get('end_ids') or ()),
         error_ids=frozenset(d.get('error_ids') or ()),
     )
+
+
+def reject_id(r):
+    """Deterministic id, so a redelivered bad message is kept once."""
+    return hashlib.sha1((r.reason + '\x1f' + r.raw).encode('utf-8', 'surrogateescape')).hexdigest()
 
 
 def reject_doc(r):

@@ -31,10 +31,11 @@ def client_from_url(url):
     """An Elasticsearch client and the store options from a split store URL.
 
     ``elasticsearch://[user:pass@]host1:9200[,host2:9200]/?index_prefix=nvs&...``;
-    ``elasticsearch+https://`` (or ``?scheme=https``) for TLS.
+    ``?scheme=https`` for TLS (the URL scheme must stay ``elasticsearch``:
+    ceilometer finds publishers by it).
     """
     query = dict(urllib.parse.parse_qsl(url.query))
-    scheme = 'https' if url.scheme.endswith('+https') else query.pop('scheme', 'http')
+    scheme = query.pop('scheme', 'http')
     netloc = url.netloc.rsplit('@', 1)[-1]
     hosts = ['%s://%s' % (scheme, h) for h in netloc.split(',') if h]
     kwargs = {
@@ -98,8 +99,9 @@ class ElasticsearchStore(base.Store):
         actions = [{'_op_type': 'create', '_index': self.index('notifications'),
                     '_id': n.message_id, '_source': documents.notification_doc(n)}
                    for n in batch.notifications]
-        actions += [{'_op_type': 'index', '_index': self.index('rejects'),
-                     '_source': documents.reject_doc(r)} for r in batch.rejects]
+        actions += [{'_op_type': 'create', '_index': self.index('rejects'),
+                     '_id': documents.reject_id(r), '_source': documents.reject_doc(r)}
+                    for r in batch.rejects]
         return self._bulk_or_dead_letter(actions)
 
     def _bulk_or_dead_letter(self, actions):
@@ -127,14 +129,15 @@ class ElasticsearchStore(base.Store):
             raise StoreError('%d documents not accepted: %s' % (len(retryable), retryable[0]))
         LOG.warning('%d documents rejected by Elasticsearch, kept in %s',
                     len(failed), self.index('rejects'))
-        actions = [{'_op_type': 'index', '_index': self.index('rejects'),
-                    '_source': documents.reject_doc(base.Reject(
-                        raw=json.dumps(sources.get(f.get('_id')), default=str),
-                        reason='%s: %s' % (f.get('_index'), f.get('error')),
-                        received=datetime.datetime.now(datetime.timezone.utc)))}
-                   for f in failed]
+        now = datetime.datetime.now(datetime.timezone.utc)
+        rejects = [base.Reject(raw=json.dumps(sources.get(f.get('_id')), default=str),
+                               reason='%s: %s' % (f.get('_index'), f.get('error')),
+                               received=now) for f in failed]
+        actions = [{'_op_type': 'create', '_index': self.index('rejects'),
+                    '_id': documents.reject_id(r), '_source': documents.reject_doc(r)}
+                   for r in rejects]
         for ok, op, item in self._bulk(actions):
-            if not ok:
+            if not ok and item.get('status') != 409:
                 raise StoreError('reject index refused a document: %s' % item)
 
     def _read_spans(self, ids):

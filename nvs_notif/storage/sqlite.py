@@ -3,7 +3,6 @@
 Several processes may share the file: each batch is one ``BEGIN IMMEDIATE``
 transaction, so span merges are serialised by SQLite's write lock.
 """
-import hashlib
 import json
 import os
 import sqlite3
@@ -103,7 +102,7 @@ class SQLiteStore(base.Store):
                            (_row(documents.span_doc(merged[i]), _SPAN_COLUMNS)
                             for i in ids))
             db.executemany('INSERT OR IGNORE INTO rejects VALUES (?, ?, ?, ?)',
-                           ((_reject_id(r), documents.iso(r.received), r.reason, r.raw)
+                           ((documents.reject_id(r), documents.iso(r.received), r.reason, r.raw)
                             for r in batch.rejects))
             return base.WriteResult({i: merged[i] for i in ids},
                                     len(batch.notifications) - max(inserted, 0))
@@ -148,7 +147,3 @@ class SQLiteStore(base.Store):
         with self._lock:
             self._db.close()
 
-
-def _reject_id(reject):
-    return hashlib.sha1((reject.reason + '\x1f' + reject.raw).encode(
-        'utf-8', 'surrogateescape')).hexdigest()
