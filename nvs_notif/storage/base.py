@@ -69,6 +69,15 @@ class Store(metaclass=abc.ABCMeta):
         :param kind: ``notifications``, ``spans``, ``events``, ``samples`` or ``rejects``
         """
 
+    @abc.abstractmethod
+    def purge(self, before):
+        """Remove documents older than ``before`` (aware datetime); spans only
+        when all their times are older.
+
+        :returns: ``{kind: how many removed}`` (for Elasticsearch, daily
+            indices removed for the time-based kinds)
+        """
+
     def close(self):
         """Release connections and files."""
 

@@ -68,7 +68,19 @@ class ElasticsearchStore(base.Store):
         self.conflict_retries = int(options.get('conflict_retries', 10))
         self._templates_ready = False
 
-    def index(self, kind):
+    def index(self, kind, when=None):
+        """Where documents of ``kind`` are written.
+
+        Spans live in one index (every fragment of a span must find it);
+        the other kinds go to daily indices by the document's own time, so
+        retention drops whole indices (:meth:`purge`).
+        """
+        if kind == 'spans':
+            return '%s-spans' % self.prefix
+        return '%s-%s-%s' % (self.prefix, kind, (when or _utcnow()).strftime('%Y.%m.%d'))
+
+    def alias(self, kind):
+        """The read name of ``kind``: an alias over its daily indices."""
         return '%s-%s' % (self.prefix, kind)
 
     def _ensure_templates(self):
@@ -96,10 +108,10 @@ class ElasticsearchStore(base.Store):
             raise StoreError(str(exc)) from exc
 
     def _write_documents(self, batch):
-        actions = [{'_op_type': 'create', '_index': self.index('notifications'),
+        actions = [{'_op_type': 'create', '_index': self.index('notifications', n.timestamp),
                     '_id': n.message_id, '_source': documents.notification_doc(n)}
                    for n in batch.notifications]
-        actions += [{'_op_type': 'create', '_index': self.index('rejects'),
+        actions += [{'_op_type': 'create', '_index': self.index('rejects', r.received),
                      '_id': documents.reject_id(r), '_source': documents.reject_doc(r)}
                     for r in batch.rejects]
         return self._bulk_or_dead_letter(actions)
@@ -128,12 +140,12 @@ class ElasticsearchStore(base.Store):
         if retryable:
             raise StoreError('%d documents not accepted: %s' % (len(retryable), retryable[0]))
         LOG.warning('%d documents rejected by Elasticsearch, kept in %s',
-                    len(failed), self.index('rejects'))
-        now = datetime.datetime.now(datetime.timezone.utc)
+                    len(failed), self.alias('rejects'))
+        now = _utcnow()
         rejects = [base.Reject(raw=json.dumps(sources.get(f.get('_id')), default=str),
                                reason='%s: %s' % (f.get('_index'), f.get('error')),
                                received=now) for f in failed]
-        actions = [{'_op_type': 'create', '_index': self.index('rejects'),
+        actions = [{'_op_type': 'create', '_index': self.index('rejects', now),
                     '_id': documents.reject_id(r), '_source': documents.reject_doc(r)}
                    for r in rejects]
         for ok, op, item in self._bulk(actions):
@@ -189,7 +201,9 @@ class ElasticsearchStore(base.Store):
 
     def _write_keyed(self, kind, docs):
         self._ensure_templates()
-        self._bulk_or_dead_letter([{'_op_type': 'create', '_index': self.index(kind),
+        time_field = 'generated' if kind == 'events' else 'timestamp'
+        self._bulk_or_dead_letter([{'_op_type': 'create',
+                                    '_index': self.index(kind, _doc_time(d.get(time_field))),
                                     '_id': d['message_id'], '_source': d} for d in docs])
 
     def write_events(self, docs):
@@ -208,8 +222,51 @@ class ElasticsearchStore(base.Store):
     def count(self, kind):
         if kind not in _KINDS:
             raise ValueError('unknown kind %r' % kind)
-        self.client.indices.refresh(index=self.index(kind), ignore_unavailable=True)
-        return self.client.count(index=self.index(kind), ignore_unavailable=True)['count']
+        name = self.index(kind) if kind == 'spans' else self.alias(kind)
+        self.client.indices.refresh(index=name, ignore_unavailable=True)
+        return self.client.count(index=name, ignore_unavailable=True)['count']
+
+    def purge(self, before):
+        """Drop what is older than ``before``: whole daily indices, and spans
+        whose every time is older.  :returns: ``{kind: removed}``"""
+        removed = {}
+        cutoff = before.strftime('%Y.%m.%d')
+        for kind in _KINDS:
+            if kind == 'spans':
+                continue
+            names = self.client.indices.get(index='%s-%s-*' % (self.prefix, kind),
+                                            ignore_unavailable=True, allow_no_indices=True)
+            old = [n for n in names if n.rsplit('-', 1)[-1] < cutoff]
+            for name in old:
+                self.client.indices.delete(index=name)
+            removed[kind] = len(old)
+        recent = [{'range': {f: {'gte': before.isoformat()}}}
+                  for f in ('start', 'last_start', 'end', 'failed')]
+        # Scan and bulk-delete rather than _delete_by_query, which lives in a
+        # module minimal distributions leave out.
+        old_spans = helpers.scan(self.client, index=self.index('spans'), _source=False,
+                                 query={'query': {'bool': {'must_not': recent}}},
+                                 ignore_unavailable=True)
+        actions = ({'_op_type': 'delete', '_index': hit['_index'], '_id': hit['_id']}
+                   for hit in old_spans)
+        removed['spans'] = sum(1 for ok, op, item in self._bulk(actions)
+                               if ok)
+        self.client.indices.refresh(index=self.index('spans'), ignore_unavailable=True)
+        return removed
 
     def close(self):
         self.client.close()
+
+
+def _utcnow():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _doc_time(value):
+    """The time of a serialised event or sample (ISO string), or now."""
+    if isinstance(value, datetime.datetime):
+        return value
+    try:
+        return documents.parse_iso(value) or _utcnow()
+    except (TypeError, ValueError):
+        return _utcnow()

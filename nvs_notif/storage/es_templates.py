@@ -79,6 +79,8 @@ def template_body(prefix, kind):
         'template': {
             'settings': {'index': {'refresh_interval': '1s'}},
             'mappings': {'dynamic': False, 'properties': _properties(kind)},
+            # Daily indices are read through one alias per kind.
+            'aliases': {} if kind == 'spans' else {'%s-%s' % (prefix, kind): {}},
         },
         '_meta': {'managed_by': 'nvs-notif'},
     }

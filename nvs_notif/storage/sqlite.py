@@ -143,6 +143,20 @@ class SQLiteStore(base.Store):
         with self._lock:
             return self._db.execute('SELECT count(*) FROM %s' % kind).fetchone()[0]
 
+    def purge(self, before):
+        cutoff = before.isoformat()
+        statements = {
+            'notifications': 'DELETE FROM notifications WHERE timestamp < ?',
+            'events': 'DELETE FROM events WHERE generated < ?',
+            'samples': 'DELETE FROM samples WHERE timestamp < ?',
+            'rejects': 'DELETE FROM rejects WHERE received < ?',
+            'spans': """DELETE FROM spans WHERE max(coalesce(start, ''), coalesce("end", ''),
+                        coalesce(failed, ''), coalesce(json_extract(doc, '$.last_start'), ''))
+                        < ?""",
+        }
+        return self._transaction(lambda db: {
+            kind: db.execute(sql, (cutoff,)).rowcount for kind, sql in statements.items()})
+
     def close(self):
         with self._lock:
             self._db.close()

@@ -81,7 +81,7 @@ class Agent:
     """A ceilometer-agent-notification subprocess with its own config and log."""
 
     def __init__(self, workdir, name, transport_url, topic, publishers, workers=1,
-                 pipelines=('nvs',), batch_size=100, extra_conf=''):
+                 pipelines=('nvs',), batch_size=100, extra_conf='', event_publishers=()):
         self.workdir = pathlib.Path(workdir)
         self.name = name
         self.log_path = self.workdir / ('%s.log' % name)
@@ -89,12 +89,19 @@ class Agent:
         nvs_pipeline.write_text(yaml.safe_dump({
             'sources': [{'name': 'nvs_source', 'events': ['*'], 'sinks': ['nvs_sink']}],
             'sinks': [{'name': 'nvs_sink', 'publishers': list(publishers)}]}))
+        # The stock event pipeline, for tests that use it (pipelines = event).
+        event_pipeline = self.workdir / ('%s-event_pipeline.yaml' % name)
+        event_pipeline.write_text(yaml.safe_dump({
+            'sources': [{'name': 'event_source', 'events': ['*'], 'sinks': ['event_sink']}],
+            'sinks': [{'name': 'event_sink',
+                       'publishers': list(event_publishers) or ['test://']}]}))
         self.conf_path = self.workdir / ('%s.conf' % name)
         self.conf_path.write_text(textwrap.dedent('''\
             [DEFAULT]
             transport_url = {transport_url}
             log_file = {log}
             debug = false
+            event_pipeline_cfg_file = {event_pipeline}
             [oslo_messaging_notifications]
             topics = {topic}
             [notification]
@@ -107,7 +114,7 @@ class Agent:
             ''').format(transport_url=transport_url, log=self.log_path, topic=topic,
                         pipelines='\n'.join('pipelines = %s' % p for p in pipelines),
                         workers=workers, batch_size=batch_size,
-                        nvs_pipeline=nvs_pipeline) + extra_conf)
+                        nvs_pipeline=nvs_pipeline, event_pipeline=event_pipeline) + extra_conf)
         self.proc = None
 
     def start(self):

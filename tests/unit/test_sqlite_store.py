@@ -244,3 +244,21 @@ def test_two_processes_same_file_equal_one_process(tmp_path):
     finally:
         shared.close()
         single.close()
+
+
+def test_purge_removes_only_what_is_older(store):
+    batch = _batch(_notifications(), [_reject()])
+    store.write(batch)
+    times = sorted(n.timestamp for n in batch.notifications)
+    assert store.purge(times[0]) == {'notifications': 0, 'events': 0, 'samples': 0,
+                                     'rejects': 0, 'spans': 0}
+    newest = max(times)
+    removed = store.purge(newest)
+    assert removed['notifications'] == sum(1 for t in times if t < newest)
+    assert store.count('notifications') == sum(1 for t in times if t >= newest)
+    # a span survives while any of its times is recent
+    assert all(max(t for t in (s.start, s.last_start, s.end, s.failed) if t) >= newest
+               for s in store.spans())
+    far = newest + datetime.timedelta(days=1)
+    store.purge(far)
+    assert store.count('notifications') == store.count('spans') == 0

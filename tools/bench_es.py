@@ -1,0 +1,917 @@
+#!/usr/bin/env python3
+"""Benchmark: the Elasticsearch store and the whole agent against plain baselines.
+
+Two measurements, both sides of each in the same run, on the real servers the
+functional tests use (Elasticsearch on ``$NVS_TEST_ES_URL``, default
+``http://127.0.0.1:9200``; RabbitMQ on ``$NVS_TEST_TRANSPORT_URL``, default
+``rabbit://guest:guest@127.0.0.1:5672/``).
+
+1. **Bulk indexing.** N simulated notifications (:func:`nvs_notif.simulate.simulate`,
+   ``normalize(redact(message))``) are written
+
+   * by our driver, ``ElasticsearchStore.write(Batch(notifications=chunk))`` per
+     ``--batch-size`` chunk (no span fragments: pure indexing), and, as a second line,
+     with the chunk's span fragments as well (``Batch(notifications, fragments)``, what
+     the agent hands the store);
+   * by a plain ``elasticsearch.helpers.bulk(client, actions, chunk_size=500)`` of the
+     same documents (``notification_doc``, ``create`` with the message id as ``_id``,
+     like ours), into a fresh index under the same index templates.
+
+   Inputs (Notification objects for ours, the action dicts for plain) are built before
+   timing; template installation and client construction are outside the timed part.
+   Each run gets fresh indices (own prefix), runs are interleaved with the order
+   alternating per repeat.  Printed: best and median docs/s of each, and the ratio
+   ours/plain of the medians (target >= 0.8).
+
+2. **End to end.** M notifications are published with oslo.messaging's ``Notifier``
+   (``messagingv2``, control exchange ``nova``) into a fresh topic *before* any
+   consumer runs (the queue depth is checked), then consumed by
+
+   * the ceiling: an in-process ``oslo_messaging.get_batch_notification_listener``
+     (executor ``threading``, batch 500, timeout 1) whose endpoint only counts; timed
+     from ``listener.start()`` until M were handed to it;
+   * ours: a real ``ceilometer-agent-notification`` subprocess (``[notification]
+     pipelines = nvs``, the sink publishing to ``elasticsearch://...?index_prefix=<unique>``),
+     timed from process start until Elasticsearch counts M documents in
+     ``<prefix>-notifications*`` (refresh + count every 0.5 s).  Also printed: the
+     start-up time (until the first document is counted) and the rate between the
+     first and the last count (``(M - count at first sight) / (t_last - t_first)``),
+     both with the 0.5 s polling resolution.
+
+   Each side gets its own topic and freshly preloaded queues.  Printed: both rates and
+   the ratio ours/ceiling (target >= 0.6).
+
+Everything the script creates carries one unique name (``nvs-bench-<hex>``): indices and
+index templates, the notification topics (queues ``<topic>.<priority>``), the temp dir
+with the agent's config and log.  They are removed at the end, also on failure,
+Ctrl-C or SIGTERM; the agent is stopped (SIGTERM to its process group, then SIGKILL).
+Exchanges the run had to create (e.g. ``nova`` on an empty broker) are deleted only if
+unused.  Every loop is bounded in count and in time (see the ``--*-timeout`` options).
+
+::
+
+    .venv/bin/python tools/bench_es.py
+    .venv/bin/python tools/bench_es.py --count 50000 --repeat 5 --skip-e2e
+    .venv/bin/python tools/bench_es.py --e2e-count 20000 --workers 2 --skip-bulk --json
+"""
+import argparse
+import collections
+import gc
+import json
+import logging
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+import urllib.parse
+import uuid
+import warnings
+
+import yaml
+
+ES_URL = os.environ.get('NVS_TEST_ES_URL', 'http://127.0.0.1:9200')
+TRANSPORT_URL = os.environ.get('NVS_TEST_TRANSPORT_URL',
+                               'rabbit://guest:guest@127.0.0.1:5672/')
+PRIORITIES = ('audit', 'debug', 'info', 'warn', 'error', 'critical', 'sample')
+EXCHANGE = 'nova'
+POLL_INTERVAL = 0.5
+#: ceilometer's default [notification] notification_control_exchanges: the agent
+#: declares these (the only broker objects besides our queues it may create).
+AGENT_EXCHANGES = ('nova', 'glance', 'neutron', 'cinder', 'heat', 'keystone', 'trove',
+                   'zaqar', 'swift', 'ceilometer', 'magnum', 'dns', 'ironic', 'aodh')
+
+
+def _stderr(*args):
+    print(*args, file=sys.stderr, flush=True)
+
+
+def _stdout(*args):
+    print(*args, flush=True)
+
+
+# --- cleanup ------------------------------------------------------------------
+
+class Cleanup:
+    """Callbacks run in reverse order at the end; each failure is reported, not raised."""
+
+    def __init__(self, say):
+        self.say = say
+        self._callbacks = []
+
+    def add(self, what, func, *args, **kwargs):
+        self._callbacks.append((what, func, args, kwargs))
+
+    def run(self):
+        errors = []
+        while self._callbacks:
+            what, func, args, kwargs = self._callbacks.pop()
+            try:
+                func(*args, **kwargs)
+            except BaseException as exc:  # noqa: BLE001 - keep cleaning up
+                errors.append('%s: %s: %s' % (what, type(exc).__name__, exc))
+        for err in errors:
+            self.say('cleanup failed: %s' % err)
+        return errors
+
+
+def _sigterm(signum, _frame):
+    # Turn SIGTERM into an exception so that every finally: block (the cleanup) runs.
+    raise SystemExit(128 + signum)
+
+
+# --- Elasticsearch --------------------------------------------------------------
+
+def es_client():
+    import elasticsearch
+    return elasticsearch.Elasticsearch(ES_URL, request_timeout=30)
+
+
+def es_store_url(prefix):
+    """The store URL the way the functional tests build it (conftest.es_store_url)."""
+    parsed = urllib.parse.urlsplit(ES_URL)
+    query = {'index_prefix': prefix}
+    if parsed.scheme == 'https':
+        query['scheme'] = 'https'
+    return 'elasticsearch://%s/?%s' % (parsed.netloc, urllib.parse.urlencode(query))
+
+
+def es_check(client):
+    try:
+        health = client.cluster.health(wait_for_status='yellow', timeout='30s')
+    except Exception as exc:  # noqa: BLE001
+        raise SystemExit('Elasticsearch at %s is not reachable (tools/test-services.sh '
+                         'start): %s' % (ES_URL, exc))
+    return health.get('status')
+
+
+def es_count(client, pattern, refresh=True):
+    """Documents in the indices matching ``pattern`` (0 while there is none)."""
+    if refresh:
+        client.indices.refresh(index=pattern, ignore_unavailable=True, allow_no_indices=True)
+    return client.count(index=pattern, ignore_unavailable=True,
+                        allow_no_indices=True)['count']
+
+
+def es_indices(client, pattern):
+    """``{index name: docs.count}`` of the indices matching ``pattern``."""
+    rows = client.cat.indices(index=pattern, format='json', h='index,docs.count',
+                              expand_wildcards='all')
+    return {r['index']: int(r.get('docs.count') or 0) for r in rows}
+
+
+def es_delete_prefix(client, prefix):
+    """Delete the indices and index templates named ``<prefix>-*``, by resolved name."""
+    pattern = '%s-*' % prefix
+    names = sorted(es_indices(client, pattern))
+    for start in range(0, len(names), 50):
+        client.options(ignore_status=404).indices.delete(
+            index=','.join(names[start:start + 50]), expand_wildcards='none')
+    templates = client.options(ignore_status=404).indices.get_index_template(name=pattern)
+    tnames = sorted(t['name'] for t in templates.get('index_templates', ()))
+    for name in tnames:
+        client.options(ignore_status=404).indices.delete_index_template(name=name)
+    return len(names), len(tnames)
+
+
+# --- RabbitMQ (admin bits through kombu) -----------------------------------------
+
+def kombu_url(transport_url):
+    """``rabbit://u:p@h:5672,h2:5672/vhost`` -> kombu URL of the first host."""
+    parsed = urllib.parse.urlsplit(transport_url)
+    scheme = {'rabbit': 'amqp', 'amqp': 'amqp'}.get(parsed.scheme.split('+')[0], 'amqp')
+    netloc = parsed.netloc
+    if ',' in netloc:
+        creds, _, hosts = netloc.rpartition('@')
+        netloc = (creds + '@' if creds else '') + hosts.split(',')[0]
+    vhost = parsed.path[1:] if parsed.path not in ('', '/') else '/'
+    return '%s://%s/%s' % (scheme, netloc, urllib.parse.quote(vhost, safe=''))
+
+
+class Rabbit:
+    """Queue depths, queue and exchange deletion; one short-lived channel per call
+    (a failed passive declare closes its channel)."""
+
+    def __init__(self, transport_url):
+        import kombu
+        self.conn = kombu.Connection(kombu_url(transport_url), connect_timeout=10)
+        self.conn.ensure_connection(max_retries=3)
+
+    def _call(self, func):
+        import amqp.exceptions
+        channel = self.conn.channel()
+        try:
+            return func(channel)
+        except amqp.exceptions.NotFound:
+            return None
+        finally:
+            try:
+                channel.close()
+            except Exception:  # noqa: BLE001 - already closed by the broker
+                pass
+
+    def depth(self, queue):
+        """Messages ready in ``queue``, or None if it does not exist."""
+        ok = self._call(lambda ch: ch.queue_declare(queue=queue, passive=True))
+        return None if ok is None else ok.message_count
+
+    def depths(self, topic):
+        return {p: self.depth('%s.%s' % (topic, p)) for p in PRIORITIES}
+
+    def exchange_exists(self, name):
+        return self._call(lambda ch: ch.exchange_declare(name, 'topic', passive=True)
+                          or True) is not None
+
+    def delete_queue(self, queue):
+        self._call(lambda ch: ch.queue_delete(queue=queue))
+
+    def delete_topic(self, topic):
+        """Delete ``<topic>.<priority>`` for every priority; returns the names deleted."""
+        deleted = []
+        for prio in PRIORITIES:
+            name = '%s.%s' % (topic, prio)
+            if self.depth(name) is not None:
+                self.delete_queue(name)
+                deleted.append(name)
+        return deleted
+
+    def delete_exchange_if_unused(self, name):
+        import amqp.exceptions
+        try:
+            self._call(lambda ch: ch.exchange_delete(name, if_unused=True))
+        except amqp.exceptions.PreconditionFailed:
+            pass  # something is bound to it: not ours alone
+
+    def close(self):
+        self.conn.release()
+
+
+def oslo_transport(exchange=EXCHANGE):
+    """A notification transport whose control exchange is ``exchange`` (as Sender does)."""
+    from oslo_config import cfg
+    import oslo_messaging
+    conf = cfg.ConfigOpts()
+    conf([], project='nvs-bench')
+    # Registers the transport options, control_exchange among them.
+    oslo_messaging.get_notification_transport(conf, url=TRANSPORT_URL).cleanup()
+    conf.set_override('control_exchange', exchange)
+    return oslo_messaging.get_notification_transport(conf, url=TRANSPORT_URL)
+
+
+# --- inputs -----------------------------------------------------------------------
+
+def simulated(count, seed):
+    from nvs_notif import simulate
+    return list(simulate.simulate(count, seed=seed))
+
+
+def build_bulk_inputs(count, seed):
+    """Notifications (ours), their docs (plain) and span fragments, all pre-built."""
+    from nvs_notif import notification
+    from nvs_notif import redact
+    from nvs_notif import spans
+    from nvs_notif.storage import documents
+    notifications = [notification.normalize(redact.redact(s.to_message()))
+                     for s in simulated(count, seed)]
+    t0 = time.perf_counter()
+    docs = [documents.notification_doc(n) for n in notifications]
+    doc_seconds = time.perf_counter() - t0
+    fragments = [spans.fragment(n) for n in notifications]
+    sizes = [len(json.dumps(d, default=str)) for d in docs]
+    info = {
+        'notifications': len(notifications),
+        'priorities': dict(sorted(collections.Counter(n.priority for n in notifications)
+                                  .items())),
+        'span_fragments': sum(f is not None for f in fragments),
+        'mean_doc_json_bytes': round(statistics.fmean(sizes)) if sizes else 0,
+        'notification_doc_seconds': round(doc_seconds, 4),
+        'days': sorted({n.timestamp.date().isoformat() for n in notifications
+                        if n.timestamp is not None}),
+    }
+    return notifications, docs, fragments, info
+
+
+# --- measurement 1: bulk indexing ------------------------------------------------------
+
+class OursSide:
+    name = 'ours'
+    label = 'ours: ElasticsearchStore.write, notifications only'
+    with_fragments = False
+
+    def __init__(self, notifications, fragments, batch_size):
+        self.notifications = notifications
+        self.fragments = fragments
+        self.batch_size = batch_size
+
+    def prepare(self, client, prefix):
+        from nvs_notif.storage import elasticsearch as es_store
+        store = es_store.ElasticsearchStore(urllib.parse.urlsplit(es_store_url(prefix)))
+        # Template installation is a once-per-process cost: keep it out of the timing.
+        ensure = getattr(store, '_ensure_templates', None)
+        if ensure is not None:
+            ensure()
+        # The batches are built here so that only write() is timed.
+        from nvs_notif.storage import Batch
+        batches = []
+        for start in range(0, len(self.notifications), self.batch_size):
+            chunk = self.notifications[start:start + self.batch_size]
+            frags = ([f for f in self.fragments[start:start + self.batch_size]
+                      if f is not None] if self.with_fragments else [])
+            batches.append(Batch(notifications=chunk, fragments=frags))
+        return store, batches
+
+    @staticmethod
+    def run(state):
+        store, batches = state
+        touched = set()
+        duplicates = 0
+        for batch in batches:
+            result = store.write(batch)
+            touched.update(result.spans)
+            duplicates += result.duplicates
+        return {'spans_touched': len(touched), 'duplicates': duplicates}
+
+    @staticmethod
+    def close(state):
+        state[0].close()
+
+
+class OursSpansSide(OursSide):
+    name = 'ours+spans'
+    label = 'ours: ElasticsearchStore.write, with span fragments'
+    with_fragments = True
+
+
+def daily_index(prefix, iso_timestamp):
+    day = iso_timestamp[:10].replace('-', '.') if iso_timestamp else time.strftime(
+        '%Y.%m.%d', time.gmtime())
+    return '%s-notifications-%s' % (prefix, day)
+
+
+class PlainSide:
+    name = 'plain'
+    label = 'plain: helpers.bulk(chunk_size=500)'
+
+    def __init__(self, docs):
+        self.docs = docs
+
+    def prepare(self, client, prefix):
+        from nvs_notif.storage import es_templates
+        es_templates.install(client, prefix)
+        # The same layout as the store's: daily indices by the notification's own time
+        # (the template makes '<prefix>-notifications' an alias over them, so that
+        # name cannot be an index).
+        actions = [{'_op_type': 'create', '_index': daily_index(prefix, d['timestamp']),
+                    '_id': d['message_id'], '_source': d} for d in self.docs]
+        return client, actions
+
+    @staticmethod
+    def run(state):
+        from elasticsearch import helpers
+        client, actions = state
+        ok, errors = helpers.bulk(client, actions, chunk_size=500)
+        return {'ok': ok, 'errors': len(errors) if isinstance(errors, list) else errors}
+
+    @staticmethod
+    def close(_state):
+        pass
+
+
+def bench_bulk(args, base, client, cleanup, say):
+    t0 = time.perf_counter()
+    notifications, docs, fragments, inputs = build_bulk_inputs(args.count, args.seed)
+    say('bulk inputs: %d notifications (seed %d), %d span fragments, mean doc %d bytes '
+        'JSON, built in %.1fs; notification_doc() of all takes %.3fs'
+        % (inputs['notifications'], args.seed, inputs['span_fragments'],
+           inputs['mean_doc_json_bytes'], time.perf_counter() - t0,
+           inputs['notification_doc_seconds']))
+    sides = [OursSide(notifications, fragments, args.batch_size), PlainSide(docs)]
+    if not args.no_spans:
+        sides.append(OursSpansSide(notifications, fragments, args.batch_size))
+    times = {s.name: [] for s in sides}
+    checks = {s.name: [] for s in sides}
+    for r in range(args.repeat):
+        order = sides if r % 2 == 0 else sides[::-1]
+        for side in order:
+            prefix = '%s-b%d%s' % (base, r + 1, re.sub(r'\W', '', side.name))
+            cleanup.add('es %s' % prefix, es_delete_prefix, client, prefix)
+            state = side.prepare(client, prefix)
+            gc.collect()
+            t_start = time.perf_counter()
+            try:
+                result = side.run(state)
+                elapsed = time.perf_counter() - t_start
+            finally:
+                side.close(state)
+            stored = es_count(client, '%s-notifications*' % prefix)
+            info = dict(result, stored=stored,
+                        indices=es_indices(client, '%s-notifications*' % prefix))
+            if side.name == 'ours+spans':
+                info['spans_stored'] = es_count(client, '%s-spans*' % prefix)
+            info['rejects_stored'] = es_count(client, '%s-rejects*' % prefix)
+            times[side.name].append(elapsed)
+            checks[side.name].append(info)
+            say('  run %d %-10s %7.3fs %8.0f docs/s  stored %d%s'
+                % (r + 1, side.name, elapsed, args.count / elapsed, stored,
+                   '' if stored == args.count else '  (MISMATCH: expected %d)' % args.count))
+            # Keep the cluster small: drop this run's indices now (they are also
+            # registered for the final cleanup, which then finds nothing).
+            es_delete_prefix(client, prefix)
+    summary = {}
+    for side in sides:
+        rates = [args.count / t for t in times[side.name]]
+        summary[side.name] = {
+            'label': side.label,
+            'seconds': [round(t, 4) for t in times[side.name]],
+            'rates': [round(x, 1) for x in rates],
+            'best_rate': round(max(rates), 1),
+            'median_rate': round(statistics.median(rates), 1),
+            'checks': checks[side.name][-1],
+            'all_stored': all(c['stored'] == args.count for c in checks[side.name]),
+        }
+    plain = summary['plain']['median_rate']
+    out = {'inputs': inputs, 'sides': summary,
+           'ratio_ours_over_plain': round(summary['ours']['median_rate'] / plain, 3),
+           'target': 0.8}
+    if 'ours+spans' in summary:
+        out['ratio_ours_spans_over_plain'] = round(summary['ours+spans']['median_rate']
+                                                   / plain, 3)
+    return out
+
+
+# --- measurement 2: end to end ---------------------------------------------------------
+
+def publish(topic, sims, timeout, say):
+    """Publish ``sims`` to ``topic`` on exchange nova as fast as one thread can."""
+    from oslo_context import context as oslo_context
+    import oslo_messaging
+    # Contexts are built first, as services have them; sending is what is timed.
+    prepared = []
+    for sim in sims:
+        values = dict(sim.context or {})
+        values.setdefault('user', values.get('user_id'))
+        prepared.append((sim.publisher_id, sim.priority.lower(), sim.event_type,
+                         sim.payload, oslo_context.RequestContext.from_dict(values)))
+    transport = oslo_transport(EXCHANGE)
+    try:
+        notifier = oslo_messaging.Notifier(transport, publisher_id='nvs-bench',
+                                           driver='messagingv2', topics=[topic], retry=3)
+        subs = {}
+        deadline = time.monotonic() + timeout
+        t0 = time.perf_counter()
+        sent = 0
+        for publisher_id, prio, event_type, payload, ctxt in prepared:
+            if time.monotonic() > deadline:
+                raise RuntimeError('publishing took more than %ss (%d of %d sent)'
+                                   % (timeout, sent, len(prepared)))
+            sub = subs.get(publisher_id)
+            if sub is None:
+                sub = subs[publisher_id] = notifier.prepare(publisher_id=publisher_id)
+            getattr(sub, prio)(ctxt, event_type, payload)
+            sent += 1
+        elapsed = time.perf_counter() - t0
+    finally:
+        transport.cleanup()
+    return sent, elapsed
+
+
+def wait_queued(rabbit, topic, expected, timeout):
+    """Wait until the topic's queues hold ``expected`` messages; returns the depths."""
+    deadline = time.monotonic() + timeout
+    depths = {}
+    while True:
+        depths = {p: n for p, n in rabbit.depths(topic).items() if n is not None}
+        if sum(depths.values()) >= expected or time.monotonic() > deadline:
+            return depths
+        time.sleep(0.2)
+
+
+def preload(args, rabbit, topic, cleanup, say):
+    cleanup.add('rabbit queues %s.*' % topic, rabbit.delete_topic, topic)
+    sims = simulated(args.e2e_count, args.seed)
+    sent, elapsed = publish(topic, sims, args.publish_timeout, say)
+    depths = wait_queued(rabbit, topic, sent, 30)
+    queued = sum(depths.values())
+    say('  preloaded topic %s: %d published in %.2fs (%.0f/s), queued %s'
+        % (topic, sent, elapsed, sent / elapsed, depths))
+    if queued != sent:
+        raise RuntimeError('topic %s: %d published but %d queued' % (topic, sent, queued))
+    return {'published': sent, 'publish_seconds': round(elapsed, 3),
+            'publish_rate': round(sent / elapsed, 1), 'queued': depths}
+
+
+class CountingEndpoint:
+    """A batch endpoint that only counts what it is handed."""
+
+    def __init__(self, expected):
+        self.expected = expected
+        self.count = 0
+        self.batches = 0
+        self.by_priority = collections.Counter()
+        self.first = None          # (perf_counter, messages in the first batch)
+        self.done_at = None
+        self.done = threading.Event()
+        self._lock = threading.Lock()
+
+    def _take(self, priority, messages):
+        now = time.perf_counter()
+        with self._lock:
+            if self.first is None:
+                self.first = (now, len(messages))
+            self.count += len(messages)
+            self.batches += 1
+            self.by_priority[priority] += len(messages)
+            if self.count >= self.expected and self.done_at is None:
+                self.done_at = now
+                self.done.set()
+
+    def _handler(priority):
+        def handle(self, messages):
+            self._take(priority, messages)
+        handle.__name__ = priority
+        return handle
+
+    # All priorities the nvs endpoint has, so both sides consume the same queues.
+    audit = _handler('audit')
+    debug = _handler('debug')
+    info = _handler('info')
+    warn = _handler('warn')
+    error = _handler('error')
+    critical = _handler('critical')
+    sample = _handler('sample')
+    del _handler
+
+
+def run_ceiling(args, topic, timeout):
+    import oslo_messaging
+    endpoint = CountingEndpoint(args.e2e_count)
+    transport = oslo_transport(EXCHANGE)
+    listener = None
+    try:
+        targets = [oslo_messaging.Target(topic=topic, exchange=EXCHANGE)]
+        listener = oslo_messaging.get_batch_notification_listener(
+            transport, targets, [endpoint], executor='threading',
+            batch_size=args.e2e_batch_size, batch_timeout=1)
+        t0 = time.perf_counter()
+        listener.start()
+        finished = endpoint.done.wait(timeout)
+        t_end = endpoint.done_at if finished else time.perf_counter()
+    finally:
+        if listener is not None:
+            try:
+                listener.stop()
+                listener.wait()
+            except Exception:  # noqa: BLE001
+                pass
+        transport.cleanup()
+    total = t_end - t0
+    out = {'consumed': endpoint.count, 'finished': finished, 'batches': endpoint.batches,
+           'by_priority': dict(endpoint.by_priority), 'seconds': round(total, 3),
+           'rate': round(endpoint.count / total, 1) if total > 0 else None}
+    if endpoint.first:
+        t_first, n_first = endpoint.first
+        out['startup_seconds'] = round(t_first - t0, 3)
+        span = t_end - t_first
+        out['first_to_last_seconds'] = round(span, 3)
+        out['first_to_last_rate'] = (round((endpoint.count - n_first) / span, 1)
+                                     if span > 0 else None)
+    return out
+
+
+class Agent:
+    """ceilometer-agent-notification with its own config and log (as tests' Agent)."""
+
+    def __init__(self, workdir, name, topic, publishers, workers, batch_size):
+        self.log_path = os.path.join(workdir, '%s.log' % name)
+        nvs_pipeline = os.path.join(workdir, '%s-nvs_pipeline.yaml' % name)
+        with open(nvs_pipeline, 'w') as f:
+            yaml.safe_dump({
+                'sources': [{'name': 'nvs_source', 'events': ['*'], 'sinks': ['nvs_sink']}],
+                'sinks': [{'name': 'nvs_sink', 'publishers': list(publishers)}]}, f)
+        self.conf_path = os.path.join(workdir, '%s.conf' % name)
+        with open(self.conf_path, 'w') as f:
+            f.write(textwrap.dedent('''\
+                [DEFAULT]
+                transport_url = {transport_url}
+                log_file = {log}
+                debug = false
+                [oslo_messaging_notifications]
+                topics = {topic}
+                [notification]
+                pipelines = nvs
+                workers = {workers}
+                batch_size = {batch_size}
+                batch_timeout = 1
+                [nvs]
+                pipeline_cfg_file = {nvs_pipeline}
+                ''').format(transport_url=TRANSPORT_URL, log=self.log_path, topic=topic,
+                            workers=workers, batch_size=batch_size,
+                            nvs_pipeline=nvs_pipeline))
+        self.proc = None
+
+    def start(self):
+        exe = shutil.which('ceilometer-agent-notification',
+                           path=os.path.dirname(sys.executable))
+        if not exe:
+            raise SystemExit('ceilometer-agent-notification not found next to %s'
+                             % sys.executable)
+        self.proc = subprocess.Popen([exe, '--config-file', self.conf_path],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        return self
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout=30):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        # Workers (cotyledon children) share the process group: make sure none is left.
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def log_text(self):
+        try:
+            with open(self.log_path, errors='replace') as f:
+                return f.read()
+        except FileNotFoundError:
+            return ''
+
+    def log_summary(self):
+        text = self.log_text()
+        levels = collections.Counter(re.findall(r'^\S+ \S+ \d+ (WARNING|ERROR|CRITICAL) ',
+                                                text, re.M))
+        samples = []
+        for line in text.splitlines():
+            if re.search(r' (WARNING|ERROR|CRITICAL) ', line) and len(samples) < 5:
+                samples.append(line[:300])
+        return {'levels': dict(levels), 'tracebacks': text.count('Traceback (most recent'),
+                'samples': samples, 'tail': text.splitlines()[-15:]}
+
+
+def run_agent(args, topic, prefix, workdir, client, timeout, cleanup, say):
+    agent = Agent(workdir, 'bench-agent', topic, [es_store_url(prefix)], args.workers,
+                  args.e2e_batch_size)
+    cleanup.add('agent', agent.stop)
+    pattern = '%s-notifications*' % prefix
+    expected = args.e2e_count
+    t0 = time.perf_counter()
+    agent.start()
+    deadline = time.monotonic() + timeout
+    first = None             # (seconds since start, count then)
+    last_progress = (time.monotonic(), 0)
+    count, polls, reason = 0, 0, 'timeout'
+    while time.monotonic() < deadline:
+        polls += 1
+        count = es_count(client, pattern)
+        now = time.perf_counter()
+        if count and first is None:
+            first = (now - t0, count)
+        if count >= expected:
+            reason = 'done'
+            break
+        if count != last_progress[1]:
+            last_progress = (time.monotonic(), count)
+        elif first is not None and time.monotonic() - last_progress[0] > args.stall_timeout:
+            reason = 'stalled at %d for %ss' % (count, args.stall_timeout)
+            break
+        if not agent.alive():
+            reason = 'agent exited with %s' % agent.proc.returncode
+            break
+        # Sleep to the next 0.5 s tick (the refresh+count itself takes a little).
+        time.sleep(max(0.0, POLL_INTERVAL - (time.perf_counter() - now)))
+    total = time.perf_counter() - t0
+    rejects = es_count(client, '%s-rejects*' % prefix)
+    spans = es_count(client, '%s-spans*' % prefix)
+    indices = es_indices(client, pattern)
+    agent.stop()
+    log = agent.log_summary()
+    out = {'finished': reason == 'done', 'end': reason, 'stored': count,
+           'rejects_stored': rejects, 'spans_stored': spans, 'indices': indices,
+           'polls': polls, 'seconds': round(total, 3),
+           'rate': round(count / total, 1) if total > 0 else None,
+           'workers': args.workers, 'log': log}
+    if first is not None:
+        t_first, n_first = first
+        out['startup_seconds'] = round(t_first, 3)
+        out['count_at_first_sight'] = n_first
+        span = total - t_first
+        out['first_to_last_seconds'] = round(span, 3)
+        out['first_to_last_rate'] = round((count - n_first) / span, 1) if span > 0 else None
+    if reason != 'done':
+        say('  agent did not finish (%s); log tail:' % reason)
+        for line in log['tail']:
+            say('    ' + line[:300])
+    return out
+
+
+def bench_e2e(args, base, client, cleanup, say):
+    rabbit = Rabbit(TRANSPORT_URL)
+    cleanup.add('rabbit connection', rabbit.close)
+    # Exchanges an empty broker would get from us: remember which exist already.
+    missing = [e for e in AGENT_EXCHANGES if not rabbit.exchange_exists(e)]
+    for name in missing:
+        cleanup.add('exchange %s' % name, rabbit.delete_exchange_if_unused, name)
+    workdir = tempfile.mkdtemp(prefix='%s-' % base)
+    cleanup.add('workdir', shutil.rmtree, workdir, ignore_errors=True)
+    timeout = args.e2e_timeout or max(120.0, args.e2e_count / 100.0)
+
+    # The ceiling: in-process batch listener that only counts.
+    topic_c = '%s-ceiling' % base
+    say('e2e ceiling (in-process oslo.messaging batch listener):')
+    pre_c = preload(args, rabbit, topic_c, cleanup, say)
+    gc.collect()
+    ceiling = run_ceiling(args, topic_c, timeout)
+    ceiling['preload'] = pre_c
+    ceiling['left_in_queues'] = {p: n for p, n in rabbit.depths(topic_c).items() if n}
+    say('  consumed %d in %.2fs (%.0f/s)%s'
+        % (ceiling['consumed'], ceiling['seconds'], ceiling['rate'] or 0,
+           '' if ceiling['finished'] else '  NOT FINISHED'))
+    rabbit.delete_topic(topic_c)
+
+    # Ours: the real agent storing into Elasticsearch.
+    topic_a = '%s-agent' % base
+    prefix = '%s-e2e' % base
+    cleanup.add('es %s' % prefix, es_delete_prefix, client, prefix)
+    say('e2e ours (ceilometer-agent-notification, %d worker(s) -> %s):'
+        % (args.workers, es_store_url(prefix)))
+    pre_a = preload(args, rabbit, topic_a, cleanup, say)
+    gc.collect()
+    ours = run_agent(args, topic_a, prefix, workdir, client, timeout, cleanup, say)
+    ours['preload'] = pre_a
+    ours['left_in_queues'] = {p: n for p, n in rabbit.depths(topic_a).items() if n}
+    say('  stored %d in %.2fs (%.0f/s)%s; start-up %s s; first->last %s/s'
+        % (ours['stored'], ours['seconds'], ours['rate'] or 0,
+           '' if ours['finished'] else '  NOT FINISHED (%s)' % ours['end'],
+           ours.get('startup_seconds'), ours.get('first_to_last_rate')))
+    es_delete_prefix(client, prefix)
+    rabbit.delete_topic(topic_a)
+
+    out = {'count': args.e2e_count, 'batch_size': args.e2e_batch_size,
+           'ceiling': ceiling, 'ours': ours, 'target': 0.6,
+           'exchanges_created_by_run': missing}
+    if ceiling['rate'] and ours['rate']:
+        out['ratio_ours_over_ceiling'] = round(ours['rate'] / ceiling['rate'], 3)
+    if ceiling.get('first_to_last_rate') and ours.get('first_to_last_rate'):
+        out['ratio_first_to_last'] = round(ours['first_to_last_rate']
+                                           / ceiling['first_to_last_rate'], 3)
+    return out
+
+
+# --- main -------------------------------------------------------------------------------
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--count', '-n', type=int, default=20000,
+                   help='bulk: documents per run (default 20000)')
+    p.add_argument('--batch-size', '-b', type=int, default=500,
+                   help='bulk: notifications per ElasticsearchStore.write() (default 500)')
+    p.add_argument('--repeat', '-r', type=int, default=3,
+                   help='bulk: runs of each side, interleaved (default 3)')
+    p.add_argument('--no-spans', action='store_true',
+                   help='bulk: skip the line with span fragments')
+    p.add_argument('--e2e-count', type=int, default=10000,
+                   help='end to end: notifications published per side (default 10000)')
+    p.add_argument('--e2e-batch-size', type=int, default=500,
+                   help='end to end: listener/agent batch_size (default 500)')
+    p.add_argument('--workers', type=int, default=1,
+                   help='end to end: agent [notification] workers (default 1)')
+    p.add_argument('--e2e-timeout', type=float, default=0,
+                   help='end to end: seconds each side may take (default max(120, M/100))')
+    p.add_argument('--stall-timeout', type=float, default=60,
+                   help='end to end: give up when the stored count does not move for this '
+                        'long (default 60)')
+    p.add_argument('--publish-timeout', type=float, default=300,
+                   help='end to end: seconds the preload may take (default 300)')
+    p.add_argument('--seed', type=int, default=42, help='simulator seed (default 42)')
+    p.add_argument('--skip-bulk', action='store_true', help='skip the bulk measurement')
+    p.add_argument('--skip-e2e', action='store_true', help='skip the end-to-end measurement')
+    p.add_argument('--json', action='store_true',
+                   help='print one JSON document on stdout (progress goes to stderr)')
+    args = p.parse_args(argv)
+    if min(args.count, args.batch_size, args.repeat, args.e2e_count, args.e2e_batch_size,
+           args.workers) < 1:
+        p.error('counts, sizes, --repeat and --workers must be >= 1')
+    if args.skip_bulk and args.skip_e2e:
+        p.error('nothing to do with both --skip-bulk and --skip-e2e')
+    return args
+
+
+def print_report(doc):
+    out = _stdout
+    bulk = doc.get('bulk')
+    if bulk:
+        out()
+        out('%-58s %10s %10s' % ('bulk: %d docs, batch %d, %d runs each'
+                                % (doc['count'], doc['batch_size'], doc['repeat']),
+                                'best/s', 'median/s'))
+        for s in bulk['sides'].values():
+            out('%-58s %10.0f %10.0f' % (s['label'], s['best_rate'], s['median_rate']))
+        for name, s in bulk['sides'].items():
+            out('  %s last run: %s' % (name, json.dumps(s['checks'], sort_keys=True)))
+        out('ratio ours/plain (median docs/s): %.2f (target >= %.1f)%s'
+            % (bulk['ratio_ours_over_plain'], bulk['target'],
+               '' if bulk['ratio_ours_over_plain'] >= bulk['target'] else '  BELOW TARGET'))
+        if 'ratio_ours_spans_over_plain' in bulk:
+            out('ratio ours+spans/plain (median docs/s): %.2f'
+                % bulk['ratio_ours_spans_over_plain'])
+    e2e = doc.get('e2e')
+    if e2e:
+        c, o = e2e['ceiling'], e2e['ours']
+        out()
+        out('end to end: %d notifications per side, batch %d, agent workers %d'
+            % (e2e['count'], e2e['batch_size'], o['workers']))
+        out('  preload (oslo Notifier, one thread): ceiling %.0f/s, ours %.0f/s'
+            % (c['preload']['publish_rate'], o['preload']['publish_rate']))
+        out('  ceiling  oslo batch listener, counting endpoint: %d in %.2fs = %.0f/s '
+            '(first batch after %.2fs; first->last %.0f/s)%s'
+            % (c['consumed'], c['seconds'], c['rate'] or 0, c.get('startup_seconds', -1),
+               c.get('first_to_last_rate') or 0, '' if c['finished'] else '  NOT FINISHED'))
+        out('  ours     ceilometer-agent-notification -> ES: %d in %.2fs = %.0f/s '
+            '(start-up until first doc %.1fs; first->last %.0f/s over %.1fs)%s'
+            % (o['stored'], o['seconds'], o['rate'] or 0, o.get('startup_seconds', -1),
+               o.get('first_to_last_rate') or 0, o.get('first_to_last_seconds', -1),
+               '' if o['finished'] else '  NOT FINISHED (%s)' % o['end']))
+        out('  ours: rejects %d, spans %d, indices %s, left in queues %s, agent log %s, '
+            'tracebacks %d' % (o['rejects_stored'], o['spans_stored'], o['indices'],
+                               o['left_in_queues'], o['log']['levels'],
+                               o['log']['tracebacks']))
+        for line in o['log']['samples']:
+            out('    log: ' + line)
+        if 'ratio_ours_over_ceiling' in e2e:
+            r = e2e['ratio_ours_over_ceiling']
+            out('ratio ours/ceiling (total, agent start-up included): %.2f (target >= %.1f)%s'
+                % (r, e2e['target'], '' if r >= e2e['target'] else '  BELOW TARGET'))
+        if 'ratio_first_to_last' in e2e:
+            out('ratio ours/ceiling (first->last rates): %.2f' % e2e['ratio_first_to_last'])
+    for err in doc.get('cleanup_errors', ()):
+        out('cleanup error: %s' % err)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    say = _stderr if args.json else _stdout
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    # oslo.service's import-time notice; says nothing about this benchmark.
+    warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')
+    old_term = signal.signal(signal.SIGTERM, _sigterm)
+    base = 'nvs-bench-%s' % uuid.uuid4().hex[:10]
+    cleanup = Cleanup(_stderr)
+    doc = {'run_id': base, 'es_url': ES_URL, 'transport_url': TRANSPORT_URL,
+           'count': args.count, 'batch_size': args.batch_size, 'repeat': args.repeat,
+           'seed': args.seed, 'python': platform.python_version(),
+           'machine': platform.machine(), 'cpus': os.cpu_count()}
+    try:
+        from importlib import metadata
+        doc['versions'] = {d: metadata.version(d) for d in
+                           ('ceilometer', 'oslo.messaging', 'elasticsearch', 'nvs-notif')}
+    except Exception:  # noqa: BLE001
+        pass
+    client = es_client()
+    cleanup.add('es client', client.close)
+    status = 0
+    try:
+        doc['es_status'] = es_check(client)
+        say('run %s: Elasticsearch %s (%s), RabbitMQ %s'
+            % (base, ES_URL, doc['es_status'], TRANSPORT_URL))
+        if not args.skip_bulk:
+            doc['bulk'] = bench_bulk(args, base, client, cleanup, say)
+        if not args.skip_e2e:
+            doc['e2e'] = bench_e2e(args, base, client, cleanup, say)
+            if not (doc['e2e']['ceiling']['finished'] and doc['e2e']['ours']['finished']):
+                status = 1
+    finally:
+        doc['cleanup_errors'] = cleanup.run()
+        signal.signal(signal.SIGTERM, old_term)
+    if args.json:
+        print(json.dumps(doc, indent=2, sort_keys=True, default=str))
+    else:
+        print_report(doc)
+    return status
+
+
+if __name__ == '__main__':
+    sys.exit(main())
