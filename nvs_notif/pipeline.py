@@ -64,15 +64,18 @@ def build_batch(messages, priority, extra_keys=(), raw_limit=65536, stats=None):
 class NvsEndpoint:
     """Batch notification endpoint for every priority."""
 
-    #: Seconds to wait before requeueing when nothing can be stored, so a
-    #: broken configuration does not spin the agent.
+    #: Seconds to wait before requeueing when nothing can be stored (doubled
+    #: per consecutive failure, up to REQUEUE_PAUSE_MAX), so a broken store or
+    #: configuration does not spin the agent.
     REQUEUE_PAUSE = 1.0
+    REQUEUE_PAUSE_MAX = 16.0
 
     def __init__(self, conf, manager):
         self.conf = conf
         self.manager = manager
         self.stats = {'notifications': 0, 'rejects': 0, 'duplicates': 0, 'spans': 0,
                       'requeued': 0}
+        self._failures = 0
 
     def process(self, priority, messages):
         if self.manager.unloaded_publishers:
@@ -81,9 +84,7 @@ class NvsEndpoint:
             LOG.error('Publishers (%s) failed to load (see the error logged at start); '
                       'requeueing %d notifications', ', '.join(self.manager.unloaded_publishers),
                       len(messages))
-            self.stats['requeued'] += len(messages)
-            time.sleep(self.REQUEUE_PAUSE)
-            return oslo_messaging.NotificationResult.REQUEUE
+            return self._requeue(messages)
         nvs = self.conf[opts.GROUP]
         batch = build_batch(messages, priority, nvs.redact_keys, nvs.reject_raw_limit,
                             self.stats)
@@ -92,11 +93,23 @@ class NvsEndpoint:
         try:
             for pipe in self.manager.pipelines:
                 self._publish(pipe, batch)
-        except Exception:
-            self.stats['requeued'] += len(messages)
-            LOG.exception('Store did not accept a batch of %d; requeued', len(messages))
-            return oslo_messaging.NotificationResult.REQUEUE
+        except Exception as exc:
+            # The traceback only at debug level: while a store is down this
+            # repeats for every batch.
+            LOG.error('Store did not accept a batch of %d (%s: %s); requeueing',
+                      len(messages), type(exc).__name__, exc, exc_info=LOG.isEnabledFor(10))
+            return self._requeue(messages)
+        self._failures = 0
         return oslo_messaging.NotificationResult.HANDLED
+
+    def _requeue(self, messages):
+        """Give the batch back to the bus after a pause that grows while
+        failures last (1, 2, 4 ... REQUEUE_PAUSE_MAX seconds): back-pressure
+        instead of spinning through redeliveries."""
+        self.stats['requeued'] += len(messages)
+        time.sleep(min(self.REQUEUE_PAUSE * 2 ** self._failures, self.REQUEUE_PAUSE_MAX))
+        self._failures += 1
+        return oslo_messaging.NotificationResult.REQUEUE
 
     @staticmethod
     def _select(pipe, batch):

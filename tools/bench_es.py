@@ -167,6 +167,25 @@ def es_indices(client, pattern):
     return {r['index']: int(r.get('docs.count') or 0) for r in rows}
 
 
+def es_delete_prefix_patiently(client, prefix, wait):
+    """:func:`es_delete_prefix`, retried while Elasticsearch is unreachable (it may be
+    restarted under us, e.g. by the functional tests' outage fixture), for at most
+    ``wait`` seconds."""
+    import elasticsearch
+    deadline = time.monotonic() + wait
+    for attempt in range(1000):
+        try:
+            return es_delete_prefix(client, prefix)
+        except (elasticsearch.ConnectionError, elasticsearch.ConnectionTimeout):
+            if time.monotonic() + 5 > deadline:
+                raise
+            if attempt == 0:
+                _stderr('Elasticsearch unreachable; retrying the removal of %s-* for up to '
+                        '%ds' % (prefix, wait))
+            time.sleep(5)
+    raise RuntimeError('unreachable')
+
+
 def es_delete_prefix(client, prefix):
     """Delete the indices and index templates named ``<prefix>-*``, by resolved name."""
     pattern = '%s-*' % prefix
@@ -206,7 +225,13 @@ class Rabbit:
 
     def _call(self, func):
         import amqp.exceptions
-        channel = self.conn.channel()
+        try:
+            channel = self.conn.channel()
+        except (OSError, self.conn.connection_errors):
+            # The broker dropped us (restart, idle timeout): reconnect once.
+            self.conn.close()
+            self.conn.ensure_connection(max_retries=3)
+            channel = self.conn.channel()
         try:
             return func(channel)
         except amqp.exceptions.NotFound:
@@ -401,7 +426,8 @@ def bench_bulk(args, base, client, cleanup, say):
         order = sides if r % 2 == 0 else sides[::-1]
         for side in order:
             prefix = '%s-b%d%s' % (base, r + 1, re.sub(r'\W', '', side.name))
-            cleanup.add('es %s' % prefix, es_delete_prefix, client, prefix)
+            cleanup.add('es %s' % prefix, es_delete_prefix_patiently, client, prefix,
+                        args.cleanup_wait)
             state = side.prepare(client, prefix)
             gc.collect()
             t_start = time.perf_counter()
@@ -754,7 +780,8 @@ def bench_e2e(args, base, client, cleanup, say):
     # Ours: the real agent storing into Elasticsearch.
     topic_a = '%s-agent' % base
     prefix = '%s-e2e' % base
-    cleanup.add('es %s' % prefix, es_delete_prefix, client, prefix)
+    cleanup.add('es %s' % prefix, es_delete_prefix_patiently, client, prefix,
+                args.cleanup_wait)
     say('e2e ours (ceilometer-agent-notification, %d worker(s) -> %s):'
         % (args.workers, es_store_url(prefix)))
     pre_a = preload(args, rabbit, topic_a, cleanup, say)
@@ -806,6 +833,9 @@ def parse_args(argv=None):
                         'long (default 60)')
     p.add_argument('--publish-timeout', type=float, default=300,
                    help='end to end: seconds the preload may take (default 300)')
+    p.add_argument('--cleanup-wait', type=float, default=180,
+                   help='seconds the final cleanup waits for an unreachable Elasticsearch '
+                        '(default 180)')
     p.add_argument('--seed', type=int, default=42, help='simulator seed (default 42)')
     p.add_argument('--skip-bulk', action='store_true', help='skip the bulk measurement')
     p.add_argument('--skip-e2e', action='store_true', help='skip the end-to-end measurement')
@@ -875,6 +905,9 @@ def main(argv=None):
     args = parse_args(argv)
     say = _stderr if args.json else _stdout
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    # The transport logs every retried request with a full traceback; a failure that
+    # matters surfaces as an exception anyway.
+    logging.getLogger('elastic_transport').setLevel(logging.ERROR)
     # oslo.service's import-time notice; says nothing about this benchmark.
     warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')
     old_term = signal.signal(signal.SIGTERM, _sigterm)
@@ -903,6 +936,12 @@ def main(argv=None):
             doc['e2e'] = bench_e2e(args, base, client, cleanup, say)
             if not (doc['e2e']['ceiling']['finished'] and doc['e2e']['ours']['finished']):
                 status = 1
+    except (KeyboardInterrupt, SystemExit):
+        _stderr('interrupted; cleaning up run %s' % base)
+        raise
+    except Exception as exc:
+        _stderr('failed (%s: %s); cleaning up run %s' % (type(exc).__name__, exc, base))
+        raise
     finally:
         doc['cleanup_errors'] = cleanup.run()
         signal.signal(signal.SIGTERM, old_term)

@@ -183,3 +183,26 @@ def wait_for(predicate, timeout=60, interval=0.5, what='condition'):
             return last
         time.sleep(interval)
     raise AssertionError('timed out after %ss waiting for %s (last: %r)' % (timeout, what, last))
+
+
+@pytest.fixture
+def es_outage(es_client):
+    """Stop and restart the managed Elasticsearch (tools/test-services.sh).
+
+    Only the server the project's script manages can be stopped: with
+    NVS_TEST_ES_URL pointing elsewhere the outage tests are skipped, saying why.
+    """
+    if os.environ.get('NVS_TEST_ES_URL'):
+        pytest.skip('outage tests stop Elasticsearch; NVS_TEST_ES_URL is not ours to stop')
+    script = str(ROOT / 'tools' / 'test-services.sh')
+
+    class Outage:
+        def stop(self):
+            subprocess.run([script, 'stop-es'], check=True, timeout=120)
+
+        def start(self):
+            subprocess.run([script, 'start-es'], check=True, timeout=300)
+
+    outage = Outage()
+    yield outage
+    outage.start()   # never leave the suite without its server

@@ -13,7 +13,6 @@ from nvs_notif import notification
 from nvs_notif import replay
 from nvs_notif import simulate
 from nvs_notif import storage
-from nvs_notif.storage import es_templates
 import pytest
 
 from tests.functional.conftest import es_store_url

@@ -1,0 +1,45 @@
+"""Elasticsearch down longer than the retry budget: nothing lost, nothing doubled."""
+import threading
+import time
+import uuid
+
+from elasticsearch import helpers
+
+from tests.functional.conftest import es_store_url, wait_for
+
+
+def test_nvs_pipeline_requeues_through_an_outage(agent_factory, sender, es_client, es_prefix,
+                                                 es_outage):
+    agent = agent_factory([es_store_url(es_prefix, max_retries=1, timeout=5)], batch_size=20)
+    total, sent = 300, []
+
+    def send(start, stop):
+        for i in range(start, stop):
+            req = 'req-%s' % uuid.uuid4()
+            sender.send('nova', 'compute.host-%d' % (i % 4), 'INFO',
+                        'compute.instance.create.start',
+                        {'instance_id': 'i-%d' % i, 'tenant_id': 'p-outage'},
+                        {'request_id': req, 'project_id': 'p-outage'})
+            sent.append(req)
+
+    alias = '%s-notifications' % es_prefix
+    send(0, total // 3)
+    wait_for(lambda: es_client.indices.exists(index=alias), timeout=60, what='first documents')
+    es_outage.stop()
+    # Keep sending while it is down, for longer than the client's retries.
+    sender_thread = threading.Thread(target=send, args=(total // 3, total))
+    sender_thread.start()
+    time.sleep(25)
+    sender_thread.join()
+    assert agent.proc.poll() is None, 'agent died during the outage'
+    es_outage.start()
+
+    def stored():
+        es_client.indices.refresh(index=alias)
+        return es_client.count(index=alias)['count']
+
+    wait_for(lambda: stored() == total, timeout=180, interval=2,
+             what='%d notifications after the outage' % total)
+    docs = [h['_source']['request_id'] for h in helpers.scan(es_client, index=alias)]
+    assert sorted(docs) == sorted(sent)      # every one, exactly once
+    assert 'requeueing' in agent.log_text()  # the outage was seen and survived
