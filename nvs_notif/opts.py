@@ -27,10 +27,27 @@ SPAN_OPTS = [
 ]
 
 
+SPOOL_OPTS = [
+    cfg.StrOpt('spool_dir', default='/var/lib/ceilometer/nvs-spool',
+               help='Directory of the local disk queues between the stock event/meter '
+                    'pipelines and a remote store (elasticsearch://).'),
+    cfg.FloatOpt('spool_flush_interval', default=1.0, min=0.05,
+                 help='Seconds between sends of spooled documents: the longest a '
+                      'document waits while the store is up.'),
+    cfg.IntOpt('spool_flush_size', default=500, min=1,
+               help='Documents per bulk send; this many waiting also trigger a send.'),
+    cfg.IntOpt('spool_max_docs', default=1000000, min=1,
+               help='Bound of each spool; past it the oldest documents are dropped, '
+                    'counted and logged.'),
+]
+
+ALL_OPTS = PIPELINE_OPTS + SPAN_OPTS + SPOOL_OPTS
+
+
 def register(conf):
-    conf.register_opts(PIPELINE_OPTS + SPAN_OPTS, group=GROUP)
+    conf.register_opts(ALL_OPTS, group=GROUP)
 
 
 def list_opts():
     """For oslo-config-generator (entry point ``oslo.config.opts: nvs_notif``)."""
-    return [(GROUP, PIPELINE_OPTS + SPAN_OPTS)]
+    return [(GROUP, ALL_OPTS)]

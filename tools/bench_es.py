@@ -20,8 +20,9 @@ functional tests use (Elasticsearch on ``$NVS_TEST_ES_URL``, default
    Inputs (Notification objects for ours, the action dicts for plain) are built before
    timing; template installation and client construction are outside the timed part.
    Each run gets fresh indices (own prefix), runs are interleaved with the order
-   alternating per repeat.  Printed: best and median docs/s of each, and the ratio
-   ours/plain of the medians (target >= 0.8).
+   alternating per repeat, after ``--warmup`` untimed rounds of every side.  Printed:
+   best and median docs/s of each, and the ratio ours/plain of the medians (target
+   >= 0.8).
 
 2. **End to end.** M notifications are published with oslo.messaging's ``Notifier``
    (``messagingv2``, control exchange ``nova``) into a fresh topic *before* any
@@ -143,13 +144,18 @@ def es_store_url(prefix):
     return 'elasticsearch://%s/?%s' % (parsed.netloc, urllib.parse.urlencode(query))
 
 
-def es_check(client):
-    try:
-        health = client.cluster.health(wait_for_status='yellow', timeout='30s')
-    except Exception as exc:  # noqa: BLE001
-        raise SystemExit('Elasticsearch at %s is not reachable (tools/test-services.sh '
-                         'start): %s' % (ES_URL, exc))
-    return health.get('status')
+def es_check(client, wait):
+    """The cluster's status, waiting up to ``wait`` seconds for it to answer (it may be
+    in the middle of a restart by the functional tests)."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return client.cluster.health(wait_for_status='yellow', timeout='10s')['status']
+        except Exception as exc:  # noqa: BLE001
+            if time.monotonic() > deadline:
+                raise RuntimeError('Elasticsearch at %s is not reachable (tools/test-services.sh'
+                                   ' start): %s' % (ES_URL, exc)) from None
+            time.sleep(2)
 
 
 def es_count(client, pattern, refresh=True):
@@ -409,6 +415,41 @@ class PlainSide:
         pass
 
 
+def es_unreachable(exc):
+    """Whether ``exc`` (or what caused it) is a connection failure to Elasticsearch."""
+    import elasticsearch
+    for _ in range(10):
+        if exc is None:
+            return False
+        if isinstance(exc, (elasticsearch.ConnectionError, elasticsearch.ConnectionTimeout)):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def es_wait(client, wait):
+    """Wait (at most ``wait`` seconds) until the cluster is yellow again."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            client.cluster.health(wait_for_status='yellow', timeout='5s')
+            return
+        except Exception:  # noqa: BLE001
+            time.sleep(2)
+    raise RuntimeError('Elasticsearch did not come back within %ss' % wait)
+
+
+def timed_run(side, client, prefix):
+    state = side.prepare(client, prefix)
+    gc.collect()
+    t_start = time.perf_counter()
+    try:
+        result = side.run(state)
+        return time.perf_counter() - t_start, result
+    finally:
+        side.close(state)
+
+
 def bench_bulk(args, base, client, cleanup, say):
     t0 = time.perf_counter()
     notifications, docs, fragments, inputs = build_bulk_inputs(args.count, args.seed)
@@ -422,20 +463,42 @@ def bench_bulk(args, base, client, cleanup, say):
         sides.append(OursSpansSide(notifications, fragments, args.batch_size))
     times = {s.name: [] for s in sides}
     checks = {s.name: [] for s in sides}
+    for w in range(args.warmup):
+        # Untimed: the first bulk requests after a quiet spell (or an ES restart) are
+        # much slower (JIT, caches, shard creation paths); neither side should pay it.
+        t_w = time.perf_counter()
+        for side in sides:
+            prefix = '%s-w%d%s' % (base, w + 1, re.sub(r'\W', '', side.name))
+            cleanup.add('es %s' % prefix, es_delete_prefix_patiently, client, prefix,
+                        args.cleanup_wait)
+            state = side.prepare(client, prefix)
+            try:
+                side.run(state)
+            finally:
+                side.close(state)
+            es_delete_prefix(client, prefix)
+        say('  warm-up round %d (all sides, untimed): %.1fs'
+            % (w + 1, time.perf_counter() - t_w))
     for r in range(args.repeat):
         order = sides if r % 2 == 0 else sides[::-1]
         for side in order:
             prefix = '%s-b%d%s' % (base, r + 1, re.sub(r'\W', '', side.name))
             cleanup.add('es %s' % prefix, es_delete_prefix_patiently, client, prefix,
                         args.cleanup_wait)
-            state = side.prepare(client, prefix)
-            gc.collect()
-            t_start = time.perf_counter()
-            try:
-                result = side.run(state)
-                elapsed = time.perf_counter() - t_start
-            finally:
-                side.close(state)
+            for attempt in range(3):
+                try:
+                    elapsed, result = timed_run(side, client, prefix)
+                    break
+                except Exception as exc:  # noqa: BLE001
+                    if attempt == 2 or not es_unreachable(exc):
+                        raise
+                    # Elasticsearch went away under us (the functional tests restart it):
+                    # wait for it, drop the partial run and do it again.
+                    say('  run %d %-10s Elasticsearch unreachable (%s); waiting up to %ds '
+                        'and redoing the run' % (r + 1, side.name, type(exc).__name__,
+                                                 args.cleanup_wait))
+                    es_wait(client, args.cleanup_wait)
+                    es_delete_prefix(client, prefix)
             stored = es_count(client, '%s-notifications*' % prefix)
             info = dict(result, stored=stored,
                         indices=es_indices(client, '%s-notifications*' % prefix))
@@ -818,6 +881,8 @@ def parse_args(argv=None):
                    help='bulk: notifications per ElasticsearchStore.write() (default 500)')
     p.add_argument('--repeat', '-r', type=int, default=3,
                    help='bulk: runs of each side, interleaved (default 3)')
+    p.add_argument('--warmup', type=int, default=1,
+                   help='bulk: untimed rounds of every side first (default 1)')
     p.add_argument('--no-spans', action='store_true',
                    help='bulk: skip the line with span fragments')
     p.add_argument('--e2e-count', type=int, default=10000,
@@ -843,7 +908,7 @@ def parse_args(argv=None):
                    help='print one JSON document on stdout (progress goes to stderr)')
     args = p.parse_args(argv)
     if min(args.count, args.batch_size, args.repeat, args.e2e_count, args.e2e_batch_size,
-           args.workers) < 1:
+           args.workers) < 1 or args.warmup < 0:
         p.error('counts, sizes, --repeat and --workers must be >= 1')
     if args.skip_bulk and args.skip_e2e:
         p.error('nothing to do with both --skip-bulk and --skip-e2e')
@@ -915,6 +980,7 @@ def main(argv=None):
     cleanup = Cleanup(_stderr)
     doc = {'run_id': base, 'es_url': ES_URL, 'transport_url': TRANSPORT_URL,
            'count': args.count, 'batch_size': args.batch_size, 'repeat': args.repeat,
+           'warmup': args.warmup,
            'seed': args.seed, 'python': platform.python_version(),
            'machine': platform.machine(), 'cpus': os.cpu_count()}
     try:
@@ -927,7 +993,7 @@ def main(argv=None):
     cleanup.add('es client', client.close)
     status = 0
     try:
-        doc['es_status'] = es_check(client)
+        doc['es_status'] = es_check(client, args.cleanup_wait)
         say('run %s: Elasticsearch %s (%s), RabbitMQ %s'
             % (base, ES_URL, doc['es_status'], TRANSPORT_URL))
         if not args.skip_bulk:

@@ -36,6 +36,10 @@ class Store(metaclass=abc.ABCMeta):
     :param url: the store URL, already split (``urllib.parse.urlsplit``)
     """
 
+    #: Whether the store is across the network: the stock pipelines' one-event
+    #: publishes then go through a local spool (see nvs_notif.publisher).
+    remote = False
+
     def __init__(self, url):
         self.url = url
 

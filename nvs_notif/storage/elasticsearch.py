@@ -59,6 +59,8 @@ def client_from_url(url):
 class ElasticsearchStore(base.Store):
     """``elasticsearch://host:9200?index_prefix=nvs&refresh=false&bulk_size=500``."""
 
+    remote = True
+
     def __init__(self, url):
         super().__init__(url)
         self.client, options = client_from_url(url)
@@ -119,15 +121,16 @@ class ElasticsearchStore(base.Store):
     def _bulk_or_dead_letter(self, actions):
         """Bulk-create; refused documents go to the reject index.
 
-        :returns: how many were already there (409: an earlier delivery)
+        :returns: how many notifications were already there (409: an earlier delivery)
         """
         sources = {a['_id']: a['_source'] for a in actions if '_id' in a}
+        notifications = self.alias('notifications') + '-'
         failed, duplicates = [], 0
         for ok, op, item in self._bulk(actions):
             if ok:
                 continue
             if item.get('status') == 409:
-                duplicates += 1
+                duplicates += item.get('_index', '').startswith(notifications)
             else:
                 failed.append(item)
         if failed:

@@ -6,7 +6,9 @@ Unknown top-level fields are not mapped (``dynamic: false``) and raw payloads
 are ``flattened``, so one service sending a number where another sends a
 string never gets a document rejected.
 """
-_KW = {'type': 'keyword'}
+# ignore_above: an absurdly long id is kept in _source but not indexed,
+# instead of failing its document (and its batch) as an immense term.
+_KW = {'type': 'keyword', 'ignore_above': 1024}
 _DATE = {'type': 'date'}
 
 _COMMON = {
@@ -33,7 +35,8 @@ MAPPINGS = {
     'notifications': dict(_COMMON, **{
         'message_id': _KW, 'timestamp': _DATE, '@timestamp': {'type': 'alias', 'path': 'timestamp'},
         'event_type': _KW, 'phase': _KW, 'priority': _KW, 'publisher_id': _KW,
-        'state': _KW, 'payload': {'type': 'flattened', 'depth_limit': 50, 'ignore_above': 2048},
+        'state': _KW, # Deeper than redact.MAX_DEPTH, which truncates payloads first.
+        'payload': {'type': 'flattened', 'depth_limit': 128, 'ignore_above': 2048},
         'event.kind': {'type': 'alias', 'path': 'event_type'},
     }),
     'spans': dict(_COMMON, **{

@@ -111,10 +111,13 @@ class Agent:
             batch_timeout = 1
             [nvs]
             pipeline_cfg_file = {nvs_pipeline}
+            spool_dir = {spool_dir}
+            spool_flush_interval = 0.5
             ''').format(transport_url=transport_url, log=self.log_path, topic=topic,
                         pipelines='\n'.join('pipelines = %s' % p for p in pipelines),
                         workers=workers, batch_size=batch_size,
-                        nvs_pipeline=nvs_pipeline, event_pipeline=event_pipeline) + extra_conf)
+                        nvs_pipeline=nvs_pipeline, event_pipeline=event_pipeline,
+                        spool_dir=self.workdir / 'spool') + extra_conf)
         self.proc = None
 
     def start(self):

@@ -43,3 +43,31 @@ def test_nvs_pipeline_requeues_through_an_outage(agent_factory, sender, es_clien
     docs = [h['_source']['request_id'] for h in helpers.scan(es_client, index=alias)]
     assert sorted(docs) == sorted(sent)      # every one, exactly once
     assert 'requeueing' in agent.log_text()  # the outage was seen and survived
+
+
+def test_stock_event_pipeline_spools_through_an_outage(agent_factory, sender, es_client,
+                                                       es_prefix, es_outage, tmp_path):
+    agent_factory([], pipelines=('event',),
+                  event_publishers=[es_store_url(es_prefix, max_retries=1, timeout=5)])
+    es_outage.stop()
+    total = 120
+    for i in range(total):
+        sender.send('nova', 'compute.host-1', 'INFO', 'compute.instance.delete.end',
+                    {'instance_id': 'gone-%d' % i, 'tenant_id': 'p-spool'},
+                    {'request_id': 'req-%s' % uuid.uuid4(), 'project_id': 'p-spool'})
+    # The agent acknowledges once events are in its local spool.
+    wait_for(lambda: list((tmp_path / 'spool').glob('*.db')), timeout=60, what='a spool file')
+    time.sleep(10)
+    es_outage.start()
+    alias = '%s-events' % es_prefix
+
+    def stored():
+        if not es_client.indices.exists(index=alias):
+            return 0
+        es_client.indices.refresh(index=alias)
+        return es_client.count(index=alias)['count']
+
+    wait_for(lambda: stored() == total, timeout=120, interval=2,
+             what='%d events after the outage' % total)
+    ids = [h['_source']['traits']['instance_id'] for h in helpers.scan(es_client, index=alias)]
+    assert sorted(ids) == sorted('gone-%d' % i for i in range(total))
