@@ -631,7 +631,6 @@ class _Sim:
 
     def neutron_port(self, t, parent, inst, host):
         """neutron port.create.start/.end called by nova-compute; yields (t, notif)."""
-        rng = self.rng
         req = self.request(t, parent.user, parent.ctx['global_request_id'] or parent.rid,
                            'neutron')
         proj = inst.project

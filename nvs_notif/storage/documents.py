@@ -81,4 +81,3 @@ def reject_id(r):
 
 def reject_doc(r):
     return {'raw': r.raw, 'reason': r.reason, 'received': iso(r.received)}
-

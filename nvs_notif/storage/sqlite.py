@@ -160,4 +160,3 @@ class SQLiteStore(base.Store):
     def close(self):
         with self._lock:
             self._db.close()
-

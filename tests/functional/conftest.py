@@ -177,6 +177,14 @@ def sender(transport_url, topic):
     s.close()
 
 
+def es_count(client, index):
+    """Documents searchable in ``index`` (an index, alias or pattern); 0 before it exists."""
+    if not client.indices.exists(index=index):
+        return 0
+    client.indices.refresh(index=index)
+    return client.count(index=index)['count']
+
+
 def wait_for(predicate, timeout=60, interval=0.5, what='condition'):
     deadline = time.monotonic() + timeout
     last = None

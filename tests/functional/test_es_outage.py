@@ -5,7 +5,7 @@ import uuid
 
 from elasticsearch import helpers
 
-from tests.functional.conftest import es_store_url, wait_for
+from tests.functional.conftest import es_count, es_store_url, wait_for
 
 
 def test_nvs_pipeline_requeues_through_an_outage(agent_factory, sender, es_client, es_prefix,
@@ -34,11 +34,7 @@ def test_nvs_pipeline_requeues_through_an_outage(agent_factory, sender, es_clien
     assert agent.proc.poll() is None, 'agent died during the outage'
     es_outage.start()
 
-    def stored():
-        es_client.indices.refresh(index=alias)
-        return es_client.count(index=alias)['count']
-
-    wait_for(lambda: stored() == total, timeout=180, interval=2,
+    wait_for(lambda: es_count(es_client, alias) == total, timeout=180, interval=2,
              what='%d notifications after the outage' % total)
     docs = [h['_source']['request_id'] for h in helpers.scan(es_client, index=alias)]
     assert sorted(docs) == sorted(sent)      # every one, exactly once
@@ -61,13 +57,7 @@ def test_stock_event_pipeline_spools_through_an_outage(agent_factory, sender, es
     es_outage.start()
     alias = '%s-events' % es_prefix
 
-    def stored():
-        if not es_client.indices.exists(index=alias):
-            return 0
-        es_client.indices.refresh(index=alias)
-        return es_client.count(index=alias)['count']
-
-    wait_for(lambda: stored() == total, timeout=120, interval=2,
+    wait_for(lambda: es_count(es_client, alias) == total, timeout=120, interval=2,
              what='%d events after the outage' % total)
     ids = [h['_source']['traits']['instance_id'] for h in helpers.scan(es_client, index=alias)]
     assert sorted(ids) == sorted('gone-%d' % i for i in range(total))

@@ -4,7 +4,7 @@ import uuid
 
 from elasticsearch import helpers
 
-from tests.functional.conftest import es_store_url, wait_for
+from tests.functional.conftest import es_count, es_store_url, wait_for
 
 
 def test_notifications_reach_elasticsearch_through_the_agent(
@@ -24,14 +24,8 @@ def test_notifications_reach_elasticsearch_through_the_agent(
 
     index = '%s-notifications' % es_prefix
 
-    def stored():
-        if not es_client.indices.exists(index=index):
-            return 0
-        es_client.indices.refresh(index=index)
-        return es_client.count(index=index)['count']
-
-    assert wait_for(lambda: stored() >= 10, timeout=90, what='10 notifications in ES') 
-    assert stored() == 10
+    assert wait_for(lambda: es_count(es_client, index) >= 10, timeout=90, what='10 notifications in ES')
+    assert es_count(es_client, index) == 10
     hits = es_client.search(index=index, query={'term': {'request_id': request_ids[0]}})
     docs = [h['_source'] for h in hits['hits']['hits']]
     assert sorted(d['phase'] for d in docs) == ['end', 'start']

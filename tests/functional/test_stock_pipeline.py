@@ -1,7 +1,7 @@
 """The stock event pipeline publishes to elasticsearch:// in a real agent."""
 import uuid
 
-from tests.functional.conftest import es_store_url, wait_for
+from tests.functional.conftest import es_count, es_store_url, wait_for
 
 
 def test_stock_event_pipeline_sink_with_elasticsearch_publisher(
@@ -18,14 +18,8 @@ def test_stock_event_pipeline_sink_with_elasticsearch_publisher(
         sent.append(ctxt['request_id'])
     alias = '%s-events' % es_prefix
 
-    def stored():
-        if not es_client.indices.exists(index=alias):
-            return 0
-        es_client.indices.refresh(index=alias)
-        return es_client.count(index=alias)['count']
-
-    wait_for(lambda: stored() >= 6, timeout=90, what='6 events in ES')
-    assert stored() == 6
+    wait_for(lambda: es_count(es_client, alias) >= 6, timeout=90, what='6 events in ES')
+    assert es_count(es_client, alias) == 6
     hits = es_client.search(index=alias, size=10)['hits']['hits']
     docs = [h['_source'] for h in hits]
     assert {d['event_type'] for d in docs} == {'compute.instance.create.end'}
