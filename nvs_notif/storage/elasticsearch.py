@@ -6,6 +6,7 @@ with their ``_seq_no``/``_primary_term``, merged in Python
 concurrency; a conflict re-reads and re-merges only the spans that lost the race.
 """
 import datetime
+import itertools
 import json
 import logging
 import urllib.parse
@@ -79,7 +80,8 @@ class ElasticsearchStore(base.Store):
         """
         if kind == 'spans':
             return '%s-spans' % self.prefix
-        return '%s-%s-%s' % (self.prefix, kind, (when or _utcnow()).strftime('%Y.%m.%d'))
+        day = (when or _utcnow()).astimezone(datetime.timezone.utc).strftime('%Y.%m.%d')
+        return '%s-%s-%s' % (self.prefix, kind, day)
 
     def alias(self, kind):
         """The read name of ``kind``: an alias over its daily indices."""
@@ -102,40 +104,84 @@ class ElasticsearchStore(base.Store):
     def write(self, batch):
         self._ensure_templates()
         try:
-            # Spans first: a reader that sees a notification also sees it in its span.
-            merged = self._write_spans(batch.fragments)
-            duplicates = self._write_documents(batch)
-            return base.WriteResult(merged, duplicates)
+            return self._write(batch)
         except (elasticsearch.ApiError, elasticsearch.TransportError) as exc:
             raise StoreError(str(exc)) from exc
 
-    def _write_documents(self, batch):
+    def _write(self, batch):
+        by_id = {}
+        for f in batch.fragments:
+            by_id.setdefault(f.span_id, []).append(f)
+        merged = {}
+        # The first round of span writes travels with the batch's documents:
+        # one bulk request per batch, unless spans lost a race to another
+        # writer; then only those are re-read, re-merged and written again.
+        doc_actions = self._document_actions(batch)
+        pending, duplicates = set(by_id), 0
+        for _ in range(self.conflict_retries + 1):
+            actions = self._span_actions(pending, by_id, merged) + doc_actions
+            pending, found = self._bulk_or_dead_letter(actions)
+            duplicates += found
+            doc_actions = []
+            if not pending:
+                return base.WriteResult(merged, duplicates)
+        raise StoreError('%d spans still conflicting after %d retries'
+                         % (len(pending), self.conflict_retries))
+
+    def _document_actions(self, batch):
         actions = [{'_op_type': 'create', '_index': self.index('notifications', n.timestamp),
                     '_id': n.message_id, '_source': documents.notification_doc(n)}
                    for n in batch.notifications]
         actions += [{'_op_type': 'create', '_index': self.index('rejects', r.received),
                      '_id': documents.reject_id(r), '_source': documents.reject_doc(r)}
                     for r in batch.rejects]
-        return self._bulk_or_dead_letter(actions)
+        return actions
+
+    def _span_actions(self, span_ids, by_id, merged):
+        """Read-merge the spans: create new ones, update the others only if
+        nobody wrote them since they were read (``if_seq_no``)."""
+        stored = self._read_spans(span_ids)
+        actions = []
+        for span_id in span_ids:
+            old = stored.get(span_id)
+            merged[span_id] = span = spans_mod.merge_all(
+                by_id[span_id], {span_id: old[0]} if old else None)[span_id]
+            action = {'_index': self.index('spans'), '_id': span_id,
+                      '_source': documents.span_doc(span)}
+            if old:
+                action.update(_op_type='index', if_seq_no=old[1], if_primary_term=old[2])
+            else:
+                action['_op_type'] = 'create'
+            actions.append(action)
+        return actions
 
     def _bulk_or_dead_letter(self, actions):
-        """Bulk-create; refused documents go to the reject index.
+        """Bulk-write; refused documents go to the reject index.
 
-        :returns: how many notifications were already there (409: an earlier delivery)
+        :returns: ``(span ids that lost a race, notifications already stored)``;
+            a 409 on a notification, reject, event or sample is an earlier
+            delivery of the same document
         """
-        sources = {a['_id']: a['_source'] for a in actions if '_id' in a}
+        spans_index = self.index('spans')
         notifications = self.alias('notifications') + '-'
-        failed, duplicates = [], 0
+        failed, conflicts, duplicates = [], set(), 0
         for ok, op, item in self._bulk(actions):
             if ok:
                 continue
-            if item.get('status') == 409:
-                duplicates += item.get('_index', '').startswith(notifications)
+            index, status = item.get('_index', ''), item.get('status')
+            if index == spans_index:
+                if status != 409:
+                    raise StoreError('span %s not stored: %s' % (item.get('_id'), item.get('error')))
+                conflicts.add(item['_id'])
+            elif status == 409:
+                duplicates += index.startswith(notifications)
             else:
                 failed.append(item)
         if failed:
-            self._dead_letter(failed, sources)
-        return duplicates
+            ids = {f.get('_id') for f in failed}
+            self._dead_letter(failed, {a['_id']: a['_source'] for a in actions
+                                       if a.get('_id') in ids})
+        return conflicts, duplicates
 
     def _dead_letter(self, failed, sources):
         """Documents the cluster refused (e.g. mapping errors) go to the reject index."""
@@ -166,42 +212,6 @@ class ElasticsearchStore(base.Store):
                                      doc['_seq_no'], doc['_primary_term'])
         return found
 
-    def _write_spans(self, fragments):
-        by_id = {}
-        for f in fragments:
-            by_id.setdefault(f.span_id, []).append(f)
-        result = {}
-        pending = set(by_id)
-        for _ in range(self.conflict_retries + 1):
-            if not pending:
-                return result
-            stored = self._read_spans(pending)
-            actions = []
-            for span_id in pending:
-                old = stored.get(span_id)
-                merged = spans_mod.merge_all(by_id[span_id],
-                                             {span_id: old[0]} if old else None)[span_id]
-                result[span_id] = merged
-                action = {'_index': self.index('spans'), '_id': span_id,
-                          '_source': documents.span_doc(merged)}
-                if old:
-                    action.update(_op_type='index', if_seq_no=old[1],
-                                  if_primary_term=old[2])
-                else:
-                    action['_op_type'] = 'create'
-                actions.append(action)
-            conflicts = set()
-            for ok, op, item in self._bulk(actions):
-                if ok:
-                    continue
-                if item.get('status') == 409:
-                    conflicts.add(item['_id'])
-                else:
-                    raise StoreError('span %s not stored: %s' % (item.get('_id'), item.get('error')))
-            pending = conflicts
-        raise StoreError('%d spans still conflicting after %d retries'
-                         % (len(pending), self.conflict_retries))
-
     def _write_keyed(self, kind, docs):
         self._ensure_templates()
         time_field = 'generated' if kind == 'events' else 'timestamp'
@@ -215,12 +225,41 @@ class ElasticsearchStore(base.Store):
     def write_samples(self, docs):
         self._write_keyed('samples', docs)
 
-    def spans(self, request_id=None):
-        query = {'term': {'request_id': request_id}} if request_id else {'match_all': {}}
+    def spans(self, request_id=None, global_request_id=None, project_id=None,
+              operation=None, since=None, until=None):
+        filters = _terms(request_id=request_id, global_request_id=global_request_id,
+                         project_id=project_id)
+        if operation is not None:
+            filters.append({'prefix': {'operation': operation}})
+        window = _range(since, until)
+        if window:
+            filters.append({'bool': {'minimum_should_match': 1, 'should': [
+                {'range': {field: window}} for field in ('start', 'end', 'failed')]}})
         self.client.indices.refresh(index=self.index('spans'), ignore_unavailable=True)
         return [documents.span_from_doc(hit['_source']) for hit in helpers.scan(
-            self.client, index=self.index('spans'), query={'query': query},
+            self.client, index=self.index('spans'), query={'query': _bool(filters)},
             ignore_unavailable=True)]
+
+    def notifications(self, request_ids=None, project_id=None, user_id=None,
+                      resource_id=None, since=None, until=None, priorities=None,
+                      limit=None):
+        filters = _terms(project_id=project_id, user_id=user_id, resource_id=resource_id)
+        for field, values in (('request_id', request_ids), ('priority', priorities)):
+            if values is not None:
+                filters.append({'terms': {field: list(values)}})
+        window = _range(since, until)
+        if window:
+            filters.append({'range': {'timestamp': window}})
+        name = self.alias('notifications')
+        self.client.indices.refresh(index=name, ignore_unavailable=True)
+        if limit is not None and limit <= 0:
+            return iter(())
+        hits = helpers.scan(
+            self.client, index=name, ignore_unavailable=True, preserve_order=True,
+            size=min(limit or 1000, 1000),
+            query={'query': _bool(filters),
+                   'sort': [{'timestamp': 'desc'}, {'message_id': 'desc'}]})
+        return (hit['_source'] for hit in itertools.islice(hits, limit))
 
     def count(self, kind):
         if kind not in _KINDS:
@@ -259,6 +298,23 @@ class ElasticsearchStore(base.Store):
 
     def close(self):
         self.client.close()
+
+
+def _terms(**fields):
+    return [{'term': {f: v}} for f, v in fields.items() if v is not None]
+
+
+def _range(since, until):
+    window = {}
+    if since is not None:
+        window['gte'] = base.utc_iso(since)
+    if until is not None:
+        window['lte'] = base.utc_iso(until)
+    return window
+
+
+def _bool(filters):
+    return {'bool': {'filter': filters}} if filters else {'match_all': {}}
 
 
 def _utcnow():
