@@ -1,5 +1,16 @@
-"""Answers read from stored spans: the operator's side of the data flow."""
+"""Answers read from stored spans: the operator's side of the data flow.
+
+Every function here is pure: it takes the :class:`~nvs_notif.spans.Span`
+objects and notification documents a store returned (``Store.spans()``,
+``Store.notifications()``) and returns rows for the ``nvs-notif`` commands
+(``trace``, ``errors``, ``stuck``, ``sla``, ``history``).  Stores only filter,
+so the same code answers from SQLite and from Elasticsearch.  Times in rows
+are UTC ISO strings and seconds are rounded to milliseconds, so outputs can
+be compared as they are.
+"""
 import collections
+import datetime
+import math
 
 from nvs_notif import spans as spans_mod
 
@@ -36,3 +47,333 @@ def top_failures(spans, limit=5):
         (s.operation, s.fault.exception if s.fault else None)
         for s in spans if s.status == 'failure')
     return counts.most_common(limit)
+
+
+# -- Shared helpers ----------------------------------------------------------
+
+_UNITS = {'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800}
+
+
+def parse_time(value, now):
+    """An aware datetime from an ISO time or an age (``90s``, ``15m``, ``2h``, ``7d``, ``1w``).
+
+    :param value: the text an operator typed; naive ISO times are taken as UTC
+    :param now: aware datetime relative ages count back from
+    :returns: aware datetime, or None for an empty value
+    :raises ValueError: for anything else
+    """
+    if not value:
+        return None
+    text = value.strip()
+    unit = _UNITS.get(text[-1:].lower())
+    if unit is not None:
+        try:
+            return now - datetime.timedelta(seconds=float(text[:-1]) * unit)
+        except ValueError:
+            pass
+    when = datetime.datetime.fromisoformat(text.replace('Z', '+00:00'))
+    return when if when.tzinfo else when.replace(tzinfo=datetime.timezone.utc)
+
+
+def iso(when):
+    """A time as operators read it: UTC ISO 8601, or None."""
+    return when.astimezone(datetime.timezone.utc).isoformat() if when is not None else None
+
+
+def _seconds(value):
+    return round(value, 3) if value is not None else None
+
+
+def _in_window(when, since, until):
+    if when is None:
+        return since is None and until is None
+    return (since is None or when >= since) and (until is None or when <= until)
+
+
+def _hosts(span):
+    return ','.join(sorted(span.hosts)) or span.host
+
+
+def _exception(fault):
+    return (fault.exception if fault else None) or '-'
+
+
+def _doc_time(doc):
+    return datetime.datetime.fromisoformat(doc['timestamp']) if doc.get('timestamp') else None
+
+
+def _newest_first(docs):
+    # Exact order, whatever precision the store sorted with.
+    return sorted(docs, key=lambda d: (_doc_time(d) or _MIN, d.get('message_id') or ''),
+                  reverse=True)
+
+
+_MIN = datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)
+_MAX = datetime.datetime.max.replace(tzinfo=datetime.timezone.utc)
+
+
+# -- trace -------------------------------------------------------------------
+
+TRACE_COLUMNS = ('step', 'service', 'hosts', 'start', 'duration', 'attempts',
+                 'outcome', 'error', 'request')
+RAW_COLUMNS = ('event_type', 'timestamp', 'host', 'priority', 'error', 'request')
+
+
+def related_request_ids(spans, ident):
+    """The ids a trace of ``ident`` must also read, given the spans found so far.
+
+    :returns: the request ids and global request ids named by ``spans`` (and
+        ``ident`` itself): fetch the spans whose request id or global request
+        id is one of them, until this stops growing
+    """
+    ids = {ident}
+    for s in spans:
+        ids.update(i for i in (s.request_id, s.global_request_id) if i)
+    return ids
+
+
+def trace_tree(spans, now, stuck_after, overrides, ident=None):
+    """The spans of one traced request as an indented tree.
+
+    Spans are grouped by request id.  A request whose global request id is
+    another traced request's id is that request's child (the service it
+    called); so is a request sharing its global request id with the traced
+    request ``ident`` when that global request has no spans (a sibling called
+    on behalf of the same user request); the others are roots.  Roots, then each request's children,
+    come in start order; inside a request, spans come in start order.  The
+    ``step`` is the operation, indented two spaces per level.
+
+    :returns: rows of :data:`TRACE_COLUMNS`
+    """
+    by_request = collections.defaultdict(list)
+    for s in spans:
+        by_request[s.request_id or s.resource_id or s.span_id].append(s)
+
+    def first(request):
+        starts = [s.start for s in by_request[request] if s.start is not None]
+        return (min(starts) if starts else _MAX, request)
+
+    traced_globals = {s.global_request_id for s in by_request.get(ident, ())} - {None}
+    children = collections.defaultdict(list)
+    roots = []
+    for request, members in by_request.items():
+        parents = {s.global_request_id for s in members} - {None, request}
+        parent = min(parents & set(by_request), default=None)
+        if parent is None and request != ident and parents & traced_globals:
+            parent = ident
+        (children[parent] if parent else roots).append(request)
+
+    rows = []
+
+    def walk(request, depth, seen):
+        if request in seen:
+            return
+        seen.add(request)
+        for s in sorted(by_request[request],
+                        key=lambda s: (s.start or _MAX, s.operation, s.span_id)):
+            limit = spans_mod.stuck_limit(s.operation, stuck_after, overrides)
+            rows.append(('  ' * depth + s.operation, s.service, _hosts(s), iso(s.start),
+                         _seconds(s.duration), s.attempts,
+                         spans_mod.outcome(s, now, limit),
+                         s.fault.exception if s.status == 'failure' and s.fault else None,
+                         s.request_id))
+        for child in sorted(children[request], key=first):
+            walk(child, depth + 1, seen)
+
+    seen = set()
+    for root in sorted(roots, key=first):
+        walk(root, 0, seen)
+    # Requests only reachable through a cycle of global ids: still shown.
+    for request in sorted(set(by_request) - seen, key=first):
+        walk(request, 0, seen)
+    return rows
+
+
+def raw_rows(docs):
+    """Notification documents as trace's raw rows (:data:`RAW_COLUMNS`), oldest first."""
+    return [(d.get('event_type'), d.get('timestamp'), d.get('host'), d.get('priority'),
+             d.get('error_type'), d.get('request_id'))
+            for d in reversed(_newest_first(docs))]
+
+
+# -- errors ------------------------------------------------------------------
+
+ERRORS_COLUMNS = ('source', 'host', 'service', 'exception', 'count', 'first seen',
+                  'last seen')
+ERROR_PRIORITIES = ('error', 'critical')
+
+
+def errors(spans, notifications, since=None, until=None):
+    """Failed spans and error notifications, grouped by host, service and exception.
+
+    A failed span counts once, at its failure time, on the host of its last
+    attempt (``source`` ``span``); each notification of priority error or
+    critical counts once (``source`` ``notification``).  The two sources
+    overlap on purpose: a failed span's ``.error`` notification is also an
+    error notification, while spans also count failures reported at info
+    priority and notifications also count errors outside any span.
+
+    :param since: aware datetime or None (inclusive)
+    :param until: aware datetime or None (inclusive)
+    :returns: rows of :data:`ERRORS_COLUMNS`, most frequent first
+    """
+    groups = {}
+
+    def add(key, when):
+        count, first, last = groups.get(key, (0, when, when))
+        groups[key] = (count + 1, min(first, when), max(last, when))
+
+    for s in spans:
+        if s.status == 'failure' and _in_window(s.failed, since, until):
+            add(('span', s.host or '-', s.service or '-', _exception(s.fault)), s.failed)
+    for d in notifications:
+        when = _doc_time(d)
+        if d.get('priority') in ERROR_PRIORITIES and when and _in_window(when, since, until):
+            add(('notification', d.get('host') or '-', d.get('service') or '-',
+                 d.get('error_type') or '-'), when)
+    return [key + (count, iso(first), iso(last))
+            for key, (count, first, last) in sorted(
+                groups.items(), key=lambda kv: (-kv[1][0], kv[0]))]
+
+
+# -- stuck -------------------------------------------------------------------
+
+STUCK_COLUMNS = ('request_id', 'operation', 'host', 'project', 'started', 'open for (s)',
+                 'limit (s)')
+
+
+def stuck(spans, now, stuck_after, overrides):
+    """Open spans past their per-operation limit as of ``now``, longest open first.
+
+    :returns: rows of :data:`STUCK_COLUMNS`
+    """
+    rows = []
+    for s in spans:
+        limit = spans_mod.stuck_limit(s.operation, stuck_after, overrides)
+        if spans_mod.outcome(s, now, limit) == 'timeout':
+            rows.append((s.request_id, s.operation, s.host, s.project_id, iso(s.start),
+                         _seconds((now - s.start).total_seconds()), limit))
+    rows.sort(key=lambda r: (-r[5], r[1], r[0] or ''))
+    return rows
+
+
+# -- sla ---------------------------------------------------------------------
+
+SLA_COLUMNS = ('operation', 'group', 'count', 'success %', 'failures', 'avg (s)', 'p50 (s)',
+               'p95 (s)', 'p99 (s)', 'max (s)', 'mean attempts', 'reschedules')
+SLA_GROUPS = {'host': lambda s: s.host, 'service': lambda s: s.service,
+              'project': lambda s: s.project_id}
+
+
+def percentile(values, p):
+    """Nearest-rank percentile of sorted ``values`` (None when empty)."""
+    if not values:
+        return None
+    rank = max(math.ceil(p / 100.0 * len(values)), 1)
+    return values[rank - 1]
+
+
+def sla(spans, group_by=None, operation=None, since=None, until=None):
+    """Per operation (and group) service levels.
+
+    ``success %`` is successful spans over all spans (open ones included);
+    durations are of the spans that have one (finished, with a start);
+    ``failures`` are the top three exceptions of failed spans as ``Exc:n``;
+    ``reschedules`` counts spans whose attempts ran on more than one host.
+
+    :param group_by: None or a key of :data:`SLA_GROUPS`
+    :param operation: only operations starting with this prefix
+    :param since: only spans started at or after this (aware datetime)
+    :param until: only spans started at or before this
+    :returns: rows of :data:`SLA_COLUMNS` sorted by operation, then group
+    """
+    key_of = SLA_GROUPS[group_by] if group_by else (lambda s: None)
+    groups = collections.defaultdict(list)
+    for s in spans:
+        if operation and not s.operation.startswith(operation):
+            continue
+        if (since or until) and not _in_window(s.start, since, until):
+            continue
+        groups[(s.operation, key_of(s) or '-')].append(s)
+    rows = []
+    for (op, group), members in sorted(groups.items()):
+        durations = sorted(s.duration for s in members if s.duration is not None)
+        failures = collections.Counter(_exception(s.fault) for s in members
+                                       if s.status == 'failure')
+        top = sorted(failures.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+        rows.append((
+            op, group, len(members),
+            round(100.0 * sum(s.status == 'success' for s in members) / len(members), 1),
+            ' '.join('%s:%d' % kv for kv in top),
+            _seconds(sum(durations) / len(durations)) if durations else None,
+            _seconds(percentile(durations, 50)), _seconds(percentile(durations, 95)),
+            _seconds(percentile(durations, 99)), _seconds(durations[-1] if durations else None),
+            round(sum(s.attempts for s in members) / len(members), 2),
+            sum(len(s.hosts) > 1 for s in members)))
+    return rows
+
+
+BREAKDOWN_COLUMNS = ('operation', 'service', 'requests', 'spans', 'total (s)', 'share %')
+
+
+def breakdown(spans, operation, since=None, until=None):
+    """Where requests of ``operation`` spend their time.
+
+    The requests are those with a span of exactly ``operation`` (the root
+    spans) started inside ``since``/``until`` (aware datetimes or None).
+    Their other spans are those with the same request id, and those
+    of the sub-requests whose global request id is one of those request ids
+    (a neutron port created for a nova boot).  Each other operation's share is
+    the sum of its durations over the sum of the root durations, so nested or
+    parallel steps may add up to more than 100%.
+
+    :returns: rows of :data:`BREAKDOWN_COLUMNS`, the root first, then by
+        total time, largest first
+    """
+    spans = list(spans)
+    roots = {s.request_id: s for s in spans
+             if s.operation == operation and s.request_id
+             and (not (since or until) or _in_window(s.start, since, until))}
+    root_total = sum(s.duration for s in roots.values() if s.duration is not None)
+    parts = collections.defaultdict(lambda: [set(), 0, 0.0, None])
+    for s in spans:
+        if s.operation == operation:
+            continue
+        request = (s.request_id if s.request_id in roots
+                   else s.global_request_id if s.global_request_id in roots else None)
+        if request is None or s.duration is None:
+            continue
+        part = parts[s.operation]
+        part[0].add(request)
+        part[1] += 1
+        part[2] += s.duration
+        part[3] = part[3] or s.service
+
+    def share(total):
+        return round(100.0 * total / root_total, 1) if root_total else None
+
+    rows = [(operation, _pick_service(roots.values()), len(roots),
+             sum(1 for s in roots.values() if s.duration is not None),
+             _seconds(root_total), share(root_total))] if roots else []
+    for op, (requests, count, total, service) in sorted(
+            parts.items(), key=lambda kv: (-kv[1][2], kv[0])):
+        rows.append(('  ' + op, service, len(requests), count, _seconds(total), share(total)))
+    return rows
+
+
+def _pick_service(spans):
+    return min((s.service for s in spans if s.service), default=None)
+
+
+# -- history -----------------------------------------------------------------
+
+HISTORY_COLUMNS = ('timestamp', 'event_type', 'priority', 'service', 'host', 'request_id',
+                   'resource_id', 'state', 'error')
+
+
+def history(notifications):
+    """Notification documents as history rows (:data:`HISTORY_COLUMNS`), newest first."""
+    return [(d.get('timestamp'), d.get('event_type'), d.get('priority'), d.get('service'),
+             d.get('host'), d.get('request_id'), d.get('resource_id'), d.get('state'),
+             d.get('error_type'))
+            for d in _newest_first(notifications)]

@@ -63,8 +63,42 @@ class Store(metaclass=abc.ABCMeta):
         """Store serialised ceilometer samples (dicts with a ``message_id``)."""
 
     @abc.abstractmethod
-    def spans(self, request_id=None):
-        """Stored spans, optionally of one request, as :class:`Span` objects."""
+    def spans(self, request_id=None, global_request_id=None, project_id=None,
+              operation=None, since=None, until=None):
+        """Stored spans as :class:`Span` objects, filtered by every given argument.
+
+        :param request_id: spans of this request
+        :param global_request_id: spans whose global request id is this
+        :param project_id: spans of this project (tenant)
+        :param operation: spans whose operation starts with this prefix
+        :param since: aware datetime; spans with a start, end or failure at or after it
+        :param until: aware datetime; spans with a start, end or failure at or
+            before it (with ``since``: one of those times inside the range)
+
+        Time filters are coarse (Elasticsearch compares milliseconds): they
+        may let through a span a microsecond outside the range, never drop one
+        inside it; :mod:`nvs_notif.queries` applies exact bounds.
+        """
+
+    def notifications(self, request_ids=None, project_id=None, user_id=None,
+                      resource_id=None, since=None, until=None, priorities=None,
+                      limit=None):
+        """Stored notification documents (dicts), newest first.
+
+        Ties on ``timestamp`` are broken by ``message_id``, descending.
+
+        :param request_ids: notifications of any of these request ids
+        :param project_id: of this project
+        :param user_id: of this user
+        :param resource_id: about this resource
+        :param since: aware datetime, inclusive (coarse, like :meth:`spans`)
+        :param until: aware datetime, inclusive (coarse, like :meth:`spans`)
+        :param priorities: notifications of any of these priorities
+        :param limit: at most this many
+        :returns: an iterator of dicts shaped by
+            :func:`nvs_notif.storage.documents.notification_doc`
+        """
+        raise NotImplementedError('%s cannot read notifications' % type(self).__name__)
 
     @abc.abstractmethod
     def count(self, kind):
@@ -84,6 +118,11 @@ class Store(metaclass=abc.ABCMeta):
 
     def close(self):
         """Release connections and files."""
+
+
+def utc_iso(when):
+    """``when`` (aware datetime) as the UTC ISO string the stores compare."""
+    return when.astimezone(datetime.timezone.utc).isoformat()
 
 
 def get_store(url):

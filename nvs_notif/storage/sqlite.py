@@ -21,6 +21,8 @@ CREATE TABLE IF NOT EXISTS notifications (
 CREATE INDEX IF NOT EXISTS notifications_request ON notifications (request_id);
 CREATE INDEX IF NOT EXISTS notifications_project ON notifications (project_id, timestamp);
 CREATE INDEX IF NOT EXISTS notifications_time ON notifications (timestamp);
+CREATE INDEX IF NOT EXISTS notifications_user ON notifications (user_id, timestamp);
+CREATE INDEX IF NOT EXISTS notifications_resource ON notifications (resource_id, timestamp);
 CREATE TABLE IF NOT EXISTS spans (
     span_id TEXT PRIMARY KEY, operation TEXT, service TEXT, host TEXT,
     request_id TEXT, global_request_id TEXT, project_id TEXT, user_id TEXT,
@@ -129,13 +131,67 @@ class SQLiteStore(base.Store):
             _insert('samples', ('message_id', 'counter_name', 'timestamp')),
             (_row(d, ('message_id', 'counter_name', 'timestamp')) for d in docs)))
 
-    def spans(self, request_id=None):
-        query, args = 'SELECT doc FROM spans', ()
-        if request_id is not None:
-            query, args = query + ' WHERE request_id = ?', (request_id,)
+    def spans(self, request_id=None, global_request_id=None, project_id=None,
+              operation=None, since=None, until=None):
+        where, args = [], []
+        for column, value in (('request_id', request_id),
+                              ('global_request_id', global_request_id),
+                              ('project_id', project_id)):
+            if value is not None:
+                where.append('%s = ?' % column)
+                args.append(value)
+        if operation is not None:
+            where.append('substr(operation, 1, ?) = ?')
+            args += [len(operation), operation]
+        if since is not None or until is not None:
+            either = []
+            for column in ('start', '"end"', 'failed'):
+                bounds = []
+                if since is not None:
+                    bounds.append('%s >= ?' % column)
+                    args.append(base.utc_iso(since))
+                if until is not None:
+                    bounds.append('%s <= ?' % column)
+                    args.append(base.utc_iso(until))
+                either.append('(%s)' % ' AND '.join(bounds))
+            where.append('(%s)' % ' OR '.join(either))
+        query = 'SELECT doc FROM spans'
+        if where:
+            query += ' WHERE ' + ' AND '.join(where)
         with self._lock:
             rows = self._db.execute(query, args).fetchall()
         return [documents.span_from_doc(json.loads(doc)) for (doc,) in rows]
+
+    def notifications(self, request_ids=None, project_id=None, user_id=None,
+                      resource_id=None, since=None, until=None, priorities=None,
+                      limit=None):
+        where, args = [], []
+        for column, value in (('project_id', project_id), ('user_id', user_id),
+                              ('resource_id', resource_id)):
+            if value is not None:
+                where.append('%s = ?' % column)
+                args.append(value)
+        for column, values in (('request_id', request_ids), ('priority', priorities)):
+            if values is not None:
+                values = list(values)
+                where.append('%s IN (%s)' % (column, ','.join('?' * len(values))))
+                args += values
+        if since is not None:
+            where.append('timestamp >= ?')
+            args.append(base.utc_iso(since))
+        if until is not None:
+            where.append('timestamp <= ?')
+            args.append(base.utc_iso(until))
+        query = 'SELECT doc FROM notifications'
+        if where:
+            query += ' WHERE ' + ' AND '.join(where)
+        query += ' ORDER BY timestamp DESC, message_id DESC'
+        if limit is not None:
+            query += ' LIMIT ?'
+            args.append(int(limit))
+        with self._lock:
+            rows = self._db.execute(query, args).fetchall()
+        return (json.loads(doc) for (doc,) in rows)
 
     def count(self, kind):
         if kind not in _KINDS:

@@ -1,0 +1,34 @@
+"""``nvs-notif errors``: which hosts and services fail, with which exceptions."""
+from cliff import lister
+
+from nvs_notif.cli import stuck as stuck_cmd
+from nvs_notif import queries
+from nvs_notif import storage
+
+
+class Errors(lister.Lister):
+    """Count failed spans and error notifications by host, service and exception.
+
+    ``source`` says what was counted: ``span`` (a failed request operation,
+    on the host of its last attempt, at its failure time) or
+    ``notification`` (one of priority error or critical).  A failed span's
+    ``.error`` notification is counted in both; see
+    :func:`nvs_notif.queries.errors`.
+    """
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        stuck_cmd.add_window(parser)
+        return parser
+
+    def take_action(self, args):
+        since, until = stuck_cmd.window(args)
+        store = storage.get_store(self.app_args.store)
+        try:
+            spans = store.spans(since=since, until=until)
+            docs = store.notifications(since=since, until=until,
+                                       priorities=queries.ERROR_PRIORITIES)
+            rows = queries.errors(spans, docs, since, until)
+        finally:
+            store.close()
+        return queries.ERRORS_COLUMNS, rows

@@ -1,0 +1,46 @@
+"""``nvs-notif sla``: service levels per operation, and where time goes."""
+from cliff import lister
+
+from nvs_notif.cli import stuck as stuck_cmd
+from nvs_notif import queries
+from nvs_notif import storage
+
+
+class Sla(lister.Lister):
+    """Service levels per operation: count, success rate, failures, durations, attempts.
+
+    ``success %`` is successful spans over all spans; durations (seconds,
+    nearest-rank percentiles) are of spans with a start and an end or
+    failure; ``failures`` are the top three exceptions (``Exc:n``);
+    ``reschedules`` counts spans whose attempts ran on several hosts.
+    ``--since``/``--until`` select spans by start time.
+
+    With ``--breakdown OPERATION`` it lists instead, for the requests of
+    OPERATION, each other operation of those requests (and of the requests
+    they made on other services): in how many requests it ran, its total
+    time and that time as a share of the OPERATION spans' total.
+    """
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('--operation', metavar='PREFIX',
+                            help='only operations starting with PREFIX')
+        parser.add_argument('--group-by', choices=sorted(queries.SLA_GROUPS),
+                            help='one row per operation and host, service or project')
+        parser.add_argument('--breakdown', metavar='OPERATION',
+                            help='share of time per sub-operation of OPERATION requests')
+        stuck_cmd.add_window(parser)
+        return parser
+
+    def take_action(self, args):
+        since, until = stuck_cmd.window(args)
+        store = storage.get_store(self.app_args.store)
+        try:
+            if args.breakdown:
+                return queries.BREAKDOWN_COLUMNS, queries.breakdown(
+                    store.spans(since=since, until=until), args.breakdown, since, until)
+            spans = store.spans(operation=args.operation, since=since, until=until)
+        finally:
+            store.close()
+        return queries.SLA_COLUMNS, queries.sla(spans, args.group_by, args.operation,
+                                                since, until)

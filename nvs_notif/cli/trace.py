@@ -1,0 +1,70 @@
+"""``nvs-notif trace``: everything about one request, across services."""
+from cliff import lister
+
+from nvs_notif.cli import stuck as stuck_cmd
+from nvs_notif import queries
+from nvs_notif import storage
+
+#: Rounds of following global request ids (request -> its global request ->
+#: the other requests made on its behalf).
+MAX_HOPS = 3
+
+
+def trace_spans(store, ident, hops=MAX_HOPS):
+    """The spans of request ``ident`` and of the requests linked to it.
+
+    Reads the spans whose request id or global request id is ``ident``, then
+    those of every request id and global request id they name, ``hops`` times.
+    """
+    found, asked = {}, set()
+    wanted = {ident}
+    for _ in range(hops):
+        for request in sorted(wanted - asked):
+            for s in (store.spans(request_id=request)
+                      + store.spans(global_request_id=request)):
+                found[s.span_id] = s
+        asked |= wanted
+        wanted = queries.related_request_ids(found.values(), ident)
+        if wanted <= asked:
+            break
+    return list(found.values())
+
+
+class Trace(lister.Lister):
+    """Show a request (request id or global request id) as a tree of spans.
+
+    One row per span: the root request(s) first, then the requests other
+    services made for them (linked through the global request id), indented
+    two spaces per level and in start order.  ``outcome`` is success,
+    failure, in_progress or timeout (open past its ``[nvs]`` stuck limit as
+    of ``--now``).
+
+    With ``--raw`` the listing is the notifications of those requests instead
+    (event_type, timestamp, host, priority, error, request), oldest first:
+    one listing per command keeps every output format (json, csv) well formed.
+    """
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('id', metavar='ID', help='request id or global request id')
+        parser.add_argument('--raw', action='store_true',
+                            help='list the raw notifications of the traced requests')
+        parser.add_argument('--now', metavar='TIME',
+                            help='ISO time outcomes are judged at (default: now)')
+        stuck_cmd.add_config(parser)
+        return parser
+
+    def take_action(self, args):
+        store = storage.get_store(self.app_args.store)
+        try:
+            spans = trace_spans(store, args.id)
+            if args.raw:
+                requests = sorted({s.request_id for s in spans if s.request_id} | {args.id})
+                return queries.RAW_COLUMNS, queries.raw_rows(
+                    store.notifications(request_ids=requests))
+        finally:
+            store.close()
+        now = stuck_cmd.time_arg(args.now) if args.now else stuck_cmd.utcnow()
+        stuck_after, overrides = stuck_cmd.stuck_settings(args.config_file)
+        rows = queries.trace_tree(spans, now, stuck_after, overrides, ident=args.id)
+        return queries.TRACE_COLUMNS, rows

@@ -1,0 +1,256 @@
+"""The operator commands answer the same, and right, from SQLite and from Elasticsearch.
+
+One simulated cloud (``simulate(3000, seed=11)``) is replayed through the nvs
+endpoint into a fresh SQLite file and a fresh Elasticsearch prefix; every
+command runs in-process through the cliff app (``-f json``) against both, the
+outputs must be identical, and spot checks compare them with values computed
+directly from ``store.spans()``.
+"""
+import collections
+import datetime
+import io
+import json
+import uuid
+
+import pytest
+
+from nvs_notif.cli import stuck as stuck_cmd
+from nvs_notif.cli.main import NvsNotifApp
+from nvs_notif import queries
+from nvs_notif import replay
+from nvs_notif import simulate
+from nvs_notif import spans as spans_mod
+from nvs_notif import storage
+from tests.functional.conftest import es_store_url
+
+
+@pytest.fixture(scope='module')
+def stores(es_client, tmp_path_factory):
+    """``{'sqlite': url, 'es': url}`` holding the same replayed cloud.
+
+    Module-scoped (one replay for every test here), so it makes and removes
+    its own prefix the way the ``es_prefix`` fixture does.
+    """
+    prefix = 'nvs-test-%s' % uuid.uuid4().hex[:10]
+    urls = {'sqlite': 'sqlite:///%s' % (tmp_path_factory.mktemp('queries') / 'nvs.db'),
+            'es': es_store_url(prefix, refresh='false')}
+    try:
+        for url in urls.values():
+            endpoint = replay.local_endpoint(url)
+            replay.replay((s.to_message() for s in simulate.simulate(3000, seed=11)), endpoint)
+            endpoint.manager.pipelines[0].publishers[0].store.close()
+        yield urls
+    finally:
+        es_client.options(ignore_status=404).indices.delete(index='%s-*' % prefix)
+        es_client.options(ignore_status=404).indices.delete_index_template(name='%s-*' % prefix)
+
+
+@pytest.fixture(scope='module')
+def spans(stores):
+    store = storage.get_store(stores['sqlite'])
+    try:
+        return store.spans()
+    finally:
+        store.close()
+
+
+@pytest.fixture(scope='module')
+def now(spans):
+    return queries.latest_time(spans)
+
+
+def run(url, *argv):
+    """Run ``nvs-notif --store url argv -f json`` in-process; the parsed output."""
+    app = NvsNotifApp()
+    out = io.StringIO()
+    app.stdout = out
+    assert app.run(['--store', url] + list(argv) + ['-f', 'json']) == 0, argv
+    return json.loads(out.getvalue())
+
+
+def both(stores, *argv):
+    """The command's output, asserted identical on both stores."""
+    from_sqlite = run(stores['sqlite'], *argv)
+    from_es = run(stores['es'], *argv)
+    assert from_sqlite == from_es, argv
+    return from_sqlite
+
+
+def test_stores_hold_the_same_spans(stores, spans):
+    es = storage.get_store(stores['es'])
+    try:
+        assert sorted(map(repr, es.spans())) == sorted(map(repr, spans))
+        assert es.count('notifications') == 3000
+    finally:
+        es.close()
+
+
+def test_trace_rescheduled_create(stores, spans, now):
+    create = min((s for s in spans if s.operation == 'compute.instance.create'
+                  and s.attempts > 1 and len(s.hosts) > 1), key=lambda s: s.request_id)
+    rows = both(stores, 'trace', create.request_id, '--now', now.isoformat())
+    (row,) = [r for r in rows if r['step'].strip() == 'compute.instance.create'
+              and r['request'] == create.request_id]
+    assert row['attempts'] == create.attempts and 2 <= row['attempts'] <= 3
+    assert row['hosts'] == ','.join(sorted(create.hosts))
+    assert row['outcome'] == create.status
+    # Every span of the request is in the tree.
+    assert (sorted(r['step'].strip() for r in rows if r['request'] == create.request_id)
+            == sorted(s.operation for s in spans if s.request_id == create.request_id))
+
+
+def test_trace_across_services_is_one_tree(stores, spans, now):
+    services = collections.defaultdict(set)
+    for s in spans:
+        if s.global_request_id:
+            services[s.global_request_id].add(s.service)
+    global_id = min(g for g, names in services.items() if len(names) >= 3)
+    rows = both(stores, 'trace', global_id, '--now', now.isoformat())
+    linked = [s for s in spans if s.global_request_id == global_id or s.request_id == global_id]
+    assert {s.span_id for s in linked} <= {
+        s.span_id for s in spans if s.request_id in {r['request'] for r in rows}}
+    assert {r['service'] for r in rows} >= services[global_id]
+    # One tree: every indented row follows its parent request's rows.
+    assert not rows[0]['step'].startswith(' ')
+    for r in rows:
+        assert r['outcome'] in ('success', 'failure', 'in_progress', 'timeout')
+
+
+def test_trace_raw(stores, spans):
+    create = min((s for s in spans if s.operation == 'compute.instance.create'
+                  and s.attempts > 1), key=lambda s: s.request_id)
+    rows = both(stores, 'trace', create.request_id, '--raw')
+    mine = [r for r in rows if r['request'] == create.request_id]
+    starts = [r for r in mine if r['event_type'] == 'compute.instance.create.start']
+    assert len(starts) == create.attempts
+    assert [r['timestamp'] for r in rows] == sorted(r['timestamp'] for r in rows)
+
+
+def test_errors(stores, spans):
+    rows = both(stores, 'errors')
+    failed = [s for s in spans if s.status == 'failure']
+    assert failed
+    assert sum(r['count'] for r in rows if r['source'] == 'span') == len(failed)
+    by_exception = collections.Counter(s.fault.exception if s.fault else '-' for s in failed)
+    counted = collections.Counter()
+    for r in rows:
+        if r['source'] == 'span':
+            counted[r['exception']] += r['count']
+    assert counted == by_exception
+    store = storage.get_store(stores['sqlite'])
+    try:
+        error_docs = list(store.notifications(priorities=queries.ERROR_PRIORITIES))
+    finally:
+        store.close()
+    assert sum(r['count'] for r in rows if r['source'] == 'notification') == len(error_docs)
+
+
+def test_errors_window(stores, spans):
+    failed = sorted(s.failed for s in spans if s.status == 'failure')
+    since, until = failed[1], failed[-2]
+    rows = both(stores, 'errors', '--since', since.isoformat(), '--until', until.isoformat())
+    assert (sum(r['count'] for r in rows if r['source'] == 'span')
+            == sum(1 for f in failed if since <= f <= until))
+    for r in rows:
+        assert since.isoformat() <= r['first seen'] <= r['last seen'] <= until.isoformat()
+
+
+def expected_stuck(spans, now):
+    stuck_after, overrides = stuck_cmd.stuck_settings()
+    return {s.span_id for s in spans if s.status == 'open' and s.start is not None
+            and (now - s.start).total_seconds()
+            > spans_mod.stuck_limit(s.operation, stuck_after, overrides)}
+
+
+@pytest.mark.parametrize('later', [0, 900, 10 ** 6])
+def test_stuck(stores, spans, now, later):
+    # The replayed cloud lasts minutes: at its latest time nothing is past its
+    # limit yet; 900 s on, the 600 s operations are but creates (1800 s) not.
+    when = now + datetime.timedelta(seconds=later)
+    rows = both(stores, 'stuck', '--now', when.isoformat())
+    expected = expected_stuck(spans, when)
+    assert {spans_mod.span_id(r['request_id'], r['operation']) for r in rows} == expected
+    assert len(rows) == len(expected)
+    assert all(r['open for (s)'] > r['limit (s)'] for r in rows)
+    if later == 900:
+        assert rows and {r['limit (s)'] for r in rows} == {600.0}
+        assert expected != expected_stuck(spans, now + datetime.timedelta(seconds=10 ** 6))
+    if later == 10 ** 6:
+        assert len(rows) == sum(1 for s in spans if s.status == 'open' and s.start is not None)
+
+
+def test_sla(stores, spans):
+    rows = both(stores, 'sla', '--operation', 'compute.instance.create')
+    (row,) = rows
+    creates = [s for s in spans if s.operation == 'compute.instance.create']
+    assert row['count'] == len(creates)
+    assert row['success %'] == round(
+        100.0 * sum(s.status == 'success' for s in creates) / len(creates), 1)
+    durations = sorted(s.duration for s in creates if s.duration is not None)
+    assert row['max (s)'] == round(durations[-1], 3)
+    assert row['reschedules'] == sum(len(s.hosts) > 1 for s in creates)
+    assert row['reschedules'] > 0
+    grouped = both(stores, 'sla', '--group-by', 'host', '--operation', 'compute.instance.create')
+    assert sum(r['count'] for r in grouped) == len(creates)
+    assert len(both(stores, 'sla')) == len({s.operation for s in spans})
+
+
+def test_sla_breakdown(stores, spans):
+    rows = both(stores, 'sla', '--breakdown', 'compute.instance.create')
+    root = rows[0]
+    assert root['operation'] == 'compute.instance.create' and root['share %'] == 100.0
+    children = {r['operation'].strip(): r for r in rows[1:]}
+    assert 'scheduler.select_destinations' in children and 'port.create' in children
+    creates = {s.request_id for s in spans if s.operation == 'compute.instance.create'}
+    schedule = [s for s in spans if s.operation == 'scheduler.select_destinations'
+                and s.request_id in creates and s.duration is not None]
+    assert children['scheduler.select_destinations']['spans'] == len(schedule)
+
+
+def test_history(stores, spans):
+    project = collections.Counter(s.project_id for s in spans if s.project_id).most_common(1)[0][0]
+    rows = both(stores, 'history', '--project', project, '--limit', '25')
+    assert len(rows) == 25
+    stamps = [r['timestamp'] for r in rows]
+    assert stamps == sorted(stamps, reverse=True)
+    store = storage.get_store(stores['sqlite'])
+    try:
+        newest = max(d['timestamp'] for d in store.notifications(project_id=project))
+    finally:
+        store.close()
+    assert stamps[0] == newest
+    until = rows[10]['timestamp']
+    windowed = both(stores, 'history', '--project', project, '--until', until, '--limit', '5')
+    assert windowed[0]['timestamp'] == until
+    resource = rows[0]['resource_id']
+    assert all(r['resource_id'] == resource
+               for r in both(stores, 'history', '--resource', resource, '--limit', '1000'))
+
+
+def test_read_filters_agree(stores, spans):
+    """Each read filter selects the same records from both stores."""
+    some = min((s for s in spans if s.global_request_id and s.start), key=lambda s: s.span_id)
+    since = some.start
+    until = since + datetime.timedelta(seconds=45)
+    span_filters = [dict(request_id=some.request_id),
+                    dict(global_request_id=some.global_request_id),
+                    dict(project_id=some.project_id, operation='compute.'),
+                    dict(since=since, until=until), dict(since=until), dict(until=since)]
+    doc_filters = [dict(request_ids=[some.request_id, some.global_request_id]),
+                   dict(project_id=some.project_id, limit=50),
+                   dict(user_id=some.user_id, since=since),
+                   dict(resource_id=some.resource_id),
+                   dict(priorities=['error', 'critical'], until=until),
+                   dict(since=since, until=until)]
+    opened = {name: storage.get_store(url) for name, url in stores.items()}
+    try:
+        for f in span_filters:
+            got = {name: sorted(map(repr, st.spans(**f))) for name, st in opened.items()}
+            assert got['sqlite'] == got['es'] and got['es'], f
+        for f in doc_filters:
+            got = {name: [d['message_id'] for d in st.notifications(**f)]
+                   for name, st in opened.items()}
+            assert got['sqlite'] == got['es'] and got['es'], f
+    finally:
+        for st in opened.values():
+            st.close()
