@@ -1,9 +1,8 @@
 """``nvs-notif errors``: which hosts and services fail, with which exceptions."""
 from cliff import lister
 
-from nvs_notif.cli import stuck as stuck_cmd
+from nvs_notif.cli import common
 from nvs_notif import queries
-from nvs_notif import storage
 
 
 class Errors(lister.Lister):
@@ -18,17 +17,14 @@ class Errors(lister.Lister):
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
-        stuck_cmd.add_window(parser)
+        common.add_window(parser)
         return parser
 
     def take_action(self, args):
-        since, until = stuck_cmd.window(args)
-        store = storage.get_store(self.app_args.store)
-        try:
-            spans = store.spans(since=since, until=until)
-            docs = store.notifications(since=since, until=until,
-                                       priorities=queries.ERROR_PRIORITIES)
-            rows = queries.errors(spans, docs, since, until)
-        finally:
-            store.close()
+        since, until = common.window(args)
+        store = self.app.store
+        spans = store.spans(since=since, until=until)
+        docs = store.notifications(since=since, until=until,
+                                   priorities=queries.ERROR_PRIORITIES)
+        rows = queries.errors(spans, docs, since, until)
         return queries.ERRORS_COLUMNS, rows

@@ -1,9 +1,8 @@
 """``nvs-notif history``: what a tenant, user or resource did, newest first."""
 from cliff import lister
 
-from nvs_notif.cli import stuck as stuck_cmd
+from nvs_notif.cli import common
 from nvs_notif import queries
-from nvs_notif import storage
 
 
 class History(lister.Lister):
@@ -15,7 +14,7 @@ class History(lister.Lister):
         who.add_argument('--project', metavar='ID', help='project (tenant) id')
         who.add_argument('--user', metavar='ID', help='user id')
         who.add_argument('--resource', metavar='ID', help='resource id (instance, volume...)')
-        stuck_cmd.add_window(parser)
+        common.add_window(parser)
         parser.add_argument('--limit', type=int, default=100,
                             help='at most this many notifications (default %(default)s)')
         return parser
@@ -23,13 +22,10 @@ class History(lister.Lister):
     def take_action(self, args):
         if not (args.project or args.user or args.resource):
             raise ValueError('give --project, --user or --resource')
-        since, until = stuck_cmd.window(args)
-        store = storage.get_store(self.app_args.store)
-        try:
-            docs = store.notifications(project_id=args.project, user_id=args.user,
-                                       resource_id=args.resource, since=since,
-                                       until=until, limit=args.limit)
-            rows = queries.history(docs)
-        finally:
-            store.close()
+        since, until = common.window(args)
+        store = self.app.store
+        docs = store.notifications(project_id=args.project, user_id=args.user,
+                                   resource_id=args.resource, since=since,
+                                   until=until, limit=args.limit)
+        rows = queries.history(docs)
         return queries.HISTORY_COLUMNS, rows

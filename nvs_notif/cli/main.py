@@ -6,6 +6,8 @@ import warnings
 from cliff import app
 from cliff import commandmanager
 
+from nvs_notif import storage
+
 DEFAULT_STORE = 'sqlite:///' + os.path.join(
     os.environ.get('XDG_DATA_HOME', os.path.expanduser('~/.local/share')), 'nvs-notif', 'nvs.db')
 
@@ -17,6 +19,20 @@ class NvsNotifApp(app.App):
                          version='0.1.0',
                          command_manager=commandmanager.CommandManager('nvs_notif.cli'),
                          deferred_help=True)
+
+    _store = None
+
+    @property
+    def store(self):
+        """The store named by ``--store``, opened on first use, closed by clean_up."""
+        if self._store is None:
+            self._store = storage.get_store(self.options.store)
+        return self._store
+
+    def clean_up(self, cmd, result, err):
+        if self._store is not None:
+            self._store.close()
+            self._store = None
 
     def build_option_parser(self, description, version, argparse_kwargs=None):
         parser = super().build_option_parser(description, version, argparse_kwargs)

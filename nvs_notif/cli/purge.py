@@ -3,7 +3,6 @@ import datetime
 
 from cliff import lister
 
-from nvs_notif import storage
 
 
 class Purge(lister.Lister):
@@ -18,9 +17,6 @@ class Purge(lister.Lister):
     def take_action(self, args):
         before = (datetime.datetime.now(datetime.timezone.utc)
                   - datetime.timedelta(days=args.older_than))
-        store = storage.get_store(self.app_args.store)
-        try:
-            removed = store.purge(before)
-        finally:
-            store.close()
+        store = self.app.store
+        removed = store.purge(before)
         return ('kind', 'removed'), sorted(removed.items())

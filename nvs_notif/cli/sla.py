@@ -1,9 +1,8 @@
 """``nvs-notif sla``: service levels per operation, and where time goes."""
 from cliff import lister
 
-from nvs_notif.cli import stuck as stuck_cmd
+from nvs_notif.cli import common
 from nvs_notif import queries
-from nvs_notif import storage
 
 
 class Sla(lister.Lister):
@@ -29,18 +28,15 @@ class Sla(lister.Lister):
                             help='one row per operation and host, service or project')
         parser.add_argument('--breakdown', metavar='OPERATION',
                             help='share of time per sub-operation of OPERATION requests')
-        stuck_cmd.add_window(parser)
+        common.add_window(parser)
         return parser
 
     def take_action(self, args):
-        since, until = stuck_cmd.window(args)
-        store = storage.get_store(self.app_args.store)
-        try:
-            if args.breakdown:
-                return queries.BREAKDOWN_COLUMNS, queries.breakdown(
-                    store.spans(since=since, until=until), args.breakdown, since, until)
-            spans = store.spans(operation=args.operation, since=since, until=until)
-        finally:
-            store.close()
+        since, until = common.window(args)
+        store = self.app.store
+        if args.breakdown:
+            return queries.BREAKDOWN_COLUMNS, queries.breakdown(
+                store.spans(since=since, until=until), args.breakdown, since, until)
+        spans = store.spans(operation=args.operation, since=since, until=until)
         return queries.SLA_COLUMNS, queries.sla(spans, args.group_by, args.operation,
                                                 since, until)

@@ -1,9 +1,8 @@
 """``nvs-notif trace``: everything about one request, across services."""
 from cliff import lister
 
-from nvs_notif.cli import stuck as stuck_cmd
+from nvs_notif.cli import common
 from nvs_notif import queries
-from nvs_notif import storage
 
 #: Rounds of following global request ids (request -> its global request ->
 #: the other requests made on its behalf).
@@ -51,20 +50,17 @@ class Trace(lister.Lister):
                             help='list the raw notifications of the traced requests')
         parser.add_argument('--now', metavar='TIME',
                             help='ISO time outcomes are judged at (default: now)')
-        stuck_cmd.add_config(parser)
+        common.add_config(parser)
         return parser
 
     def take_action(self, args):
-        store = storage.get_store(self.app_args.store)
-        try:
-            spans = trace_spans(store, args.id)
-            if args.raw:
-                requests = sorted({s.request_id for s in spans if s.request_id} | {args.id})
-                return queries.RAW_COLUMNS, queries.raw_rows(
-                    store.notifications(request_ids=requests))
-        finally:
-            store.close()
-        now = stuck_cmd.time_arg(args.now) if args.now else stuck_cmd.utcnow()
-        stuck_after, overrides = stuck_cmd.stuck_settings(args.config_file)
+        store = self.app.store
+        spans = trace_spans(store, args.id)
+        if args.raw:
+            requests = sorted({s.request_id for s in spans if s.request_id} | {args.id})
+            return queries.RAW_COLUMNS, queries.raw_rows(
+                store.notifications(request_ids=requests))
+        now = common.time_arg(args.now) if args.now else common.utcnow()
+        stuck_after, overrides = common.stuck_settings(args.config_file)
         rows = queries.trace_tree(spans, now, stuck_after, overrides, ident=args.id)
         return queries.TRACE_COLUMNS, rows

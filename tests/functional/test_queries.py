@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from nvs_notif.cli import stuck as stuck_cmd
+from nvs_notif.cli import common
 from nvs_notif.cli.main import NvsNotifApp
 from nvs_notif import queries
 from nvs_notif import replay
@@ -156,7 +156,7 @@ def test_errors_window(stores, spans):
 
 
 def expected_stuck(spans, now):
-    stuck_after, overrides = stuck_cmd.stuck_settings()
+    stuck_after, overrides = common.stuck_settings()
     return {s.span_id for s in spans if s.status == 'open' and s.start is not None
             and (now - s.start).total_seconds()
             > spans_mod.stuck_limit(s.operation, stuck_after, overrides)}
