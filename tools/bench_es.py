@@ -78,6 +78,8 @@ import warnings
 
 import yaml
 
+import benchutil
+
 ES_URL = os.environ.get('NVS_TEST_ES_URL', 'http://127.0.0.1:9200')
 TRANSPORT_URL = os.environ.get('NVS_TEST_TRANSPORT_URL',
                                'rabbit://guest:guest@127.0.0.1:5672/')
@@ -513,18 +515,10 @@ def bench_bulk(args, base, client, cleanup, say):
             # Keep the cluster small: drop this run's indices now (they are also
             # registered for the final cleanup, which then finds nothing).
             es_delete_prefix(client, prefix)
-    summary = {}
+    summary = benchutil.summarize(sides, times, checks, args.count)
     for side in sides:
-        rates = [args.count / t for t in times[side.name]]
-        summary[side.name] = {
-            'label': side.label,
-            'seconds': [round(t, 4) for t in times[side.name]],
-            'rates': [round(x, 1) for x in rates],
-            'best_rate': round(max(rates), 1),
-            'median_rate': round(statistics.median(rates), 1),
-            'checks': checks[side.name][-1],
-            'all_stored': all(c['stored'] == args.count for c in checks[side.name]),
-        }
+        summary[side.name]['all_stored'] = all(c['stored'] == args.count
+                                               for c in checks[side.name])
     plain = summary['plain']['median_rate']
     out = {'inputs': inputs, 'sides': summary,
            'ratio_ours_over_plain': round(summary['ours']['median_rate'] / plain, 3),

@@ -50,6 +50,8 @@ import warnings
 
 import yaml
 
+import benchutil
+
 PRIORITIES = ('audit', 'debug', 'info', 'warn', 'error', 'critical', 'sample')
 
 
@@ -384,17 +386,7 @@ def main(argv=None):
                 say('  run %d %-5s %7.3fs  %8.0f/s' % (r + 1, side.name, elapsed,
                                                       args.count / elapsed))
 
-        summary = {}
-        for side in sides:
-            rates = [args.count / t for t in times[side.name]]
-            summary[side.name] = {
-                'label': side.label,
-                'seconds': [round(t, 4) for t in times[side.name]],
-                'rates': [round(x, 1) for x in rates],
-                'best_rate': round(max(rates), 1),
-                'median_rate': round(statistics.median(rates), 1),
-                'checks': checks[side.name][-1],
-            }
+        summary = benchutil.summarize(sides, times, checks, args.count)
         ratio = None
         if 'stock' in summary and 'nvs' in summary:
             ratio = summary['nvs']['median_rate'] / summary['stock']['median_rate']
