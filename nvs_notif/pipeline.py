@@ -47,7 +47,12 @@ def build_batch(messages, priority, extra_keys=(), raw_limit=65536, stats=None):
             # Opened first, so a reject is redacted by key, not as one string.
             opened = notification.open_envelope(message)
             n = redact.redact_notification(notification.normalize(opened, priority), extra_keys)
-        except notification.InvalidNotification as exc:
+        except Exception as exc:
+            if not isinstance(exc, notification.InvalidNotification):
+                # A bug of ours, not of the message: still one message, not
+                # the batch, and loud.
+                LOG.exception('Could not process a notification')
+                exc = 'internal error: %s: %s' % (type(exc).__name__, exc)
             raw = _raw_text(redact.redact(opened, extra_keys), raw_limit)
             batch.rejects.append(storage.Reject(raw, str(exc), now))
             continue

@@ -304,3 +304,17 @@ def test_endpoint_requeues_while_a_publisher_failed_to_load(tmp_path, monkeypatc
     assert endpoint.info(_flow()) == 'requeue'
     assert endpoint.stats['requeued'] == len(_flow())
     assert _store_publisher(endpoint).store.count('notifications') == 0
+
+
+def test_an_internal_error_costs_one_message_not_the_batch(monkeypatch):
+    real = pipeline.redact.redact_notification
+
+    def flaky(n, extra_keys=()):
+        if n.message_id == 'm-2':
+            raise KeyError('boom')
+        return real(n, extra_keys)
+    monkeypatch.setattr(pipeline.redact, 'redact_notification', flaky)
+    batch = pipeline.build_batch(_flow(), 'info')
+    assert [n.message_id for n in batch.notifications] == ['m-1', 'm-3']
+    (rej,) = batch.rejects
+    assert rej.reason.startswith('internal error: KeyError')
