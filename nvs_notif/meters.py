@@ -6,8 +6,6 @@ again (redelivery, replay) yields the same ids and stores keep one copy.
 from ceilometer.event import models
 from ceilometer import sample as sample_mod
 
-from nvs_notif.storage import documents
-
 SPAN_EVENT_TYPE = 'nvs.span'
 DURATION_METER = 'nvs.request.duration'
 ERROR_METER = 'nvs.request.errors'
@@ -49,7 +47,7 @@ def span_samples(span):
                 'error_type': span.fault.exception if span.fault else None}
     common = dict(user_id=span.user_id, project_id=span.project_id,
                   resource_id=span.resource_id or span.request_id,
-                  timestamp=documents.iso(span.finished), resource_metadata=metadata,
+                  timestamp=span.finished.isoformat(), resource_metadata=metadata,
                   source='nvs')
     samples = []
     if span.duration is not None:
