@@ -1,6 +1,6 @@
 """The ``nvs`` pipeline manager: ceilometer-agent-notification's glue.
 
-Per batch: normalise -> redact -> span fragments -> every store publisher
+Per batch: redact the payload -> normalise -> span fragments -> every store publisher
 writes the batch (requeue on failure) -> finished spans become ``nvs.span``
 events and request meters for the sink's other publishers.
 """
@@ -35,9 +35,9 @@ def _raw_text(message, limit):
 def build_batch(messages, priority, extra_keys=(), raw_limit=65536, stats=None):
     """Turn dispatched messages into a :class:`storage.Batch`; bad ones become rejects.
 
-    Normalising keeps only the ids of the request context, so redaction has
-    only the payload and the fault left to mask; a reject keeps the whole
-    (redacted) message.
+    Normalising keeps only the ids of the request context, so the payload is
+    all there is to mask, before normalising reads the fault from it; a
+    reject keeps the whole (redacted) message.
     """
     batch = storage.Batch()
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -46,7 +46,10 @@ def build_batch(messages, priority, extra_keys=(), raw_limit=65536, stats=None):
         try:
             # Opened first, so a reject is redacted by key, not as one string.
             opened = notification.open_envelope(message)
-            n = redact.redact_notification(notification.normalize(opened, priority), extra_keys)
+            if type(opened) is dict and 'payload' in opened:
+                opened = dict(opened, payload=redact.redact(opened['payload'], extra_keys))
+            n = notification.normalize(opened, priority)
+            f = spans.fragment(n)
         except Exception as exc:
             if not isinstance(exc, notification.InvalidNotification):
                 # A bug of ours, not of the message: still one message, not
@@ -57,7 +60,6 @@ def build_batch(messages, priority, extra_keys=(), raw_limit=65536, stats=None):
             batch.rejects.append(storage.Reject(raw, str(exc), now))
             continue
         batch.notifications.append(n)
-        f = spans.fragment(n)
         if f is not None:
             batch.fragments.append(f)
     if stats is not None:

@@ -26,6 +26,11 @@ a secret and end in ``_expires_at``, ``_expires``, ``_expiry``,
 ``_required`` (``token_expires_at``, ``password_expires_at``) are kept, as
 their values are timestamps, names or numbers.
 
+Strings (keys and values) holding lone UTF-16 surrogates -- what a
+non-UTF-8 byte becomes when read with ``surrogateescape``, or a ``"\ud800"``
+escape in JSON -- cannot be encoded as UTF-8, so no store can write them:
+their surrogates become U+FFFD (one per byte).
+
 Containers nested deeper than :data:`MAX_DEPTH` are replaced by
 :data:`TRUNCATED`: the walk recurses at most that deep, so depth cannot crash it,
 but no notification is legitimately that deep and what we hand on must stay
@@ -33,7 +38,6 @@ serialisable (``json.dumps`` recurses). Containers shared inside the input are
 copied once and shared in the copy, like :func:`copy.deepcopy`, so a cyclic
 input terminates too. Scalars are never copied.
 """
-import dataclasses
 import functools
 import re
 
@@ -82,22 +86,10 @@ def redact(value, extra_keys=()):
     """
     is_secret = _key_matcher(tuple(extra_keys)) if extra_keys else _is_secret_key
     if isinstance(value, str):
-        return _redact_string(value)
+        return _redact_string(_encodable(value))
     if not isinstance(value, (dict, list, tuple)):
         return value
     return _redact_tree(value, is_secret, {})
-
-
-def redact_notification(notification, extra_keys=()):
-    """A :class:`~nvs_notif.notification.Notification` with its payload and fault masked.
-
-    The other fields are ids, names and times that normalising extracted.
-    """
-    fault = notification.fault
-    if fault is not None and fault.message:
-        fault = dataclasses.replace(fault, message=_redact_string(fault.message))
-    return dataclasses.replace(notification, payload=redact(notification.payload, extra_keys),
-                               fault=fault)
 
 
 def _redact_tree(value, is_secret, memo, depth=0):
@@ -114,9 +106,13 @@ def _redact_tree(value, is_secret, memo, depth=0):
         out = memo[id(value)] = {}
         for key, item in value.items():
             kind = type(item)
+            if type(key) is str and not key.isascii():
+                key = _encodable(key)
             if item is not None and type(key) is str and is_secret(key):
                 out[key] = MASK
             elif kind is str:
+                if not item.isascii():
+                    item = _encodable(item)
                 out[key] = item if (':' not in item and '=' not in item) else _redact_string(item)
             elif kind is dict or kind is list or kind is tuple:
                 out[key] = _redact_tree(item, is_secret, memo, depth + 1)
@@ -127,17 +123,28 @@ def _redact_tree(value, is_secret, memo, depth=0):
     # A [name, value] pair with a secret name (header lists) has its value masked.
     if (len(value) == 2 and type(value[0]) is str and value[1] is not None
             and is_secret(value[0])):
-        out += [value[0], MASK]
+        out += [_encodable(value[0]), MASK]
         return out
     for item in value:
         kind = type(item)
         if kind is str:
-            out.append(_redact_string(item))
+            out.append(_redact_string(_encodable(item)))
         elif kind is dict or kind is list or kind is tuple:
             out.append(_redact_tree(item, is_secret, memo, depth + 1))
         else:
             out.append(item)
     return out
+
+
+def _encodable(text):
+    """``text`` as valid UTF-8: lone surrogates (bytes that were not UTF-8,
+    kept by ``surrogateescape``) become U+FFFD, so no store refuses a batch
+    over one undecodable string."""
+    try:
+        text.encode('utf-8')
+        return text
+    except UnicodeEncodeError:
+        return text.encode('utf-8', 'surrogatepass').decode('utf-8', 'replace')
 
 
 def _might_hold_secret(text):
