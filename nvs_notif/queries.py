@@ -377,3 +377,123 @@ def history(notifications):
              d.get('host'), d.get('request_id'), d.get('resource_id'), d.get('state'),
              d.get('error_type'))
             for d in _newest_first(notifications)]
+
+
+# -- durations ---------------------------------------------------------------
+
+def parse_duration(value):
+    """Seconds from a duration an operator typed: ``90``, ``90s``, ``10m``, ``2h``, ``1d``.
+
+    :returns: float seconds (>= 0)
+    :raises ValueError: for anything else, or a negative duration
+    """
+    text = (value or '').strip()
+    unit = _UNITS.get(text[-1:].lower(), None)
+    number = text[:-1] if unit is not None else text
+    seconds = float(number) * (unit or 1)
+    if seconds < 0 or math.isnan(seconds):
+        raise ValueError('not a duration: %r' % value)
+    return seconds
+
+
+# -- hosts -------------------------------------------------------------------
+
+HOSTS_COLUMNS = ('host', 'service', 'notifications', 'per minute', 'last seen', 'errors',
+                 'error %', 'silent')
+
+
+def is_error(doc):
+    """Whether a notification document is an error notification (priority error or critical)."""
+    return doc.get('priority') in ERROR_PRIORITIES
+
+
+def hosts(docs, now, since, silent_after):
+    """Per host and service: how much they say, how much of it is errors, who went quiet.
+
+    Only notifications timed inside ``since``..``now`` (inclusive) count;
+    the documents are read once, so ``docs`` may be a stream.  ``per
+    minute`` is notifications over the window's length in minutes;
+    ``error %`` is error notifications (:func:`is_error`) over all of the
+    row's notifications.  ``silent`` is ``yes`` when the row (that service on
+    that host) was seen in the window but not in the last ``silent_after``
+    seconds before ``now``.  A host or service silent for the whole window
+    has no row: widen ``since`` to see it.  Documents without a host or
+    service are grouped under ``-``.
+
+    :param docs: notification documents (any order)
+    :param now: aware datetime, the end of the window and the silence clock
+    :param since: aware datetime, the start of the window
+    :param silent_after: seconds (float or int)
+    :returns: rows of :data:`HOSTS_COLUMNS` sorted by host, then service
+    """
+    groups = {}
+    for d in docs:
+        when = _doc_time(d)
+        if when is None or not since <= when <= now:
+            continue
+        key = (d.get('host') or '-', d.get('service') or '-')
+        count, errs, last = groups.get(key, (0, 0, when))
+        groups[key] = (count + 1, errs + is_error(d), max(last, when))
+    minutes = (now - since).total_seconds() / 60.0
+    quiet_since = now - datetime.timedelta(seconds=silent_after)
+    return [(host, service, count, round(count / minutes, 2) if minutes > 0 else None,
+             iso(last), errs, round(100.0 * errs / count, 1),
+             'yes' if last < quiet_since else 'no')
+            for (host, service), (count, errs, last) in sorted(groups.items())]
+
+
+# -- watch -------------------------------------------------------------------
+
+WATCH_COLUMNS = ('timestamp', 'priority', 'host', 'event_type', 'request_id', 'error')
+
+
+def watch_match(doc, project=None, request=None, host=None, service=None, event_type=None,
+                errors_only=False):
+    """Whether a notification document passes ``nvs-notif watch``'s filters.
+
+    :param project: project (tenant) id, exact
+    :param request: request id or global request id, exact
+    :param host: host, exact
+    :param service: service (``nova``, ``cinder``...), exact
+    :param event_type: prefix of the event type (``compute.instance.``)
+    :param errors_only: only error notifications (:func:`is_error`)
+    """
+    return ((project is None or doc.get('project_id') == project)
+            and (request is None
+                 or request in (doc.get('request_id'), doc.get('global_request_id')))
+            and (host is None or doc.get('host') == host)
+            and (service is None or doc.get('service') == service)
+            and (not event_type or (doc.get('event_type') or '').startswith(event_type))
+            and (not errors_only or is_error(doc)))
+
+
+def watch_row(doc):
+    """One notification as a row of :data:`WATCH_COLUMNS` (missing values as ``-``)."""
+    keys = ('timestamp', 'priority', 'host', 'event_type', 'request_id', 'error_type')
+    return tuple(doc.get(k) or '-' for k in keys)
+
+
+def tail_step(docs, seen, since, late=0.0):
+    """One poll of a live tail: what is new, and where the next poll starts.
+
+    A notification is new when its message id is not in ``seen`` and its
+    time is at or after ``since`` (stores filter times coarsely).  The next
+    poll starts ``late`` seconds before the newest time seen so far (never
+    before ``since``), so a notification that reaches the store up to
+    ``late`` seconds behind a newer one is still shown; ``seen`` keeps only
+    the ids the next poll can return again, so it stays small.
+
+    :param docs: notification documents a store returned for ``since=since``
+    :param seen: ``{message_id: aware datetime}`` already shown
+    :param since: aware datetime, the exact lower bound of this poll
+    :param late: seconds
+    :returns: ``(new docs oldest first, seen for the next poll, since for the next poll)``
+    """
+    fresh = [d for d in docs if d.get('message_id') not in seen
+             and (_doc_time(d) or _MIN) >= since]
+    fresh = list(reversed(_newest_first(fresh)))
+    times = dict(seen)
+    times.update((d['message_id'], _doc_time(d)) for d in fresh)
+    newest = max(times.values(), default=since)
+    following = max(since, newest - datetime.timedelta(seconds=late))
+    return fresh, {m: t for m, t in times.items() if t >= following}, following

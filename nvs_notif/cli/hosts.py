@@ -1,0 +1,45 @@
+"""``nvs-notif hosts``: how much each host and service says, how much is errors, who went quiet."""
+import datetime
+
+from cliff import lister
+
+from nvs_notif.cli import common
+from nvs_notif import queries
+
+
+class Hosts(lister.Lister):
+    """Per host and service: notifications, rate, last seen, errors, and silence.
+
+    Counts the notifications timed between ``--since`` (default one hour
+    before ``--now``) and ``--now`` (default the current time).  ``per
+    minute`` is over the whole window; ``errors`` are notifications of
+    priority error or critical and ``error %`` their share of the row.
+    ``silent`` is ``yes`` when that service on that host spoke in the window
+    but not in the last ``--silent-after`` (default 10m): a process that is
+    alive but hung, or a host that is down.  A host silent for the whole
+    window has no row; widen ``--since`` to see it.  Ages (``--since 30m``)
+    count back from ``--now``.
+    """
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('--since', metavar='TIME',
+                            help='ISO time or age before --now (30m, 2h, 7d); default 1h')
+        parser.add_argument('--now', metavar='TIME',
+                            help='ISO time the window ends at and silence is judged at '
+                                 '(default: the current time)')
+        parser.add_argument('--silent-after', metavar='DURATION', default='10m',
+                            type=queries.parse_duration,
+                            help='a host/service not seen for this long before --now is '
+                                 'silent (90s, 10m, 1h; default %(default)s)')
+        return parser
+
+    def take_action(self, args):
+        now = common.time_arg(args.now) if args.now else common.utcnow()
+        since = (common.time_arg(args.since, now) if args.since
+                 else now - datetime.timedelta(hours=1))
+        if since > now:
+            raise ValueError('--since (%s) is after --now (%s)' % (queries.iso(since),
+                                                                   queries.iso(now)))
+        docs = self.app.store.notifications(since=since, until=now)
+        return queries.HOSTS_COLUMNS, queries.hosts(docs, now, since, args.silent_after)

@@ -1,0 +1,112 @@
+"""``nvs-notif watch``: a live tail of new notifications, with filters."""
+import datetime
+import json
+import time
+
+from cliff import command
+
+from nvs_notif.cli import common
+from nvs_notif import queries
+
+_FORMAT = '%-32s %-8s %-12s %-44s %-40s %s'
+
+
+def _positive(value):
+    seconds = float(value)
+    if not seconds > 0:
+        raise ValueError('must be more than 0: %r' % value)
+    return seconds
+
+
+class Watch(command.Command):
+    """Follow new notifications as they reach the store, one line each.
+
+    Polls the store every ``--interval`` seconds for notifications newer
+    than the newest one already shown (each message id is shown once) and
+    prints, oldest first: time, priority, host, event type, request id and
+    error type (``-`` when missing).  Without ``--since`` only notifications
+    that arrive after the start are shown; with it, those since that time
+    come first.  A notification that reaches the store up to ``--late``
+    seconds behind a newer one is still shown.  Stops after ``--count``
+    lines or ``--duration`` seconds when given; Ctrl-C ends it cleanly.
+
+    This command streams, so it is a plain cliff ``Command`` rather than a
+    ``Lister`` (which returns a finished table): it writes each line to the
+    app's output stream, ``self.app.stdout``, and flushes after each poll.
+    ``-f json`` writes one JSON object per line instead.
+    """
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        filters = parser.add_argument_group('filters (all must match)')
+        filters.add_argument('--project', metavar='ID', help='project (tenant) id')
+        filters.add_argument('--request', metavar='ID', help='request id or global request id')
+        filters.add_argument('--host', metavar='HOST', help='host name')
+        filters.add_argument('--service', metavar='NAME', help='service (nova, cinder...)')
+        filters.add_argument('--event-type', metavar='PREFIX',
+                             help='event types starting with PREFIX (compute.instance.)')
+        filters.add_argument('--errors-only', action='store_true',
+                             help='only notifications of priority error or critical')
+        parser.add_argument('--since', metavar='TIME',
+                            help='first show the notifications since this ISO time or age '
+                                 '(30m, 2h); default: only new ones')
+        parser.add_argument('--interval', type=_positive, default=2.0, metavar='SECONDS',
+                            help='seconds between polls (default %(default)s)')
+        parser.add_argument('--late', type=float, default=10.0, metavar='SECONDS',
+                            help='still show notifications stored up to this many seconds '
+                                 'behind a newer one (default %(default)s)')
+        parser.add_argument('--count', type=int, metavar='N', help='stop after N lines')
+        parser.add_argument('--duration', type=float, metavar='SECONDS',
+                            help='stop after this many seconds')
+        parser.add_argument('-f', '--format', choices=('line', 'json'), default='line',
+                            help='line (default) or json (one object per line)')
+        return parser
+
+    def take_action(self, args):
+        filters = dict(project=args.project, request=args.request, host=args.host,
+                       service=args.service, event_type=args.event_type,
+                       errors_only=args.errors_only)
+        deadline = time.monotonic() + args.duration if args.duration is not None else None
+        late = max(args.late, 0.0)
+        if args.since:
+            since, show = common.time_arg(args.since), True
+        else:
+            # The first poll only learns what is already there.
+            since, show = common.utcnow() - datetime.timedelta(seconds=late), False
+        left = args.count
+        seen = {}
+        try:
+            while left is None or left > 0:
+                docs = self._poll(since, args)
+                fresh, seen, since = queries.tail_step(
+                    (d for d in docs if queries.watch_match(d, **filters)), seen, since, late)
+                for doc in (fresh if show else [])[:left]:
+                    self._emit(doc, args.format)
+                    left = left - 1 if left is not None else None
+                show = True
+                self.app.stdout.flush()
+                remaining = deadline - time.monotonic() if deadline is not None else None
+                if (left is not None and left <= 0) or (remaining is not None
+                                                        and remaining <= 0):
+                    break
+                time.sleep(min(args.interval, remaining) if remaining is not None
+                           else args.interval)
+        except KeyboardInterrupt:
+            # Ctrl-C is how a tail ends: not an error.
+            self.app.stdout.flush()
+        return 0
+
+    def _poll(self, since, args):
+        """Ask the store for what it can filter itself; the rest is queries.watch_match."""
+        return self.app.store.notifications(
+            since=since, project_id=args.project,
+            request_ids=None,  # a request may match by its global request id
+            priorities=queries.ERROR_PRIORITIES if args.errors_only else None)
+
+    def _emit(self, doc, fmt):
+        row = queries.watch_row(doc)
+        if fmt == 'json':
+            line = json.dumps(dict(zip(queries.WATCH_COLUMNS, row)), sort_keys=True)
+        else:
+            line = (_FORMAT % row).rstrip()
+        self.app.stdout.write(line + '\n')
