@@ -98,6 +98,15 @@ def _exception(fault):
     return (fault.exception if fault else None) or '-'
 
 
+def _trace_error(span):
+    # A span that worked after failed attempts still names what failed.
+    if span.fault is None:
+        return '-'
+    if span.status == 'failure':
+        return _exception(span.fault)
+    return 'retried after %s' % _exception(span.fault)
+
+
 def _doc_time(doc):
     return datetime.datetime.fromisoformat(doc['timestamp']) if doc.get('timestamp') else None
 
@@ -175,8 +184,7 @@ def trace_tree(spans, now, stuck_after, overrides, ident=None):
             rows.append(('  ' * depth + s.operation, s.service, _hosts(s), iso(s.start),
                          _seconds(s.duration), s.attempts,
                          spans_mod.outcome(s, now, limit),
-                         s.fault.exception if s.status == 'failure' and s.fault else None,
-                         s.request_id))
+                         _trace_error(s), s.request_id))
         for child in sorted(children[request], key=first):
             walk(child, depth + 1, seen)
 

@@ -14,6 +14,8 @@ spec=.
 # Reinstall only when the package metadata changed (keeps warm runs fast).
 stamp=.venv/.nvs-installed-$extra
 if [ ! -f "$stamp" ] || [ setup.cfg -nt "$stamp" ]; then
-    .venv/bin/pip install -q -e "$spec"
+    # Quiet unless it fails: build back-ends print pages of warnings.
+    .venv/bin/pip install -q -e "$spec" >.venv/pip-install.log 2>&1 \
+        || { cat .venv/pip-install.log >&2; exit 1; }
     touch "$stamp"
 fi

@@ -18,6 +18,8 @@ class Errors(lister.Lister):
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         common.add_window(parser)
+        parser.add_argument('--top', type=int, metavar='N',
+                            help='only the N most frequent rows')
         return parser
 
     def take_action(self, args):
@@ -27,4 +29,4 @@ class Errors(lister.Lister):
         docs = store.notifications(since=since, until=until,
                                    priorities=queries.ERROR_PRIORITIES)
         rows = queries.errors(spans, docs, since, until)
-        return queries.ERRORS_COLUMNS, rows
+        return queries.ERRORS_COLUMNS, rows[:args.top] if args.top else rows

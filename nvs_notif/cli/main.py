@@ -45,7 +45,7 @@ class NvsNotifApp(app.App):
 def main(argv=None):
     # ceilometer imports oslo.service's eventlet backend; its deprecation
     # warning says nothing to an operator running a command.
-    warnings.filterwarnings('ignore', message='.*[Ee]ventlet')
+    warnings.filterwarnings('ignore', message=r'(?s)\s*eventlet')
     return NvsNotifApp().run(sys.argv[1:] if argv is None else argv)
 
 
