@@ -145,7 +145,7 @@ def normalize(message, priority=None):
         a usable notification; no other exception escapes for bad input.
     """
     try:
-        return _normalize(message, priority)
+        n = _normalize(message, priority)
     except InvalidNotification:
         raise
     except Exception as exc:  # noqa: BLE001
@@ -153,6 +153,22 @@ def normalize(message, priority=None):
         # dead-letters InvalidNotification, so every failure becomes one.
         raise InvalidNotification('cannot normalise: %s: %s'
                                   % (type(exc).__name__, exc)) from exc
+    # A lone surrogate (a non-UTF-8 byte read with surrogateescape, or a
+    # '\ud800' JSON escape) in an id or name cannot be encoded, so a store
+    # would refuse the whole batch, forever; refuse the message instead.
+    # (redact makes payload strings encodable.)
+    for field in _TEXT_FIELDS:
+        value = getattr(n, field)
+        if type(value) is str and not value.isascii():
+            try:
+                value.encode('utf-8')
+            except UnicodeEncodeError:
+                raise InvalidNotification('%s is not valid UTF-8' % field) from None
+    return n
+
+
+_TEXT_FIELDS = ('message_id', 'event_type', 'publisher_id', 'host', 'request_id',
+                'global_request_id', 'project_id', 'user_id', 'resource_id', 'state')
 
 
 def _normalize(message, priority):

@@ -29,7 +29,7 @@ their values are timestamps, names or numbers.
 Strings (keys and values) holding lone UTF-16 surrogates -- what a
 non-UTF-8 byte becomes when read with ``surrogateescape``, or a ``"\ud800"``
 escape in JSON -- cannot be encoded as UTF-8, so no store can write them:
-their surrogates become U+FFFD (one per byte).
+their surrogates become U+FFFD (one or more per bad byte).
 
 Containers nested deeper than :data:`MAX_DEPTH` are replaced by
 :data:`TRUNCATED`: the walk recurses at most that deep, so depth cannot crash it,
