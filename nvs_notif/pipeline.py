@@ -68,6 +68,19 @@ def build_batch(messages, priority, extra_keys=(), raw_limit=65536, stats=None):
     return batch
 
 
+def priority_methods(cls, process='process'):
+    """Give an endpoint class one batch method per priority, as oslo.messaging's
+    dispatcher looks them up by name, each calling ``process(priority, messages)``."""
+    for priority in notification.PRIORITIES:
+        def handle(self, messages, _priority=priority):
+            return getattr(self, process)(_priority, messages)
+        handle.__name__ = priority
+        handle.__doc__ = 'Process a batch of %s notifications.' % priority
+        setattr(cls, priority, handle)
+    return cls
+
+
+@priority_methods
 class NvsEndpoint:
     """Batch notification endpoint for every priority."""
 
@@ -148,22 +161,6 @@ class NvsEndpoint:
         for pub in others:
             pub.publish_events(events)
             pub.publish_samples(samples)
-
-    def _handler(priority):
-        def handle(self, messages):
-            return self.process(priority, messages)
-        handle.__name__ = priority
-        handle.__doc__ = 'Process a batch of %s notifications.' % priority
-        return handle
-
-    audit = _handler('audit')
-    debug = _handler('debug')
-    info = _handler('info')
-    warn = _handler('warn')
-    error = _handler('error')
-    critical = _handler('critical')
-    sample = _handler('sample')
-    del _handler
 
 
 class NvsPipelineManager(base.PipelineManager):

@@ -79,6 +79,7 @@ import warnings
 import yaml
 
 import benchutil
+from nvs_notif import pipeline
 
 ES_URL = os.environ.get('NVS_TEST_ES_URL', 'http://127.0.0.1:9200')
 TRANSPORT_URL = os.environ.get('NVS_TEST_TRANSPORT_URL',
@@ -615,21 +616,9 @@ class CountingEndpoint:
                 self.done_at = now
                 self.done.set()
 
-    def _handler(priority):
-        def handle(self, messages):
-            self._take(priority, messages)
-        handle.__name__ = priority
-        return handle
 
-    # All priorities the nvs endpoint has, so both sides consume the same queues.
-    audit = _handler('audit')
-    debug = _handler('debug')
-    info = _handler('info')
-    warn = _handler('warn')
-    error = _handler('error')
-    critical = _handler('critical')
-    sample = _handler('sample')
-    del _handler
+# All priorities the nvs endpoint has, so both sides consume the same queues.
+pipeline.priority_methods(CountingEndpoint, process='_take')
 
 
 def run_ceiling(args, topic, timeout):
