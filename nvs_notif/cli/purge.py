@@ -4,7 +4,6 @@ import datetime
 from cliff import lister
 
 
-
 class Purge(lister.Lister):
     """Remove notifications, spans, events, samples and rejects older than N days."""
 
