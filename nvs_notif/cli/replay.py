@@ -32,7 +32,10 @@ class Replay(show.ShowOne):
             messages = replay_mod.read_jsonl(args.files)
         endpoint = replay_mod.local_endpoint(self.app_args.store)
         started = time.monotonic()
-        stats = replay_mod.replay(messages, endpoint, args.batch_size)
+        progress = _Progress(self.app.stderr, args.simulate) if self.app.stderr.isatty() else None
+        stats = replay_mod.replay(messages, endpoint, args.batch_size, progress)
+        if progress:
+            progress.done()
         elapsed = time.monotonic() - started
         store = endpoint.manager.pipelines[0].publishers[0].store
         spans = store.spans()
@@ -52,6 +55,27 @@ class Replay(show.ShowOne):
         rows += [('spans ' + name if name != 'spans' else 'spans', n) for name, n in summary]
         rows.append(('top failures', '\n'.join(failures) or '-'))
         return tuple(zip(*rows))
+
+
+class _Progress:
+    """A one-line counter on a terminal (replays are quiet when piped)."""
+
+    def __init__(self, stream, total=None):
+        self.stream = stream
+        self.total = total
+        self.count = 0
+        self.started = time.monotonic()
+
+    def __call__(self, n):
+        self.count += n
+        rate = self.count / max(time.monotonic() - self.started, 1e-9)
+        of = ' of %d' % self.total if self.total else ''
+        self.stream.write('\rreplayed %d%s notifications (%.0f/s)' % (self.count, of, rate))
+        self.stream.flush()
+
+    def done(self):
+        self.stream.write('\n')
+        self.stream.flush()
 
 
 def _utcnow():
