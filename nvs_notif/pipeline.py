@@ -49,7 +49,7 @@ def build_batch(messages, priority, extra_keys=(), raw_limit=65536, stats=None):
             if type(opened) is dict and 'payload' in opened:
                 opened = dict(opened, payload=redact.redact(opened['payload'], extra_keys))
             n = notification.normalize(opened, priority)
-            f = spans.fragment(n)
+            found = spans.fragments(n)
         except Exception as exc:
             if not isinstance(exc, notification.InvalidNotification):
                 # A bug of ours, not of the message: still one message, not
@@ -60,8 +60,7 @@ def build_batch(messages, priority, extra_keys=(), raw_limit=65536, stats=None):
             batch.rejects.append(storage.Reject(raw, str(exc), now))
             continue
         batch.notifications.append(n)
-        if f is not None:
-            batch.fragments.append(f)
+        batch.fragments += found
     if stats is not None:
         stats['notifications'] += len(batch.notifications)
         stats['rejects'] += len(batch.rejects)

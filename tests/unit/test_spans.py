@@ -1,4 +1,5 @@
 """Unit tests for nvs_notif.spans (start/end/error notifications -> request spans)."""
+import dataclasses
 import datetime
 import itertools
 
@@ -360,3 +361,36 @@ def test_merge_all_random_fragments_of_one_span(events, rnd):
     half = len(shuffled) // 2
     left, right = spans.merge_all(shuffled[:half]), spans.merge_all(shuffled[half:])
     assert spans.merge_all(right.values(), left) == expected
+
+
+def _merged(*ns):
+    return spans.merge_all(f for n in ns for f in spans.fragments(n))
+
+
+def test_novalidhost_from_the_conductor_fails_the_open_scheduler_span():
+    start = notif('scheduler.select_destinations.start', 0, host='ctl-1')
+    # legacy: priority error, no phase; the scheduler never sends its .end
+    conductor = dataclasses.replace(
+        notif('compute_task.build_instances', 2, host='ctl-2', priority='error'), fault=NO_VALID)
+    merged = _merged(start, conductor)
+    sched = merged[spans.span_id(REQ, 'scheduler.select_destinations')]
+    assert sched.status == 'failure' and sched.fault == NO_VALID
+    assert sched.duration == 2.0 and sched.host == 'ctl-1' and sched.hosts == {'ctl-1'}
+    assert outcome_now(sched) == 'failure'           # not reported stuck
+    # versioned: compute_task.build_instances.error, its own span too
+    versioned = notif('compute_task.build_instances.error', 2, host='ctl-2', fault=NO_VALID)
+    merged = _merged(start, versioned)
+    assert merged[spans.span_id(REQ, 'scheduler.select_destinations')].status == 'failure'
+    assert merged[spans.span_id(REQ, 'compute_task.build_instances')].status == 'failure'
+
+
+def test_max_retries_is_not_the_schedulers_failure():
+    flow = [notif('scheduler.select_destinations.start', 0, host='ctl-1'),
+            notif('scheduler.select_destinations.end', 1, host='ctl-1'),
+            notif('compute_task.build_instances.error', 9, host='ctl-2',
+                  fault=Fault(exception='MaxRetriesExceeded', message='Exceeded max attempts'))]
+    sched = _merged(*flow)[spans.span_id(REQ, 'scheduler.select_destinations')]
+    assert sched.status == 'success' and sched.duration == 1.0
+    # and a reported failure needs a request id to name the span
+    anonymous = notif('compute_task.build_instances.error', 2, request_id=None, fault=NO_VALID)
+    assert [f.operation for f in spans.fragments(anonymous)] == ['compute_task.build_instances']
