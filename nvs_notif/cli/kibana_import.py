@@ -1,0 +1,33 @@
+"""``nvs-notif kibana-import``: post the shipped Kibana saved objects to a Kibana."""
+from cliff import show
+
+from nvs_notif import kibana
+
+
+class KibanaImport(show.ShowOne):
+    """Import the nvs data views, saved searches and dashboards into Kibana."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('--kibana', required=True, metavar='URL',
+                            help='Kibana base URL, e.g. http://kibana:5601 '
+                                 '(include the space path /s/<space> for another space)')
+        parser.add_argument('--index-prefix', default=kibana.DEFAULT_PREFIX,
+                            help='index_prefix of the Elasticsearch store (default %(default)s)')
+        parser.add_argument('--file', default=kibana.DEFAULT_FILE,
+                            help='saved objects ndjson file (default %(default)s)')
+        parser.add_argument('--user', metavar='USER:PASSWORD',
+                            help='basic auth credentials for Kibana')
+        parser.add_argument('--no-overwrite', action='store_true',
+                            help='keep objects that already exist in Kibana')
+        return parser
+
+    def take_action(self, args):
+        objects = kibana.with_prefix(kibana.load(args.file), args.index_prefix)
+        auth = tuple(args.user.split(':', 1)) if args.user else None
+        if auth and len(auth) != 2:
+            raise SystemExit('--user must be USER:PASSWORD')
+        result = kibana.import_objects(args.kibana, objects, overwrite=not args.no_overwrite,
+                                       auth=auth)
+        return (('success', 'successCount', 'errors'),
+                (result.get('success'), result.get('successCount'), result.get('errors', [])))

@@ -1,0 +1,243 @@
+"""The shipped Kibana saved objects: structure, references, fields, prefix rewrite, import."""
+import email.parser
+import email.policy
+import http.server
+import io
+import json
+import threading
+
+import pytest
+
+from nvs_notif import kibana
+from nvs_notif.cli.main import NvsNotifApp
+from nvs_notif.storage import es_templates
+
+
+@pytest.fixture(scope='module')
+def objects():
+    return kibana.load()
+
+
+def test_ndjson_parses_one_object_per_line(objects):
+    with open(kibana.DEFAULT_FILE, encoding='utf-8') as f:
+        lines = [line for line in f if line.strip()]
+    assert len(lines) == len(objects) > 0
+    for o in objects:
+        assert set(o) >= {'type', 'id', 'attributes', 'references'}
+        assert o['type'] in ('index-pattern', 'search', 'visualization', 'dashboard')
+        for key in ('searchSourceJSON',):
+            meta = o['attributes'].get('kibanaSavedObjectMeta')
+            if meta:
+                json.loads(meta[key])
+        for key in ('visState', 'uiStateJSON', 'panelsJSON', 'optionsJSON'):
+            if key in o['attributes']:
+                json.loads(o['attributes'][key])
+
+
+def test_expected_objects(objects):
+    titles = {(o['type'], o['attributes']['title']) for o in objects}
+    assert {('index-pattern', 'nvs-notifications'), ('index-pattern', 'nvs-spans'),
+            ('index-pattern', 'nvs-rejects'), ('search', 'nvs errors'),
+            ('search', 'nvs request trace'), ('dashboard', 'nvs health'),
+            ('dashboard', 'nvs SLA'), ('dashboard', 'nvs tenant activity')} <= titles
+    views = {o['attributes']['title']: o['attributes']['timeFieldName']
+             for o in objects if o['type'] == 'index-pattern'}
+    assert views == {'nvs-notifications': 'timestamp', 'nvs-spans': 'start',
+                     'nvs-rejects': 'received'}
+    by_title = {o['attributes']['title']: o for o in objects}
+    assert by_title['nvs errors']['attributes']['columns'] == [
+        'host', 'service', 'event_type', 'error_type', 'request_id']
+    trace = by_title['nvs request trace']['attributes']
+    assert trace['sort'] == [['start', 'asc']]
+    assert trace['columns'] == ['operation', 'service', 'host', 'duration', 'attempts', 'status',
+                                'error_type', 'request_id', 'global_request_id']
+
+
+def test_ids_unique(objects):
+    ids = [(o['type'], o['id']) for o in objects]
+    assert len(ids) == len(set(ids))
+    assert len({o['id'] for o in objects}) == len(objects)
+
+
+def test_every_reference_resolves(objects):
+    known = {(o['type'], o['id']) for o in objects}
+    for o in objects:
+        names = [r['name'] for r in o['references']]
+        assert len(names) == len(set(names)), o['id']
+        for ref in o['references']:
+            assert (ref['type'], ref['id']) in known, (o['id'], ref)
+        attrs = o['attributes']
+        meta = attrs.get('kibanaSavedObjectMeta')
+        source = json.loads(meta['searchSourceJSON']) if meta else {}
+        wanted = [source['indexRefName']] if 'indexRefName' in source else []
+        wanted += [f['meta']['indexRefName'] for f in source.get('filter', ())]
+        if o['type'] == 'dashboard':
+            panels = json.loads(attrs['panelsJSON'])
+            assert panels
+            wanted += ['%s:%s' % (p['panelIndex'], p['panelRefName']) for p in panels]
+            assert len({p['panelIndex'] for p in panels}) == len(panels)
+        elif o['type'] in ('search', 'visualization'):
+            assert source.get('indexRefName'), o['id']
+        for name in wanted:
+            assert name in names, (o['id'], name)
+
+
+def test_dashboards_have_visualizations(objects):
+    for o in objects:
+        if o['type'] == 'dashboard':
+            types = [r['type'] for r in o['references']]
+            assert types.count('visualization') >= 3, o['id']
+
+
+def _mapped(kind):
+    fields = set(es_templates.MAPPINGS[kind])
+    if kind in ('notifications', 'spans'):
+        fields |= set(es_templates._ECS_ALIASES)
+    props = es_templates.template_body('nvs', kind)['template']['mappings']['properties']
+    assert fields == set(props)
+    return fields
+
+
+def test_referenced_fields_exist_in_the_index_templates(objects):
+    by_kind = kibana.referenced_fields_by_kind(objects)
+    assert set(by_kind) == {'notifications', 'spans', 'rejects'}
+    for kind, fields in by_kind.items():
+        assert fields, kind
+        missing = fields - _mapped(kind)
+        assert not missing, (kind, missing)
+    union = set().union(*by_kind.values())
+    assert kibana.referenced_fields(objects) == union
+    # Spot checks that the extraction sees each place fields are named.
+    assert {'priority', 'status', 'duration', 'attempts', 'global_request_id', 'received',
+            'user_id', 'start', 'timestamp'} <= union
+
+
+def test_referenced_fields_sees_ecs_aliases_and_filters():
+    objs = kibana.with_prefix(kibana.load(), 'nvs')
+    view = objs[0]
+    search = {'type': 'search', 'id': 's', 'attributes': {
+        'title': 't', 'columns': ['trace.id'], 'sort': [['@timestamp', 'desc']],
+        'kibanaSavedObjectMeta': {'searchSourceJSON': json.dumps({
+            'query': {'query': 'event.action:x and not error.type:"Y"', 'language': 'kuery'},
+            'filter': [{'meta': {'key': 'cloud.project.id'},
+                        'query': {'match_phrase': {'cloud.project.id': 'p'}}}]})}},
+        'references': []}
+    assert kibana.referenced_fields([search]) == {
+        'trace.id', '@timestamp', 'event.action', 'error.type', 'cloud.project.id'}
+    assert view['type'] == 'index-pattern'
+
+
+def test_with_prefix_rewrites_all_titles(objects):
+    moved = kibana.with_prefix(objects, 'acme')
+    assert kibana.load() == objects   # not modified in place
+    views = sorted(o['attributes']['title'] for o in moved if o['type'] == 'index-pattern')
+    assert views == ['acme-notifications', 'acme-rejects', 'acme-spans']
+    ids = {o['id'] for o in moved}
+    for o in moved:
+        assert o['id'].startswith('acme-')
+        assert not o['attributes']['title'].startswith('nvs')
+        for ref in o['references']:
+            assert ref['id'] in ids
+        if 'visState' in o['attributes']:
+            assert json.loads(o['attributes']['visState'])['title'] == o['attributes']['title']
+    assert 'nvs-' not in kibana.dumps([o for o in moved if o['type'] == 'index-pattern'])
+    for q in kibana.queries(moved):
+        assert q['index'] in views
+    assert kibana.with_prefix(objects, 'nvs') == objects
+
+
+def test_queries_cover_every_search_and_visualization(objects):
+    qs = kibana.queries(objects)
+    assert len(qs) == sum(o['type'] in ('search', 'visualization') for o in objects)
+    by_title = {q['title']: q for q in qs}
+    assert by_title['nvs errors']['query'] == {'bool': {'filter': [
+        {'query_string': {'query': 'priority:(error OR critical)', 'analyze_wildcard': True}}]}}
+    assert by_title['nvs errors']['index'] == 'nvs-notifications'
+    failures = by_title['nvs failures by operation and exception']
+    assert {'match_phrase': {'status': 'failure'}} in failures['query']['bool']['filter']
+    sla = by_title['nvs SLA by operation']['aggs']['2']
+    assert sla['terms']['field'] == 'operation'
+    assert sla['aggs']['4'] == {'percentiles': {'field': 'duration', 'percents': [50, 95, 99]}}
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    received = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers['Content-Length']))
+        self.received.append((self.path, dict(self.headers), body))
+        answer = json.dumps({'success': True, 'successCount': 19, 'errors': []}).encode()
+        self.send_response(200)
+        self.send_header('Content-Type', 'application/json')
+        self.send_header('Content-Length', str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def kibana_server():
+    _Recorder.received = []
+    server = http.server.HTTPServer(('127.0.0.1', 0), _Recorder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield 'http://127.0.0.1:%d' % server.server_port, _Recorder.received
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+def _file_part(headers, body):
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        b'Content-Type: ' + headers['Content-Type'].encode() + b'\r\n\r\n' + body)
+    assert message.is_multipart()
+    parts = list(message.iter_parts())
+    assert len(parts) == 1
+    part = parts[0]
+    assert part.get_param('name', header='content-disposition') == 'file'
+    assert part.get_filename().endswith('.ndjson')
+    return part.get_payload(decode=True).decode('utf-8')
+
+
+def test_import_objects_posts_multipart_ndjson(objects, kibana_server):
+    url, received = kibana_server
+    moved = kibana.with_prefix(objects, 'acme')
+    result = kibana.import_objects(url + '/', moved, auth=('elastic', 'secret'))
+    assert result == {'success': True, 'successCount': 19, 'errors': []}
+    (path, headers, body), = received
+    assert path == '/api/saved_objects/_import?overwrite=true'
+    headers = {k.lower(): v for k, v in headers.items()}
+    assert headers['kbn-xsrf'] == 'nvs-notif'
+    assert headers['content-type'].startswith('multipart/form-data; boundary=')
+    assert headers['authorization'] == 'Basic ZWxhc3RpYzpzZWNyZXQ='
+    content = _file_part({'Content-Type': headers['content-type']}, body)
+    assert [json.loads(line) for line in content.splitlines()] == moved
+
+
+def test_import_objects_reports_http_errors():
+    server = http.server.HTTPServer(('127.0.0.1', 0), http.server.BaseHTTPRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:   # BaseHTTPRequestHandler answers 501 to POST
+        with pytest.raises(RuntimeError, match='HTTP 501'):
+            kibana.import_objects('http://127.0.0.1:%d' % server.server_port, [], overwrite=False)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_kibana_import_command(kibana_server, tmp_path):
+    url, received = kibana_server
+    out = io.StringIO()
+    app = NvsNotifApp()
+    app.stdout = out
+    rc = app.run(['--store', 'sqlite:///%s' % (tmp_path / 'x.db'), 'kibana-import',
+                  '--kibana', url, '--index-prefix', 'prod', '-f', 'json'])
+    assert rc == 0
+    assert json.loads(out.getvalue()) == {'success': True, 'successCount': 19, 'errors': []}
+    (path, headers, body), = received
+    content = _file_part(headers, body)
+    titles = {json.loads(line)['attributes']['title'] for line in content.splitlines()}
+    assert {'prod-notifications', 'prod-spans', 'prod-rejects', 'prod health'} <= titles
