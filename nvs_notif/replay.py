@@ -10,6 +10,7 @@ import tempfile
 
 from ceilometer import opts as ceilometer_opts
 from oslo_config import cfg
+import oslo_messaging
 import yaml
 
 from nvs_notif import opts
@@ -68,7 +69,7 @@ def replay(messages, endpoint, batch_size=500, progress=None):
     it = iter(messages)
     while batch := list(itertools.islice(it, batch_size)):
         result = endpoint.process(None, batch)
-        if result != 'handled':
+        if result != oslo_messaging.NotificationResult.HANDLED:
             raise RuntimeError('the store did not accept a batch; see the log')
         if progress:
             progress(len(batch))

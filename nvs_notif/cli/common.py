@@ -45,3 +45,8 @@ def add_config(parser):
     parser.add_argument('--config-file', action='append', default=[], metavar='PATH',
                         help='read [nvs] stuck_after/stuck_after_overrides from this '
                              'file (the agent\'s); default: the built-in limits')
+
+
+def now(args):
+    """``--now`` as a time, or the current time when it is not given."""
+    return time_arg(args.now) if args.now else utcnow()

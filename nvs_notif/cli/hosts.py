@@ -35,7 +35,7 @@ class Hosts(lister.Lister):
         return parser
 
     def take_action(self, args):
-        now = common.time_arg(args.now) if args.now else common.utcnow()
+        now = common.now(args)
         since = (common.time_arg(args.since, now) if args.since
                  else now - datetime.timedelta(hours=1))
         if since > now:

@@ -24,7 +24,7 @@ class Stuck(lister.Lister):
         return parser
 
     def take_action(self, args):
-        now = common.time_arg(args.now) if args.now else common.utcnow()
+        now = common.now(args)
         stuck_after, overrides = common.stuck_settings(args.config_file)
         store = self.app.store
         spans = store.spans(operation=args.operation)

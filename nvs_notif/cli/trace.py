@@ -60,7 +60,7 @@ class Trace(lister.Lister):
             requests = sorted({s.request_id for s in spans if s.request_id} | {args.id})
             return queries.RAW_COLUMNS, queries.raw_rows(
                 store.notifications(request_ids=requests))
-        now = common.time_arg(args.now) if args.now else common.utcnow()
+        now = common.now(args)
         stuck_after, overrides = common.stuck_settings(args.config_file)
         rows = queries.trace_tree(spans, now, stuck_after, overrides, ident=args.id)
         return queries.TRACE_COLUMNS, rows
