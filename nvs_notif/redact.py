@@ -17,7 +17,9 @@ Secret keys are matched case-insensitively, ``-`` counting as ``_``, as
 substrings: anything containing ``password``, ``passwd``, ``passphrase``,
 ``secret``, ``token``, ``credential``, ``authorization``, ``cookie``,
 ``signature``, ``api_key``/``apikey``, ``private_key``/``privatekey``,
-``encryption_key``, ``fernet``, or ending in ``pass`` (nova's ``adminPass``).
+``encryption_key``, ``fernet``, ``psk``/``pre_shared_key`` (neutron-vpnaas),
+``auth_key``/``priv_key``/``community`` (ironic's SNMP), or ending in
+``pass`` (nova's ``adminPass``).
 So ``_context_auth_token``, ``X-Auth-Token``, ``admin_password`` and
 ``passwordCredentials`` are all masked. False positives are preferred to leaks
 (``bypass`` is masked), with one exception: keys that name *metadata about*
@@ -51,7 +53,8 @@ MAX_DEPTH = 64
 
 _SECRET_KEY_RE = re.compile(
     r'password|passwd|passphrase|secret|token|credential|authorization'
-    r'|cookie|signature|api_?key|private_?key|encryption_key|fernet|pass$')
+    r'|cookie|signature|api_?key|private_?key|encryption_key|fernet|pass$'
+    r'|psk|pre_?shared_?key|auth_key|priv_key|community')
 _HARMLESS_KEY_RE = re.compile(
     r'_(?:expires_at|expires|expiry|expiration|type|ttl|count|length'
     r'|required)$')

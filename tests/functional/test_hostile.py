@@ -29,15 +29,14 @@ import time
 import uuid
 
 from elasticsearch import helpers
-import kombu
 from oslo_context import context as oslo_context
 import oslo_messaging
 import pytest
 
-from tests.functional.conftest import ARTIFACTS, TRANSPORT_URL, es_count, es_store_url, wait_for
+from tests.functional.conftest import ARTIFACTS, es_count, es_store_url, wait_for
+from tests.functional.wire import EXCHANGE, WirePublisher
 from tests.hostile import corpus
 
-EXCHANGE = 'nova'
 CASES = corpus.load_cases()
 NOTIFIER_PRIORITIES = {'audit', 'debug', 'info', 'warn', 'warning', 'error', 'critical',
                        'sample'}
@@ -48,49 +47,6 @@ BASE = corpus.base_message()
 # without requeue) and for an unknown priority (the batch dispatcher acks it).
 DROP_LOG_LINES = ('Failed to process message ... skipping it.', 'Unknown priority "')
 POISON_LOG_LINE = 'Exception during messages handling.'
-
-
-def _kombu_url():
-    return TRANSPORT_URL.replace('rabbit://', 'amqp://', 1)
-
-
-class WirePublisher:
-    """Publishes bodies the way oslo.messaging's rabbit driver does."""
-
-    def __init__(self, topic):
-        self.topic = topic
-        self.conn = kombu.Connection(_kombu_url())
-        self.channel = self.conn.channel()
-        self.exchange = kombu.Exchange(EXCHANGE, type='topic', durable=False, auto_delete=False)
-        self.producer = kombu.Producer(self.channel, exchange=self.exchange)
-        self._declared = set()
-
-    def queue_name(self, priority):
-        return '%s.%s' % (self.topic, priority)
-
-    def publish(self, body, priority='info'):
-        key = self.queue_name(priority)
-        if key not in self._declared:
-            kombu.Queue(key, exchange=self.exchange, routing_key=key, durable=False,
-                        auto_delete=False, channel=self.channel).declare()
-            self._declared.add(key)
-        self.producer.publish(body, routing_key=key, content_type='application/json',
-                              content_encoding='utf-8', serializer=None)
-
-    def ready(self, priority):
-        """Messages ready in the queue (not counting those a consumer holds)."""
-        _, count, _ = self.channel.queue_declare(self.queue_name(priority), passive=True)
-        return count
-
-    def consumers(self, priority):
-        _, _, consumers = self.channel.queue_declare(self.queue_name(priority), passive=True)
-        return consumers
-
-    def purge(self, priority):
-        self.channel.queue_purge(self.queue_name(priority))
-
-    def close(self):
-        self.conn.release()
 
 
 @pytest.fixture

@@ -28,7 +28,8 @@ def load(name):
     'aws_secret_access_key', 'api_key', 'apiKey', 'private_key', 'ssh_private_key',
     'privateKey', 'credential', 'credentials', 'passwordCredentials', 'Authorization',
     'authorization', 'Cookie', 'Set-Cookie', 'signature', 'encryption_key', 'passphrase',
-    '_context_auth_token_info', '_context_service_token',
+    '_context_auth_token_info', '_context_service_token', 'psk', 'pre_shared_key',
+    'preSharedKey', 'snmp_auth_key', 'snmp_priv_key', 'snmp_community',
 ])
 def test_secret_keys_masked(key):
     assert redact({key: 'value', 'other': 'keep'}) == {key: MASK, 'other': 'keep'}
