@@ -66,244 +66,21 @@ import re
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
-import textwrap
-import threading
 import time
 import urllib.parse
 import uuid
 import warnings
 
-import yaml
-
 import benchutil
-from nvs_notif import pipeline
+from benchutil import (AGENT_EXCHANGES, ES_URL, TRANSPORT_URL, Agent, Cleanup, Rabbit,
+                       es_check, es_client, es_count, es_delete_prefix,
+                       es_delete_prefix_patiently, es_indices, es_store_url, preload,
+                       run_ceiling, simulated)
 
-ES_URL = os.environ.get('NVS_TEST_ES_URL', 'http://127.0.0.1:9200')
-TRANSPORT_URL = os.environ.get('NVS_TEST_TRANSPORT_URL',
-                               'rabbit://guest:guest@127.0.0.1:5672/')
-PRIORITIES = ('audit', 'debug', 'info', 'warn', 'error', 'critical', 'sample')
-EXCHANGE = 'nova'
 POLL_INTERVAL = 0.5
-#: ceilometer's default [notification] notification_control_exchanges: the agent
-#: declares these (the only broker objects besides our queues it may create).
-AGENT_EXCHANGES = ('nova', 'glance', 'neutron', 'cinder', 'heat', 'keystone', 'trove',
-                   'zaqar', 'swift', 'ceilometer', 'magnum', 'dns', 'ironic', 'aodh')
-
-
-def _stderr(*args):
-    print(*args, file=sys.stderr, flush=True)
-
-
-def _stdout(*args):
-    print(*args, flush=True)
-
-
-# --- cleanup ------------------------------------------------------------------
-
-class Cleanup:
-    """Callbacks run in reverse order at the end; each failure is reported, not raised."""
-
-    def __init__(self, say):
-        self.say = say
-        self._callbacks = []
-
-    def add(self, what, func, *args, **kwargs):
-        self._callbacks.append((what, func, args, kwargs))
-
-    def run(self):
-        errors = []
-        while self._callbacks:
-            what, func, args, kwargs = self._callbacks.pop()
-            try:
-                func(*args, **kwargs)
-            except BaseException as exc:  # noqa: BLE001 - keep cleaning up
-                errors.append('%s: %s: %s' % (what, type(exc).__name__, exc))
-        for err in errors:
-            self.say('cleanup failed: %s' % err)
-        return errors
-
-
-def _sigterm(signum, _frame):
-    # Turn SIGTERM into an exception so that every finally: block (the cleanup) runs.
-    raise SystemExit(128 + signum)
-
-
-# --- Elasticsearch --------------------------------------------------------------
-
-def es_client():
-    import elasticsearch
-    return elasticsearch.Elasticsearch(ES_URL, request_timeout=30)
-
-
-def es_store_url(prefix):
-    """The store URL the way the functional tests build it (conftest.es_store_url)."""
-    parsed = urllib.parse.urlsplit(ES_URL)
-    query = {'index_prefix': prefix}
-    if parsed.scheme == 'https':
-        query['scheme'] = 'https'
-    return 'elasticsearch://%s/?%s' % (parsed.netloc, urllib.parse.urlencode(query))
-
-
-def es_check(client, wait):
-    """The cluster's status, waiting up to ``wait`` seconds for it to answer (it may be
-    in the middle of a restart by the functional tests)."""
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            return client.cluster.health(wait_for_status='yellow', timeout='10s')['status']
-        except Exception as exc:  # noqa: BLE001
-            if time.monotonic() > deadline:
-                raise RuntimeError('Elasticsearch at %s is not reachable (tools/test-services.sh'
-                                   ' start): %s' % (ES_URL, exc)) from None
-            time.sleep(2)
-
-
-def es_count(client, pattern, refresh=True):
-    """Documents in the indices matching ``pattern`` (0 while there is none)."""
-    if refresh:
-        client.indices.refresh(index=pattern, ignore_unavailable=True, allow_no_indices=True)
-    return client.count(index=pattern, ignore_unavailable=True,
-                        allow_no_indices=True)['count']
-
-
-def es_indices(client, pattern):
-    """``{index name: docs.count}`` of the indices matching ``pattern``."""
-    rows = client.cat.indices(index=pattern, format='json', h='index,docs.count',
-                              expand_wildcards='all')
-    return {r['index']: int(r.get('docs.count') or 0) for r in rows}
-
-
-def es_delete_prefix_patiently(client, prefix, wait):
-    """:func:`es_delete_prefix`, retried while Elasticsearch is unreachable (it may be
-    restarted under us, e.g. by the functional tests' outage fixture), for at most
-    ``wait`` seconds."""
-    import elasticsearch
-    deadline = time.monotonic() + wait
-    for attempt in range(1000):
-        try:
-            return es_delete_prefix(client, prefix)
-        except (elasticsearch.ConnectionError, elasticsearch.ConnectionTimeout):
-            if time.monotonic() + 5 > deadline:
-                raise
-            if attempt == 0:
-                _stderr('Elasticsearch unreachable; retrying the removal of %s-* for up to '
-                        '%ds' % (prefix, wait))
-            time.sleep(5)
-    raise RuntimeError('unreachable')
-
-
-def es_delete_prefix(client, prefix):
-    """Delete the indices and index templates named ``<prefix>-*``, by resolved name."""
-    pattern = '%s-*' % prefix
-    names = sorted(es_indices(client, pattern))
-    for start in range(0, len(names), 50):
-        client.options(ignore_status=404).indices.delete(
-            index=','.join(names[start:start + 50]), expand_wildcards='none')
-    templates = client.options(ignore_status=404).indices.get_index_template(name=pattern)
-    tnames = sorted(t['name'] for t in templates.get('index_templates', ()))
-    for name in tnames:
-        client.options(ignore_status=404).indices.delete_index_template(name=name)
-    return len(names), len(tnames)
-
-
-# --- RabbitMQ (admin bits through kombu) -----------------------------------------
-
-def kombu_url(transport_url):
-    """``rabbit://u:p@h:5672,h2:5672/vhost`` -> kombu URL of the first host."""
-    parsed = urllib.parse.urlsplit(transport_url)
-    scheme = {'rabbit': 'amqp', 'amqp': 'amqp'}.get(parsed.scheme.split('+')[0], 'amqp')
-    netloc = parsed.netloc
-    if ',' in netloc:
-        creds, _, hosts = netloc.rpartition('@')
-        netloc = (creds + '@' if creds else '') + hosts.split(',')[0]
-    vhost = parsed.path[1:] if parsed.path not in ('', '/') else '/'
-    return '%s://%s/%s' % (scheme, netloc, urllib.parse.quote(vhost, safe=''))
-
-
-class Rabbit:
-    """Queue depths, queue and exchange deletion; one short-lived channel per call
-    (a failed passive declare closes its channel)."""
-
-    def __init__(self, transport_url):
-        import kombu
-        self.conn = kombu.Connection(kombu_url(transport_url), connect_timeout=10)
-        self.conn.ensure_connection(max_retries=3)
-
-    def _call(self, func):
-        import amqp.exceptions
-        try:
-            channel = self.conn.channel()
-        except (OSError, self.conn.connection_errors):
-            # The broker dropped us (restart, idle timeout): reconnect once.
-            self.conn.close()
-            self.conn.ensure_connection(max_retries=3)
-            channel = self.conn.channel()
-        try:
-            return func(channel)
-        except amqp.exceptions.NotFound:
-            return None
-        finally:
-            try:
-                channel.close()
-            except Exception:  # noqa: BLE001 - already closed by the broker
-                pass
-
-    def depth(self, queue):
-        """Messages ready in ``queue``, or None if it does not exist."""
-        ok = self._call(lambda ch: ch.queue_declare(queue=queue, passive=True))
-        return None if ok is None else ok.message_count
-
-    def depths(self, topic):
-        return {p: self.depth('%s.%s' % (topic, p)) for p in PRIORITIES}
-
-    def exchange_exists(self, name):
-        return self._call(lambda ch: ch.exchange_declare(name, 'topic', passive=True)
-                          or True) is not None
-
-    def delete_queue(self, queue):
-        self._call(lambda ch: ch.queue_delete(queue=queue))
-
-    def delete_topic(self, topic):
-        """Delete ``<topic>.<priority>`` for every priority; returns the names deleted."""
-        deleted = []
-        for prio in PRIORITIES:
-            name = '%s.%s' % (topic, prio)
-            if self.depth(name) is not None:
-                self.delete_queue(name)
-                deleted.append(name)
-        return deleted
-
-    def delete_exchange_if_unused(self, name):
-        import amqp.exceptions
-        try:
-            self._call(lambda ch: ch.exchange_delete(name, if_unused=True))
-        except amqp.exceptions.PreconditionFailed:
-            pass  # something is bound to it: not ours alone
-
-    def close(self):
-        self.conn.release()
-
-
-def oslo_transport(exchange=EXCHANGE):
-    """A notification transport whose control exchange is ``exchange`` (as Sender does)."""
-    from oslo_config import cfg
-    import oslo_messaging
-    conf = cfg.ConfigOpts()
-    conf([], project='nvs-bench')
-    # Registers the transport options, control_exchange among them.
-    oslo_messaging.get_notification_transport(conf, url=TRANSPORT_URL).cleanup()
-    conf.set_override('control_exchange', exchange)
-    return oslo_messaging.get_notification_transport(conf, url=TRANSPORT_URL)
-
-
-# --- inputs -----------------------------------------------------------------------
-
-def simulated(count, seed):
-    from nvs_notif import simulate
-    return list(simulate.simulate(count, seed=seed))
+_stderr, _stdout = benchutil.stderr, benchutil.stdout
 
 
 def build_bulk_inputs(count, seed):
@@ -532,217 +309,6 @@ def bench_bulk(args, base, client, cleanup, say):
 
 # --- measurement 2: end to end ---------------------------------------------------------
 
-def publish(topic, sims, timeout, say):
-    """Publish ``sims`` to ``topic`` on exchange nova as fast as one thread can."""
-    from oslo_context import context as oslo_context
-    import oslo_messaging
-    # Contexts are built first, as services have them; sending is what is timed.
-    prepared = []
-    for sim in sims:
-        values = dict(sim.context or {})
-        values.setdefault('user', values.get('user_id'))
-        prepared.append((sim.publisher_id, sim.priority.lower(), sim.event_type,
-                         sim.payload, oslo_context.RequestContext.from_dict(values)))
-    transport = oslo_transport(EXCHANGE)
-    try:
-        notifier = oslo_messaging.Notifier(transport, publisher_id='nvs-bench',
-                                           driver='messagingv2', topics=[topic], retry=3)
-        subs = {}
-        deadline = time.monotonic() + timeout
-        t0 = time.perf_counter()
-        sent = 0
-        for publisher_id, prio, event_type, payload, ctxt in prepared:
-            if time.monotonic() > deadline:
-                raise RuntimeError('publishing took more than %ss (%d of %d sent)'
-                                   % (timeout, sent, len(prepared)))
-            sub = subs.get(publisher_id)
-            if sub is None:
-                sub = subs[publisher_id] = notifier.prepare(publisher_id=publisher_id)
-            getattr(sub, prio)(ctxt, event_type, payload)
-            sent += 1
-        elapsed = time.perf_counter() - t0
-    finally:
-        transport.cleanup()
-    return sent, elapsed
-
-
-def wait_queued(rabbit, topic, expected, timeout):
-    """Wait until the topic's queues hold ``expected`` messages; returns the depths."""
-    deadline = time.monotonic() + timeout
-    depths = {}
-    while True:
-        depths = {p: n for p, n in rabbit.depths(topic).items() if n is not None}
-        if sum(depths.values()) >= expected or time.monotonic() > deadline:
-            return depths
-        time.sleep(0.2)
-
-
-def preload(args, rabbit, topic, cleanup, say):
-    cleanup.add('rabbit queues %s.*' % topic, rabbit.delete_topic, topic)
-    sims = simulated(args.e2e_count, args.seed)
-    sent, elapsed = publish(topic, sims, args.publish_timeout, say)
-    depths = wait_queued(rabbit, topic, sent, 30)
-    queued = sum(depths.values())
-    say('  preloaded topic %s: %d published in %.2fs (%.0f/s), queued %s'
-        % (topic, sent, elapsed, sent / elapsed, depths))
-    if queued != sent:
-        raise RuntimeError('topic %s: %d published but %d queued' % (topic, sent, queued))
-    return {'published': sent, 'publish_seconds': round(elapsed, 3),
-            'publish_rate': round(sent / elapsed, 1), 'queued': depths}
-
-
-class CountingEndpoint:
-    """A batch endpoint that only counts what it is handed."""
-
-    def __init__(self, expected):
-        self.expected = expected
-        self.count = 0
-        self.batches = 0
-        self.by_priority = collections.Counter()
-        self.first = None          # (perf_counter, messages in the first batch)
-        self.done_at = None
-        self.done = threading.Event()
-        self._lock = threading.Lock()
-
-    def _take(self, priority, messages):
-        now = time.perf_counter()
-        with self._lock:
-            if self.first is None:
-                self.first = (now, len(messages))
-            self.count += len(messages)
-            self.batches += 1
-            self.by_priority[priority] += len(messages)
-            if self.count >= self.expected and self.done_at is None:
-                self.done_at = now
-                self.done.set()
-
-
-# All priorities the nvs endpoint has, so both sides consume the same queues.
-pipeline.priority_methods(CountingEndpoint, process='_take')
-
-
-def run_ceiling(args, topic, timeout):
-    import oslo_messaging
-    endpoint = CountingEndpoint(args.e2e_count)
-    transport = oslo_transport(EXCHANGE)
-    listener = None
-    try:
-        targets = [oslo_messaging.Target(topic=topic, exchange=EXCHANGE)]
-        listener = oslo_messaging.get_batch_notification_listener(
-            transport, targets, [endpoint], executor='threading',
-            batch_size=args.e2e_batch_size, batch_timeout=1)
-        t0 = time.perf_counter()
-        listener.start()
-        finished = endpoint.done.wait(timeout)
-        t_end = endpoint.done_at if finished else time.perf_counter()
-    finally:
-        if listener is not None:
-            try:
-                listener.stop()
-                listener.wait()
-            except Exception:  # noqa: BLE001
-                pass
-        transport.cleanup()
-    total = t_end - t0
-    out = {'consumed': endpoint.count, 'finished': finished, 'batches': endpoint.batches,
-           'by_priority': dict(endpoint.by_priority), 'seconds': round(total, 3),
-           'rate': round(endpoint.count / total, 1) if total > 0 else None}
-    if endpoint.first:
-        t_first, n_first = endpoint.first
-        out['startup_seconds'] = round(t_first - t0, 3)
-        span = t_end - t_first
-        out['first_to_last_seconds'] = round(span, 3)
-        out['first_to_last_rate'] = (round((endpoint.count - n_first) / span, 1)
-                                     if span > 0 else None)
-    return out
-
-
-class Agent:
-    """ceilometer-agent-notification with its own config and log (as tests' Agent)."""
-
-    def __init__(self, workdir, name, topic, publishers, workers, batch_size):
-        self.log_path = os.path.join(workdir, '%s.log' % name)
-        nvs_pipeline = os.path.join(workdir, '%s-nvs_pipeline.yaml' % name)
-        with open(nvs_pipeline, 'w') as f:
-            yaml.safe_dump({
-                'sources': [{'name': 'nvs_source', 'events': ['*'], 'sinks': ['nvs_sink']}],
-                'sinks': [{'name': 'nvs_sink', 'publishers': list(publishers)}]}, f)
-        self.conf_path = os.path.join(workdir, '%s.conf' % name)
-        with open(self.conf_path, 'w') as f:
-            f.write(textwrap.dedent('''\
-                [DEFAULT]
-                transport_url = {transport_url}
-                log_file = {log}
-                debug = false
-                [oslo_messaging_notifications]
-                topics = {topic}
-                [notification]
-                pipelines = nvs
-                workers = {workers}
-                batch_size = {batch_size}
-                batch_timeout = 1
-                [nvs]
-                pipeline_cfg_file = {nvs_pipeline}
-                ''').format(transport_url=TRANSPORT_URL, log=self.log_path, topic=topic,
-                            workers=workers, batch_size=batch_size,
-                            nvs_pipeline=nvs_pipeline))
-        self.proc = None
-
-    def start(self):
-        exe = shutil.which('ceilometer-agent-notification',
-                           path=os.path.dirname(sys.executable))
-        if not exe:
-            raise SystemExit('ceilometer-agent-notification not found next to %s'
-                             % sys.executable)
-        self.proc = subprocess.Popen([exe, '--config-file', self.conf_path],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-        return self
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self, timeout=30):
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                pass
-        # Workers (cotyledon children) share the process group: make sure none is left.
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            pass
-
-    def log_text(self):
-        try:
-            with open(self.log_path, errors='replace') as f:
-                return f.read()
-        except FileNotFoundError:
-            return ''
-
-    def log_summary(self):
-        text = self.log_text()
-        levels = collections.Counter(re.findall(r'^\S+ \S+ \d+ (WARNING|ERROR|CRITICAL) ',
-                                                text, re.M))
-        samples = []
-        for line in text.splitlines():
-            if re.search(r' (WARNING|ERROR|CRITICAL) ', line) and len(samples) < 5:
-                samples.append(line[:300])
-        return {'levels': dict(levels), 'tracebacks': text.count('Traceback (most recent'),
-                'samples': samples, 'tail': text.splitlines()[-15:]}
-
-
 def run_agent(args, topic, prefix, workdir, client, timeout, cleanup, say):
     agent = Agent(workdir, 'bench-agent', topic, [es_store_url(prefix)], args.workers,
                   args.e2e_batch_size)
@@ -813,9 +379,10 @@ def bench_e2e(args, base, client, cleanup, say):
     # The ceiling: in-process batch listener that only counts.
     topic_c = '%s-ceiling' % base
     say('e2e ceiling (in-process oslo.messaging batch listener):')
-    pre_c = preload(args, rabbit, topic_c, cleanup, say)
+    pre_c = preload(rabbit, topic_c, args.e2e_count, args.seed, args.publish_timeout,
+                    cleanup, say)
     gc.collect()
-    ceiling = run_ceiling(args, topic_c, timeout)
+    ceiling = run_ceiling(topic_c, args.e2e_count, args.e2e_batch_size, timeout)
     ceiling['preload'] = pre_c
     ceiling['left_in_queues'] = {p: n for p, n in rabbit.depths(topic_c).items() if n}
     say('  consumed %d in %.2fs (%.0f/s)%s'
@@ -830,7 +397,8 @@ def bench_e2e(args, base, client, cleanup, say):
                 args.cleanup_wait)
     say('e2e ours (ceilometer-agent-notification, %d worker(s) -> %s):'
         % (args.workers, es_store_url(prefix)))
-    pre_a = preload(args, rabbit, topic_a, cleanup, say)
+    pre_a = preload(rabbit, topic_a, args.e2e_count, args.seed, args.publish_timeout,
+                    cleanup, say)
     gc.collect()
     ours = run_agent(args, topic_a, prefix, workdir, client, timeout, cleanup, say)
     ours['preload'] = pre_a
@@ -958,7 +526,7 @@ def main(argv=None):
     logging.getLogger('elastic_transport').setLevel(logging.ERROR)
     # oslo.service's import-time notice; says nothing about this benchmark.
     warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')
-    old_term = signal.signal(signal.SIGTERM, _sigterm)
+    old_term = signal.signal(signal.SIGTERM, benchutil.raise_on_sigterm)
     base = 'nvs-bench-%s' % uuid.uuid4().hex[:10]
     cleanup = Cleanup(_stderr)
     doc = {'run_id': base, 'es_url': ES_URL, 'transport_url': TRANSPORT_URL,

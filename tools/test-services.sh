@@ -8,7 +8,8 @@
 #   NVS_TEST_ES_URL=http://host:9200
 # in which case nothing is installed or started for that service.
 #
-# Usage: tools/test-services.sh [start|stop|status|stop-es|start-es]
+# Usage: tools/test-services.sh [start|stop|status|stop-es|start-es|stop-rabbit|start-rabbit]
+#        tools/test-services.sh add-vhost|delete-vhost NAME   (guest gets all rights on NAME)
 set -euo pipefail
 
 ES_VERSION=${NVS_ES_VERSION:-8.19.3}
@@ -113,12 +114,42 @@ stop_es() {
     fi
 }
 
+stop_rabbit() {
+    [ -n "${NVS_TEST_TRANSPORT_URL:-}" ] && return 0
+    # A clean stop: durable queues and persistent messages are on disk when it returns.
+    rabbitmqctl -q stop >/dev/null 2>&1 || true
+    for _ in $(seq 1 60); do
+        (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null || return 0
+        sleep 1
+    done
+    log "RabbitMQ did not stop"; return 1
+}
+
+vhost() {
+    local action=$1 name=${2:-}
+    [ -n "$name" ] || { echo "usage: $0 $action-vhost NAME" >&2; exit 2; }
+    if [ -n "${NVS_TEST_TRANSPORT_URL:-}" ]; then
+        log "RabbitMQ: NVS_TEST_TRANSPORT_URL is set; not managing vhosts there"; return 1
+    fi
+    if [ "$action" = add ]; then
+        rabbitmqctl -q add_vhost "$name" >/dev/null
+        rabbitmqctl -q set_permissions -p "$name" guest '.*' '.*' '.*' >/dev/null
+    else
+        rabbitmqctl -q delete_vhost "$name" >/dev/null
+    fi
+}
+
 case "${1:-start}" in
     start) start_rabbit; start_es ;;
     start-es) start_es ;;
     stop-es) stop_es ;;
-    stop) stop_es; [ -n "${NVS_TEST_TRANSPORT_URL:-}" ] || rabbitmqctl -q stop >/dev/null 2>&1 || true ;;
+    start-rabbit) start_rabbit ;;
+    stop-rabbit) stop_rabbit ;;
+    add-vhost) vhost add "${2:-}" ;;
+    delete-vhost) vhost delete "${2:-}" ;;
+    stop) stop_es; stop_rabbit ;;
     status) rabbit_up && echo "rabbitmq: up" || echo "rabbitmq: down"
             es_up && echo "elasticsearch: up ($(es_url))" || echo "elasticsearch: down" ;;
-    *) echo "usage: $0 [start|stop|status|start-es|stop-es]" >&2; exit 2 ;;
+    *) echo "usage: $0 [start|stop|status|start-es|stop-es|start-rabbit|stop-rabbit]" \
+            "| add-vhost|delete-vhost NAME" >&2; exit 2 ;;
 esac

@@ -156,7 +156,9 @@ def agent_factory(request, tmp_path, transport_url, topic):
     agents = []
 
     def make(publishers, name='agent', **kwargs):
-        agent = Agent(tmp_path, name, transport_url, topic, publishers, **kwargs)
+        # A test may give its own transport (a vhost) or topics ('a,b').
+        agent = Agent(tmp_path, name, kwargs.pop('transport_url', transport_url),
+                      kwargs.pop('topic', topic), publishers, **kwargs)
         agents.append(agent)
         return agent.start()
 
@@ -217,3 +219,45 @@ def es_outage(es_client):
     outage = Outage()
     yield outage
     outage.start()   # never leave the suite without its server
+
+
+def _services(*args, timeout):
+    subprocess.run([str(ROOT / 'tools' / 'test-services.sh')] + list(args), check=True,
+                   timeout=timeout)
+
+
+@pytest.fixture
+def rabbit_outage(transport_url):
+    """Stop and restart the managed RabbitMQ (tools/test-services.sh).
+
+    Skipped, saying why, when NVS_TEST_TRANSPORT_URL names a broker that is
+    not ours to stop (as es_outage).
+    """
+    if os.environ.get('NVS_TEST_TRANSPORT_URL'):
+        pytest.skip('outage tests stop RabbitMQ; NVS_TEST_TRANSPORT_URL is not ours to stop')
+
+    class Outage:
+        def stop(self):
+            _services('stop-rabbit', timeout=120)
+
+        def start(self):
+            _services('start-rabbit', timeout=300)
+
+    outage = Outage()
+    yield outage
+    outage.start()   # never leave the suite without its server
+
+
+@pytest.fixture
+def rabbit_vhost(transport_url):
+    """The transport URL of a fresh RabbitMQ vhost, deleted afterwards.
+
+    Its exchanges are the test's own, so they can be declared durable while
+    other tests share non-durable ones of the same names on ``/``.
+    """
+    if os.environ.get('NVS_TEST_TRANSPORT_URL'):
+        pytest.skip('vhost tests manage RabbitMQ; NVS_TEST_TRANSPORT_URL is not ours')
+    name = 'nvs-test-%s' % uuid.uuid4().hex[:10]
+    _services('add-vhost', name, timeout=60)
+    yield '%s/%s' % (transport_url.rstrip('/'), name)
+    _services('delete-vhost', name, timeout=60)
