@@ -51,6 +51,7 @@ import time
 import uuid
 import warnings
 
+import agentproc
 import benchutil
 import loadgen
 import reconcile
@@ -183,8 +184,8 @@ def bench_workers(args, workers, base, client, rabbit, cleanup, say, ceiling_rat
     workdir = tempfile.mkdtemp(prefix='%s-' % prefix)
     cleanup.add('workdir', shutil.rmtree, workdir, ignore_errors=True)
     url = benchutil.es_store_url(prefix)
-    agent = benchutil.Agent(workdir, 'bench-agent', ','.join(topics.values()), [url],
-                            workers, args.batch_size)
+    agent = agentproc.Agent(workdir, 'bench-agent', benchutil.TRANSPORT_URL,
+                            ','.join(topics.values()), [url], workers, args.batch_size)
     cleanup.add('agent', agent.stop)
     say('%d worker(s): agent -> %s' % (workers, url))
     agent.start()

@@ -74,7 +74,8 @@ import uuid
 import warnings
 
 import benchutil
-from benchutil import (AGENT_EXCHANGES, ES_URL, TRANSPORT_URL, Agent, Cleanup, Rabbit,
+from agentproc import Agent
+from benchutil import (AGENT_EXCHANGES, ES_URL, TRANSPORT_URL, Cleanup, Rabbit,
                        es_check, es_client, es_count, es_delete_prefix,
                        es_delete_prefix_patiently, es_indices, es_store_url, preload,
                        run_ceiling, simulated)
@@ -310,8 +311,8 @@ def bench_bulk(args, base, client, cleanup, say):
 # --- measurement 2: end to end ---------------------------------------------------------
 
 def run_agent(args, topic, prefix, workdir, client, timeout, cleanup, say):
-    agent = Agent(workdir, 'bench-agent', topic, [es_store_url(prefix)], args.workers,
-                  args.e2e_batch_size)
+    agent = Agent(workdir, 'bench-agent', TRANSPORT_URL, topic, [es_store_url(prefix)],
+                  args.workers, args.e2e_batch_size)
     cleanup.add('agent', agent.stop)
     pattern = '%s-notifications*' % prefix
     expected = args.e2e_count

@@ -4,8 +4,8 @@
 * the servers: :class:`Cleanup` of everything a run creates, Elasticsearch helpers
   (``es_*``), RabbitMQ admin through kombu (:class:`Rabbit`), oslo transports;
 * the end-to-end parts: preloading a topic with oslo's ``Notifier`` (:func:`preload`),
-  the oslo.messaging no-op batch consumer ceiling (:func:`run_ceiling`), and a
-  ``ceilometer-agent-notification`` subprocess (:class:`Agent`).
+  and the oslo.messaging no-op batch consumer ceiling (:func:`run_ceiling`); the
+  agent subprocess is ``agentproc.Agent``.
 
 The servers are those of the functional tests: Elasticsearch on ``$NVS_TEST_ES_URL``
 (default ``http://127.0.0.1:9200``), RabbitMQ on ``$NVS_TEST_TRANSPORT_URL`` (default
@@ -13,18 +13,12 @@ The servers are those of the functional tests: Elasticsearch on ``$NVS_TEST_ES_U
 """
 import collections
 import os
-import re
-import shutil
-import signal
 import statistics
-import subprocess
 import sys
-import textwrap
 import threading
 import time
 import urllib.parse
 
-import yaml
 
 import loadgen
 from nvs_notif import pipeline
@@ -395,94 +389,3 @@ def run_ceiling(topic, count, batch_size, timeout):
         out['first_to_last_rate'] = (round((endpoint.count - n_first) / span, 1)
                                      if span > 0 else None)
     return out
-
-
-class Agent:
-    """ceilometer-agent-notification with its own config and log (as tests' Agent).
-
-    :param topic: the notification topic, or several separated by commas
-    :param extra_conf: config file text appended (more sections)
-    """
-
-    def __init__(self, workdir, name, topic, publishers, workers, batch_size,
-                 transport_url=TRANSPORT_URL, extra_conf=''):
-        self.log_path = os.path.join(workdir, '%s.log' % name)
-        nvs_pipeline = os.path.join(workdir, '%s-nvs_pipeline.yaml' % name)
-        with open(nvs_pipeline, 'w') as f:
-            yaml.safe_dump({
-                'sources': [{'name': 'nvs_source', 'events': ['*'], 'sinks': ['nvs_sink']}],
-                'sinks': [{'name': 'nvs_sink', 'publishers': list(publishers)}]}, f)
-        self.conf_path = os.path.join(workdir, '%s.conf' % name)
-        with open(self.conf_path, 'w') as f:
-            f.write(textwrap.dedent('''\
-                [DEFAULT]
-                transport_url = {transport_url}
-                log_file = {log}
-                debug = false
-                [oslo_messaging_notifications]
-                topics = {topic}
-                [notification]
-                pipelines = nvs
-                workers = {workers}
-                batch_size = {batch_size}
-                batch_timeout = 1
-                [nvs]
-                pipeline_cfg_file = {nvs_pipeline}
-                ''').format(transport_url=transport_url, log=self.log_path, topic=topic,
-                            workers=workers, batch_size=batch_size,
-                            nvs_pipeline=nvs_pipeline) + extra_conf)
-        self.proc = None
-
-    def start(self):
-        exe = shutil.which('ceilometer-agent-notification',
-                           path=os.path.dirname(sys.executable))
-        if not exe:
-            raise SystemExit('ceilometer-agent-notification not found next to %s'
-                             % sys.executable)
-        self.proc = subprocess.Popen([exe, '--config-file', self.conf_path],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-        return self
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self, timeout=30):
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                pass
-        # Workers (cotyledon children) share the process group: make sure none is left.
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            pass
-
-    def log_text(self):
-        try:
-            with open(self.log_path, errors='replace') as f:
-                return f.read()
-        except FileNotFoundError:
-            return ''
-
-    def log_summary(self):
-        text = self.log_text()
-        levels = collections.Counter(re.findall(r'^\S+ \S+ \d+ (WARNING|ERROR|CRITICAL) ',
-                                                text, re.M))
-        samples = []
-        for line in text.splitlines():
-            if re.search(r' (WARNING|ERROR|CRITICAL) ', line) and len(samples) < 5:
-                samples.append(line[:300])
-        return {'levels': dict(levels), 'tracebacks': text.count('Traceback (most recent'),
-                'samples': samples, 'tail': text.splitlines()[-15:]}

@@ -5,20 +5,16 @@ does).  A missing server fails the tests; it never skips them.
 """
 import os
 import pathlib
-import re
 import shutil
-import signal
 import subprocess
-import sys
-import textwrap
 import time
 import uuid
 
 import elasticsearch
 import pytest
-import yaml
 
 from tests.functional import sender as sender_mod
+from tools.agentproc import Agent
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / 'artifacts'
@@ -75,74 +71,6 @@ def es_prefix(es_client):
 def es_store_url(prefix, **options):
     query = '&'.join('%s=%s' % kv for kv in dict(index_prefix=prefix, **options).items())
     return 'elasticsearch://%s/?%s' % (ES_URL.split('://', 1)[1], query)
-
-
-class Agent:
-    """A ceilometer-agent-notification subprocess with its own config and log."""
-
-    def __init__(self, workdir, name, transport_url, topic, publishers, workers=1,
-                 pipelines=('nvs',), batch_size=100, extra_conf='', event_publishers=()):
-        self.workdir = pathlib.Path(workdir)
-        self.name = name
-        self.log_path = self.workdir / ('%s.log' % name)
-        nvs_pipeline = self.workdir / ('%s-nvs_pipeline.yaml' % name)
-        nvs_pipeline.write_text(yaml.safe_dump({
-            'sources': [{'name': 'nvs_source', 'events': ['*'], 'sinks': ['nvs_sink']}],
-            'sinks': [{'name': 'nvs_sink', 'publishers': list(publishers)}]}))
-        # The stock event pipeline, for tests that use it (pipelines = event).
-        event_pipeline = self.workdir / ('%s-event_pipeline.yaml' % name)
-        event_pipeline.write_text(yaml.safe_dump({
-            'sources': [{'name': 'event_source', 'events': ['*'], 'sinks': ['event_sink']}],
-            'sinks': [{'name': 'event_sink',
-                       'publishers': list(event_publishers) or ['test://']}]}))
-        self.conf_path = self.workdir / ('%s.conf' % name)
-        self.conf_path.write_text(textwrap.dedent('''\
-            [DEFAULT]
-            transport_url = {transport_url}
-            log_file = {log}
-            debug = false
-            event_pipeline_cfg_file = {event_pipeline}
-            [oslo_messaging_notifications]
-            topics = {topic}
-            [notification]
-            {pipelines}
-            workers = {workers}
-            batch_size = {batch_size}
-            batch_timeout = 1
-            [nvs]
-            pipeline_cfg_file = {nvs_pipeline}
-            spool_dir = {spool_dir}
-            spool_flush_interval = 0.5
-            ''').format(transport_url=transport_url, log=self.log_path, topic=topic,
-                        pipelines='\n'.join('pipelines = %s' % p for p in pipelines),
-                        workers=workers, batch_size=batch_size,
-                        nvs_pipeline=nvs_pipeline, event_pipeline=event_pipeline,
-                        spool_dir=self.workdir / 'spool') + extra_conf)
-        self.proc = None
-
-    def start(self):
-        exe = shutil.which('ceilometer-agent-notification',
-                           path=os.path.dirname(sys.executable)) or 'ceilometer-agent-notification'
-        self.proc = subprocess.Popen([exe, '--config-file', str(self.conf_path)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-        return self
-
-    def stop(self, sig=signal.SIGTERM, timeout=30):
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-
-    def log_text(self):
-        return self.log_path.read_text(errors='replace') if self.log_path.exists() else ''
-
-    def tracebacks(self):
-        return re.findall(r'Traceback \(most recent call last\):.*?(?=\n\S|\Z)',
-                          self.log_text(), re.S)
 
 
 @pytest.fixture
