@@ -160,6 +160,12 @@ def test_rabbitmq_restarted_mid_stream(rabbit_vhost, rabbit_outage, agent_factor
     rabbit_outage.stop()
     rabbit_outage.start()
     agent.start()
+    # And once more under the running agent, while it works through the
+    # backlog: it reconnects by itself, its unacknowledged batches come back.
+    before = wait_for(lambda: stored(url), timeout=60, what='the agent storing again')
+    wait_for(lambda: stored(url) > before, timeout=60, what='the agent storing the backlog')
+    rabbit_outage.stop()
+    rabbit_outage.start()
     assert_reconciled(load.finish(), url)
     assert agent.proc.poll() is None
 
