@@ -59,6 +59,8 @@ class Notification:
     state: str | None = None
     fault: Fault | None = None
     payload: dict = dataclasses.field(default_factory=dict)
+    availability_zone: str | None = None
+    flavor: str | None = None           # flavor name (nova's instance_type)
 
 
 # --- normalisation ---------------------------------------------------------
@@ -168,7 +170,8 @@ def normalize(message, priority=None):
 
 
 _TEXT_FIELDS = ('message_id', 'event_type', 'publisher_id', 'host', 'request_id',
-                'global_request_id', 'project_id', 'user_id', 'resource_id', 'state')
+                'global_request_id', 'project_id', 'user_id', 'resource_id', 'state',
+                'availability_zone', 'flavor')
 
 
 def _normalize(message, priority):
@@ -194,6 +197,7 @@ def _normalize(message, priority):
     nested = payload.get(noun) if noun else None
     if not isinstance(nested, dict):
         nested = None
+    availability_zone, flavor = _placement(payload)
     return Notification(
         message_id=_message_id(message, metadata),
         timestamp=_timestamp(message, metadata),
@@ -217,6 +221,8 @@ def _normalize(message, priority):
         state=_state(payload, nested),
         fault=_fault(payload, prio, phase),
         payload=payload,
+        availability_zone=availability_zone,
+        flavor=flavor,
     )
 
 
@@ -454,9 +460,11 @@ def _plain(value, depth):
         data = value.get(_NOVA_DATA)
         if isinstance(data, dict):
             value = data
-        return {k: _plain(v, depth + 1) for k, v in value.items()}
+        # Scalars inline: a call per leaf was most of the unwrapping's cost.
+        return {k: _plain(v, depth + 1) if isinstance(v, (dict, list)) else v
+                for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v, depth + 1) for v in value]
+        return [_plain(v, depth + 1) if isinstance(v, (dict, list)) else v for v in value]
     return value
 
 
@@ -572,6 +580,35 @@ def _state(payload, nested):
             value = source.get(key)
             if type(value) is str and value:
                 return value
+    return None
+
+
+def _placement(payload):
+    """(availability zone, flavor name) a nova or cinder payload names, or Nones.
+
+    Instances and volumes carry ``availability_zone``; the flavor is legacy
+    nova's ``instance_type`` (its name) or versioned ``flavor.name``.  The
+    scheduler's and conductor's ``request_spec`` hold them too: legacy
+    ``instance_properties.availability_zone`` and ``instance_type.name``,
+    versioned ``availability_zone`` and ``flavor.name``.
+    """
+    zone, flavor = _text(payload.get('availability_zone')), _flavor_name(payload)
+    spec = payload.get('request_spec')
+    if isinstance(spec, dict):
+        props = spec.get('instance_properties')
+        zone = (zone or _text(spec.get('availability_zone'))
+                or (_text(props.get('availability_zone')) if isinstance(props, dict) else None))
+        flavor = flavor or _flavor_name(spec)
+    return zone, flavor
+
+
+def _flavor_name(data):
+    for key in ('flavor', 'instance_type'):
+        value = data.get(key)
+        if isinstance(value, dict):
+            value = value.get('name')
+        if type(value) is str and value:
+            return value
     return None
 
 

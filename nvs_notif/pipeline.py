@@ -46,8 +46,11 @@ def build_batch(messages, priority, extra_keys=(), raw_limit=65536, stats=None):
         try:
             # Opened first, so a reject is redacted by key, not as one string.
             opened = notification.open_envelope(message)
+            payload_json = None
             if type(opened) is dict and 'payload' in opened:
-                opened = dict(opened, payload=redact.redact(opened['payload'], extra_keys))
+                payload, payload_json = redact.redact_json(opened['payload'], extra_keys)
+                if payload is not opened['payload']:
+                    opened = dict(opened, payload=payload)
             n = notification.normalize(opened, priority)
             found = spans.fragments(n)
         except Exception as exc:
@@ -61,6 +64,10 @@ def build_batch(messages, priority, extra_keys=(), raw_limit=65536, stats=None):
             continue
         batch.notifications.append(n)
         batch.fragments += found
+        if payload_json is not None and n.payload is not opened['payload']:
+            payload_json = None     # normalising unwrapped it (versioned payloads)
+        # Of duplicate ids, the first is the one stored.
+        batch.payload_json.setdefault(n.message_id, payload_json)
     if stats is not None:
         stats['notifications'] += len(batch.notifications)
         stats['rejects'] += len(batch.rejects)
@@ -138,7 +145,7 @@ class NvsEndpoint:
         ids = {n.message_id for n in keep}
         return storage.Batch(keep, [f for f in batch.fragments
                                     if (f.start_ids | f.end_ids | f.error_ids) & ids],
-                             batch.rejects)
+                             batch.rejects, batch.payload_json)
 
     def _publish(self, pipe, batch):
         selected = self._select(pipe, batch)

@@ -270,7 +270,9 @@ def stuck(spans, now, stuck_after, overrides):
 SLA_COLUMNS = ('operation', 'group', 'count', 'success %', 'failures', 'avg (s)', 'p50 (s)',
                'p95 (s)', 'p99 (s)', 'max (s)', 'mean attempts', 'reschedules')
 SLA_GROUPS = {'host': lambda s: s.host, 'service': lambda s: s.service,
-              'project': lambda s: s.project_id}
+              'project': lambda s: s.project_id,
+              'availability_zone': lambda s: s.availability_zone,
+              'flavor': lambda s: s.flavor}
 
 
 def percentile(values, p):

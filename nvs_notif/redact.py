@@ -33,6 +33,9 @@ non-UTF-8 byte becomes when read with ``surrogateescape``, or a ``"\ud800"``
 escape in JSON -- cannot be encoded as UTF-8, so no store can write them:
 their surrogates become U+FFFD (one or more per bad byte).
 
+:func:`redact_json` gives the same result, and the JSON text with it when
+it could decide from the text alone that nothing needs masking.
+
 Containers nested deeper than :data:`MAX_DEPTH` are replaced by
 :data:`TRUNCATED`: the walk recurses at most that deep, so depth cannot crash it,
 but no notification is legitimately that deep and what we hand on must stay
@@ -41,6 +44,7 @@ copied once and shared in the copy, like :func:`copy.deepcopy`, so a cyclic
 input terminates too. Scalars are never copied.
 """
 import functools
+import json
 import re
 
 
@@ -77,6 +81,18 @@ _MIN_SECRET_LEN = 7
 # one case-insensitive regex search.
 _SUSPECT_WORDS = ('pass', 'secret', 'token', 'credential', 'authorization', 'key', '://')
 _KEY_CACHE_SIZE = 8192
+# Every match of _SECRET_KEY_RE and _INLINE_SECRET_RE holds one of these
+# words, or 'key' after one of _KEY_PREFIXES (api_key, pre-shared-key; 'key'
+# alone is common: key_name, public_key), and a URL password needs '://' and
+# '@'.  JSON escapes none of their characters, so a JSON text that holds none
+# of them has nothing to mask.  Keep them in step with the patterns
+# (test_redact_json_catches_every_pattern_word checks).
+_TEXT_WORDS = ('pass', 'secret', 'token', 'credential', 'authorization', 'cookie',
+               'signature', 'fernet', 'psk', 'community')
+_KEY_PREFIXES = ('api', 'private', 'priv', 'encryption', 'shared', 'auth')
+_KEY_PREFIX_LEN = max(map(len, _KEY_PREFIXES)) + 1
+# Stores encode the payload the same way (nvs_notif.storage.sqlite).
+_encode = json.JSONEncoder(check_circular=False, ensure_ascii=False, default=str).encode
 
 
 def redact(value, extra_keys=()):
@@ -93,6 +109,81 @@ def redact(value, extra_keys=()):
     if not isinstance(value, (dict, list, tuple)):
         return value
     return _redact_tree(value, is_secret, {})
+
+
+def redact_json(value, extra_keys=()):
+    """Redact ``value`` and say its JSON text when that came for free.
+
+    Most payloads hold no secret: encoding one (which a store does anyway)
+    and searching the text for the words every secret key and inline secret
+    contains costs less than walking it.  Only when a word is found (or the
+    text is not valid UTF-8, or may be deep enough to be truncated) is the
+    value walked by :func:`redact`.
+
+    :param value: any JSON-like value; it is not modified.
+    :param extra_keys: as for :func:`redact`.
+    :returns: ``(value, text)`` when nothing needs masking (``value`` itself,
+        not a copy, and its JSON text), else ``(redact(value, extra_keys), None)``.
+    """
+    try:
+        text = _encode(value)
+    except (TypeError, ValueError, RecursionError):
+        return redact(value, extra_keys), None
+    if _text_is_clean(text, _text_fragments(tuple(extra_keys))):
+        return value, text
+    return redact(value, extra_keys), None
+
+
+def _text_is_clean(text, fragments):
+    """Whether :func:`redact` would return the value of JSON ``text`` unchanged."""
+    if not text.isascii():
+        if fragments is None or not _is_utf8(text):
+            return False
+    # Opening brackets bound the depth from above (some may be inside strings).
+    if text.count('{') + text.count('[') > MAX_DEPTH + 1:
+        return False
+    low = text.lower()
+    if any(map(low.__contains__, _TEXT_WORDS)) or _names_a_secret_key(low):
+        return False
+    if '://' in low and '@' in low:
+        return False
+    if fragments:
+        if '-' in low:
+            low = low.replace('-', '_')
+        return not any(map(low.__contains__, fragments))
+    return True
+
+
+def _names_a_secret_key(low):
+    """Whether a 'key' in ``low`` follows one of _KEY_PREFIXES, maybe
+    through one '_' or '-'."""
+    at = low.find('key')
+    while at != -1:
+        before = low[max(at - _KEY_PREFIX_LEN, 0):at]
+        if before[-1:] in ('_', '-'):
+            before = before[:-1]
+        if before.endswith(_KEY_PREFIXES):
+            return True
+        at = low.find('key', at + 3)
+    return False
+
+
+def _is_utf8(text):
+    try:
+        text.encode('utf-8')
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+@functools.lru_cache(maxsize=32)
+def _text_fragments(extra_keys):
+    """Extra key fragments as they appear in lower-cased JSON text; None when
+    one is not ASCII (lower-casing non-ASCII text is not always per character)."""
+    fragments = tuple(k.lower().replace('-', '_') for k in extra_keys if k)
+    if not all(f.isascii() for f in fragments):
+        return None
+    return tuple(_encode(f)[1:-1] for f in fragments)
 
 
 def _redact_tree(value, is_secret, memo, depth=0):

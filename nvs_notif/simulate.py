@@ -228,6 +228,9 @@ class _Sim:
         self.cum[-1] = 1.0
 
         self.computes = ['host-%d' % i for i in range(1, hosts + 1)]
+        # Two availability zones: the first half of the compute hosts, the rest.
+        self.zones = {h: 'az-%d' % (1 + 2 * i // len(self.computes))
+                      for i, h in enumerate(self.computes)}
         self.controllers = ['ctl-%d' % i for i in range(1, controllers + 1)]
         self.cinder_host = 'cinder-1'
         self.glance_host = 'glance-1'
@@ -417,7 +420,8 @@ class _Sim:
             'instance_flavor_id': fl.flavorid, 'memory_mb': fl.memory_mb,
             'disk_gb': fl.root_gb + fl.ephemeral_gb, 'root_gb': fl.root_gb,
             'ephemeral_gb': fl.ephemeral_gb, 'vcpus': fl.vcpus,
-            'host': inst.host, 'node': inst.host, 'availability_zone': 'nova',
+            'host': inst.host, 'node': inst.host,
+            'availability_zone': self.zones.get(inst.host),
             'cell_name': '', 'architecture': 'x86_64', 'os_type': img.os_type,
             'kernel_id': '', 'ramdisk_id': '',
             'image_ref_url': img.url,
@@ -465,7 +469,8 @@ class _Sim:
         data = {
             'uuid': inst.uuid, 'display_name': inst.name, 'display_description': inst.name,
             'host_name': inst.name, 'host': inst.host, 'node': inst.host,
-            'availability_zone': 'nova', 'architecture': 'x86_64', 'os_type': None,
+            'availability_zone': self.zones.get(inst.host), 'architecture': 'x86_64',
+            'os_type': None,
             'kernel_id': '', 'ramdisk_id': '', 'image_uuid': img.id,
             'flavor': self.v_flavor(inst.flavor),
             'tenant_id': inst.project.id, 'user_id': inst.user.id,
@@ -1245,8 +1250,8 @@ class _Sim:
                            'host': host, 'binary': binary, 'topic': topic, 'uuid': service_id,
                            'disabled': False, 'disabled_reason': None, 'forced_down': False,
                            'last_seen_up': self.ts_v(t), 'report_count': count,
-                           'version': 66, 'availability_zone': 'nova' if topic == 'compute'
-                           else 'internal'}}
+                           'version': 66,
+                           'availability_zone': self.zones.get(host, 'internal')}}
             yield t, self.notif(t, 'nova', _VNOTIF, '%s:%s' % (binary, host), 'INFO',
                                 'service.update', payload, self.admin_ctx())
             t += interval * rng.uniform(0.97, 1.03)

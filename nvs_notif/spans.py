@@ -46,6 +46,12 @@ class Span:
     user_id: str | None = None
     resource_type: str | None = None
     resource_id: str | None = None
+    availability_zone: str | None = None
+    flavor: str | None = None           # flavor name
+    # When the zone / flavor was reported: the latest report wins (a
+    # reschedule may move to another zone, a resize changes the flavor).
+    zone_seen: datetime.datetime | None = None
+    flavor_seen: datetime.datetime | None = None
     hosts: frozenset = frozenset()
     start: datetime.datetime | None = None
     last_start: datetime.datetime | None = None     # start of the latest attempt
@@ -112,6 +118,8 @@ def fragment(notification):
         request_id=n.request_id, global_request_id=n.global_request_id,
         project_id=n.project_id, user_id=n.user_id,
         resource_type=n.resource_type, resource_id=n.resource_id,
+        availability_zone=n.availability_zone, flavor=n.flavor,
+        zone_seen=ts if n.availability_zone else None, flavor_seen=ts if n.flavor else None,
         start=ts if n.phase == 'start' else None,
         last_start=ts if n.phase == 'start' else None,
         end=ts if n.phase == 'end' else None,
@@ -142,6 +150,9 @@ def _reported_failure(n):
                 operation=failed_operation, service=n.service, host=None,
                 request_id=n.request_id, global_request_id=n.global_request_id,
                 project_id=n.project_id, user_id=n.user_id,
+                availability_zone=n.availability_zone, flavor=n.flavor,
+                zone_seen=n.timestamp if n.availability_zone else None,
+                flavor_seen=n.timestamp if n.flavor else None,
                 failed=n.timestamp, fault=n.fault,
                 error_ids=frozenset((n.message_id,)))
 
@@ -181,6 +192,9 @@ def merge(a, b):
         host = _pick(a.host, b.host)
     else:
         host = a.host if a.last_start == last_start else b.host
+    zone, zone_seen = _latest_report(a.availability_zone, a.zone_seen,
+                                     b.availability_zone, b.zone_seen)
+    flavor, flavor_seen = _latest_report(a.flavor, a.flavor_seen, b.flavor, b.flavor_seen)
     return dataclasses.replace(
         a,
         service=_pick(a.service, b.service), host=host, hosts=a.hosts | b.hosts,
@@ -190,12 +204,27 @@ def merge(a, b):
         user_id=_pick(a.user_id, b.user_id),
         resource_type=_pick(a.resource_type, b.resource_type),
         resource_id=_pick(a.resource_id, b.resource_id),
+        availability_zone=zone, zone_seen=zone_seen, flavor=flavor, flavor_seen=flavor_seen,
         start=_earliest(a.start, b.start), last_start=last_start,
         end=_latest(a.end, b.end),
         failed=failed, fault=fault,
         start_ids=a.start_ids | b.start_ids, end_ids=a.end_ids | b.end_ids,
         error_ids=a.error_ids | b.error_ids,
     )
+
+
+def _latest_report(a, a_seen, b, b_seen):
+    """(value, time) of the later of two reports; at the same time, the larger
+    value (so the choice does not depend on the order); None is no report."""
+    if a is None:
+        return b, b_seen
+    if b is None:
+        return a, a_seen
+    seen, value = max((a_seen or _NEVER, a), (b_seen or _NEVER, b))
+    return value, (None if seen is _NEVER else seen)
+
+
+_NEVER = datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)
 
 
 def _pick_fault(a, b):

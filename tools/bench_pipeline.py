@@ -26,7 +26,8 @@ Prints best and median rates of each side and the ratio of the medians::
     .venv/bin/python tools/bench_pipeline.py --count 20000 --json
     .venv/bin/python tools/bench_pipeline.py --count 20000 --profile
 
-Single process, no threads.
+Single process; the harness starts no threads (the SQLite store runs its WAL
+checkpoints in a thread of its own, as it does in the agent).
 """
 import argparse
 import collections

@@ -25,7 +25,8 @@ class Sla(lister.Lister):
         parser.add_argument('--operation', metavar='PREFIX',
                             help='only operations starting with PREFIX')
         parser.add_argument('--group-by', choices=sorted(queries.SLA_GROUPS),
-                            help='one row per operation and host, service or project')
+                            help='one row per operation and host, service, project, '
+                                 'availability zone or flavor (- when unknown)')
         parser.add_argument('--breakdown', metavar='OPERATION',
                             help='share of time per sub-operation of OPERATION requests')
         common.add_window(parser)

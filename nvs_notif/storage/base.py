@@ -28,6 +28,10 @@ class Batch:
     notifications: list = dataclasses.field(default_factory=list)
     fragments: list = dataclasses.field(default_factory=list)
     rejects: list = dataclasses.field(default_factory=list)
+    #: {message_id: JSON text of the payload of the first notification with
+    #: that id, or None}: what the pipeline already encoded (see
+    #: redact.redact_json); a store may use it instead of encoding again.
+    payload_json: dict = dataclasses.field(default_factory=dict)
 
 
 class Store(metaclass=abc.ABCMeta):

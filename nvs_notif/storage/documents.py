@@ -28,7 +28,8 @@ def notification_doc(n):
         'service': n.service, 'host': n.host, 'request_id': n.request_id,
         'global_request_id': n.global_request_id, 'project_id': n.project_id,
         'user_id': n.user_id, 'resource_type': n.resource_type,
-        'resource_id': n.resource_id, 'state': n.state, 'payload': n.payload,
+        'resource_id': n.resource_id, 'state': n.state,
+        'availability_zone': n.availability_zone, 'flavor': n.flavor, 'payload': n.payload,
     }
     doc.update(_fault_fields(n.fault))
     return doc
@@ -40,7 +41,9 @@ def span_doc(s):
         'host': s.host, 'hosts': sorted(s.hosts), 'request_id': s.request_id,
         'global_request_id': s.global_request_id, 'project_id': s.project_id,
         'user_id': s.user_id, 'resource_type': s.resource_type,
-        'resource_id': s.resource_id, 'start': iso(s.start),
+        'resource_id': s.resource_id, 'availability_zone': s.availability_zone,
+        'flavor': s.flavor, 'zone_seen': iso(s.zone_seen), 'flavor_seen': iso(s.flavor_seen),
+        'start': iso(s.start),
         'last_start': iso(s.last_start), 'end': iso(s.end),
         'failed': iso(s.failed), 'duration': s.duration,
         'attempts': s.attempts,
@@ -62,6 +65,8 @@ def span_from_doc(d):
         global_request_id=d.get('global_request_id'),
         project_id=d.get('project_id'), user_id=d.get('user_id'),
         resource_type=d.get('resource_type'), resource_id=d.get('resource_id'),
+        availability_zone=d.get('availability_zone'), flavor=d.get('flavor'),
+        zone_seen=parse_iso(d.get('zone_seen')), flavor_seen=parse_iso(d.get('flavor_seen')),
         start=parse_iso(d.get('start')), last_start=parse_iso(d.get('last_start')),
         end=parse_iso(d.get('end')),
         failed=parse_iso(d.get('failed')),

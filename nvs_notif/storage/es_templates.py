@@ -15,6 +15,7 @@ _COMMON = {
     'operation': _KW, 'service': _KW, 'host': _KW, 'request_id': _KW,
     'global_request_id': _KW, 'project_id': _KW, 'user_id': _KW,
     'resource_type': _KW, 'resource_id': _KW,
+    'availability_zone': _KW, 'flavor': _KW,
     'error_type': _KW,
     'error_message': {'type': 'text', 'fields': {'keyword': {'type': 'keyword', 'ignore_above': 1024}}},
     'error_code': {'type': 'long', 'ignore_malformed': True},
@@ -27,6 +28,7 @@ _ECS_ALIASES = {
     'event.action': 'operation',
     'trace.id': 'global_request_id', 'transaction.id': 'request_id',
     'cloud.project.id': 'project_id', 'user.id': 'user_id',
+    'cloud.availability_zone': 'availability_zone', 'cloud.machine.type': 'flavor',
     'error.type': 'error_type', 'error.message': 'error_message',
     'error.code': 'error_code',
 }

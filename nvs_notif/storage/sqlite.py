@@ -4,6 +4,8 @@ Several processes may share the file: each batch is one ``BEGIN IMMEDIATE``
 transaction, so span merges are serialised by SQLite's write lock.
 """
 import json
+import logging
+import operator
 import os
 import sqlite3
 import threading
@@ -13,21 +15,27 @@ from nvs_notif.storage import base
 from nvs_notif.storage import documents
 
 _SCHEMA = """
+-- A notification is kept once per (timestamp, message_id): a redelivery or
+-- replay repeats both.  That unique index grows at its end as time goes on,
+-- where one on message_id alone (random ids) would dirty a page per row and
+-- make every commit write most of it again; it also serves time windows in
+-- the order notifications() returns.  (Files made before keep their
+-- message_id primary key and timestamp index.)
 CREATE TABLE IF NOT EXISTS notifications (
-    message_id TEXT PRIMARY KEY, timestamp TEXT, event_type TEXT, operation TEXT,
+    message_id TEXT NOT NULL, timestamp TEXT NOT NULL, event_type TEXT, operation TEXT,
     phase TEXT, priority TEXT, service TEXT, host TEXT, request_id TEXT,
     global_request_id TEXT, project_id TEXT, user_id TEXT, resource_type TEXT,
     resource_id TEXT, error_type TEXT, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS notifications_request ON notifications (request_id);
 CREATE INDEX IF NOT EXISTS notifications_project ON notifications (project_id, timestamp);
-CREATE INDEX IF NOT EXISTS notifications_time ON notifications (timestamp);
+CREATE UNIQUE INDEX IF NOT EXISTS notifications_time ON notifications (timestamp, message_id);
 CREATE INDEX IF NOT EXISTS notifications_user ON notifications (user_id, timestamp);
 CREATE INDEX IF NOT EXISTS notifications_resource ON notifications (resource_id, timestamp);
 CREATE TABLE IF NOT EXISTS spans (
     span_id TEXT PRIMARY KEY, operation TEXT, service TEXT, host TEXT,
     request_id TEXT, global_request_id TEXT, project_id TEXT, user_id TEXT,
     resource_id TEXT, start TEXT, "end" TEXT, failed TEXT, duration REAL,
-    status TEXT, error_type TEXT, doc TEXT NOT NULL);
+    status TEXT, error_type TEXT, doc TEXT NOT NULL, availability_zone TEXT, flavor TEXT);
 CREATE INDEX IF NOT EXISTS spans_request ON spans (request_id);
 CREATE INDEX IF NOT EXISTS spans_global_request ON spans (global_request_id);
 CREATE INDEX IF NOT EXISTS spans_operation ON spans (operation, start);
@@ -45,8 +53,15 @@ _NOTIFICATION_COLUMNS = ('message_id', 'timestamp', 'event_type', 'operation', '
                          'resource_type', 'resource_id', 'error_type')
 _SPAN_COLUMNS = ('span_id', 'operation', 'service', 'host', 'request_id',
                  'global_request_id', 'project_id', 'user_id', 'resource_id',
-                 'start', 'end', 'failed', 'duration', 'status', 'error_type')
+                 'start', 'end', 'failed', 'duration', 'status', 'error_type',
+                 'availability_zone', 'flavor')
+# Columns added after files were first made: such files get them on open.
+_ADDED_COLUMNS = {'spans': ('availability_zone', 'flavor')}
 _KINDS = ('notifications', 'spans', 'events', 'samples', 'rejects')
+# Notifications written between background checkpoints (SQLiteStore._maybe_checkpoint).
+_CHECKPOINT_EVERY = 2000
+
+LOG = logging.getLogger(__name__)
 
 
 def _insert(table, columns, verb='INSERT OR IGNORE'):
@@ -62,6 +77,49 @@ def _row(doc, columns):
     return tuple(doc.get(c) for c in columns) + (_encode(doc),)
 
 
+_notification_values = operator.itemgetter(*_NOTIFICATION_COLUMNS)
+
+
+def _notification_row(n, payload_json):
+    """The row of a notification; ``payload_json``, its payload's JSON text
+    when the pipeline already made it (else None), is spliced into the doc."""
+    doc = documents.notification_doc(n)
+    if payload_json is None:
+        return _row(doc, _NOTIFICATION_COLUMNS)
+    del doc['payload']
+    text = '%s, "payload": %s}' % (_encode(doc)[:-1], payload_json)
+    return _notification_values(doc) + (text,)
+
+
+_INSERT_NOTIFICATIONS = _insert('notifications', _NOTIFICATION_COLUMNS)
+_INSERT_SPANS = _insert('spans', _SPAN_COLUMNS, 'INSERT OR REPLACE')
+_INSERT_REJECTS = 'INSERT OR IGNORE INTO rejects VALUES (?, ?, ?, ?)'
+
+
+def _checkpoint(path):
+    """Copy what the WAL holds into the file; a passive checkpoint never waits
+    for readers or writers, and a failed one only leaves it to the next."""
+    try:
+        db = sqlite3.connect(path, isolation_level=None)
+        try:
+            db.execute('PRAGMA wal_checkpoint(PASSIVE)')
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        LOG.debug('Checkpoint of %s failed: %s', path, exc)
+
+
+def _missing_columns(db):
+    for table, columns in _ADDED_COLUMNS.items():
+        have = {row[1] for row in db.execute('PRAGMA table_info(%s)' % table)}
+        yield from ((table, c) for c in columns if c not in have)
+
+
+def _add_missing_columns(db):
+    for table, column in list(_missing_columns(db)):
+        db.execute('ALTER TABLE %s ADD COLUMN "%s" TEXT' % (table, column))
+
+
 class SQLiteStore(base.Store):
     """``sqlite:///path/to/file.db`` (``sqlite://`` alone: in memory)."""
 
@@ -73,12 +131,18 @@ class SQLiteStore(base.Store):
         # The agent calls endpoints from several threads; one connection
         # behind a lock keeps each batch a single transaction.
         self._lock = threading.Lock()
+        self._path = path
+        self._checkpointer = None
+        self._unchecked = 0
         self._db = sqlite3.connect(path, timeout=60, isolation_level=None,
                                    check_same_thread=False)
         self._db.execute('PRAGMA journal_mode=WAL')
         self._db.execute('PRAGMA synchronous=NORMAL')
         self._db.execute('PRAGMA wal_autocheckpoint=16384')
         self._db.executescript(_SCHEMA)
+        if any(_missing_columns(self._db)):
+            # Checked again under the write lock: another process may be adding them too.
+            self._transaction(_add_missing_columns)
 
     def _transaction(self, work):
         with self._lock:
@@ -92,23 +156,40 @@ class SQLiteStore(base.Store):
             return result
 
     def write(self, batch):
+        # Built before the transaction: they need nothing stored, and other
+        # writers wait while it is open.
+        texts = batch.payload_json
+        rows = [_notification_row(n, texts.get(n.message_id)) for n in batch.notifications]
+
         def work(db):
             ids = {f.span_id for f in batch.fragments}
             existing = {s.span_id: s for s in self._load_spans(db, ids)}
             merged = spans_mod.merge_all(batch.fragments, existing)
-            inserted = db.executemany(
-                _insert('notifications', _NOTIFICATION_COLUMNS),
-                (_row(documents.notification_doc(n), _NOTIFICATION_COLUMNS)
-                 for n in batch.notifications)).rowcount
-            db.executemany(_insert('spans', _SPAN_COLUMNS, 'INSERT OR REPLACE'),
-                           (_row(documents.span_doc(merged[i]), _SPAN_COLUMNS)
-                            for i in ids))
-            db.executemany('INSERT OR IGNORE INTO rejects VALUES (?, ?, ?, ?)',
+            inserted = db.executemany(_INSERT_NOTIFICATIONS, rows).rowcount
+            db.executemany(_INSERT_SPANS, (_row(documents.span_doc(merged[i]), _SPAN_COLUMNS)
+                                           for i in ids))
+            db.executemany(_INSERT_REJECTS,
                            ((documents.reject_id(r), documents.iso(r.received), r.reason, r.raw)
                             for r in batch.rejects))
             return base.WriteResult({i: merged[i] for i in ids},
                                     len(batch.notifications) - max(inserted, 0))
-        return self._transaction(work)
+        result = self._transaction(work)
+        self._maybe_checkpoint(len(batch.notifications))
+        return result
+
+    def _maybe_checkpoint(self, written):
+        """Every _CHECKPOINT_EVERY notifications, checkpoint in a thread of its
+        own, so commits do not wait for it (SQLite's wal_autocheckpoint still
+        bounds the WAL should that thread fall behind)."""
+        with self._lock:
+            self._unchecked += written
+            if (self._path == ':memory:' or self._unchecked < _CHECKPOINT_EVERY
+                    or (self._checkpointer is not None and self._checkpointer.is_alive())):
+                return
+            self._unchecked = 0
+            self._checkpointer = threading.Thread(target=_checkpoint, args=(self._path,),
+                                                  name='nvs-sqlite-checkpoint', daemon=True)
+            self._checkpointer.start()
 
     @staticmethod
     def _load_spans(db, ids):
@@ -215,4 +296,6 @@ class SQLiteStore(base.Store):
 
     def close(self):
         with self._lock:
+            if self._checkpointer is not None:
+                self._checkpointer.join()
             self._db.close()

@@ -8,7 +8,6 @@ thread while the command runs are printed, once each, filtered.
 """
 import collections
 import datetime
-import io
 import json
 import threading
 import time
@@ -16,12 +15,12 @@ import uuid
 
 import pytest
 
-from nvs_notif.cli.main import NvsNotifApp
 from nvs_notif import pipeline
 from nvs_notif import queries
 from nvs_notif import replay
 from nvs_notif import simulate
 from nvs_notif import storage
+from tests.functional.cli import both, run_text as run
 from tests.functional.conftest import es_store_url
 
 
@@ -33,24 +32,6 @@ def stores(es_prefix, tmp_path):
         replay.replay((s.to_message() for s in simulate.simulate(2000, seed=3)), endpoint)
         endpoint.manager.pipelines[0].publishers[0].store.close()
     return urls
-
-
-def run(url, *argv):
-    """``nvs-notif --store url argv`` in-process; (exit code, stdout text)."""
-    app = NvsNotifApp()
-    app.stdout = io.StringIO()
-    code = app.run(['--store', url] + list(argv))
-    return code, app.stdout.getvalue()
-
-
-def both(stores, *argv):
-    outputs = {}
-    for name, url in stores.items():
-        code, out = run(url, *argv, '-f', 'json')
-        assert code == 0, (name, argv)
-        outputs[name] = json.loads(out)
-    assert outputs['sqlite'] == outputs['es'], argv
-    return outputs['sqlite']
 
 
 def stored_docs(url):

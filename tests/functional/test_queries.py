@@ -8,19 +8,17 @@ directly from ``store.spans()``.
 """
 import collections
 import datetime
-import io
-import json
 import uuid
 
 import pytest
 
 from nvs_notif.cli import common
-from nvs_notif.cli.main import NvsNotifApp
 from nvs_notif import queries
 from nvs_notif import replay
 from nvs_notif import simulate
 from nvs_notif import spans as spans_mod
 from nvs_notif import storage
+from tests.functional.cli import both
 from tests.functional.conftest import es_store_url
 
 
@@ -57,23 +55,6 @@ def spans(stores):
 @pytest.fixture(scope='module')
 def now(spans):
     return queries.latest_time(spans)
-
-
-def run(url, *argv):
-    """Run ``nvs-notif --store url argv -f json`` in-process; the parsed output."""
-    app = NvsNotifApp()
-    out = io.StringIO()
-    app.stdout = out
-    assert app.run(['--store', url] + list(argv) + ['-f', 'json']) == 0, argv
-    return json.loads(out.getvalue())
-
-
-def both(stores, *argv):
-    """The command's output, asserted identical on both stores."""
-    from_sqlite = run(stores['sqlite'], *argv)
-    from_es = run(stores['es'], *argv)
-    assert from_sqlite == from_es, argv
-    return from_sqlite
 
 
 def test_stores_hold_the_same_spans(stores, spans):

@@ -471,6 +471,47 @@ def test_deeply_nested_versioned_payload_does_not_crash():
     assert n.payload['_object_name'] is None
 
 
+def _with_payload(name, **changes):
+    message = load(name)
+    payload = message['payload']
+    payload.get('nova_object.data', payload).update(changes)
+    return message
+
+
+def _legacy_request_spec(zone):
+    return {'request_spec': {
+        'num_instances': 1, 'instance_type': {'name': 'm1.large', 'flavorid': '4'},
+        'instance_properties': {'availability_zone': zone, 'uuid': INST}}}
+
+
+@pytest.mark.parametrize('message, zone, flavor', [
+    # legacy nova: the zone is null until the instance is scheduled
+    (load('legacy_nova_compute_instance_create_start'), None, 'm1.small'),
+    (_with_payload('legacy_nova_compute_instance_create_end', availability_zone='az-2'),
+     'az-2', 'm1.small'),
+    # versioned nova: flavor.nova_object.data.name
+    (load('versioned_nova_instance_create_end'), 'nova', 'm1.small'),
+    # the conductor's request spec: versioned (no zone asked for) and legacy
+    (load('versioned_nova_compute_task_build_instances_error'), None, 'm1.small'),
+    (dict(load('legacy_nova_compute_instance_create_start'),
+          event_type='scheduler.select_destinations.start',
+          payload=_legacy_request_spec('az-1')), 'az-1', 'm1.large'),
+    (load('cinder_volume_create_end'), 'nova', None),
+    (load('neutron_port_create_end'), None, None),
+    # odd shapes give nothing rather than failing
+    (_with_payload('legacy_nova_compute_instance_create_end', availability_zone=['az-1'],
+                   instance_type=3), None, None),
+    (_with_payload('versioned_nova_instance_create_end', flavor=['m1.small'],
+                   availability_zone=''), None, None),
+    (_with_payload('legacy_nova_compute_instance_create_end', instance_type=None,
+                   request_spec={'instance_properties': 'az-1', 'instance_type': 'm1.tiny'}),
+     None, 'm1.tiny'),
+])
+def test_availability_zone_and_flavor(message, zone, flavor):
+    n = normalize(message)
+    assert (n.availability_zone, n.flavor) == (zone, flavor)
+
+
 if given is not None:
     json_values = st.recursive(
         st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)

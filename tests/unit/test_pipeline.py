@@ -160,6 +160,25 @@ def test_extra_redact_keys():
     assert ADMIN_PW not in _dump_batch(batch)
 
 
+def test_build_batch_hands_on_the_json_of_payloads_stored_as_they_came():
+    clean = plain(message_id='m-clean', display_name='vm-1')
+    secret = plain(message_id='m-secret', admin_password=ADMIN_PW)
+    versioned = dict(plain(message_id='m-versioned'), payload={
+        'nova_object.name': 'InstanceActionPayload', 'nova_object.version': '1.0',
+        'nova_object.data': {'uuid': 'inst-1', 'host': 'host-1'}})
+    duplicate = plain(message_id='m-clean', display_name='vm-2')
+    batch = pipeline.build_batch([clean, secret, versioned, duplicate], None)
+    assert json.loads(batch.payload_json['m-clean']) == clean['payload']
+    assert batch.payload_json['m-secret'] is None      # masked: a copy, walked
+    assert batch.payload_json['m-versioned'] is None   # unwrapped by normalize
+    assert batch.notifications[0].payload is clean['payload']
+    assert batch.notifications[1].payload['admin_password'] == '***'
+    no_payload = plain(message_id='m-none')
+    del no_payload['payload']
+    batch = pipeline.build_batch([no_payload], None)
+    assert batch.notifications[0].payload == {} and batch.payload_json == {'m-none': None}
+
+
 def test_rejected_envelope_is_redacted_like_opened_one():
     inner = {'_context_auth_token': ENV_TOKEN, 'priority': 'info',
              'payload': {'adminPass': ENV_PW, 'ssn': '123-45-6789'}}

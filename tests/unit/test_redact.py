@@ -1,7 +1,10 @@
 """Tests for nvs_notif.redact: every place OpenStack puts secrets is masked."""
 import copy
+import datetime
+import itertools
 import json
 import pathlib
+import re
 
 import pytest
 
@@ -229,6 +232,104 @@ def test_shared_subtrees_copied_once():
     assert out['a'] is out['b'][0] and out['a'] == {'token': MASK}
 
 
+# --- redact_json: the JSON text check instead of a walk ------------------------
+
+def _same_as_redact(value, extra_keys=()):
+    masked, text = redact_mod.redact_json(value, extra_keys)
+    assert masked == redact(value, extra_keys)
+    if text is not None:
+        assert masked is value
+        assert json.loads(text) == json.loads(json.dumps(masked))
+    return masked, text
+
+
+def _nested(depth, leaf):
+    for i in range(depth):
+        leaf = {'level%d' % i: [leaf]} if i % 2 else {'level%d' % i: leaf}
+    return leaf
+
+
+@pytest.mark.parametrize('value', [
+    _nested(20, {'admin_password': 'pw'}),                        # deep
+    {'servers': [{'name': 'a'}, {'name': 'b', 'adminPass': 'pw'}]},  # in a list
+    {'meta': {'PassWord': 'pw'}}, {'X-AUTH-TOKEN': 't'}, {'Api-Key': 'k'},  # casing, '-'
+    {'myPrivateKeyFile': 'k'}, {'oldpasswordhash': 'h'},          # substrings
+    {'headers': [['X-Auth-Token', 't'], ['Accept', 'json']]},      # header pairs
+    {'transport_url': 'rabbit://nova:S3cr@t@ctl:5672/'},           # URL password
+    {'log': 'connect failed: password=hunter2 user=u'},             # inline
+    {'to\u212aen': 'x'},                                          # Kelvin sign lower()s to 'k'
+    {'name': 'caf\u00e9', 'auth_token': 't'},                       # non-ASCII text
+    {'name': 'bad \udcff byte'},                                  # surrogate: made UTF-8
+    _nested(MAX_DEPTH + 2, {'name': 'too deep'}),                  # truncated
+    {'text': 'a "quoted" \\ back\nslash', 'cookie': 'c'},        # escapes in the text
+])
+def test_redact_json_walks_what_may_hold_a_secret(value):
+    masked, text = _same_as_redact(value)
+    assert text is None and masked is not value
+
+
+def _pattern_words(pattern):
+    """Every literal key an alternation like 'a|b_?c|d$' matches ('_?': with
+    and without '_')."""
+    for alternative in pattern.split('|'):
+        alternative = alternative.rstrip('$')
+        assert re.fullmatch(r'(?:[a-z]|_\?|_)+', alternative), alternative
+        parts = alternative.split('_?')
+        for seps in itertools.product(('', '_'), repeat=len(parts) - 1):
+            yield parts[0] + ''.join(sep + part for sep, part in zip(seps, parts[1:]))
+
+
+def _inline_words():
+    group = re.match(r'\(\(\?:(.*?)\)\[', redact_mod._INLINE_SECRET_RE.pattern).group(1)
+    # '\w*pass(?=...)': any word ending in pass
+    return _pattern_words(group.replace(r'\w*pass(?=["\']?\s*[:=])', 'pass'))
+
+
+def test_redact_json_catches_every_pattern_word():
+    keys = set(_pattern_words(redact_mod._SECRET_KEY_RE.pattern))
+    assert {'psk', 'apikey', 'api_key', 'preshared_key', 'community'} <= keys
+    for word in keys:
+        for key in (word, word.upper(), word.replace('_', '-'), 'my_' + word.title() + 'X'):
+            masked, text = _same_as_redact({'outer': [{key: 'v'}]})
+            assert text is None, key
+    inline = set(_inline_words())
+    assert inline <= keys | {'pass'}
+    for word in inline:
+        _masked, text = _same_as_redact({'msg': 'failed: %s=hunter2' % word.upper()})
+        assert text is None, word
+
+
+def test_redact_json_clean_value_is_returned_with_its_text():
+    value = {'instance_id': 'inst-1', 'links': [{'href': 'http://ctl/v2/x'}],
+             'key_name': 'mykey', 'public_key': 'ssh-rsa AAA', 'display_name': '\u4e91\u4e3b\u673a',
+             'metadata': {}, 'flavor': {'vcpus': 2, 'extra': None, 'ok': True}}
+    masked, text = _same_as_redact(value)
+    assert masked is value and json.loads(text) == value
+
+
+@pytest.mark.parametrize('value, extra', [
+    ({'vault-ref': 'x'}, ('vault_ref',)), ({'Vault_Ref': 'x'}, ('VAULT-REF',)),
+    ({'a': {'b': [{'my"odd"key': 'x'}]}}, ('"odd"',)),
+    ({'\u0441\u0435\u043a\u0440\u0435\u0442': 'x'}, ('\u0421\u0435\u043a\u0440\u0435\u0442',)),
+])
+def test_redact_json_extra_keys(value, extra):
+    masked, text = _same_as_redact(value, extra)
+    assert text is None and MASK in json.dumps(masked)
+
+
+def test_redact_json_cyclic_and_non_json_values():
+    cyclic = {'name': 'n'}
+    cyclic['self'] = cyclic
+    masked, text = redact_mod.redact_json(cyclic)
+    assert text is None and masked['self'] is masked
+    masked, text = redact_mod.redact_json({1.5: {'password': 'p'}, 'when': object()})
+    assert text is None and masked[1.5] == {'password': MASK}
+    when = datetime.datetime(2024, 1, 15, 8, 0)
+    masked, text = redact_mod.redact_json({2: 'two', 'when': when})
+    assert masked == {2: 'two', 'when': when}
+    assert json.loads(text) == {'2': 'two', 'when': '2024-01-15 08:00:00'}
+
+
 if given is not None:
     json_values = st.recursive(
         st.none() | st.booleans() | st.integers() | st.text(max_size=30),
@@ -256,3 +357,23 @@ if given is not None:
                 for item in node:
                     walk(item)
         walk(out)
+
+    secretish = st.sampled_from(['password', 'PassWord', 'x-auth-token', 'token_expires_at',
+                                 'api-key', 'bypass', 'name', 'vault-ref', 'id', 'psk',
+                                 'preSharedKey', 'snmp_community', 'key_name', 'ssh-priv-key'])
+    texts = st.text(max_size=30) | st.sampled_from([
+        'rabbit://u:pw@h:5672/', 'http://ctl/v2', 'password=x', 'Authorization: Bearer t',
+        'caf\u00e9', 'bad \udcff', 'key=1'])
+    redact_json_values = st.recursive(
+        st.none() | st.booleans() | st.integers() | texts,
+        lambda children: st.lists(children, max_size=4)
+        | st.lists(secretish, min_size=1, max_size=1).map(lambda k: k + ['v'])
+        | st.dictionaries(st.text(max_size=12) | secretish, children, max_size=4),
+        max_leaves=30)
+
+    @settings(max_examples=400, deadline=None)
+    @given(value=redact_json_values, extra=st.sampled_from([(), ('vault_ref',), ('ID',)]))
+    def test_property_redact_json_is_redact(value, extra):
+        before = copy.deepcopy(value)
+        _same_as_redact(value, extra)
+        assert value == before

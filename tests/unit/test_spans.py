@@ -272,22 +272,26 @@ def _flow():
     two errors at the same instant with different faults, legacy resource-keyed span."""
     rid2 = 'req-2'
     ns = [
-        notif('compute.instance.create.start', 0, host='host-1'),
-        notif('compute.instance.create.error', 2, host='host-1', fault=PORT_FAIL),
-        notif('compute.instance.create.start', 3, host='host-2'),
-        notif('compute.instance.create.error', 5, host='host-2', fault=NO_VALID),
+        notif('compute.instance.create.start', 0, host='host-1', flavor='m1.small'),
+        notif('compute.instance.create.error', 2, host='host-1', fault=PORT_FAIL,
+              availability_zone='az-1', flavor='m1.small'),
+        notif('compute.instance.create.start', 3, host='host-2', flavor='m1.small'),
+        notif('compute.instance.create.error', 5, host='host-2', fault=NO_VALID,
+              availability_zone='az-2', flavor='m1.small'),
         notif('compute.instance.create.error', 5, host='host-2', fault=PORT_FAIL),
-        notif('compute.instance.create.start', 6, host='host-3'),
-        notif('compute.instance.create.end', 20, host='host-3'),
+        notif('compute.instance.create.start', 6, host='host-3', flavor='m1.small'),
+        notif('compute.instance.create.end', 20, host='host-3', availability_zone='az-2',
+              flavor='m1.small'),
         notif('port.create.start', 7, host='ctl-1', service='neutron',
               resource_type='port', resource_id='p-1', global_request_id=REQ,
               request_id=rid2),
         notif('port.create.end', 8, host='ctl-1', service='neutron',
               resource_type='port', resource_id='p-1', request_id=rid2),
-        notif('volume.attach.start', 10, host='host-3'),
-        notif('volume.attach.error', 11, host='host-3', fault=NO_VALID),
+        notif('volume.attach.start', 10, host='host-3', availability_zone='az-2'),
+        notif('volume.attach.error', 11, host='host-3', fault=NO_VALID, flavor='m1.large',
+              availability_zone='az-2'),
         notif('volume.attach.start', 12, host='host-3'),
-        notif('volume.attach.end', 13, host='host-3'),
+        notif('volume.attach.end', 13, host='host-3', flavor='m1.small'),
         notif('volume.attach.error', 13, host='host-3', fault=Fault(message='late')),
         notif('scheduler.select_destinations.start', 0, host='ctl-1'),
         notif('image.upload.end', 1, host='ctl-1', request_id=None, resource_id='img-1'),
@@ -307,10 +311,16 @@ def test_flow_expectations():
     assert create.attempts == 3 and create.status == 'success'
     # two errors at the same instant: the choice is deterministic
     assert create.fault in (NO_VALID, PORT_FAIL)
+    # zones and flavors: the latest report wins (rescheduled from az-1 to az-2)
+    assert (create.availability_zone, create.flavor) == ('az-2', 'm1.small')
+    assert create.zone_seen == create.end and create.flavor_seen == create.end
+    attach = EXPECTED[spans.span_id(REQ, 'volume.attach')]
+    assert (attach.availability_zone, attach.flavor) == ('az-2', 'm1.small')
     sched = EXPECTED[spans.span_id(REQ, 'scheduler.select_destinations')]
     assert outcome_now(sched) == 'timeout'
     port = EXPECTED[spans.span_id('req-2', 'port.create')]
     assert port.global_request_id == REQ and port.duration == 1.0
+    assert (port.availability_zone, port.flavor) == (None, None)
 
 
 @hypothesis.settings(max_examples=300, deadline=None)
@@ -344,15 +354,18 @@ def test_merge_is_commutative_associative_idempotent(data):
     st.lists(st.tuples(st.sampled_from(['start', 'end', 'error']),
                        st.integers(0, 5),
                        st.sampled_from([None, 'A', 'B']),
-                       st.sampled_from([None, 'x', 'y'])),
+                       st.sampled_from([None, 'x', 'y']),
+                       st.sampled_from([None, 'az-1', 'az-2']),
+                       st.sampled_from([None, 'm1.small', 'm1.large'])),
              min_size=1, max_size=8),
     st.randoms(use_true_random=False))
 def test_merge_all_random_fragments_of_one_span(events, rnd):
     frags = []
-    for i, (phase, sec, exc, msg) in enumerate(events):
+    for i, (phase, sec, exc, msg, zone, flavor) in enumerate(events):
         fault = Fault(exception=exc, message=msg) if phase == 'error' else None
         frags.append(spans.fragment(notif('compute.instance.create.' + phase, sec,
-                                          message_id='m%d' % i, fault=fault)))
+                                          message_id='m%d' % i, fault=fault,
+                                          availability_zone=zone, flavor=flavor)))
     expected = spans.merge_all(frags)
     shuffled = frags + rnd.sample(frags, k=min(3, len(frags)))
     rnd.shuffle(shuffled)
@@ -361,6 +374,11 @@ def test_merge_all_random_fragments_of_one_span(events, rnd):
     half = len(shuffled) // 2
     left, right = spans.merge_all(shuffled[:half]), spans.merge_all(shuffled[half:])
     assert spans.merge_all(right.values(), left) == expected
+    # the value of the latest report; at the same time, the larger value
+    (span,) = expected.values()
+    assert span.availability_zone == max(((e[1], e[4]) for e in events if e[4]),
+                                         default=(None, None))[1]
+    assert span.flavor == max(((e[1], e[5]) for e in events if e[5]), default=(None, None))[1]
 
 
 def _merged(*ns):
@@ -371,10 +389,12 @@ def test_novalidhost_from_the_conductor_fails_the_open_scheduler_span():
     start = notif('scheduler.select_destinations.start', 0, host='ctl-1')
     # legacy: priority error, no phase; the scheduler never sends its .end
     conductor = dataclasses.replace(
-        notif('compute_task.build_instances', 2, host='ctl-2', priority='error'), fault=NO_VALID)
+        notif('compute_task.build_instances', 2, host='ctl-2', priority='error',
+              flavor='m1.small'), fault=NO_VALID)
     merged = _merged(start, conductor)
     sched = merged[spans.span_id(REQ, 'scheduler.select_destinations')]
     assert sched.status == 'failure' and sched.fault == NO_VALID
+    assert sched.flavor == 'm1.small'        # the conductor's request spec names it
     assert sched.duration == 2.0 and sched.host == 'ctl-1' and sched.hosts == {'ctl-1'}
     assert outcome_now(sched) == 'failure'           # not reported stuck
     # versioned: compute_task.build_instances.error, its own span too

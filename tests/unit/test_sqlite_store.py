@@ -1,6 +1,10 @@
 """Unit tests for the SQLite store (nvs_notif.storage.sqlite)."""
+import dataclasses
 import datetime
+import json
 import multiprocessing
+import os
+import sqlite3
 
 import pytest
 
@@ -185,6 +189,129 @@ def test_error_without_fault_details_round_trips(store):
                     notif('compute.instance.create.error', 1, fault=Fault())])
     store.write(batch)
     assert _by_id(store.spans()) == spans.merge_all(batch.fragments)
+
+
+def test_payload_json_of_the_batch_is_stored_as_the_payload(store):
+    first = notif('compute.instance.create.start', 0)
+    again = dataclasses.replace(first, payload={'other': 'payload'})   # same message id
+    plain = notif('compute.instance.create.end', 9)
+    batch = _batch([first, again, plain])
+    batch.payload_json = {first.message_id: json.dumps(first.payload),
+                          plain.message_id: None}
+    store.write(batch)
+    docs = {d['message_id']: d for d in store.notifications()}
+    assert docs == {n.message_id: json.loads(json.dumps(documents.notification_doc(n),
+                                                        default=str))
+                    for n in (first, plain)}
+
+
+def test_checkpoints_run_in_the_background_every_so_many_notifications(db_url, monkeypatch):
+    from nvs_notif.storage import sqlite as sqlite_mod
+    monkeypatch.setattr(sqlite_mod, '_CHECKPOINT_EVERY', 10)
+    path = db_url[len('sqlite:///'):]
+    store = storage.get_store(db_url)
+    try:
+        before = os.path.getsize(path)
+        store.write(_batch(_notifications()[:9]))
+        assert store._checkpointer is None
+        store.write(_batch(_notifications()[9:]))
+        store._checkpointer.join()
+        # the WAL's pages were copied into the file
+        assert os.path.getsize(path) > before
+        assert store.count('notifications') == len(_notifications())
+    finally:
+        store.close()
+
+
+def test_memory_store_never_checkpoints(monkeypatch):
+    from nvs_notif.storage import sqlite as sqlite_mod
+    monkeypatch.setattr(sqlite_mod, '_CHECKPOINT_EVERY', 1)
+    store = storage.get_store('sqlite://')
+    try:
+        store.write(_batch(_notifications()))
+        assert store._checkpointer is None and store.count('notifications') == 14
+    finally:
+        store.close()
+
+
+_OLD_NOTIFICATIONS_TABLE = """
+CREATE TABLE notifications (
+    message_id TEXT PRIMARY KEY, timestamp TEXT, event_type TEXT, operation TEXT,
+    phase TEXT, priority TEXT, service TEXT, host TEXT, request_id TEXT,
+    global_request_id TEXT, project_id TEXT, user_id TEXT, resource_type TEXT,
+    resource_id TEXT, error_type TEXT, doc TEXT NOT NULL);
+CREATE INDEX notifications_time ON notifications (timestamp);
+"""
+
+
+@pytest.mark.parametrize('old_file', [False, True])
+def test_redelivered_notifications_are_kept_once(db_url, old_file):
+    if old_file:
+        with sqlite3.connect(db_url[len('sqlite:///'):]) as db:
+            db.executescript(_OLD_NOTIFICATIONS_TABLE)
+    store = storage.get_store(db_url)
+    try:
+        batch = _batch(_notifications())
+        assert store.write(batch).duplicates == 0
+        assert store.write(_batch(_notifications()[3:] + _notifications()[:3])).duplicates == 14
+        newest = notif('compute.instance.create.start', 99)
+        assert store.write(_batch([newest, newest])).duplicates == 1
+        docs = list(store.notifications())
+        assert len(docs) == 15 and docs[0]['message_id'] == newest.message_id
+    finally:
+        store.close()
+
+
+def _placed(n, zone, flavor):
+    return dataclasses.replace(n, availability_zone=zone, flavor=flavor)
+
+
+def test_zone_and_flavor_stored_and_read_back(store, db_url):
+    batch = _batch([_placed(notif('compute.instance.create.start', 0), None, 'm1.small'),
+                    _placed(notif('compute.instance.create.end', 9), 'az-1', 'm1.small')])
+    store.write(batch)
+    (span,) = store.spans()
+    assert (span.availability_zone, span.flavor) == ('az-1', 'm1.small')
+    assert span == spans.merge_all(batch.fragments)[span.span_id]
+    with sqlite3.connect(db_url[len('sqlite:///'):]) as db:
+        assert db.execute('SELECT availability_zone, flavor FROM spans').fetchall() == [
+            ('az-1', 'm1.small')]
+
+
+# The spans table as files made before zones and flavors were kept have it.
+_OLD_SPANS_TABLE = """
+CREATE TABLE spans (
+    span_id TEXT PRIMARY KEY, operation TEXT, service TEXT, host TEXT,
+    request_id TEXT, global_request_id TEXT, project_id TEXT, user_id TEXT,
+    resource_id TEXT, start TEXT, "end" TEXT, failed TEXT, duration REAL,
+    status TEXT, error_type TEXT, doc TEXT NOT NULL);
+"""
+
+
+def test_file_from_before_zones_gains_the_columns_on_open(db_url):
+    start = notif('compute.instance.create.start', 0)
+    old_doc = documents.span_doc(spans.fragment(start))
+    del old_doc['availability_zone'], old_doc['flavor']
+    path = db_url[len('sqlite:///'):]
+    with sqlite3.connect(path) as db:
+        db.executescript(_OLD_SPANS_TABLE)
+        db.execute('INSERT INTO spans (span_id, operation, doc) VALUES (?, ?, ?)',
+                   (old_doc['span_id'], old_doc['operation'], json.dumps(old_doc)))
+    first, second = storage.get_store(db_url), storage.get_store(db_url)
+    try:
+        (old,) = first.spans()
+        assert (old.availability_zone, old.flavor, old.start) == (None, None, start.timestamp)
+        end = _placed(notif('compute.instance.create.end', 5), 'az-2', 'm1.tiny')
+        second.write(_batch([end]))
+        (merged,) = first.spans()
+        assert (merged.availability_zone, merged.flavor, merged.duration) == (
+            'az-2', 'm1.tiny', 5.0)
+    finally:
+        first.close()
+        second.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute('SELECT availability_zone, flavor FROM spans').fetchall() == [
+            ('az-2', 'm1.tiny')]
 
 
 # --- several processes on one file ---------------------------------------------------
