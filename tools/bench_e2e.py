@@ -185,7 +185,8 @@ def bench_workers(args, workers, base, client, rabbit, cleanup, say, ceiling_rat
     cleanup.add('workdir', shutil.rmtree, workdir, ignore_errors=True)
     url = benchutil.es_store_url(prefix)
     agent = agentproc.Agent(workdir, 'bench-agent', benchutil.TRANSPORT_URL,
-                            ','.join(topics.values()), [url], workers, args.batch_size)
+                            ','.join(topics.values()), [url], workers=workers,
+                            batch_size=args.batch_size)
     cleanup.add('agent', agent.stop)
     say('%d worker(s): agent -> %s' % (workers, url))
     agent.start()

@@ -312,7 +312,7 @@ def bench_bulk(args, base, client, cleanup, say):
 
 def run_agent(args, topic, prefix, workdir, client, timeout, cleanup, say):
     agent = Agent(workdir, 'bench-agent', TRANSPORT_URL, topic, [es_store_url(prefix)],
-                  args.workers, args.e2e_batch_size)
+                  workers=args.workers, batch_size=args.e2e_batch_size)
     cleanup.add('agent', agent.stop)
     pattern = '%s-notifications*' % prefix
     expected = args.e2e_count
