@@ -1,4 +1,5 @@
-"""Feed notifications to the nvs endpoint in-process: files, or a simulated cloud.
+"""Feed notifications to the nvs endpoint in-process: files, a simulated cloud, or
+a dead-letter queue (:mod:`nvs_notif.drain`).
 
 The same :class:`nvs_notif.pipeline.NvsEndpoint` as inside the agent does the
 work, configured the way the agent would be, with the store as its publisher.
@@ -49,28 +50,46 @@ def local_endpoint(store_url, conf=None, other_publishers=()):
     return manager.get_main_endpoints()[0]
 
 
+def parse_body(body):
+    """One message as the endpoint takes it: the JSON value of ``body`` (bytes
+    or text), or the text itself when it is not JSON, so the endpoint rejects
+    it with a reason like any other bad message. Bytes that are not UTF-8 are
+    kept with ``surrogateescape``, as files are read."""
+    if isinstance(body, (bytes, bytearray)):
+        body = bytes(body).decode('utf-8', 'surrogateescape')
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return body
+
+
 def read_jsonl(paths):
-    """Messages from JSON-lines files; a line that is not JSON is passed on as text,
-    so the endpoint rejects it with a reason like any other bad message."""
+    """Messages from JSON-lines files (see :func:`parse_body`)."""
     for path in paths:
         with open(path, encoding='utf-8', errors='surrogateescape') as f:
             for line in f:
                 line = line.strip()
-                if not line:
-                    continue
-                try:
-                    yield json.loads(line)
-                except ValueError:
-                    yield line
+                if line:
+                    yield parse_body(line)
+
+
+def process(endpoint, batch):
+    """Hand one batch to the endpoint, each message with its own priority.
+
+    :raises RuntimeError: when the store did not accept the batch.
+    """
+    # No priority argument: normalize reads each message's own and rejects
+    # one that is not a known string, where oslo's dispatcher would raise.
+    result = endpoint.process(None, batch)
+    if result != oslo_messaging.NotificationResult.HANDLED:
+        raise RuntimeError('the store did not accept a batch; see the log')
 
 
 def replay(messages, endpoint, batch_size=500, progress=None):
     """Process ``messages`` in batches; returns the endpoint's counters."""
     it = iter(messages)
     while batch := list(itertools.islice(it, batch_size)):
-        result = endpoint.process(None, batch)
-        if result != oslo_messaging.NotificationResult.HANDLED:
-            raise RuntimeError('the store did not accept a batch; see the log')
+        process(endpoint, batch)
         if progress:
             progress(len(batch))
     return dict(endpoint.stats)

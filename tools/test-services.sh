@@ -10,6 +10,8 @@
 #
 # Usage: tools/test-services.sh [start|stop|status|stop-es|start-es|stop-rabbit|start-rabbit]
 #        tools/test-services.sh add-vhost|delete-vhost NAME   (guest gets all rights on NAME)
+#        tools/test-services.sh dead-letter-policy VHOST PATTERN EXCHANGE
+#            (queues of VHOST matching PATTERN dead-letter into EXCHANGE; docs/operations.rst)
 set -euo pipefail
 
 ES_VERSION=${NVS_ES_VERSION:-8.19.3}
@@ -139,6 +141,20 @@ vhost() {
     fi
 }
 
+# The policy of docs/operations.rst "Poison messages": a quorum queue's message past
+# its delivery limit goes to EXCHANGE instead of being dropped.
+dead_letter_policy() {
+    local vhost=${1:-} pattern=${2:-} exchange=${3:-}
+    [ -n "$vhost" ] && [ -n "$pattern" ] && [ -n "$exchange" ] \
+        || { echo "usage: $0 dead-letter-policy VHOST PATTERN EXCHANGE" >&2; exit 2; }
+    if [ -n "${NVS_TEST_TRANSPORT_URL:-}" ]; then
+        log "RabbitMQ: NVS_TEST_TRANSPORT_URL is set; not setting policies there"; return 1
+    fi
+    # --apply-to queues: RabbitMQ before 3.12 knows no quorum_queues.
+    rabbitmqctl -q set_policy -p "$vhost" nvs-dead-letters "$pattern" \
+        "{\"dead-letter-exchange\": \"$exchange\"}" --apply-to queues >/dev/null
+}
+
 case "${1:-start}" in
     start) start_rabbit; start_es ;;
     start-es) start_es ;;
@@ -147,9 +163,11 @@ case "${1:-start}" in
     stop-rabbit) stop_rabbit ;;
     add-vhost) vhost add "${2:-}" ;;
     delete-vhost) vhost delete "${2:-}" ;;
+    dead-letter-policy) dead_letter_policy "${2:-}" "${3:-}" "${4:-}" ;;
     stop) stop_es; stop_rabbit ;;
     status) rabbit_up && echo "rabbitmq: up" || echo "rabbitmq: down"
             es_up && echo "elasticsearch: up ($(es_url))" || echo "elasticsearch: down" ;;
     *) echo "usage: $0 [start|stop|status|start-es|stop-es|start-rabbit|stop-rabbit]" \
-            "| add-vhost|delete-vhost NAME" >&2; exit 2 ;;
+            "| add-vhost|delete-vhost NAME | dead-letter-policy VHOST PATTERN EXCHANGE" >&2
+       exit 2 ;;
 esac

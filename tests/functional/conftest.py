@@ -176,6 +176,12 @@ def rabbit_outage(transport_url):
     outage.start()   # never leave the suite without its server
 
 
+def dead_letter_policy(vhost_url, pattern, exchange):
+    """On a :func:`rabbit_vhost`, the policy of docs/operations.rst "Poison
+    messages": queues matching ``pattern`` dead-letter into ``exchange``."""
+    _services('dead-letter-policy', vhost_url.rsplit('/', 1)[1], pattern, exchange, timeout=60)
+
+
 @pytest.fixture
 def rabbit_vhost(transport_url):
     """The transport URL of a fresh RabbitMQ vhost, deleted afterwards.

@@ -1,27 +1,28 @@
 """Send notifications the way OpenStack services do: oslo.messaging's Notifier."""
-from oslo_config import cfg
 from oslo_context import context as oslo_context
 import oslo_messaging
 
+from tools import loadgen
+
 
 class Sender:
-    """One Notifier per (exchange, publisher_id, topic), on a real transport."""
+    """One Notifier per (exchange, publisher_id, topic), on a real transport.
 
-    def __init__(self, transport_url, topic):
+    :param rabbit_options: ``[oslo_messaging_rabbit]`` overrides; they must
+        match the agent's (see :func:`tools.loadgen.notification_transport`)
+    """
+
+    def __init__(self, transport_url, topic, rabbit_options=None):
         self.transport_url = transport_url
         self.topic = topic
+        self.rabbit_options = rabbit_options
         self._transports = {}
         self._notifiers = {}
 
     def _transport(self, exchange):
         if exchange not in self._transports:
-            conf = cfg.ConfigOpts()
-            conf([], project='nvs-sender')
-            # Registers the transport options, control_exchange among them.
-            oslo_messaging.get_notification_transport(conf, url=self.transport_url).cleanup()
-            conf.set_override('control_exchange', exchange)
-            self._transports[exchange] = oslo_messaging.get_notification_transport(
-                conf, url=self.transport_url)
+            self._transports[exchange] = loadgen.notification_transport(
+                self.transport_url, exchange, self.rabbit_options)
         return self._transports[exchange]
 
     def notifier(self, exchange, publisher_id, topic=None):
