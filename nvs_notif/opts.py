@@ -43,6 +43,16 @@ SPOOL_OPTS = [
 
 ALL_OPTS = PIPELINE_OPTS + SPAN_OPTS + SPOOL_OPTS
 
+#: Options of the ``nvs-notif`` command only (its own config file).
+CLI_GROUP = 'cli'
+CLI_OPTS = [
+    cfg.StrOpt('store', secret=True,
+               help='Store URL the nvs-notif command uses when neither --store nor '
+                    'NVS_NOTIF_STORE is given (sqlite:///path or '
+                    'elasticsearch://host:9200/?index_prefix=nvs). Secret: it may '
+                    'hold a password.'),
+]
+
 
 def register(conf):
     conf.register_opts(ALL_OPTS, group=GROUP)
@@ -50,4 +60,4 @@ def register(conf):
 
 def list_opts():
     """For oslo-config-generator (entry point ``oslo.config.opts: nvs_notif``)."""
-    return [(GROUP, ALL_OPTS)]
+    return [(GROUP, ALL_OPTS), (CLI_GROUP, CLI_OPTS)]

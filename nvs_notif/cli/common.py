@@ -7,14 +7,20 @@ from nvs_notif import opts
 from nvs_notif import queries
 
 
-def stuck_settings(config_files=()):
-    """``(stuck_after, stuck_after_overrides)`` of the ``[nvs]`` options.
-
-    :param config_files: config files to read (the agent's); none gives the defaults
-    """
+def load_conf(config_files=()):
+    """The ``[nvs]`` and ``[cli]`` options of ``config_files``; when none are
+    given, of ``nvs-notif.conf`` where oslo.config looks for it (``~/.nvs-notif/``,
+    ``~/``, ``/etc/nvs-notif/``, ``/etc/``); no file at all gives the defaults."""
     conf = cfg.ConfigOpts()
     opts.register(conf)
-    conf([], project='nvs-notif', default_config_files=list(config_files))
+    conf.register_opts(opts.CLI_OPTS, group=opts.CLI_GROUP)
+    files = list(config_files) or cfg.find_config_files(project='nvs-notif', prog='nvs-notif')
+    conf([], project='nvs-notif', default_config_files=files, default_config_dirs=[])
+    return conf
+
+
+def stuck_settings(conf):
+    """``(stuck_after, stuck_after_overrides)`` of the ``[nvs]`` options of ``conf``."""
     return conf[opts.GROUP].stuck_after, dict(conf[opts.GROUP].stuck_after_overrides)
 
 
@@ -39,12 +45,6 @@ def add_window(parser):
 
 def window(args):
     return time_arg(args.since), time_arg(args.until)
-
-
-def add_config(parser):
-    parser.add_argument('--config-file', action='append', default=[], metavar='PATH',
-                        help='read [nvs] stuck_after/stuck_after_overrides from this '
-                             'file (the agent\'s); default: the built-in limits')
 
 
 def now(args):

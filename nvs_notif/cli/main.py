@@ -6,6 +6,7 @@ import warnings
 from cliff import app
 from cliff import commandmanager
 
+from nvs_notif.cli import common
 from nvs_notif import storage
 
 DEFAULT_STORE = 'sqlite:///' + os.path.join(
@@ -21,12 +22,25 @@ class NvsNotifApp(app.App):
                          deferred_help=True)
 
     _store = None
+    _conf = None
+
+    @property
+    def conf(self):
+        """The options of ``--config-file`` (or of the nvs-notif.conf found)."""
+        if self._conf is None:
+            self._conf = common.load_conf(self.options.config_file)
+        return self._conf
+
+    @property
+    def store_url(self):
+        """``--store``, else NVS_NOTIF_STORE, else ``[cli] store``, else the embedded file."""
+        return self.options.store or self.conf.cli.store or DEFAULT_STORE
 
     @property
     def store(self):
-        """The store named by ``--store``, opened on first use, closed by clean_up."""
+        """The store of :attr:`store_url`, opened on first use, closed by clean_up."""
         if self._store is None:
-            self._store = storage.get_store(self.options.store)
+            self._store = storage.get_store(self.store_url)
         return self._store
 
     def clean_up(self, cmd, result, err):
@@ -36,9 +50,15 @@ class NvsNotifApp(app.App):
 
     def build_option_parser(self, description, version, argparse_kwargs=None):
         parser = super().build_option_parser(description, version, argparse_kwargs)
-        parser.add_argument('--store', default=os.environ.get('NVS_NOTIF_STORE', DEFAULT_STORE),
+        parser.add_argument('--store', default=os.environ.get('NVS_NOTIF_STORE'),
                             help='Store URL: sqlite:///path or elasticsearch://host:9200 '
-                                 '(env NVS_NOTIF_STORE; default %(default)s)')
+                                 '(env NVS_NOTIF_STORE, else [cli] store of the config '
+                                 'file; default %s)' % DEFAULT_STORE)
+        parser.add_argument('--config-file', action='append', default=[], metavar='PATH',
+                            help='config file, repeatable: [cli] store, and [nvs] '
+                                 'stuck_after/stuck_after_overrides (the agent\'s '
+                                 'ceilometer.conf holds those); default: nvs-notif.conf '
+                                 'in ~/.nvs-notif, ~, /etc/nvs-notif or /etc')
         return parser
 
 

@@ -30,7 +30,7 @@ class Replay(show.ShowOne):
             messages = (s.to_message() for s in simulate.simulate(args.simulate, seed=args.seed))
         else:
             messages = replay_mod.read_jsonl(args.files)
-        endpoint = replay_mod.local_endpoint(self.app_args.store)
+        endpoint = replay_mod.local_endpoint(self.app.store_url)
         started = time.monotonic()
         progress = _Progress(self.app.stderr, args.simulate) if self.app.stderr.isatty() else None
         stats = replay_mod.replay(messages, endpoint, args.batch_size, progress)
@@ -45,7 +45,7 @@ class Replay(show.ShowOne):
                                        nvs.stuck_after, nvs.stuck_after_overrides)
         failures = ['%s %s: %d' % (op, exc or '?', n)
                     for (op, exc), n in queries.top_failures(spans)]
-        rows = [('store', self.app_args.store),
+        rows = [('store', self.app.store_url),
                 ('notifications', stats['notifications']),
                 ('rejected', stats['rejects']),
                 ('duplicates', stats['duplicates']),

@@ -20,12 +20,11 @@ class Stuck(lister.Lister):
                             help='ISO time to judge against (default: the current time)')
         parser.add_argument('--operation', metavar='PREFIX',
                             help='only operations starting with PREFIX')
-        common.add_config(parser)
         return parser
 
     def take_action(self, args):
         now = common.now(args)
-        stuck_after, overrides = common.stuck_settings(args.config_file)
+        stuck_after, overrides = common.stuck_settings(self.app.conf)
         store = self.app.store
         spans = store.spans(operation=args.operation)
         return queries.STUCK_COLUMNS, queries.stuck(spans, now, stuck_after, overrides)

@@ -50,7 +50,6 @@ class Trace(lister.Lister):
                             help='list the raw notifications of the traced requests')
         parser.add_argument('--now', metavar='TIME',
                             help='ISO time outcomes are judged at (default: now)')
-        common.add_config(parser)
         return parser
 
     def take_action(self, args):
@@ -61,6 +60,6 @@ class Trace(lister.Lister):
             return queries.RAW_COLUMNS, queries.raw_rows(
                 store.notifications(request_ids=requests))
         now = common.now(args)
-        stuck_after, overrides = common.stuck_settings(args.config_file)
+        stuck_after, overrides = common.stuck_settings(self.app.conf)
         rows = queries.trace_tree(spans, now, stuck_after, overrides, ident=args.id)
         return queries.TRACE_COLUMNS, rows

@@ -137,7 +137,7 @@ def test_errors_window(stores, spans):
 
 
 def expected_stuck(spans, now):
-    stuck_after, overrides = common.stuck_settings()
+    stuck_after, overrides = common.stuck_settings(common.load_conf())
     return {s.span_id for s in spans if s.status == 'open' and s.start is not None
             and (now - s.start).total_seconds()
             > spans_mod.stuck_limit(s.operation, stuck_after, overrides)}

@@ -1,0 +1,68 @@
+"""Where the nvs-notif command finds its store and stuck limits."""
+import io
+import json
+
+import pytest
+
+from nvs_notif.cli import main
+
+
+def _run(*argv):
+    app = main.NvsNotifApp()
+    app.stdout, app.stderr = io.StringIO(), io.StringIO()
+    assert app.run(list(argv)) == 0, app.stderr.getvalue()
+    return app
+
+
+@pytest.fixture
+def no_env_store(monkeypatch):
+    monkeypatch.delenv('NVS_NOTIF_STORE', raising=False)
+
+
+def _conf(tmp_path, text):
+    path = tmp_path / 'nvs-notif.conf'
+    path.write_text(text)
+    return str(path)
+
+
+def _replay_into(*argv):
+    return _run(*argv, 'replay', '--simulate', '50').store_url
+
+
+def test_store_from_the_config_file(tmp_path, no_env_store):
+    db = tmp_path / 'from-conf.db'
+    conf = _conf(tmp_path, '[cli]\nstore = sqlite:///%s\n' % db)
+    assert _replay_into('--config-file', conf) == 'sqlite:///%s' % db
+    assert db.exists()
+
+
+def test_option_then_environment_win_over_the_config_file(tmp_path, monkeypatch):
+    conf = _conf(tmp_path, '[cli]\nstore = sqlite:///%s\n' % (tmp_path / 'conf.db'))
+    env = 'sqlite:///%s' % (tmp_path / 'env.db')
+    monkeypatch.setenv('NVS_NOTIF_STORE', env)
+    assert _replay_into('--config-file', conf) == env
+    option = 'sqlite:///%s' % (tmp_path / 'option.db')
+    assert _replay_into('--config-file', conf, '--store', option) == option
+    assert not (tmp_path / 'conf.db').exists()
+
+
+def test_embedded_default_without_any_setting(tmp_path, no_env_store, monkeypatch):
+    monkeypatch.setenv('HOME', str(tmp_path))      # no nvs-notif.conf found
+    app = main.NvsNotifApp()
+    app.options = app.parser.parse_args([])
+    assert app.store_url == main.DEFAULT_STORE
+
+
+def test_stuck_limits_from_the_config_file(tmp_path, no_env_store):
+    db = 'sqlite:///%s' % (tmp_path / 'nvs.db')
+    _run('--store', db, 'replay', '--simulate', '2000')
+    now = ['--now', '2024-01-15T12:00:00Z']
+
+    def stuck(*conf):
+        out = _run(*conf, '--store', db, 'stuck', *now, '-f', 'json').stdout.getvalue()
+        return {row['limit (s)'] for row in json.loads(out)}
+
+    builtin = stuck()
+    assert 600.0 in builtin and builtin <= {600.0, 1800.0, 3600.0}
+    conf = _conf(tmp_path, '[nvs]\nstuck_after = 7200\nstuck_after_overrides =\n')
+    assert stuck('--config-file', conf) == {7200.0}
