@@ -133,9 +133,30 @@ class ElasticsearchStore(base.Store):
                     '_id': n.message_id, '_source': documents.notification_doc(n)}
                    for n in batch.notifications]
         actions += [{'_op_type': 'create', '_index': self.index('rejects', r.received),
-                     '_id': documents.reject_id(r), '_source': documents.reject_doc(r)}
-                    for r in batch.rejects]
+                     '_id': reject_id, '_source': documents.reject_doc(r)}
+                    for reject_id, r in self._new_rejects(batch.rejects).items()]
         return actions
+
+    def _new_rejects(self, rejects):
+        """``{reject id: reject}`` of those not stored yet.
+
+        A reject's index is the day it was received, which differs per
+        delivery: ``create`` alone would keep a message redelivered on
+        another day twice. Real-time gets in every reject index see
+        what was written, refreshed or not.
+        """
+        by_id = {documents.reject_id(r): r for r in rejects}
+        alias = self.alias('rejects')
+        if not by_id or not self.client.indices.exists_alias(name=alias):
+            return by_id
+        indices = self.client.indices.get_alias(name=alias)
+        found = self.client.mget(docs=[{'_index': index, '_id': reject_id}
+                                       for index in indices for reject_id in by_id],
+                                 source=False)
+        for doc in found['docs']:
+            if doc.get('found'):
+                by_id.pop(doc['_id'], None)
+        return by_id
 
     def _span_actions(self, span_ids, by_id, merged):
         """Read-merge the spans: create new ones, update the others only if

@@ -221,9 +221,15 @@ class SQLiteStore(base.Store):
             if value is not None:
                 where.append('%s = ?' % column)
                 args.append(value)
-        if operation is not None:
-            where.append('substr(operation, 1, ?) = ?')
-            args += [len(operation), operation]
+        if operation:
+            # A range the spans_operation index serves: with BINARY collation
+            # the operations starting with the prefix sort from it to (not
+            # including) the prefix with its last character incremented.
+            where.append('operation >= ? AND substr(operation, 1, ?) = ?')
+            args += [operation, len(operation), operation]
+            if operation[-1] != '\U0010ffff':
+                where.append('operation < ?')
+                args.append(operation[:-1] + chr(ord(operation[-1]) + 1))
         if since is not None or until is not None:
             either = []
             for column in ('start', '"end"', 'failed'):

@@ -312,10 +312,6 @@ def test_redelivered_reject_is_not_a_duplicate_notification(es_client, es_prefix
     assert second['duplicates'] == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'rejects go to the daily index of Reject.received (ElasticsearchStore._write_documents), '
-    'which differs per delivery: the same bad message redelivered on another day is kept '
-    'twice although its reject id is deterministic'))
 def test_reject_redelivered_on_another_day_is_kept_once(es_client, es_prefix):
     store = storage.get_store(es_store_url(es_prefix))
     try:
