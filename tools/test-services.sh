@@ -52,7 +52,9 @@ start_rabbit() {
     if rabbit_up; then log "RabbitMQ: already running"; return 0; fi
     install_rabbit
     log "RabbitMQ: starting"
-    rabbitmq-server -detached >/dev/null 2>&1 || true
+    # setsid: a server started from inside a job (a test restarting it) must not
+    # die with that job's process group.
+    setsid rabbitmq-server -detached >/dev/null 2>&1 || true
     for _ in $(seq 1 120); do
         if rabbitmq-diagnostics -q check_port_connectivity >/dev/null 2>&1 && rabbit_up; then
             log "RabbitMQ: up"; return 0
@@ -95,7 +97,8 @@ start_es() {
     # The integ-test zip ships no JDK: use the machine's.
     export ES_JAVA_HOME=${ES_JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")}
     log "Elasticsearch: starting on 127.0.0.1:$ES_PORT"
-    ES_JAVA_OPTS="-Xms$ES_HEAP -Xmx$ES_HEAP" "${run_as[@]}" "$ES_HOME/bin/elasticsearch" -d -p "$ES_PIDFILE" \
+    # setsid: see start_rabbit.
+    ES_JAVA_OPTS="-Xms$ES_HEAP -Xmx$ES_HEAP" setsid "${run_as[@]}" "$ES_HOME/bin/elasticsearch" -d -p "$ES_PIDFILE" \
         -Enetwork.host=127.0.0.1 -Ehttp.port="$ES_PORT" -Ediscovery.type=single-node \
         -Expack.security.enabled=false -Epath.data="$ES_DATA" -Epath.logs="$ES_LOGS" \
         -Ecluster.routing.allocation.disk.threshold_enabled=false \
