@@ -69,6 +69,7 @@ class ElasticsearchStore(base.Store):
         self.refresh = options.get('refresh', 'false')
         self.bulk_size = int(options.get('bulk_size', 500))
         self.conflict_retries = int(options.get('conflict_retries', 10))
+        self.index_payload = options.get('index_payload', 'true').lower() != 'false'
         self._templates_ready = False
 
     def index(self, kind, when=None):
@@ -89,7 +90,7 @@ class ElasticsearchStore(base.Store):
 
     def _ensure_templates(self):
         if not self._templates_ready:
-            es_templates.install(self.client, self.prefix)
+            es_templates.install(self.client, self.prefix, self.index_payload)
             self._templates_ready = True
 
     def _bulk(self, actions):

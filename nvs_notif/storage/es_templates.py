@@ -69,21 +69,28 @@ MAPPINGS = {
 }
 
 
-def _properties(kind):
+#: The payload kept in ``_source`` only (URL option ``index_payload=false``):
+#: not searchable, for about 40% more bulk throughput (docs/configuration.rst).
+_PAYLOAD_STORED_ONLY = {'type': 'object', 'enabled': False}
+
+
+def _properties(kind, index_payload=True):
     props = dict(MAPPINGS[kind])
+    if kind == 'notifications' and not index_payload:
+        props['payload'] = _PAYLOAD_STORED_ONLY
     if kind in ('notifications', 'spans'):
         for alias, path in _ECS_ALIASES.items():
             props[alias] = {'type': 'alias', 'path': path}
     return props
 
 
-def template_body(prefix, kind):
+def template_body(prefix, kind, index_payload=True):
     return {
         'index_patterns': ['%s-%s*' % (prefix, kind)],
         'priority': 200,
         'template': {
             'settings': {'index': {'refresh_interval': '1s'}},
-            'mappings': {'dynamic': False, 'properties': _properties(kind)},
+            'mappings': {'dynamic': False, 'properties': _properties(kind, index_payload)},
             # Daily indices are read through one alias per kind.
             'aliases': {} if kind == 'spans' else {'%s-%s' % (prefix, kind): {}},
         },
@@ -91,8 +98,8 @@ def template_body(prefix, kind):
     }
 
 
-def install(client, prefix):
+def install(client, prefix, index_payload=True):
     """Install (or update to the same content) the index template of every kind."""
     for kind in MAPPINGS:
         client.indices.put_index_template(name='%s-%s' % (prefix, kind),
-                                          **template_body(prefix, kind))
+                                          **template_body(prefix, kind, index_payload))

@@ -228,6 +228,24 @@ def test_payload_type_conflicts_are_all_stored(es_client, es_prefix):
     assert [h['_id'] for h in found] == ['m-dots']
 
 
+def test_payload_stored_but_not_indexed_on_request(es_client, es_prefix):
+    """``index_payload=false``: payloads in _source only, extracted fields searchable."""
+    messages = [message('m-1', {'size': 1, 'instance_id': 'i-1'}),
+                message('m-2', {'size': {'gb': 1}, 'instance_id': 'i-2'})]
+    stats = replay.replay(messages, replay.local_endpoint(
+        es_store_url(es_prefix, index_payload='false')))
+    assert stats['rejects'] == 0 and stats['requeued'] == 0
+    template = es_client.indices.get_index_template(name='%s-notifications' % es_prefix)
+    mapping = template['index_templates'][0]['index_template']['template']['mappings']
+    assert mapping['properties']['payload'] == {'type': 'object', 'enabled': False}
+    hits = {h['_id']: h['_source'] for h in search(
+        es_client, es_prefix, 'notifications', {'match_all': {}})}
+    assert hits['m-2']['payload'] == {'size': {'gb': 1}, 'instance_id': 'i-2'}
+    assert search(es_client, es_prefix, 'notifications', {'term': {'payload.size': 1}}) == []
+    found = search(es_client, es_prefix, 'notifications', {'term': {'resource_id': 'i-2'}})
+    assert [h['_id'] for h in found] == ['m-2']
+
+
 def test_deeply_nested_payload_is_stored(es_client, es_prefix):
     deep = leaf = {}
     for _ in range(80):
