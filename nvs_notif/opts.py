@@ -13,6 +13,10 @@ PIPELINE_OPTS = [
                      '(passwords, tokens, keys, admin_password, auth headers).'),
     cfg.IntOpt('reject_raw_limit', default=65536, min=256,
                help='Characters of an unreadable message kept with its reject reason.'),
+    cfg.IntOpt('stats_interval', default=60, min=0,
+               help='Seconds between the INFO log lines with the nvs endpoint\'s counters '
+                    '(notifications, rejects, duplicates, spans, requeued) since the '
+                    'previous line and since start, per agent worker; 0 disables them.'),
 ]
 
 SPAN_OPTS = [

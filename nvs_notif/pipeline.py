@@ -6,7 +6,9 @@ events and request meters for the sink's other publishers.
 """
 import datetime
 import json
+import collections
 import logging
+import threading
 import time
 
 from ceilometer.pipeline import base
@@ -96,46 +98,72 @@ class NvsEndpoint:
     REQUEUE_PAUSE = 1.0
     REQUEUE_PAUSE_MAX = 16.0
 
+    #: The counters of :attr:`stats`, in the order they are logged.
+    COUNTERS = ('notifications', 'rejects', 'duplicates', 'spans', 'requeued')
+
     def __init__(self, conf, manager):
         self.conf = conf
         self.manager = manager
-        self.stats = {'notifications': 0, 'rejects': 0, 'duplicates': 0, 'spans': 0,
-                      'requeued': 0}
+        self.stats = dict.fromkeys(self.COUNTERS, 0)
         self._failures = 0
+        # oslo's executor calls the endpoint from several threads at once.
+        self._stats_lock = threading.Lock()
+        self._reported = dict(self.stats)
+        self._reported_at = time.monotonic()
 
     def process(self, priority, messages):
+        counts = collections.Counter()
+        try:
+            return self._process(priority, messages, counts)
+        finally:
+            self._count(counts)
+
+    def _process(self, priority, messages, counts):
         if self.manager.unloaded_publishers:
             # Keep the messages on the bus until the configuration is fixed:
             # acknowledging them would lose them for this pipeline.
             LOG.error('Publishers (%s) failed to load (see the error logged at start); '
                       'requeueing %d notifications', ', '.join(self.manager.unloaded_publishers),
                       len(messages))
-            return self._requeue(messages)
+            return self._requeue(messages, counts)
         nvs = self.conf[opts.GROUP]
-        batch = build_batch(messages, priority, nvs.redact_keys, nvs.reject_raw_limit,
-                            self.stats)
+        batch = build_batch(messages, priority, nvs.redact_keys, nvs.reject_raw_limit, counts)
         for rej in batch.rejects:
             LOG.warning('Rejected notification: %s', rej.reason)
         try:
             for pipe in self.manager.pipelines:
-                self._publish(pipe, batch)
+                self._publish(pipe, batch, counts)
         except Exception as exc:
             # The traceback only at debug level: while a store is down this
             # repeats for every batch.
             LOG.error('Store did not accept a batch of %d (%s: %s); requeueing',
                       len(messages), type(exc).__name__, exc, exc_info=LOG.isEnabledFor(10))
-            return self._requeue(messages)
+            return self._requeue(messages, counts)
         self._failures = 0
         return oslo_messaging.NotificationResult.HANDLED
 
-    def _requeue(self, messages):
+    def _requeue(self, messages, counts):
         """Give the batch back to the bus after a pause that grows while
         failures last (1, 2, 4 ... REQUEUE_PAUSE_MAX seconds): back-pressure
         instead of spinning through redeliveries."""
-        self.stats['requeued'] += len(messages)
+        counts['requeued'] += len(messages)
         time.sleep(min(self.REQUEUE_PAUSE * 2 ** self._failures, self.REQUEUE_PAUSE_MAX))
         self._failures += 1
         return oslo_messaging.NotificationResult.REQUEUE
+
+    def _count(self, counts):
+        """Add one batch's counts; every ``[nvs] stats_interval`` seconds, log them."""
+        interval = self.conf[opts.GROUP].stats_interval
+        with self._stats_lock:
+            for name, n in counts.items():
+                self.stats[name] += n
+            now = time.monotonic()
+            if not interval or now - self._reported_at < interval:
+                return
+            seconds, self._reported_at = now - self._reported_at, now
+            last, total = _counters(self.stats, self._reported), _counters(self.stats)
+            self._reported = dict(self.stats)
+        LOG.info('nvs endpoint, last %ds: %s; since start: %s', seconds, last, total)
 
     @staticmethod
     def _select(pipe, batch):
@@ -147,7 +175,7 @@ class NvsEndpoint:
                                     if (f.start_ids | f.end_ids | f.error_ids) & ids],
                              batch.rejects, batch.payload_json)
 
-    def _publish(self, pipe, batch):
+    def _publish(self, pipe, batch, counts):
         selected = self._select(pipe, batch)
         stores = [p for p in pipe.publishers if isinstance(p, StorePublisher)]
         others = [p for p in pipe.publishers if not isinstance(p, StorePublisher)]
@@ -155,8 +183,8 @@ class NvsEndpoint:
         for pub in stores:
             result = pub.write(selected)
             touched.update(result.spans)
-            self.stats['duplicates'] += result.duplicates
-        self.stats['spans'] += len(touched)
+            counts['duplicates'] += result.duplicates
+        counts['spans'] += len(touched)
         # Stores keep the spans themselves; span events and meters are for the
         # other publishers (gnocchi, prometheus, notifier, ...).
         finished = [s for s in touched.values() if s.finished is not None]
@@ -167,6 +195,12 @@ class NvsEndpoint:
         for pub in others:
             pub.publish_events(events)
             pub.publish_samples(samples)
+
+
+def _counters(stats, before=None):
+    """'12 notifications, 0 rejects, ...': ``stats`` minus ``before``."""
+    return ', '.join('%d %s' % (stats[name] - (before[name] if before else 0), name)
+                     for name in NvsEndpoint.COUNTERS)
 
 
 class NvsPipelineManager(base.PipelineManager):

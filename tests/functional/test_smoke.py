@@ -1,5 +1,6 @@
 """The whole path is real: oslo.messaging Notifier -> RabbitMQ -> ceilometer agent -> ES."""
 import json
+import time
 import uuid
 
 from elasticsearch import helpers
@@ -9,7 +10,7 @@ from tests.functional.conftest import es_count, es_store_url, wait_for
 
 def test_notifications_reach_elasticsearch_through_the_agent(
         agent_factory, sender, es_client, es_prefix):
-    agent = agent_factory([es_store_url(es_prefix)])
+    agent = agent_factory([es_store_url(es_prefix)], extra_conf='stats_interval = 1\n')
     request_ids = []
     for i in range(5):
         req = 'req-%s' % uuid.uuid4()
@@ -48,3 +49,10 @@ def test_notifications_reach_elasticsearch_through_the_agent(
     assert 'SECRET-TOKEN' not in agent.log_text()
     assert agent.tracebacks() == []
     assert agent.proc.poll() is None, 'agent exited'
+
+    # One more, over a second after any counter line: the agent logs its counters.
+    time.sleep(1.1)
+    sender.send('nova', 'compute.host-0', 'INFO', 'compute.instance.exists',
+                {'instance_id': 'inst-0'}, {'request_id': request_ids[0]})
+    wait_for(lambda: 'since start: 11 notifications, 0 rejects, 0 duplicates' in agent.log_text(),
+             timeout=60, what='the counter line of the 11th notification')

@@ -3,6 +3,7 @@ import collections
 import copy
 import dataclasses
 import json
+import logging
 
 import pytest
 
@@ -337,3 +338,31 @@ def test_an_internal_error_costs_one_message_not_the_batch(monkeypatch):
     assert [n.message_id for n in batch.notifications] == ['m-1', 'm-3']
     (rej,) = batch.rejects
     assert rej.reason.startswith('internal error: KeyError')
+
+
+def test_counters_logged_every_stats_interval(endpoint, monkeypatch, caplog):
+    clock = [1000.0]
+    monkeypatch.setattr(pipeline.time, 'monotonic', lambda: clock[0])
+    endpoint.conf.set_override('stats_interval', 60, group='nvs')
+    endpoint._reported_at = clock[0]
+    caplog.set_level(logging.INFO, logger='nvs_notif.pipeline')
+
+    def lines():
+        return [r.getMessage() for r in caplog.records if 'nvs endpoint' in r.getMessage()]
+
+    assert endpoint.info(_flow() + ['not json']) == 'handled'
+    assert lines() == []                               # not due yet
+    clock[0] += 61
+    assert endpoint.info(_flow()) == 'handled'         # a redelivery: 3 duplicates
+    assert lines() == ['nvs endpoint, last 61s: 6 notifications, 1 rejects, 3 duplicates, '
+                       '2 spans, 0 requeued; since start: 6 notifications, 1 rejects, '
+                       '3 duplicates, 2 spans, 0 requeued']
+    clock[0] += 60
+    assert endpoint.info(_flow()[:1]) == 'handled'
+    assert lines()[1] == ('nvs endpoint, last 60s: 1 notifications, 0 rejects, 1 duplicates, '
+                          '1 spans, 0 requeued; since start: 7 notifications, 1 rejects, '
+                          '4 duplicates, 3 spans, 0 requeued')
+    endpoint.conf.set_override('stats_interval', 0, group='nvs')
+    clock[0] += 600
+    assert endpoint.info(_flow()) == 'handled'
+    assert len(lines()) == 2                           # 0 turns them off
