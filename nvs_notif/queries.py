@@ -17,7 +17,8 @@ from nvs_notif import spans as spans_mod
 
 def latest_time(spans):
     """The newest start/end/failure among ``spans`` (a replay's "now")."""
-    times = [t for s in spans for t in (s.start, s.end, s.failed) if t is not None]
+    times = [t for s in spans for t in (s.start, s.last_start, s.end, s.failed)
+             if t is not None]
     return max(times) if times else None
 
 
@@ -35,10 +36,16 @@ def span_summary(spans, now, stuck_after, overrides):
         counts[spans_mod.outcome(s, now, limit)] += 1
         counts['without start'] += s.start is None
         counts['retried'] += s.attempts > 1
-        counts['rescheduled'] += s.attempts > 1 and len(s.hosts) > 1
+        counts['rescheduled'] += _rescheduled(s)
     names = ('success', 'failure', 'in_progress', 'timeout', 'without start',
              'retried', 'rescheduled')
     return [('spans', len(spans))] + [(n, counts[n]) for n in names]
+
+
+def _rescheduled(span):
+    # Several attempts on several hosts; one attempt that ends on another host
+    # than it started (a resize revert) is not a reschedule.
+    return span.attempts > 1 and len(span.hosts) > 1
 
 
 def top_failures(spans, limit=5):
@@ -60,7 +67,8 @@ def parse_time(value, now):
     :param value: the text an operator typed; naive ISO times are taken as UTC
     :param now: aware datetime relative ages count back from
     :returns: aware datetime, or None for an empty value
-    :raises ValueError: for anything else
+    :raises ValueError: for anything else, including negative, infinite or
+        NaN ages and ages reaching back before year 1
     """
     if not value:
         return None
@@ -68,11 +76,28 @@ def parse_time(value, now):
     unit = _UNITS.get(text[-1:].lower())
     if unit is not None:
         try:
-            return now - datetime.timedelta(seconds=float(text[:-1]) * unit)
+            number = float(text[:-1])
         except ValueError:
-            pass
+            number = None
+        if number is not None:
+            seconds = _finite_seconds(number * unit, value, 'an age')
+            try:
+                return now - datetime.timedelta(seconds=seconds)
+            except OverflowError:
+                raise ValueError('too large for an age: %r' % value) from None
     when = datetime.datetime.fromisoformat(text.replace('Z', '+00:00'))
     return when if when.tzinfo else when.replace(tzinfo=datetime.timezone.utc)
+
+
+def _finite_seconds(seconds, value, what):
+    # Seconds a timedelta can hold: not negative, infinite, NaN or too large.
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError('not %s: %r' % (what, value))
+    try:
+        datetime.timedelta(seconds=seconds)
+    except OverflowError:
+        raise ValueError('too large for %s: %r' % (what, value)) from None
+    return seconds
 
 
 def iso(when):
@@ -253,14 +278,19 @@ STUCK_COLUMNS = ('request_id', 'operation', 'host', 'project', 'started', 'open 
 def stuck(spans, now, stuck_after, overrides):
     """Open spans past their per-operation limit as of ``now``, longest open first.
 
+    A span is open from its start, or, when an attempt ended or failed before
+    a later one started (a reschedule, a retry), from the start of that later
+    attempt (:attr:`~nvs_notif.spans.Span.open_since`): ``started`` and
+    ``open for`` count from there.
+
     :returns: rows of :data:`STUCK_COLUMNS`
     """
     rows = []
     for s in spans:
         limit = spans_mod.stuck_limit(s.operation, stuck_after, overrides)
         if spans_mod.outcome(s, now, limit) == 'timeout':
-            rows.append((s.request_id, s.operation, s.host, s.project_id, iso(s.start),
-                         _seconds((now - s.start).total_seconds()), limit))
+            rows.append((s.request_id, s.operation, s.host, s.project_id, iso(s.open_since),
+                         _seconds((now - s.open_since).total_seconds()), limit))
     rows.sort(key=lambda r: (-r[5], r[1], r[0] or ''))
     return rows
 
@@ -289,7 +319,9 @@ def sla(spans, group_by=None, operation=None, since=None, until=None):
     ``success %`` is successful spans over all spans (open ones included);
     durations are of the spans that have one (finished, with a start);
     ``failures`` are the top three exceptions of failed spans as ``Exc:n``;
-    ``reschedules`` counts spans whose attempts ran on more than one host.
+    ``reschedules`` counts spans with several attempts that ran on more than
+    one host, as :func:`span_summary`'s ``rescheduled`` does (one attempt that
+    starts on one host and ends on another, a resize revert, is none).
 
     :param group_by: None or a key of :data:`SLA_GROUPS`
     :param operation: only operations starting with this prefix
@@ -319,7 +351,7 @@ def sla(spans, group_by=None, operation=None, since=None, until=None):
             _seconds(percentile(durations, 50)), _seconds(percentile(durations, 95)),
             _seconds(percentile(durations, 99)), _seconds(durations[-1] if durations else None),
             round(sum(s.attempts for s in members) / len(members), 2),
-            sum(len(s.hosts) > 1 for s in members)))
+            sum(_rescheduled(s) for s in members)))
     return rows
 
 
@@ -335,7 +367,9 @@ def breakdown(spans, operation, since=None, until=None):
     of the sub-requests whose global request id is one of those request ids
     (a neutron port created for a nova boot).  Each other operation's share is
     the sum of its durations over the sum of the root durations, so nested or
-    parallel steps may add up to more than 100%.
+    parallel steps may add up to more than 100%.  Only the requests whose
+    root span has a duration (finished, with a start) count towards the
+    shares: the other spans of an open root are left out, as the root is.
 
     :returns: rows of :data:`BREAKDOWN_COLUMNS`, the root first, then by
         total time, largest first
@@ -344,13 +378,14 @@ def breakdown(spans, operation, since=None, until=None):
     roots = {s.request_id: s for s in spans
              if s.operation == operation and s.request_id
              and (not (since or until) or _in_window(s.start, since, until))}
-    root_total = sum(s.duration for s in roots.values() if s.duration is not None)
+    timed = {r for r, s in roots.items() if s.duration is not None}
+    root_total = sum(roots[r].duration for r in timed)
     parts = collections.defaultdict(lambda: [set(), 0, 0.0, None])
     for s in spans:
         if s.operation == operation:
             continue
-        request = (s.request_id if s.request_id in roots
-                   else s.global_request_id if s.global_request_id in roots else None)
+        request = (s.request_id if s.request_id in timed
+                   else s.global_request_id if s.global_request_id in timed else None)
         if request is None or s.duration is None:
             continue
         part = parts[s.operation]
@@ -394,16 +429,14 @@ def history(notifications):
 def parse_duration(value):
     """Seconds from a duration an operator typed: ``90``, ``90s``, ``10m``, ``2h``, ``1d``.
 
-    :returns: float seconds (>= 0)
-    :raises ValueError: for anything else, or a negative duration
+    :returns: float seconds (>= 0, finite, as long as a timedelta can be)
+    :raises ValueError: for anything else: negative, infinite, NaN or too
+        large durations too
     """
     text = (value or '').strip()
     unit = _UNITS.get(text[-1:].lower(), None)
     number = text[:-1] if unit is not None else text
-    seconds = float(number) * (unit or 1)
-    if seconds < 0 or math.isnan(seconds):
-        raise ValueError('not a duration: %r' % value)
-    return seconds
+    return _finite_seconds(float(number) * (unit or 1), value, 'a duration')
 
 
 # -- hosts -------------------------------------------------------------------
@@ -445,7 +478,10 @@ def hosts(docs, now, since, silent_after):
         count, errs, last = groups.get(key, (0, 0, when))
         groups[key] = (count + 1, errs + is_error(d), max(last, when))
     minutes = (now - since).total_seconds() / 60.0
-    quiet_since = now - datetime.timedelta(seconds=silent_after)
+    try:
+        quiet_since = now - datetime.timedelta(seconds=silent_after)
+    except OverflowError:
+        quiet_since = _MIN      # longer than time goes back: nobody is silent
     return [(host, service, count, round(count / minutes, 2) if minutes > 0 else None,
              iso(last), errs, round(100.0 * errs / count, 1),
              'yes' if last < quiet_since else 'no')

@@ -4,8 +4,11 @@ A span is one operation of one request: ``compute.instance.create`` of
 ``req-1``.  Retry loops and reschedules reuse the request id, so their
 attempts land in the same span: ``attempts`` counts the starts, ``hosts``
 names every host that reported, ``host`` is where the last attempt started,
-and an end after a failure means a later attempt worked.  Operations that end
-on another host than they started (nova's resize revert) stay one span.
+and an end after a failure means a later attempt worked.  A start later than
+every end and failure is an attempt still running, so the span is open again
+(a reschedule that hangs on its second host is stuck, not failed).
+Operations that end on another host than they started (nova's resize revert)
+stay one span.
 Each notification contributes a *fragment* of its span; spans are the merge of all
 their fragments.  :func:`merge` is commutative, associative and idempotent, so
 the result does not depend on arrival order, on redelivered duplicates, or on
@@ -28,7 +31,9 @@ CORRELATED_PHASES = ('start', 'end', 'error')
 #: (reporting operation, exception) -> the operation that failed.  Nova's
 #: scheduler raises NoValidHost out of select_destinations without an
 #: ``.error`` notification; only the conductor's compute_task.build_instances
-#: error says so.  (MaxRetriesExceeded is not the scheduler's failure.)
+#: error says so.  (MaxRetriesExceeded is not the scheduler's failure.)  Such
+#: a notification fails the other operation's span and makes no span of its
+#: own (:func:`fragments`).
 REPORTED_FOR = {
     ('compute_task.build_instances', 'NoValidHost'): 'scheduler.select_destinations',
 }
@@ -65,23 +70,41 @@ class Span:
     error_ids: frozenset = frozenset()
 
     @property
+    def is_open(self):
+        """Whether an attempt is still running: nothing ended or failed yet, or
+        the latest attempt started after the latest end and failure."""
+        last = _latest(self.end, self.failed)
+        return last is None or (self.last_start is not None and self.last_start > last)
+
+    @property
     def finished(self):
         """When the span last ended or failed; None while open."""
-        return _latest(self.end, self.failed)
+        return None if self.is_open else _latest(self.end, self.failed)
+
+    @property
+    def open_since(self):
+        """When the running attempt started (the first start when no attempt
+        finished yet); None unless open with a start."""
+        if not self.is_open:
+            return None
+        return self.start if self.end is None and self.failed is None else self.last_start
 
     @property
     def status(self):
         """``failure``, ``success`` or ``open``.
 
-        An end after a failure is a retry on the same host that worked.
+        An end after a failure is a retry that worked; a start after the
+        latest end and failure is an attempt still running (``open``).
         """
+        if self.is_open:
+            return 'open'
         if self.failed is not None and (self.end is None or self.failed > self.end):
             return 'failure'
-        return 'success' if self.end is not None else 'open'
+        return 'success'
 
     @property
     def duration(self):
-        """Seconds from start to end (or failure); None while unknown."""
+        """Seconds from start to end (or failure); None while open or without a start."""
         if self.start is None or self.finished is None:
             return None
         return max((self.finished - self.start).total_seconds(), 0.0)
@@ -132,10 +155,15 @@ def fragment(notification):
 
 
 def fragments(notification):
-    """Every span fragment one notification tells: its own span's, and the
-    failure it reports for another operation of the request (REPORTED_FOR)."""
-    return [f for f in (fragment(notification), _reported_failure(notification))
-            if f is not None]
+    """Every span fragment one notification tells: its own span's, or, when it
+    reports the failure of another operation of the request (REPORTED_FOR),
+    that failure instead: one failed request is one failed span, not two.
+    """
+    reported = _reported_failure(notification)
+    if reported is not None:
+        return [reported]
+    own = fragment(notification)
+    return [own] if own is not None else []
 
 
 def _reported_failure(n):
@@ -244,11 +272,13 @@ def merge_all(spans, existing=None):
 def outcome(span, now, stuck_after):
     """success | failure | timeout | in_progress, as of ``now``.
 
-    :param stuck_after: seconds a span may stay open before it counts as stuck
+    :param stuck_after: seconds a span may stay open (since
+        :attr:`Span.open_since`) before it counts as stuck
     """
     if span.status != 'open':
         return span.status
-    if span.start is not None and (now - span.start).total_seconds() > stuck_after:
+    since = span.open_since
+    if since is not None and (now - since).total_seconds() > stuck_after:
         return 'timeout'
     return 'in_progress'
 

@@ -11,13 +11,15 @@ class Sla(lister.Lister):
     ``success %`` is successful spans over all spans; durations (seconds,
     nearest-rank percentiles) are of spans with a start and an end or
     failure; ``failures`` are the top three exceptions (``Exc:n``);
-    ``reschedules`` counts spans whose attempts ran on several hosts.
+    ``reschedules`` counts spans with several attempts that ran on several
+    hosts (one attempt ending on another host, a resize revert, is none).
     ``--since``/``--until`` select spans by start time.
 
     With ``--breakdown OPERATION`` it lists instead, for the requests of
     OPERATION, each other operation of those requests (and of the requests
     they made on other services): in how many requests it ran, its total
-    time and that time as a share of the OPERATION spans' total.
+    time and that time as a share of the OPERATION spans' total (of the
+    requests whose OPERATION span finished: still open ones are left out).
     """
 
     def get_parser(self, prog_name):

@@ -8,10 +8,11 @@ from nvs_notif import queries
 class Stuck(lister.Lister):
     """List requests still open past their per-operation stuck limit.
 
-    A span counts as stuck when it has a start, no end or failure, and has
-    been open longer than ``[nvs] stuck_after`` (or the longest matching
-    ``stuck_after_overrides`` prefix).  ``--now`` sets the clock, for
-    replayed or old data.
+    A span counts as stuck when it is open (a start and no end or failure
+    yet, or a retry or reschedule that started after the latest end or
+    failure) and has been open longer than ``[nvs] stuck_after`` (or the
+    longest matching ``stuck_after_overrides`` prefix); a retry counts from
+    its own start.  ``--now`` sets the clock, for replayed or old data.
     """
 
     def get_parser(self, prog_name):

@@ -28,7 +28,8 @@ class TestParseDuration:
     def test_valid(self, text, seconds):
         assert queries.parse_duration(text) == seconds
 
-    @pytest.mark.parametrize('text', ['', 'm', 'ten', '-5m', '10x', None])
+    @pytest.mark.parametrize('text', ['', 'm', 'ten', '-5m', '10x', None, 'inf', 'infh',
+                                      '-inf', 'nan', '1e400', '1e300s', '99999999999w'])
     def test_invalid(self, text):
         with pytest.raises(ValueError):
             queries.parse_duration(text)
@@ -58,6 +59,13 @@ class TestHosts:
         rows = {r[0]: r[7] for r in queries.hosts(docs, t(300), t(0), silent_after=240)}
         # quiet since t(60): edge (59 s) is silent, edge2 (exactly 240 s ago) is not.
         assert rows == {'quiet': 'yes', 'edge': 'yes', 'edge2': 'no', 'busy': 'no'}
+
+    def test_silent_after_longer_than_time_goes_back(self):
+        # no OverflowError: nobody has been quiet that long
+        largest = queries.parse_duration('99999999d')
+        for silent_after in (largest, 1e300, float('inf')):
+            (row,) = queries.hosts([doc(0)], t(60), t(0), silent_after=silent_after)
+            assert row[7] == 'no'
 
     def test_silence_is_per_service_on_a_host(self):
         docs = [doc(0, service='nova'), doc(590, service='neutron')]

@@ -1,8 +1,10 @@
 """Unit tests for the read-side answers (nvs_notif.queries) on hand-built spans and docs."""
+import dataclasses
 import datetime
 
 import pytest
 
+from nvs_notif.cli import common
 from nvs_notif import queries
 from nvs_notif.notification import Fault
 from nvs_notif.spans import Span
@@ -49,6 +51,16 @@ class TestParseTime:
         assert queries.parse_time('', T0) is None
         with pytest.raises(ValueError):
             queries.parse_time('yesterday', T0)
+
+    @pytest.mark.parametrize('text', ['infh', '-infh', 'nanm', '1e12d', '99999999w',
+                                      '1e400s', '-2h', '-0.5d'])
+    def test_absurd_or_negative_ages_are_value_errors(self, text):
+        # not OverflowError (a traceback in the CLI), not a time in the future
+        with pytest.raises(ValueError):
+            queries.parse_time(text, T0)
+        with pytest.raises(ValueError):
+            common.time_arg(text, T0)
+        assert queries.parse_time('0h', T0) == T0
 
 
 class TestTrace:
@@ -98,6 +110,14 @@ class TestTrace:
         assert [r[1] for r in rows] == [t(1).isoformat(), t(3).isoformat(), t(5).isoformat()]
 
 
+def hung_retry(request='r1'):
+    """A create that failed on host-1 at +5 s, rescheduled to host-2 at +6 s, hanging."""
+    return dataclasses.replace(
+        span('compute.instance.create', request, 0, failed=5, host='host-2',
+             hosts=['host-1', 'host-2'], attempts=2, exc='ComputeResourcesUnavailable'),
+        last_start=t(6))
+
+
 class TestErrors:
     def test_groups_and_window(self):
         spans = [span('a', 'r1', 0, failed=10, exc='E1'), span('a', 'r2', 0, failed=30, exc='E1'),
@@ -116,6 +136,10 @@ class TestErrors:
     def test_failure_then_success_is_not_an_error(self):
         assert queries.errors([span('a', 'r1', 0, failed=5, end=9, exc='E')], []) == []
 
+    def test_failure_then_running_attempt_is_not_an_error(self):
+        # host-1 failed, the reschedule to host-2 still runs: nothing failed yet
+        assert queries.errors([hung_retry()], []) == []
+
 
 class TestStuck:
     def test_limits_and_order(self):
@@ -129,6 +153,21 @@ class TestStuck:
         rows = queries.stuck(spans, t(2000), 600, OVERRIDES)
         assert [r[0] for r in rows] == ['r1', 'r2', 'r4']
         assert rows[0][6] == 1800.0
+
+    def test_attempt_hanging_after_a_failed_one_is_stuck(self):
+        # open since the reschedule started (+6 s), on the host it hangs on
+        assert queries.stuck([hung_retry()], t(1806), 600, OVERRIDES) == []
+        assert queries.stuck([hung_retry()], t(3 * 3600), 600, OVERRIDES) == [
+            ('r1', 'compute.instance.create', 'host-2', 'p1', t(6).isoformat(),
+             3 * 3600 - 6.0, 1800.0)]
+
+    def test_trace_and_sla_of_a_hung_retry(self):
+        (row,) = queries.trace_tree([hung_retry()], t(3 * 3600), 600, OVERRIDES, ident='r1')
+        assert row[4:8] == (None, 2, 'timeout', 'retried after ComputeResourcesUnavailable')
+        (row,) = queries.sla([hung_retry()])
+        assert row[3:6] == (0.0, '', None)
+        assert dict(queries.span_summary([hung_retry()], t(60), 600, {}))['in_progress'] == 1
+        assert queries.latest_time([hung_retry()]) == t(6)
 
 
 class TestSla:
@@ -153,6 +192,17 @@ class TestSla:
             ('compute.create', 'a', 1), ('compute.create', 'b', 1)]
         assert [r[0] for r in queries.sla(spans, since=t(50))] == ['volume.create']
 
+    def test_one_attempt_on_two_hosts_is_no_reschedule(self):
+        # a resize revert starts on the destination and ends on the source
+        revert = span('resize.revert', 'r1', 0, end=5, hosts=['host-2', 'host-5'])
+        rescheduled = span('resize.revert', 'r2', 0, end=9, hosts=['host-1', 'host-2'],
+                           attempts=2)
+        retried = span('resize.revert', 'r3', 0, end=9, attempts=2)
+        (row,) = queries.sla([revert, rescheduled, retried])
+        assert row[11] == 1
+        summary = dict(queries.span_summary([revert, rescheduled, retried], t(10), 600, {}))
+        assert summary['rescheduled'] == row[11]
+
     def test_percentile(self):
         assert queries.percentile([], 50) is None
         assert queries.percentile([1, 2, 3, 4], 50) == 2
@@ -171,6 +221,17 @@ class TestBreakdown:
         assert rows == [('create', 'nova', 3, 2, 40.0, 100.0),
                         ('  port.create', 'neutron', 1, 1, 8.0, 20.0),
                         ('  schedule', 'nova', 2, 2, 4.0, 10.0)]
+
+    def test_open_roots_and_their_parts_are_left_out(self):
+        # r2's create still runs: its 20 s volume is not a share of r1's 10 s
+        spans = [span('create', 'r1', 0, end=10), span('create', 'r2', 0),
+                 span('volume.create', 'v1', 1, end=21, service='cinder',
+                      global_request_id='r2'),
+                 span('schedule', 'r2', 0, end=2), span('schedule', 'r1', 0, end=1)]
+        rows = queries.breakdown(spans, 'create')
+        assert rows == [('create', 'nova', 2, 1, 10.0, 100.0),
+                        ('  schedule', 'nova', 1, 1, 1.0, 10.0)]
+        assert all(r[5] <= 100.0 for r in rows)
 
     def test_no_roots(self):
         assert queries.breakdown([span('x', 'r1', 0, end=1)], 'create') == []

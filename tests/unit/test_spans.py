@@ -152,6 +152,46 @@ def test_reschedule_is_one_span_with_an_attempt_per_host():
     assert outcome_now(span) == 'failure' and span.host == 'host-2' and span.attempts == 2
 
 
+def test_attempt_started_after_a_failure_reopens_the_span():
+    # A rescheduled create fails on host-1; the next attempt starts on host-2
+    # and hangs: the span is open (in progress, then stuck), not failed.
+    flow = [notif('compute.instance.create.start', 0, host='host-1'),
+            notif('compute.instance.create.error', 5, host='host-1', fault=PORT_FAIL),
+            notif('compute.instance.create.start', 6, host='host-2')]
+    s = span_of(*flow)
+    assert s.status == 'open' and s.is_open
+    assert s.finished is None and s.duration is None
+    assert s.fault == PORT_FAIL and s.host == 'host-2' and s.attempts == 2
+    # open since the running attempt started, not since the first start
+    assert s.open_since == T0 + datetime.timedelta(seconds=6)
+    assert spans.outcome(s, T0 + datetime.timedelta(seconds=66), 60) == 'in_progress'
+    assert spans.outcome(s, T0 + datetime.timedelta(seconds=67), 60) == 'timeout'
+    # the second attempt works: success, timed from the first start
+    done = span_of(*flow, notif('compute.instance.create.end', 20, host='host-2'))
+    assert done.status == 'success' and done.duration == 20.0 and done.open_since is None
+    # ... or fails too: failure
+    failed = span_of(*flow, notif('compute.instance.create.error', 9, host='host-2',
+                                  fault=NO_VALID))
+    assert failed.status == 'failure' and failed.duration == 9.0 and failed.fault == NO_VALID
+
+
+def test_attempt_started_after_an_end_reopens_the_span():
+    # legacy, resource-keyed: the same operation again on the same resource
+    flow = [notif('image.upload.start', 0, request_id=None, resource_id='img-1'),
+            notif('image.upload.end', 4, request_id=None, resource_id='img-1'),
+            notif('image.upload.start', 3600, request_id=None, resource_id='img-1')]
+    s = span_of(*flow)
+    assert s.status == 'open' and s.finished is None and s.duration is None
+    assert s.open_since == T0 + datetime.timedelta(seconds=3600)
+    assert spans.outcome(s, T0 + datetime.timedelta(seconds=3610), 60) == 'in_progress'
+
+
+def test_start_at_the_same_instant_as_the_failure_does_not_reopen():
+    s = span_of(notif('volume.attach.start', 0), notif('volume.attach.error', 2),
+                notif('volume.attach.start', 2))
+    assert s.status == 'failure' and s.duration == 2.0 and s.open_since is None
+
+
 def test_operation_ending_on_another_host_is_one_span():
     # nova's resize revert starts on the destination and ends on the source
     span = span_of(notif('compute.instance.resize.revert.start', 0, host='host-2'),
@@ -374,8 +414,14 @@ def test_merge_all_random_fragments_of_one_span(events, rnd):
     half = len(shuffled) // 2
     left, right = spans.merge_all(shuffled[:half]), spans.merge_all(shuffled[half:])
     assert spans.merge_all(right.values(), left) == expected
-    # the value of the latest report; at the same time, the larger value
     (span,) = expected.values()
+    # open exactly while the latest start is later than every end and failure
+    starts = [e[1] for e in events if e[0] == 'start']
+    finishes = [e[1] for e in events if e[0] != 'start']
+    reopened = bool(starts) and (not finishes or max(starts) > max(finishes))
+    assert (span.status == 'open') == (not finishes or reopened)
+    assert (span.duration is None) == (not starts or span.status == 'open')
+    # the value of the latest report; at the same time, the larger value
     assert span.availability_zone == max(((e[1], e[4]) for e in events if e[4]),
                                          default=(None, None))[1]
     assert span.flavor == max(((e[1], e[5]) for e in events if e[5]), default=(None, None))[1]
@@ -397,11 +443,26 @@ def test_novalidhost_from_the_conductor_fails_the_open_scheduler_span():
     assert sched.flavor == 'm1.small'        # the conductor's request spec names it
     assert sched.duration == 2.0 and sched.host == 'ctl-1' and sched.hosts == {'ctl-1'}
     assert outcome_now(sched) == 'failure'           # not reported stuck
-    # versioned: compute_task.build_instances.error, its own span too
+    # versioned: compute_task.build_instances.error, the same
     versioned = notif('compute_task.build_instances.error', 2, host='ctl-2', fault=NO_VALID)
     merged = _merged(start, versioned)
     assert merged[spans.span_id(REQ, 'scheduler.select_destinations')].status == 'failure'
-    assert merged[spans.span_id(REQ, 'compute_task.build_instances')].status == 'failure'
+
+
+def test_reported_failure_makes_no_span_of_the_reporter():
+    # One NoValidHost request is one failed span (the scheduler's), not two.
+    versioned = notif('compute_task.build_instances.error', 2, host='ctl-2', fault=NO_VALID,
+                      message_id='m-conductor')
+    (reported,) = spans.fragments(versioned)
+    assert reported.operation == 'scheduler.select_destinations'
+    assert reported.error_ids == {'m-conductor'} and reported.fault == NO_VALID
+    merged = _merged(notif('scheduler.select_destinations.start', 0, host='ctl-1'), versioned)
+    assert set(merged) == {spans.span_id(REQ, 'scheduler.select_destinations')}
+    assert [s.status for s in merged.values()] == ['failure']
+    # a failure nobody else owns is still the reporter's own span
+    retries = notif('compute_task.build_instances.error', 9, host='ctl-2',
+                    fault=Fault(exception='MaxRetriesExceeded'))
+    assert [f.operation for f in spans.fragments(retries)] == ['compute_task.build_instances']
 
 
 def test_max_retries_is_not_the_schedulers_failure():
