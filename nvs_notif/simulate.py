@@ -27,7 +27,19 @@ Real-life quirks reproduced on purpose (downstream correlation must cope with th
 * hung requests stop right after one ``.start`` (possibly a sub-request's, e.g. a neutron
   ``port.create.start``, which then also leaves the parent nova operation open);
 * keystone sends its CADF notifications with an empty context (the request id is in
-  ``initiator.request_id``).
+  ``initiator.request_id``);
+* legacy error payloads carry the exception as the services' JSON serialiser
+  (oslo.serialization ``to_primitive``) writes an exception object: its ``repr``. A
+  NovaException's is ``str`` of its ``__dict__`` with ``'class'`` (nova >= 18), e.g.
+  ``"{'kwargs': {'port_id': ..., 'code': 400}, 'message': '...', 'class': 'PortBindingFailed'}"``,
+  any other exception's ``Name('message')``. ``compute.instance.*.error`` has it in
+  ``exception`` (nova ``exception_to_dict``); the conductor's ``compute_task.build_instances``
+  (``set_vm_state_and_notify``) and cinder's ``scheduler.create_volume`` have it in ``reason``
+  and no ``exception`` key. A NoValidHost comes to the conductor in the scheduler's RPC
+  reply, so its class is oslo.messaging's ``NoValidHost_Remote``;
+* nova sends ``service.update`` only when a service's disabled / disabled_reason /
+  forced_down changes (here: a compute service disabled for maintenance, then enabled),
+  never as a heartbeat, so an idle host is silent.
 """
 import base64
 import dataclasses
@@ -141,11 +153,48 @@ _COMPUTE_FAULTS = (
     ('BuildAbortException', 'Build of instance {uuid} aborted: Failure prepping block '
                             'device.', False),
 )
+#: NovaException subclasses: their ``code`` and constructor kwargs (templates as above);
+#: libvirtError is not one.
+_NOVA_EXCEPTIONS = {
+    'PortBindingFailed': (400, {'port_id': '{port}'}),
+    'ComputeResourcesUnavailable': (503, {'reason': 'Free memory 1024.00 MB < requested '
+                                                    '{mem} MB'}),
+    'VirtualInterfaceCreateException': (500, {}),
+    'ImageNotFound': (404, {'image_id': '{image}'}),
+    'BuildAbortException': (500, {'instance_uuid': '{uuid}',
+                                  'reason': 'Failure prepping block device.'}),
+    'NoValidHost': (500, {'reason': 'There are not enough hosts available.'}),
+    'MaxRetriesExceeded': (500, {'reason': 'Exhausted all hosts available for retrying build '
+                                           'failures for instance {uuid}.'}),
+}
 _RESCHEDULABLE = tuple((e, m) for e, m, r in _COMPUTE_FAULTS if r)
 _FATAL = tuple((e, m) for e, m, r in _COMPUTE_FAULTS if not r)
 _NO_VALID_HOST = 'No valid host was found. There are not enough hosts available.'
 _MAX_RETRIES = ('Exceeded maximum number of retries. Exhausted all hosts available for '
                 'retrying build failures for instance {uuid}.')
+
+
+def _wire_exception(exc, msg, fields=None, remote=False):
+    """An exception as a legacy payload carries it: what ``jsonutils.to_primitive`` makes
+    of the exception object, i.e. its ``repr``.
+
+    A NovaException's ``__repr__`` (nova >= 18) is ``str(self.__dict__)`` plus ``'class'``;
+    any other exception has ``BaseException.__repr__``. ``remote``: raised in another
+    service and re-raised from the RPC reply, as oslo.messaging's ``<name>_Remote``."""
+    name = exc + '_Remote' if remote else exc
+    known = _NOVA_EXCEPTIONS.get(exc)
+    if known is None:
+        return '%s(%r)' % (name, msg)
+    code, templates = known
+    kwargs = {k: v.format(**(fields or {})) for k, v in templates.items()}
+    kwargs['code'] = code
+    return str({'kwargs': kwargs, 'message': msg, 'class': name})
+
+
+def _exception_code(exc):
+    known = _NOVA_EXCEPTIONS.get(exc)
+    return known[0] if known else 500
+
 
 _NAMES = ('web', 'db', 'cache', 'worker', 'api', 'batch', 'k8s-node', 'build', 'etl', 'lb')
 _AGENTS = ('python-openstackclient', 'python-novaclient', 'openstacksdk/1.0.1',
@@ -206,7 +255,7 @@ class _Sim:
 
     def __init__(self, seed, start, hosts, projects, users_per_project, controllers, rate,
                  hung_ratio, error_ratio, reschedule_ratio, versioned_ratio,
-                 boot_from_volume_ratio, heartbeat_interval, audit_interval,
+                 boot_from_volume_ratio, maintenance_interval, audit_interval,
                  instances_per_host, max_instances, mix):
         self.rng = rng = random.Random(seed)
         self.start = start
@@ -216,7 +265,7 @@ class _Sim:
         self.reschedule_ratio = reschedule_ratio
         self.versioned_ratio = versioned_ratio
         self.bfv_ratio = boot_from_volume_ratio
-        self.heartbeat_interval = heartbeat_interval
+        self.maintenance_interval = maintenance_interval
         self.audit_interval = audit_interval
         self.max_instances = max_instances
         self.kinds = list(mix)
@@ -533,13 +582,19 @@ class _Sim:
                               'instance.%s.%s' % (v_action or action, phase), payload, req.ctx)
         extra = l_extra
         if fault:
+            # nova.compute.utils.exception_to_dict: the exception object, its message, code
             extra = dict(extra or ())
-            extra['exception'] = fault[0]
+            extra['exception'] = _wire_exception(fault[0], fault[1], self.fault_fields(inst))
             extra['message'] = fault[1]
-            extra['code'] = 500
+            extra['code'] = _exception_code(fault[0])
         payload = self.legacy_payload(inst, extra)
         return self.notif(t, 'nova', _NOTIF, 'compute.' + host, prio,
                           'compute.instance.%s.%s' % (action, phase), payload, req.ctx)
+
+    @staticmethod
+    def fault_fields(inst):
+        return {'port': inst.port_id, 'mem': inst.flavor.memory_mb, 'image': inst.image.id,
+                'uuid': inst.uuid}
 
     def instance_update(self, t, req, inst, old_state, old_task, host=None, api=False):
         if req.versioned:
@@ -613,22 +668,30 @@ class _Sim:
                           'scheduler.select_destinations.' + phase, payload, req.ctx)
 
     def build_failed(self, t, req, inst, exc, msg):
-        """conductor: compute_task.build_instances ERROR (NoValidHost / MaxRetriesExceeded)."""
+        """conductor: compute_task.build_instances ERROR (NoValidHost / MaxRetriesExceeded),
+        as nova.scheduler.utils.set_vm_state_and_notify sends it.
+
+        NoValidHost is raised by the scheduler and comes back in the RPC reply of
+        select_destinations (class ``NoValidHost_Remote``); MaxRetriesExceeded is the
+        conductor's own."""
         api = req.api
+        remote = exc == 'NoValidHost'
         if req.versioned:
             payload = {'nova_object.name': 'ComputeTaskPayload', 'nova_object.namespace': 'nova',
                        'nova_object.version': '1.0',
                        'nova_object.data': {
                            'instance_uuid': inst.uuid, 'state': 'error',
                            'request_spec': self.request_spec(inst, req),
-                           'reason': self.v_fault(exc, msg, '_schedule_instances',
+                           'reason': self.v_fault(exc + '_Remote' if remote else exc, msg,
+                                                  '_schedule_instances',
                                                   'nova.conductor.manager')}}
             return self.notif(t, 'nova', _VNOTIF, 'nova-conductor:' + api, 'ERROR',
                               'compute_task.build_instances.error', payload, req.ctx)
         payload = dict(self.request_spec(inst, req))
         payload.update({'instance_properties': dict(payload['request_spec']['instance_properties']),
                         'instance_id': inst.uuid, 'state': 'error',
-                        'method': 'build_instances', 'reason': msg, 'exception': exc})
+                        'method': 'build_instances',
+                        'reason': _wire_exception(exc, msg, self.fault_fields(inst), remote)})
         return self.notif(t, 'nova', _NOTIF, 'compute_task.' + api, 'ERROR',
                           'compute_task.build_instances', payload, req.ctx)
 
@@ -1009,9 +1072,10 @@ class _Sim:
                                                               'project_id': req.project.id,
                                                               'user_id': req.user.id}},
                        'volume_id': vol_id, 'state': 'error', 'method': 'create_volume',
-                       'reason': 'No valid backend was found. Insufficient free virtual '
-                                 'space (0.0GB) to accommodate thin provisioned volume.',
-                       'exception': 'NoValidBackend'}
+                       # ScheduleCreateVolumeTask._notify_failure: reason=<the exception>
+                       'reason': _wire_exception(
+                           'NoValidBackend', 'No valid backend was found. Insufficient free '
+                           'virtual space (0.0GB) to accommodate thin provisioned volume.')}
             yield t, self.notif(t, 'cinder', _NOTIF, 'scheduler.' + self.cinder_host, 'ERROR',
                                 'scheduler.create_volume', payload, req.ctx)
             return
@@ -1237,24 +1301,47 @@ class _Sim:
 
     # ------------------------------------------------------------------ periodic sources
 
-    def heartbeats(self, binary, host, topic, service_id):
+    def service_changes(self, service_ids):
+        """nova-compute services disabled for maintenance, then enabled again.
+
+        nova sends ``service.update`` only when a service's disabled, disabled_reason or
+        forced_down changes (Service.save), never periodically: these are the only ones.
+        Yields a maintenance window (a flow) every ``maintenance_interval`` s on average."""
         rng = self.rng
-        interval = self.heartbeat_interval
-        t = rng.uniform(0, min(interval, 60.0))
-        count = rng.randint(1000, 100000)
+        busy = set()
+
+        def window(t, host):
+            service_id, base = service_ids[host]
+            # report_count: one state report every 10 s (nova's report_interval)
+            yield t, self.service_update(t, host, service_id, base + int(t / 10), True)
+            t += self.lognorm(900.0, 0.5)
+            yield t, self.service_update(t, host, service_id, base + int(t / 10), False)
+            busy.discard(host)
+
+        t = 0.0
         while True:
-            count += 1
-            payload = {'nova_object.name': 'ServiceStatusPayload',
-                       'nova_object.namespace': 'nova', 'nova_object.version': '1.1',
-                       'nova_object.data': {
-                           'host': host, 'binary': binary, 'topic': topic, 'uuid': service_id,
-                           'disabled': False, 'disabled_reason': None, 'forced_down': False,
-                           'last_seen_up': self.ts_v(t), 'report_count': count,
-                           'version': 66,
-                           'availability_zone': self.zones.get(host, 'internal')}}
-            yield t, self.notif(t, 'nova', _VNOTIF, '%s:%s' % (binary, host), 'INFO',
-                                'service.update', payload, self.admin_ctx())
-            t += interval * rng.uniform(0.97, 1.03)
+            t += rng.expovariate(1.0 / self.maintenance_interval)
+            free = [h for h in self.computes if h not in busy]
+            if not free:
+                yield t, None
+                continue
+            host = rng.choice(free)
+            busy.add(host)
+            yield t, window(t, host)
+
+    def service_update(self, t, host, service_id, count, disabled):
+        payload = {'nova_object.name': 'ServiceStatusPayload',
+                   'nova_object.namespace': 'nova', 'nova_object.version': '1.1',
+                   'nova_object.data': {
+                       'host': host, 'binary': 'nova-compute', 'topic': 'compute',
+                       'uuid': service_id, 'disabled': disabled,
+                       'disabled_reason': 'maintenance' if disabled else None,
+                       'forced_down': False, 'last_seen_up': self.ts_v(t - t % 10),
+                       'report_count': count, 'version': 66,
+                       'availability_zone': self.zones.get(host, 'internal')}}
+        # the API (os-services) changes the record; the notification names the service
+        return self.notif(t, 'nova', _VNOTIF, 'nova-compute:' + host, 'INFO',
+                          'service.update', payload, self.admin_ctx())
 
     def audits(self, host):
         """Usage audit on one compute host: compute.instance.exists for each of its instances
@@ -1337,7 +1424,7 @@ def _hang(flow, after):
 def simulate(count, seed=0, start=DEFAULT_START, hosts=8, projects=5, users_per_project=3,
              controllers=1, rate=2.0, hung_ratio=0.02, error_ratio=0.05,
              reschedule_ratio=0.1, versioned_ratio=0.3, boot_from_volume_ratio=0.2,
-             heartbeat_interval=60.0, audit_interval=3600.0, instances_per_host=4,
+             maintenance_interval=1800.0, audit_interval=3600.0, instances_per_host=4,
              max_instances=None, mix=None):
     """Yield exactly ``count`` notifications of a synthetic cloud, in timestamp order.
 
@@ -1357,7 +1444,9 @@ def simulate(count, seed=0, start=DEFAULT_START, hosts=8, projects=5, users_per_
     :param versioned_ratio: fraction of nova flows (and audits) using versioned payloads on
         topic ``versioned_notifications``; ``service.update`` is always versioned.
     :param boot_from_volume_ratio: fraction of successful creates booting from a new volume.
-    :param heartbeat_interval: seconds between ``service.update`` per nova service.
+    :param maintenance_interval: mean seconds between two nova-compute services being
+        disabled for maintenance (``service.update`` disabled, then enabled after ~15
+        minutes); nova sends ``service.update`` on such changes only.
     :param audit_interval: seconds between usage audits (``compute.instance.exists``) per host.
     :param instances_per_host: instances existing at time zero on each compute host.
     :param max_instances: cap of instances remembered (default ``64 * hosts``).
@@ -1370,7 +1459,7 @@ def simulate(count, seed=0, start=DEFAULT_START, hosts=8, projects=5, users_per_
         raise ValueError('start must be timezone-aware')
     if hosts < 1 or projects < 1 or users_per_project < 1 or controllers < 1:
         raise ValueError('hosts, projects, users_per_project and controllers must be >= 1')
-    if rate <= 0 or heartbeat_interval <= 0 or audit_interval <= 0:
+    if rate <= 0 or maintenance_interval <= 0 or audit_interval <= 0:
         raise ValueError('rate and intervals must be positive')
     for name, value in (('hung_ratio', hung_ratio), ('error_ratio', error_ratio),
                         ('reschedule_ratio', reschedule_ratio),
@@ -1386,7 +1475,7 @@ def simulate(count, seed=0, start=DEFAULT_START, hosts=8, projects=5, users_per_
         raise ValueError('mix needs positive weights for kinds among %s' % (FLOW_KINDS,))
     return _run(count, _Sim(seed, start.astimezone(_UTC), hosts, projects, users_per_project,
                             controllers, rate, hung_ratio, error_ratio, reschedule_ratio,
-                            versioned_ratio, boot_from_volume_ratio, heartbeat_interval,
+                            versioned_ratio, boot_from_volume_ratio, maintenance_interval,
                             audit_interval, instances_per_host, max_instances or 64 * hosts,
                             mix))
 
@@ -1397,12 +1486,11 @@ def _run(count, sim):
     heap = []
     seq = 0
     sources = [sim.arrivals()]
-    for host in sim.controllers:
-        sources.append(sim.heartbeats('nova-scheduler', host, 'scheduler', sim.uuid()))
-        sources.append(sim.heartbeats('nova-conductor', host, 'conductor', sim.uuid()))
+    service_ids = {}
     for host in sim.computes:
-        sources.append(sim.heartbeats('nova-compute', host, 'compute', sim.uuid()))
+        service_ids[host] = (sim.uuid(), sim.rng.randint(1000, 100000))
         sources.append(sim.audits(host))
+    sources.append(sim.service_changes(service_ids))
     for src in sources:
         t, item = next(src)
         heap.append((t, seq, src, item))

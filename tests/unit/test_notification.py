@@ -6,6 +6,7 @@ import pathlib
 
 import pytest
 
+from nvs_notif import spans
 from nvs_notif.notification import (Fault, InvalidNotification, Notification,
                                     PHASES, PRIORITIES, normalize)
 
@@ -53,6 +54,32 @@ EXPECTED = {
         service='nova', phase='error', priority='error', resource_id=INST, state='error',
         fault=Fault(message='Build of instance %s was re-scheduled: No valid host' % INST,
                     code=500))),
+    # nova.compute.utils.exception_to_dict: the exception object, serialised to its repr
+    # (NovaException.__repr__: str of its __dict__ with 'class')
+    'legacy_nova_compute_instance_create_error_exception_repr': (None, dict(
+        service='nova', host='node-7', phase='error', priority='error', resource_id=INST,
+        fault=Fault(exception='PortBindingFailed',
+                    message='Binding failed for port %s, please check neutron logs for more '
+                            'information.' % PORT, code=400))),
+    # nova.scheduler.utils.set_vm_state_and_notify from the conductor: reason=<exception>,
+    # NoValidHost re-raised from the scheduler's RPC reply (oslo.messaging's *_Remote)
+    'legacy_nova_compute_task_build_instances_error': (None, dict(
+        service='nova', host='ctl-1', operation='compute_task.build_instances', phase='none',
+        priority='error', request_id=REQ, resource_type='instance', resource_id=INST,
+        state='error', flavor='m1.small',
+        fault=Fault(exception='NoValidHost',
+                    message='No valid host was found. There are not enough hosts available.',
+                    code=500))),
+    'legacy_nova_scheduler_select_destinations_start': (None, dict(
+        service='nova', host='ctl-1', operation='scheduler.select_destinations', phase='start',
+        request_id=REQ, flavor='m1.small', fault=None)),
+    # nova.exception_wrapper: {'exception': <exception>, 'args': ...}, a non-nova exception
+    'legacy_nova_wrap_exception_repr': (None, dict(
+        service='nova', host='node-2', operation='build_and_run_instance', phase='none',
+        priority='error',
+        fault=Fault(exception='MessagingTimeout',
+                    message='Timed out waiting for a reply to message ID '
+                            '3f4a5b6c7d8e4f9a8b0c1d2e3f4a5b6c'))),
     'legacy_nova_compute_instance_resize_confirm_start': (None, dict(
         service='nova', host='node-3.dc1.example.com',
         operation='compute.instance.resize.confirm', phase='start',
@@ -109,6 +136,12 @@ EXPECTED = {
         service='cinder', operation='scheduler.create_volume', phase='none',
         priority='error', resource_type='volume', resource_id=VOL, state='error',
         fault=Fault(message='No valid backend was found. No weighed backends available'))),
+    # cinder ScheduleCreateVolumeTask._notify_failure: reason=<exception> (plain repr)
+    'cinder_scheduler_create_volume_error_reason_repr': (None, dict(
+        service='cinder', operation='scheduler.create_volume', phase='none',
+        priority='error', resource_type='volume', resource_id=VOL, state='error',
+        fault=Fault(exception='NoValidBackend',
+                    message='No valid backend was found. No weighed backends available'))),
     'glance_image_upload': (None, dict(
         service='glance', host='localhost', operation='image.upload', phase='none',
         request_id='req-33333333-4444-4555-8666-777777777777', project_id=PROJ, user_id=None,
@@ -396,6 +429,93 @@ def test_legacy_exception_string():
     message['payload'] = {'exception': 'InstanceNotFound', 'message': 'gone', 'code': '404'}
     assert normalize(message).fault == Fault(exception='InstanceNotFound', message='gone',
                                               code=404)
+
+
+_NVH = 'No valid host was found. There are not enough hosts available.'
+
+
+@pytest.mark.parametrize('exception, expected', [
+    # plain class names (and module-qualified, and RPC-re-raised ones)
+    ('InstanceNotFound', Fault(exception='InstanceNotFound')),
+    ('nova.exception.NoValidHost', Fault(exception='NoValidHost')),
+    ('NoValidHost_Remote', Fault(exception='NoValidHost')),
+    # BaseException.__repr__, both quotes, module-qualified, elided, empty, py2 style
+    ("PortBindingFailed('Binding failed for port p1')",
+     Fault(exception='PortBindingFailed', message='Binding failed for port p1')),
+    ('NoValidBackend("it\'s full")', Fault(exception='NoValidBackend', message="it's full")),
+    ("nova.exception.NoValidHost('%s')" % _NVH, Fault(exception='NoValidHost', message=_NVH)),
+    ('nova.exception.NoValidHost(...)', Fault(exception='NoValidHost')),
+    ('Timeout()', Fault(exception='Timeout')),
+    ("NoValidHost(u'%s',)" % _NVH, Fault(exception='NoValidHost', message=_NVH)),
+    ("libvirtError('internal error: a (b) c', 1)",
+     Fault(exception='libvirtError', message='internal error: a (b) c')),
+    # NovaException.__repr__ (nova >= 18): str(__dict__) with 'class'
+    (str({'kwargs': {'reason': 'There are not enough hosts available.', 'code': 500},
+          'message': _NVH, 'class': 'NoValidHost_Remote'}),
+     Fault(exception='NoValidHost', message=_NVH, code=500)),
+    # ... with a kwarg whose repr is no literal
+    ("{'kwargs': {'instance': <Instance: uuid=i1>, 'code': 409}, 'message': 'Instance i1 "
+     "in vm_state error', 'class': 'InstanceInvalidState'}",
+     Fault(exception='InstanceInvalidState', message='Instance i1 in vm_state error',
+           code=409)),
+    # free text stays what it was
+    ('something broke', Fault(exception='something broke')),
+])
+def test_legacy_exception_forms(exception, expected):
+    message = load('legacy_nova_wrap_exception')
+    message['payload'] = {'exception': exception, 'args': {}}
+    assert normalize(message).fault == expected
+
+
+def test_legacy_exception_repr_payload_message_and_code_complete_it():
+    # exception_to_dict: the repr of a plain exception has no code; the payload does
+    message = load('legacy_nova_compute_instance_create_error')
+    message['payload'].update(exception="libvirtError('qemu closed the monitor')",
+                              message='qemu closed the monitor', code=500)
+    assert normalize(message).fault == Fault(exception='libvirtError',
+                                              message='qemu closed the monitor', code=500)
+    message['payload']['exception'] = 'libvirtError(...)'
+    assert normalize(message).fault == Fault(exception='libvirtError',
+                                              message='qemu closed the monitor', code=500)
+
+
+@pytest.mark.parametrize('reason, expected', [
+    ("NoValidBackend('No weighed backends available')",
+     Fault(exception='NoValidBackend', message='No weighed backends available')),
+    ('No valid backend was found. No weighed backends available',
+     Fault(message='No valid backend was found. No weighed backends available')),
+    ('cinder.exception.NoValidBackend()', Fault(exception='NoValidBackend')),
+])
+def test_reason_string_forms(reason, expected):
+    message = load('cinder_scheduler_create_volume_error')
+    message['payload']['reason'] = reason
+    assert normalize(message).fault == expected
+
+
+def test_reason_string_ignored_without_failure():
+    message = load('cinder_scheduler_create_volume_error')
+    message['priority'] = 'INFO'
+    message['payload']['reason'] = "NoValidBackend('x')"
+    assert normalize(message).fault is None
+
+
+def test_versioned_remote_exception_name():
+    message = load('versioned_nova_compute_task_build_instances_error')
+    data = message['payload']['nova_object.data']['reason']['nova_object.data']
+    data['exception'] = 'NoValidHost_Remote'
+    assert normalize(message).fault.exception == 'NoValidHost'
+
+
+def test_no_valid_host_reported_for_the_scheduler_span():
+    """The real legacy shape end to end: select_destinations.start (never ended), then
+    the conductor's compute_task.build_instances with reason=<NoValidHost repr>."""
+    notes = [normalize(load('legacy_nova_scheduler_select_destinations_start')),
+             normalize(load('legacy_nova_compute_task_build_instances_error'))]
+    merged = spans.merge_all([f for n in notes for f in spans.fragments(n)])
+    sched = merged[spans.span_id(REQ, 'scheduler.select_destinations')]
+    assert sched.status == 'failure'
+    assert sched.fault.exception == 'NoValidHost'
+    assert sched.fault.message == _NVH
 
 
 def test_legacy_fault_dict():

@@ -170,7 +170,7 @@ def test_every_flow_kind_present(stream):
     types_seen = {n.event_type for n in stream}
     missing = {k: e for k, e in SIGNATURES.items() if e not in types_seen}
     assert not missing
-    for periodic in ('compute.instance.exists', 'compute.instance.update', 'service.update',
+    for periodic in ('compute.instance.exists', 'compute.instance.update',
                      'scheduler.select_destinations.start', 'image.send',
                      'compute.instance.resize.prep.start', 'compute.instance.resize.start',
                      'compute.instance.resize.confirm.end', 'compute.instance.create.error',
@@ -178,9 +178,31 @@ def test_every_flow_kind_present(stream):
         assert periodic in types_seen, periodic
 
 
+def test_service_update_only_on_state_changes():
+    """nova sends service.update when disabled / disabled_reason / forced_down change,
+    never as a heartbeat: each one here flips a compute service's disabled flag."""
+    notifs = list(sim.simulate(N, seed=0, maintenance_interval=60.0, rate=0.3))
+    updates = [n for n in notifs if n.event_type == 'service.update']
+    assert len(updates) >= 4
+    assert {n.payload['nova_object.data']['disabled'] for n in updates} == {True, False}
+    state = {}
+    for n in updates:
+        data = n.payload['nova_object.data']
+        assert n.publisher_id == 'nova-compute:' + data['host']
+        assert data['binary'] == 'nova-compute'
+        assert data['disabled'] != state.get(data['host'], False)      # a change
+        assert data['disabled_reason'] == ('maintenance' if data['disabled'] else None)
+        state[data['host']] = data['disabled']
+    default = sum(n.event_type == 'service.update' for n in sim.simulate(N, seed=0))
+    assert default < len(updates)
+    # no nova-scheduler / nova-conductor chatter: only requests make controllers speak
+    assert not any(n.publisher_id.startswith(('nova-scheduler:', 'nova-conductor:'))
+                   and n.event_type == 'service.update' for n in notifs)
+
+
 def test_mix_restricts_kinds():
     kinds = {n.exchange for n in sim.simulate(300, seed=1, mix={'keystone_auth': 1})}
-    assert kinds == {'keystone', 'nova'}          # nova: periodic service.update/exists only
+    assert kinds == {'keystone', 'nova'}          # nova: periodic exists / update only
 
 
 def test_versioned_and_legacy_nova(stream):
@@ -220,6 +242,72 @@ def test_error_notifications_carry_faults(stream):
         assert fault['nova_object.data']['exception']
     legacy = next(n for n in stream if n.event_type == 'compute.instance.create.error')
     assert {'exception', 'message', 'code'} <= set(legacy.payload)
+
+
+def _legacy_errors(notifs):
+    return [n for n in notifs if n.priority == 'ERROR' and n.topic == 'notifications'
+            and n.exchange in ('nova', 'cinder')]
+
+
+def test_legacy_errors_carry_the_exception_repr():
+    """As oslo.serialization's to_primitive writes an exception object: its repr."""
+    errors = _legacy_errors(sim.simulate(N, seed=0, error_ratio=0.5, reschedule_ratio=0.5))
+    shapes = collections.Counter()
+    for n in errors:
+        p = n.payload
+        if n.event_type in ('compute_task.build_instances', 'scheduler.create_volume'):
+            # set_vm_state_and_notify / cinder: reason=<exception>, no 'exception' key
+            assert 'exception' not in p
+            text = p['reason']
+        else:
+            assert n.event_type.startswith('compute.instance.')
+            text = p['exception']
+            assert p['message'] and isinstance(p['code'], int)
+        if text.startswith('{'):
+            shapes['nova'] += 1             # NovaException.__repr__
+            assert "'class': '" in text and "'message': '" in text
+        else:
+            shapes['plain'] += 1            # BaseException.__repr__: Name('message')
+            assert text.endswith("')") and '(' in text
+    assert shapes['nova'] and shapes['plain']
+    reasons = [n.payload['reason'] for n in errors
+               if n.event_type == 'compute_task.build_instances']
+    assert any("'class': 'NoValidHost_Remote'" in r for r in reasons)
+    assert any(r.startswith('NoValidBackend(') for n in errors
+               if n.event_type == 'scheduler.create_volume' for r in [n.payload['reason']])
+
+
+def test_simulated_faults_normalise_to_class_names():
+    from nvs_notif import notification
+    names = collections.Counter()
+    for n in sim.simulate(N, seed=0, error_ratio=0.5, reschedule_ratio=0.5):
+        if n.priority != 'ERROR':
+            continue
+        fault = notification.normalize(json.loads(json.dumps(n.to_message()))).fault
+        assert fault is not None, n.event_type
+        if fault.exception is not None:
+            names[fault.exception] += 1
+    assert names['NoValidHost'] and names['NoValidBackend'] and names['libvirtError']
+    for name in names:
+        assert name.isidentifier() and not name.endswith('_Remote'), name
+
+
+def test_no_valid_host_fails_the_scheduler_span():
+    """simulated notifications -> normalize -> spans: a NoValidHost build leaves
+    select_destinations without an .end, and the conductor's error fails it."""
+    from nvs_notif import notification, spans
+    notes = [notification.normalize(json.loads(json.dumps(n.to_message())))
+             for n in sim.simulate(N, seed=0, error_ratio=0.5, hung_ratio=0.0)]
+    merged = spans.merge_all([f for n in notes for f in spans.fragments(n)])
+    reported = [n for n in notes if n.operation == 'compute_task.build_instances'
+                and n.fault.exception == 'NoValidHost']
+    legacy = [n for n in reported if n.phase == 'none']
+    assert legacy and len(legacy) < len(reported)           # both payload generations
+    for n in reported:
+        sched = merged[spans.span_id(n.request_id, 'scheduler.select_destinations')]
+        assert sched.start is not None and sched.end is None
+        assert sched.status == 'failure', sched
+        assert sched.fault.exception == 'NoValidHost'
 
 
 def test_reschedules_reuse_request_id():
