@@ -1,4 +1,5 @@
 """``nvs-notif purge``: the retention policy for clusters without ILM and for SQLite."""
+import argparse
 import datetime
 
 from cliff import lister
@@ -9,8 +10,8 @@ class Purge(lister.Lister):
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
-        parser.add_argument('--older-than', type=float, required=True, metavar='DAYS',
-                            help='age in days; documents older than this are removed')
+        parser.add_argument('--older-than', type=_days, required=True, metavar='DAYS',
+                            help='age in days (> 0); documents older than this are removed')
         return parser
 
     def take_action(self, args):
@@ -19,3 +20,15 @@ class Purge(lister.Lister):
         store = self.app.store
         removed = store.purge(before)
         return ('kind', 'removed'), sorted(removed.items())
+
+
+def _days(value):
+    """A positive, finite number of days: a negative or infinite age would put
+    the cutoff in the future (everything removed) or out of the clock's range."""
+    try:
+        days = float(value)
+    except ValueError:
+        days = None
+    if days is None or not 0 < days < 36500:
+        raise argparse.ArgumentTypeError('not an age in days between 0 and 36500: %r' % value)
+    return days

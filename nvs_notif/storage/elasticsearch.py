@@ -280,7 +280,11 @@ class ElasticsearchStore(base.Store):
             self.client, index=name, ignore_unavailable=True, preserve_order=True,
             size=min(limit or 1000, 1000),
             query={'query': _bool(filters),
-                   'sort': [{'timestamp': 'desc'}, {'message_id': 'desc'}]})
+                   # timestamp.exact: indices made before it existed sort as if
+                   # it were missing (ties by message_id, as before).
+                   'sort': [{'timestamp': 'desc'},
+                            {'timestamp.exact': {'order': 'desc', 'unmapped_type': 'keyword'}},
+                            {'message_id': 'desc'}]})
         return (hit['_source'] for hit in itertools.islice(hits, limit))
 
     def count(self, kind):

@@ -35,7 +35,11 @@ _ECS_ALIASES = {
 
 MAPPINGS = {
     'notifications': dict(_COMMON, **{
-        'message_id': _KW, 'timestamp': _DATE, '@timestamp': {'type': 'alias', 'path': 'timestamp'},
+        'message_id': _KW,
+        # date keeps milliseconds; the ISO text (microseconds, UTC) sorts
+        # notifications in exactly the order the SQLite store gives.
+        'timestamp': dict(_DATE, fields={'exact': {'type': 'keyword'}}),
+        '@timestamp': {'type': 'alias', 'path': 'timestamp'},
         'event_type': _KW, 'phase': _KW, 'priority': _KW, 'publisher_id': _KW,
         'state': _KW, # Deeper than redact.MAX_DEPTH, which truncates payloads first.
         'payload': {'type': 'flattened', 'depth_limit': 128, 'ignore_above': 2048},
