@@ -50,6 +50,11 @@ def local_endpoint(store_url, conf=None, other_publishers=()):
     return manager.get_main_endpoints()[0]
 
 
+def local_store(endpoint):
+    """The store a :func:`local_endpoint` writes to (its sink's first publisher)."""
+    return endpoint.manager.pipelines[0].publishers[0].store
+
+
 def parse_body(body):
     """One message as the endpoint takes it: the JSON value of ``body`` (bytes
     or text), or the text itself when it is not JSON, so the endpoint rejects

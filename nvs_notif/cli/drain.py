@@ -40,7 +40,7 @@ class Drain(show.ShowOne):
         try:
             stats, left = self._drain(args, endpoint)
         finally:
-            endpoint.manager.pipelines[0].publishers[0].store.close()
+            replay_mod.local_store(endpoint).close()
         rows = [('queue', args.queue),
                 ('taken', stats['taken']),
                 ('stored', stats['notifications'] - stats['duplicates']),

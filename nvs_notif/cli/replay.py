@@ -37,7 +37,7 @@ class Replay(show.ShowOne):
         if progress:
             progress.done()
         elapsed = time.monotonic() - started
-        store = endpoint.manager.pipelines[0].publishers[0].store
+        store = replay_mod.local_store(endpoint)
         spans = store.spans()
         nvs = endpoint.conf[opts.GROUP]
         # Replayed data has its own clock: "now" is the newest thing in it.

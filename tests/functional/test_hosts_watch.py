@@ -30,7 +30,7 @@ def stores(es_prefix, tmp_path):
     for url in urls.values():
         endpoint = replay.local_endpoint(url)
         replay.replay((s.to_message() for s in simulate.simulate(2000, seed=3)), endpoint)
-        endpoint.manager.pipelines[0].publishers[0].store.close()
+        replay.local_store(endpoint).close()
     return urls
 
 

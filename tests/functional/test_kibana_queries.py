@@ -24,7 +24,7 @@ def test_every_kibana_query_runs_and_finds_data(es_client, es_prefix):
     messages = [s.to_message() for s in simulate.simulate(1500, seed=2)]
     messages.append('this is not a notification')
     replay.replay(messages, endpoint)
-    endpoint.manager.pipelines[0].publishers[0].store.close()
+    replay.local_store(endpoint).close()
     es_client.indices.refresh(index='%s-*' % es_prefix)
 
     objects = kibana.with_prefix(kibana.load(), es_prefix)
@@ -58,7 +58,7 @@ def test_every_kibana_query_runs_and_finds_data(es_client, es_prefix):
 def test_ecs_aliases_usable_in_kibana_queries(es_client, es_prefix):
     endpoint = replay.local_endpoint(es_store_url(es_prefix))
     replay.replay((s.to_message() for s in simulate.simulate(300, seed=2)), endpoint)
-    endpoint.manager.pipelines[0].publishers[0].store.close()
+    replay.local_store(endpoint).close()
     es_client.indices.refresh(index='%s-*' % es_prefix)
     source = {'query': {'query': 'event.action:* and not error.type:*', 'language': 'kuery'}}
     query = kibana._es_query(source)

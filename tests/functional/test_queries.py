@@ -36,7 +36,7 @@ def stores(es_client, tmp_path_factory):
         for url in urls.values():
             endpoint = replay.local_endpoint(url)
             replay.replay((s.to_message() for s in simulate.simulate(3000, seed=11)), endpoint)
-            endpoint.manager.pipelines[0].publishers[0].store.close()
+            replay.local_store(endpoint).close()
         yield urls
     finally:
         es_client.options(ignore_status=404).indices.delete(index='%s-*' % prefix)

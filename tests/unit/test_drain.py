@@ -101,7 +101,7 @@ def test_limit(channel, queue, tmp_path):
 def test_a_batch_the_store_refuses_stays_in_the_queue(channel, queue, tmp_path):
     endpoint = replay.local_endpoint('sqlite:///%s' % (tmp_path / 'nvs.db'))
     endpoint.REQUEUE_PAUSE = 0
-    store = endpoint.manager.pipelines[0].publishers[0].store
+    store = replay.local_store(endpoint)
 
     def refuse(batch):
         raise OSError('disk full')

@@ -261,7 +261,7 @@ class TestSQLiteReads:
         from nvs_notif import simulate
         endpoint = replay.local_endpoint('sqlite://')
         replay.replay((s.to_message() for s in simulate.simulate(600, seed=3)), endpoint)
-        store = endpoint.manager.pipelines[0].publishers[0].store
+        store = replay.local_store(endpoint)
         yield store
         store.close()
 
