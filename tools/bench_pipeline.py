@@ -53,8 +53,6 @@ import yaml
 
 import benchutil
 
-PRIORITIES = ('audit', 'debug', 'info', 'warn', 'error', 'critical', 'sample')
-
 
 # --- inputs -----------------------------------------------------------------
 

@@ -21,12 +21,11 @@ import urllib.parse
 
 
 import loadgen
+from nvs_notif import notification
 from nvs_notif import pipeline
 
 ES_URL = os.environ.get('NVS_TEST_ES_URL', 'http://127.0.0.1:9200')
-TRANSPORT_URL = os.environ.get('NVS_TEST_TRANSPORT_URL',
-                               'rabbit://guest:guest@127.0.0.1:5672/')
-PRIORITIES = ('audit', 'debug', 'info', 'warn', 'error', 'critical', 'sample')
+TRANSPORT_URL = loadgen.TRANSPORT_URL
 EXCHANGE = 'nova'
 #: ceilometer's default [notification] notification_control_exchanges: the agent
 #: declares these (the only broker objects besides our queues it may create).
@@ -219,7 +218,7 @@ class Rabbit:
         return None if ok is None else ok.message_count
 
     def depths(self, topic):
-        return {p: self.depth('%s.%s' % (topic, p)) for p in PRIORITIES}
+        return {p: self.depth('%s.%s' % (topic, p)) for p in notification.PRIORITIES}
 
     def exchange_exists(self, name):
         return self._call(lambda ch: ch.exchange_declare(name, 'topic', passive=True)
@@ -231,7 +230,7 @@ class Rabbit:
     def delete_topic(self, topic):
         """Delete ``<topic>.<priority>`` for every priority; returns the names deleted."""
         deleted = []
-        for prio in PRIORITIES:
+        for prio in notification.PRIORITIES:
             name = '%s.%s' % (topic, prio)
             if self.depth(name) is not None:
                 self.delete_queue(name)
