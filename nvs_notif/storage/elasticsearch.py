@@ -257,7 +257,7 @@ class ElasticsearchStore(base.Store):
         if window:
             filters.append({'bool': {'minimum_should_match': 1, 'should': [
                 {'range': {field: window}} for field in ('start', 'end', 'failed')]}})
-        self.client.indices.refresh(index=self.index('spans'), ignore_unavailable=True)
+        self._refresh(self.index('spans'))
         return [documents.span_from_doc(hit['_source']) for hit in helpers.scan(
             self.client, index=self.index('spans'), query={'query': _bool(filters)},
             ignore_unavailable=True)]
@@ -273,7 +273,7 @@ class ElasticsearchStore(base.Store):
         if window:
             filters.append({'range': {'timestamp': window}})
         name = self.alias('notifications')
-        self.client.indices.refresh(index=name, ignore_unavailable=True)
+        self._refresh(name)
         if limit is not None and limit <= 0:
             return iter(())
         hits = helpers.scan(
@@ -287,11 +287,24 @@ class ElasticsearchStore(base.Store):
                             {'message_id': 'desc'}]})
         return (hit['_source'] for hit in itertools.islice(hits, limit))
 
+    def _refresh(self, name):
+        """Make what was written to ``name`` searchable before a read.
+
+        A daily index created this very moment (the first write of a day)
+        answers searches with 503 until its primary shard has started, and the
+        client's immediate retries come too soon: wait for that first (the
+        index is yellow then; single-node clusters never get green).
+        """
+        if not self.client.indices.exists(index=name):
+            return
+        self.client.cluster.health(index=name, wait_for_status='yellow', timeout='30s')
+        self.client.indices.refresh(index=name, ignore_unavailable=True)
+
     def count(self, kind):
         if kind not in _KINDS:
             raise ValueError('unknown kind %r' % kind)
         name = self.index(kind) if kind == 'spans' else self.alias(kind)
-        self.client.indices.refresh(index=name, ignore_unavailable=True)
+        self._refresh(name)
         return self.client.count(index=name, ignore_unavailable=True)['count']
 
     def purge(self, before):
