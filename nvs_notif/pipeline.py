@@ -13,6 +13,7 @@ import time
 
 from ceilometer.pipeline import base
 from ceilometer.pipeline import event as event_pipeline
+from oslo_config import cfg
 import oslo_messaging
 
 from nvs_notif import meters
@@ -76,6 +77,27 @@ def build_batch(messages, priority, extra_keys=(), raw_limit=65536, stats=None):
     return batch
 
 
+def prefetch_warning(conf):
+    """Why RabbitMQ's prefetch slows the agent down, or None if it does not.
+
+    oslo.messaging cuts every batch at the channel's prefetch count, and
+    ceilometer lowers that to 100: with ``batch_size = 500`` the batches
+    are 100 long and the broker waits for their acknowledgements before
+    sending more, so the agent idles while a batch is stored.
+    """
+    try:
+        prefetch = conf.oslo_messaging_rabbit.rabbit_qos_prefetch_count
+        batch_size = conf.notification.batch_size
+    except (cfg.NoSuchOptError, cfg.NoSuchGroupError):
+        return None                 # not the rabbit driver, or not in an agent
+    if not prefetch or prefetch >= 2 * batch_size:
+        return None
+    return ('[oslo_messaging_rabbit] rabbit_qos_prefetch_count = %d holds the agent back: '
+            'batches are cut at %d and wait for their acknowledgement; set it to at least '
+            '2 x [notification] batch_size (%d), e.g. %d'
+            % (prefetch, min(prefetch, batch_size), 2 * batch_size, 4 * batch_size))
+
+
 def priority_methods(cls, process='process'):
     """Give an endpoint class one batch method per priority, as oslo.messaging's
     dispatcher looks them up by name, each calling ``process(priority, messages)``."""
@@ -110,8 +132,16 @@ class NvsEndpoint:
         self._stats_lock = threading.Lock()
         self._reported = dict(self.stats)
         self._reported_at = time.monotonic()
+        self._prefetch_checked = False
 
     def process(self, priority, messages):
+        if not self._prefetch_checked:
+            # The driver registers its options when the listener starts,
+            # after the pipeline managers are built: checked here, once.
+            self._prefetch_checked = True
+            warning = prefetch_warning(self.conf)
+            if warning:
+                LOG.warning(warning)
         counts = collections.Counter()
         try:
             return self._process(priority, messages, counts)

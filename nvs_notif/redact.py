@@ -44,8 +44,9 @@ copied once and shared in the copy, like :func:`copy.deepcopy`, so a cyclic
 input terminates too. Scalars are never copied.
 """
 import functools
-import json
 import re
+
+from nvs_notif import jsontext
 
 
 #: What a secret value becomes.
@@ -91,8 +92,7 @@ _TEXT_WORDS = ('pass', 'secret', 'token', 'credential', 'authorization', 'cookie
                'signature', 'fernet', 'psk', 'community')
 _KEY_PREFIXES = ('api', 'private', 'priv', 'encryption', 'shared', 'auth')
 _KEY_PREFIX_LEN = max(map(len, _KEY_PREFIXES)) + 1
-# Stores encode the payload the same way (nvs_notif.storage.sqlite).
-_encode = json.JSONEncoder(check_circular=False, ensure_ascii=False, default=str).encode
+_encode = jsontext.encode
 
 
 def redact(value, extra_keys=()):

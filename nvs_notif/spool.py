@@ -20,13 +20,14 @@ import os
 import sqlite3
 import threading
 
+from nvs_notif import jsontext
+
 LOG = logging.getLogger(__name__)
 
 # AUTOINCREMENT: ids are never reused, so a flusher's delete of the id range it
 # sent cannot touch a document spooled after it read.
 _SCHEMA = ('CREATE TABLE IF NOT EXISTS spool '
            '(id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT, doc TEXT)')
-_encode = json.JSONEncoder(check_circular=False, ensure_ascii=False, default=str).encode
 
 
 class Spool:
@@ -70,7 +71,7 @@ class Spool:
             self._db.execute('BEGIN IMMEDIATE')
             try:
                 self._db.executemany('INSERT INTO spool (kind, doc) VALUES (?, ?)',
-                                     ((kind, _encode(d)) for d in docs))
+                                     ((kind, jsontext.encode(d)) for d in docs))
                 waiting = self._db.execute('SELECT count(*) FROM spool').fetchone()[0]
                 excess = waiting - self.max_docs
                 if excess > 0:

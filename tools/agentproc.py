@@ -51,6 +51,9 @@ class Agent:
             event_pipeline_cfg_file = {event_pipeline}
             [oslo_messaging_notifications]
             topics = {topic}
+            [oslo_messaging_rabbit]
+            # As etc/pipeline/ceilometer.conf.sample recommends (ceilometer: 100).
+            rabbit_qos_prefetch_count = {prefetch}
             [notification]
             {pipelines}
             workers = {workers}
@@ -62,7 +65,7 @@ class Agent:
             spool_flush_interval = 0.5
             ''').format(transport_url=transport_url, log=self.log_path, topic=topic,
                         pipelines='\n'.join('pipelines = %s' % p for p in pipelines),
-                        workers=workers, batch_size=batch_size,
+                        workers=workers, batch_size=batch_size, prefetch=4 * batch_size,
                         nvs_pipeline=nvs_pipeline, event_pipeline=event_pipeline,
                         spool_dir=self.workdir / 'spool') + extra_conf)
         self.proc = None

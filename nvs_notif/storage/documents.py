@@ -2,6 +2,7 @@
 import datetime
 import hashlib
 
+from nvs_notif import jsontext
 from nvs_notif.notification import Fault
 from nvs_notif.spans import Span
 
@@ -33,6 +34,22 @@ def notification_doc(n):
     }
     doc.update(_fault_fields(n.fault))
     return doc
+
+
+def notification_json(n, payload_json=None):
+    """``(doc, its JSON text)`` of a notification.
+
+    :param payload_json: the payload's JSON text when the pipeline already
+        made it (:func:`nvs_notif.redact.redact_json`), spliced in instead of
+        encoding the payload a second time; None to encode it here
+    """
+    doc = notification_doc(n)
+    if payload_json is None:
+        return doc, jsontext.encode(doc)
+    payload = doc.pop('payload')
+    text = '%s,"payload":%s}' % (jsontext.encode(doc)[:-1], payload_json)
+    doc['payload'] = payload
+    return doc, text
 
 
 def span_doc(s):

@@ -7,13 +7,13 @@ concurrency; a conflict re-reads and re-merges only the spans that lost the race
 """
 import datetime
 import itertools
-import json
 import logging
 import urllib.parse
 
 import elasticsearch
 from elasticsearch import helpers
 
+from nvs_notif import jsontext
 from nvs_notif import spans as spans_mod
 from nvs_notif.storage import base
 from nvs_notif.storage import documents
@@ -130,8 +130,12 @@ class ElasticsearchStore(base.Store):
                          % (len(pending), self.conflict_retries))
 
     def _document_actions(self, batch):
+        # The source as JSON text, the payload spliced in as the pipeline
+        # encoded it: helpers send text as is, so no payload is encoded twice.
+        texts = batch.payload_json
         actions = [{'_op_type': 'create', '_index': self.index('notifications', n.timestamp),
-                    '_id': n.message_id, '_source': documents.notification_doc(n)}
+                    '_id': n.message_id,
+                    '_source': documents.notification_json(n, texts.get(n.message_id))[1]}
                    for n in batch.notifications]
         actions += [{'_op_type': 'create', '_index': self.index('rejects', r.received),
                      '_id': reject_id, '_source': documents.reject_doc(r)}
@@ -213,7 +217,7 @@ class ElasticsearchStore(base.Store):
         LOG.warning('%d documents rejected by Elasticsearch, kept in %s',
                     len(failed), self.alias('rejects'))
         now = _utcnow()
-        rejects = [base.Reject(raw=json.dumps(sources.get(f.get('_id')), default=str),
+        rejects = [base.Reject(raw=_text(sources.get(f.get('_id'))),
                                reason='%s: %s' % (f.get('_index'), f.get('error')),
                                received=now) for f in failed]
         actions = [{'_op_type': 'create', '_index': self.index('rejects', now),
@@ -354,6 +358,11 @@ def _range(since, until):
 
 def _bool(filters):
     return {'bool': {'filter': filters}} if filters else {'match_all': {}}
+
+
+def _text(source):
+    """A bulk action's source as JSON text (ours are text or dicts)."""
+    return source if isinstance(source, str) else jsontext.encode(source)
 
 
 def _utcnow():

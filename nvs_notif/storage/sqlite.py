@@ -10,6 +10,7 @@ import os
 import sqlite3
 import threading
 
+from nvs_notif import jsontext
 from nvs_notif import spans as spans_mod
 from nvs_notif.storage import base
 from nvs_notif.storage import documents
@@ -70,24 +71,15 @@ def _insert(table, columns, verb='INSERT OR IGNORE'):
     return '%s INTO %s (%s, doc) VALUES (%s)' % (verb, table, names, marks)
 
 
-_encode = json.JSONEncoder(check_circular=False, ensure_ascii=False, default=str).encode
-
-
 def _row(doc, columns):
-    return tuple(doc.get(c) for c in columns) + (_encode(doc),)
+    return tuple(doc.get(c) for c in columns) + (jsontext.encode(doc),)
 
 
 _notification_values = operator.itemgetter(*_NOTIFICATION_COLUMNS)
 
 
 def _notification_row(n, payload_json):
-    """The row of a notification; ``payload_json``, its payload's JSON text
-    when the pipeline already made it (else None), is spliced into the doc."""
-    doc = documents.notification_doc(n)
-    if payload_json is None:
-        return _row(doc, _NOTIFICATION_COLUMNS)
-    del doc['payload']
-    text = '%s, "payload": %s}' % (_encode(doc)[:-1], payload_json)
+    doc, text = documents.notification_json(n, payload_json)
     return _notification_values(doc) + (text,)
 
 

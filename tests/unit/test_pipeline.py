@@ -4,6 +4,7 @@ import copy
 import dataclasses
 import json
 import logging
+import pathlib
 
 import pytest
 
@@ -366,3 +367,58 @@ def test_counters_logged_every_stats_interval(endpoint, monkeypatch, caplog):
     clock[0] += 600
     assert endpoint.info(_flow()) == 'handled'
     assert len(lines()) == 2                           # 0 turns them off
+
+
+# --- RabbitMQ prefetch vs batch size --------------------------------------------------
+
+SAMPLE_CONF = pathlib.Path(__file__).parents[2] / 'etc' / 'pipeline' / 'ceilometer.conf.sample'
+
+
+def _agent_conf(config_files=()):
+    from oslo_config import cfg
+    conf = cfg.ConfigOpts()
+    conf.register_opts([cfg.IntOpt('rabbit_qos_prefetch_count', default=100)],
+                       group='oslo_messaging_rabbit')     # ceilometer's default
+    conf.register_opts([cfg.IntOpt('batch_size', default=1)], group='notification')
+    conf(args=[], default_config_files=list(config_files))
+    return conf
+
+
+def test_prefetch_below_twice_the_batch_is_named():
+    conf = _agent_conf()
+    conf.set_override('batch_size', 500, group='notification')
+    warning = pipeline.prefetch_warning(conf)
+    assert 'rabbit_qos_prefetch_count = 100' in warning
+    assert 'cut at 100' in warning and 'e.g. 2000' in warning
+
+
+@pytest.mark.parametrize('prefetch', [0, 1000, 2000])
+def test_prefetch_unlimited_or_large_enough_is_fine(prefetch):
+    conf = _agent_conf()
+    conf.set_override('batch_size', 500, group='notification')
+    conf.set_override('rabbit_qos_prefetch_count', prefetch, group='oslo_messaging_rabbit')
+    assert pipeline.prefetch_warning(conf) is None
+
+
+def test_prefetch_not_rabbit_says_nothing():
+    from oslo_config import cfg
+    assert pipeline.prefetch_warning(cfg.ConfigOpts()) is None
+
+
+def test_shipped_sample_prefetch_keeps_batches_whole():
+    conf = _agent_conf([SAMPLE_CONF])
+    assert conf.notification.batch_size == 500
+    assert pipeline.prefetch_warning(conf) is None
+
+
+def test_endpoint_warns_once_about_prefetch(caplog):
+    conf = _agent_conf()
+    conf.set_override('batch_size', 500, group='notification')
+    endpoint = pipeline.NvsEndpoint(conf, manager=None)
+    endpoint._process = lambda priority, messages, counts: None
+    endpoint._count = lambda counts: None
+    with caplog.at_level(logging.WARNING, logger='nvs_notif.pipeline'):
+        endpoint.process('info', [])
+        endpoint.process('info', [])
+    assert [r.getMessage() for r in caplog.records].count(
+        pipeline.prefetch_warning(conf)) == 1
