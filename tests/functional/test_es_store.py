@@ -277,8 +277,11 @@ def test_huge_ids_do_not_poison_the_batch(es_client, es_prefix):
 
 # --- 5. refused documents are dead-lettered ----------------------------------------
 
-def test_refused_document_goes_to_rejects_with_reason(es_client, es_prefix):
+@pytest.mark.parametrize('as_text', [False, True], ids=['dict', 'json-text'])
+def test_refused_document_goes_to_rejects_with_reason(es_client, es_prefix, as_text):
+    """Sources are dicts (events, samples) or JSON text (notifications)."""
     store = storage.get_store(es_store_url(es_prefix))
+    source = json.dumps if as_text else (lambda doc: doc)
     try:
         store._ensure_templates()
         index = '%s-notifications-x' % es_prefix
@@ -288,8 +291,8 @@ def test_refused_document_goes_to_rejects_with_reason(es_client, es_prefix):
         good = {'message_id': 'good-1', 'timestamp': '2024-05-17T06:00:00+00:00',
                 'event_type': 'x.end'}
         conflicts, duplicates = store._bulk_or_dead_letter([
-            {'_op_type': 'create', '_index': index, '_id': 'bad-1', '_source': bad},
-            {'_op_type': 'create', '_index': index, '_id': 'good-1', '_source': good}])
+            {'_op_type': 'create', '_index': index, '_id': 'bad-1', '_source': source(bad)},
+            {'_op_type': 'create', '_index': index, '_id': 'good-1', '_source': source(good)}])
         assert conflicts == set() and duplicates == 0
         assert store.count('rejects') == 1
     finally:

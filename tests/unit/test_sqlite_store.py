@@ -8,6 +8,7 @@ import sqlite3
 
 import pytest
 
+from nvs_notif import jsontext
 from nvs_notif import replay
 from nvs_notif import simulate
 from nvs_notif import spans
@@ -389,3 +390,15 @@ def test_purge_removes_only_what_is_older(store):
     far = newest + datetime.timedelta(days=1)
     store.purge(far)
     assert store.count('notifications') == store.count('spans') == 0
+
+
+@pytest.mark.parametrize('payload', [{}, {'a': 'ü', 'n': [1, 2.5, None]}, {'when': datetime.date(2024, 5, 17)}])
+def test_notification_json_splices_the_payload_text_unchanged(payload):
+    """Both stores: the pipeline's payload text spliced in reads back as the
+    document encoded in one piece."""
+    n = dataclasses.replace(notif('compute.instance.create.start', 0), payload=payload)
+    doc, whole = documents.notification_json(n)
+    spliced_doc, spliced = documents.notification_json(n, jsontext.encode(payload))
+    assert doc == spliced_doc == documents.notification_doc(n)
+    assert json.loads(spliced) == json.loads(whole)
+    assert ('ü' in whole) == ('ü' in spliced) == ('a' in payload)   # UTF-8, not \\u escapes
