@@ -24,28 +24,77 @@ functional tests use (Elasticsearch on ``$NVS_TEST_ES_URL``, default
    best and median docs/s of each, and the ratio ours/plain of the medians (target
    >= 0.8).
 
-2. **End to end.** M notifications are published with oslo.messaging's ``Notifier``
-   (``messagingv2``, control exchange ``nova``) into a fresh topic *before* any
-   consumer runs (the queue depth is checked), then consumed by
+2. **End to end.** ``--e2e-repeat`` R (default 3) runs of each of two sides,
+   interleaved with the order alternating per repeat (ceiling, ours; ours, ceiling;
+   ...).  Every run gets its own topic, into which M (``--e2e-count``) notifications
+   are published with oslo.messaging's ``Notifier`` (``messagingv2``, control exchange
+   ``nova``, one thread) *before* any consumer runs (the queue depth is checked); the
+   run then consumes them:
 
    * the ceiling: an in-process ``oslo_messaging.get_batch_notification_listener``
-     (executor ``threading``, batch 500, timeout 1) whose endpoint only counts; timed
-     from ``listener.start()`` until M were handed to it;
+     (executor ``threading``, batch ``--e2e-batch-size``, timeout 1, the transport's
+     default prefetch: unlimited) whose endpoint only counts; timed from
+     ``listener.start()`` until M were handed to it (t_last, exact);
    * ours: a real ``ceilometer-agent-notification`` subprocess (``[notification]
-     pipelines = nvs``, the sink publishing to ``elasticsearch://...?index_prefix=<unique>``),
-     timed from process start until Elasticsearch counts M documents in
-     ``<prefix>-notifications*`` (refresh + count every 0.5 s).  Also printed: the
-     start-up time (until the first document is counted) and the rate between the
-     first and the last count (``(M - count at first sight) / (t_last - t_first)``),
-     both with the 0.5 s polling resolution.
+     pipelines = nvs``, ``workers = --workers``, prefetch 4 x batch, the sink
+     publishing to ``elasticsearch://...?index_prefix=<unique per run>``, its config,
+     log and spool in a directory of its own), timed from process start until
+     Elasticsearch counts M documents in ``<prefix>-notifications*`` (refresh + count
+     every 0.5 s: t_last is up to 0.5 s late).
 
-   Each side gets its own topic and freshly preloaded queues.  Printed: both rates and
-   the ratio ours/ceiling (target >= 0.6).
+   Three rates per run, M over different windows ending at t_last:
+
+   * **from consumption start** (the headline): from the first probe of the topic's
+     queues (passive declares from this process, every 20 ms for the ceiling, 50 ms
+     for ours, until then) that finds fewer than M messages ready, i.e. the moment
+     RabbitMQ started delivering to the side's consumer(s).  This leaves out the
+     agent's Python start-up (and the listener's connection set-up) but keeps all
+     the work on messages in both sides' windows;
+   * **first->last**: ``(M - n_first) / (t_last - t_first)`` from the first batch
+     handed to the ceiling's endpoint / the first poll that counts documents for
+     ours (n_first: what had arrived by then).  Biased when the first batch comes
+     late *because of work*: the listener subscribes its priority queues one after
+     the other and, while it waits for each ``basic.consume-ok``, py-amqp takes in
+     (and oslo decodes) the deliveries already streaming from the queues subscribed
+     before -- with unlimited prefetch up to the whole 'info' queue, depending on
+     the (per-run) order of the subscriptions.  Such a run shows a late first batch
+     with ``cpu_before_first_batch`` close to it, and first->last rates 2-4 times
+     its CPU allows (seen: 14,500/s at ~250 us of CPU per notification).  The
+     agent's workers do the same up to their prefetch;
+   * **total**: from ``listener.start()`` / agent process start.
+
+   **CPU.** Each run also records the CPU seconds (user + system) used in its timed
+   window, and per consumed notification, by
+
+   * ours: the agent's process tree (the master and its forked workers: the tree is
+     walked anew, through the ``ppid`` of every ``/proc/<pid>/stat``, at each sample),
+     the Elasticsearch JVM (``org.elasticsearch.bootstrap.Elasticsearch``) and
+     RabbitMQ (``beam.smp``), each as a process tree, and this process (``bench``:
+     the polling); sampled right after the agent is spawned, when the first
+     document is counted (giving the ``first->last only`` figures and the agent's
+     start-up CPU) and after the last count, before the agent is stopped;
+   * the ceiling: this process (``listener``, ``getrusage(RUSAGE_SELF)``: the
+     listener's threads and the main thread's probing), RabbitMQ and, as a background
+     check, Elasticsearch; sampled just before ``listener.start()`` and when the main
+     thread sees the count reached.
+
+   A tree's CPU is ``utime + stime + cutime + cstime`` summed over its live members
+   (exited children count once their parent reaped them).  A process that is not
+   found, is gone or was restarted (pid or start time changed) is reported as None.
+   Also reported: the whole machine's busy time (``/proc/stat``), what of it no
+   named process accounts for (``unaccounted``: other processes, kernel threads) and
+   the steal time -- a shared machine shows up there.  The servers' CPU includes
+   the benchmark's own probing and refresh + count every 0.5 s.
+
+   Printed: every run (rates, CPU), then per side the medians over the runs of the
+   three rates and of each process's CPU per notification, then the ratios
+   ours/ceiling of the medians: from consumption start (headline, target >= 0.6),
+   first->last and total.  ``--json`` has all the runs as well.
 
 Everything the script creates carries one unique name (``nvs-bench-<hex>``): indices and
 index templates, the notification topics (queues ``<topic>.<priority>``), the temp dir
 with the agent's config and log.  They are removed at the end, also on failure,
-Ctrl-C or SIGTERM; the agent is stopped (SIGTERM to its process group, then SIGKILL).
+Ctrl-C or SIGTERM; every agent is stopped (SIGTERM to its process group, then SIGKILL).
 Exchanges the run had to create (e.g. ``nova`` on an empty broker) are deleted only if
 unused.  Every loop is bounded in count and in time (see the ``--*-timeout`` options).
 
@@ -54,6 +103,7 @@ unused.  Every loop is bounded in count and in time (see the ``--*-timeout`` opt
     .venv/bin/python tools/bench_es.py
     .venv/bin/python tools/bench_es.py --count 50000 --repeat 5 --skip-e2e
     .venv/bin/python tools/bench_es.py --e2e-count 20000 --workers 2 --skip-bulk --json
+    .venv/bin/python tools/bench_es.py --skip-bulk --e2e-count 10000 --e2e-repeat 5
 """
 import argparse
 import collections
@@ -117,14 +167,16 @@ class OursSide:
     label = 'ours: ElasticsearchStore.write, notifications only'
     with_fragments = False
 
-    def __init__(self, notifications, fragments, batch_size):
+    def __init__(self, notifications, fragments, batch_size, options):
         self.notifications = notifications
         self.fragments = fragments
         self.batch_size = batch_size
+        self.options = options
 
     def prepare(self, client, prefix):
         from nvs_notif.storage import elasticsearch as es_store
-        store = es_store.ElasticsearchStore(urllib.parse.urlsplit(es_store_url(prefix)))
+        store = es_store.ElasticsearchStore(urllib.parse.urlsplit(
+            es_store_url(prefix, self.options)))
         # Template installation is a once-per-process cost: keep it out of the timing.
         ensure = getattr(store, '_ensure_templates', None)
         if ensure is not None:
@@ -239,9 +291,9 @@ def bench_bulk(args, base, client, cleanup, say):
         % (inputs['notifications'], args.seed, inputs['span_fragments'],
            inputs['mean_doc_json_bytes'], time.perf_counter() - t0,
            inputs['notification_doc_seconds']))
-    sides = [OursSide(notifications, fragments, args.batch_size), PlainSide(docs)]
+    sides = [OursSide(notifications, fragments, args.batch_size, args.es_option), PlainSide(docs)]
     if not args.no_spans:
-        sides.append(OursSpansSide(notifications, fragments, args.batch_size))
+        sides.append(OursSpansSide(notifications, fragments, args.batch_size, args.es_option))
     times = {s.name: [] for s in sides}
     checks = {s.name: [] for s in sides}
     for w in range(args.warmup):
@@ -310,15 +362,33 @@ def bench_bulk(args, base, client, cleanup, say):
 
 # --- measurement 2: end to end ---------------------------------------------------------
 
-def run_agent(args, topic, prefix, workdir, client, timeout, cleanup, say):
-    agent = Agent(workdir, 'bench-agent', TRANSPORT_URL, topic, [es_store_url(prefix)],
+def service_pids():
+    """The server processes whose CPU each end-to-end run reports (None: not found)."""
+    return {'elasticsearch': benchutil.find_elasticsearch(),
+            'rabbitmq': benchutil.find_rabbitmq()}
+
+
+def run_agent(args, rabbit, topic, queued, prefix, workdir, client, timeout, cleanup, say,
+              name='bench-agent'):
+    agent = Agent(workdir, name, TRANSPORT_URL, topic, [es_store_url(prefix, args.es_option)],
                   workers=args.workers, batch_size=args.e2e_batch_size)
-    cleanup.add('agent', agent.stop)
+    cleanup.add('agent %s' % name, agent.stop)
     pattern = '%s-notifications*' % prefix
     expected = args.e2e_count
+    services = service_pids()
     t0 = time.perf_counter()
     agent.start()
+    # CPU: the agent's process tree (its workers are forked later: every snapshot walks
+    # the tree anew), the servers, and this process (the polling).
+    roots = dict(agent=agent.proc.pid, **services)
+    cpu_start = benchutil.cpu_snapshot(roots, 'bench')
+    cpu_first = None
     deadline = time.monotonic() + timeout
+    # Until its consumers take the first deliveries, nothing can be stored: probe the
+    # queues instead (every 50 ms; the agent's Python start-up takes seconds).
+    t_consume = benchutil.wait_consuming(rabbit, topic, queued,
+                                         max(0.0, deadline - time.monotonic()),
+                                         interval=0.05, alive=agent.alive)
     first = None             # (seconds since start, count then)
     last_progress = (time.monotonic(), 0)
     count, polls, reason = 0, 0, 'timeout'
@@ -328,6 +398,7 @@ def run_agent(args, topic, prefix, workdir, client, timeout, cleanup, say):
         now = time.perf_counter()
         if count and first is None:
             first = (now - t0, count)
+            cpu_first = benchutil.cpu_snapshot(roots, 'bench')
         if count >= expected:
             reason = 'done'
             break
@@ -342,6 +413,7 @@ def run_agent(args, topic, prefix, workdir, client, timeout, cleanup, say):
         # Sleep to the next 0.5 s tick (the refresh+count itself takes a little).
         time.sleep(max(0.0, POLL_INTERVAL - (time.perf_counter() - now)))
     total = time.perf_counter() - t0
+    cpu_end = benchutil.cpu_snapshot(roots, 'bench')
     rejects = es_count(client, '%s-rejects*' % prefix)
     spans = es_count(client, '%s-spans*' % prefix)
     indices = es_indices(client, pattern)
@@ -351,7 +423,12 @@ def run_agent(args, topic, prefix, workdir, client, timeout, cleanup, say):
            'rejects_stored': rejects, 'spans_stored': spans, 'indices': indices,
            'polls': polls, 'seconds': round(total, 3),
            'rate': round(count / total, 1) if total > 0 else None,
-           'workers': args.workers, 'log': log}
+           'workers': args.workers, 'log': log,
+           'cpu': benchutil.cpu_usage(cpu_start, cpu_end, count)}
+    if t_consume is not None:
+        out['consume_start_seconds'] = round(t_consume - t0, 3)
+        span = total - (t_consume - t0)
+        out['consume_to_last_rate'] = round(count / span, 1) if span > 0 else None
     if first is not None:
         t_first, n_first = first
         out['startup_seconds'] = round(t_first, 3)
@@ -359,10 +436,129 @@ def run_agent(args, topic, prefix, workdir, client, timeout, cleanup, say):
         span = total - t_first
         out['first_to_last_seconds'] = round(span, 3)
         out['first_to_last_rate'] = round((count - n_first) / span, 1) if span > 0 else None
+        out['cpu_first_to_last'] = benchutil.cpu_usage(cpu_first, cpu_end, count - n_first)
+        out['cpu_startup'] = benchutil.cpu_usage(cpu_start, cpu_first, n_first)
     if reason != 'done':
         say('  agent did not finish (%s); log tail:' % reason)
         for line in log['tail']:
             say('    ' + line[:300])
+    return out
+
+
+def fmt_s(value, fmt='%.2f'):
+    return 'None' if value is None else fmt % value
+
+
+def ceiling_line(c):
+    return ('%d in %.2fs = %.0f/s; consuming after %ss, from there %.0f/s; first batch '
+            'after %ss (%s CPU s by then), from there %.0f/s%s'
+            % (c['consumed'], c['seconds'], c['rate'] or 0,
+               fmt_s(c.get('consume_start_seconds')), c.get('consume_to_last_rate') or 0,
+               fmt_s(c.get('startup_seconds')), fmt_s(c.get('cpu_before_first_batch')),
+               c.get('first_to_last_rate') or 0, '' if c['finished'] else '  NOT FINISHED'))
+
+
+def ours_line(o):
+    return ('%d in %.2fs = %.0f/s; consuming after %ss, from there %.0f/s; first doc '
+            'after %ss, from there %.0f/s over %ss%s'
+            % (o['stored'], o['seconds'], o['rate'] or 0,
+               fmt_s(o.get('consume_start_seconds')), o.get('consume_to_last_rate') or 0,
+               fmt_s(o.get('startup_seconds'), '%.1f'), o.get('first_to_last_rate') or 0,
+               fmt_s(o.get('first_to_last_seconds'), '%.1f'),
+               '' if o['finished'] else '  NOT FINISHED (%s)' % o['end']))
+
+
+def fmt_us(us_per_notification):
+    return ', '.join('%s %s' % (n, 'None' if v is None else '%.0f' % v)
+                     for n, v in us_per_notification.items())
+
+
+def ours_cpu_lines(o):
+    lines = [benchutil.format_cpu(o['cpu'])]
+    if 'cpu_first_to_last' in o:
+        f, s = o['cpu_first_to_last'], o['cpu_startup']
+        lines.append('first->last only: %s; agent start-up %s CPU s'
+                     % (fmt_us(f['us_per_notification']), s['seconds'].get('agent')))
+    return lines
+
+
+def e2e_ceiling(args, base, n, rabbit, timeout, cleanup, say):
+    topic = '%s-c%d' % (base, n)
+    say('e2e run %d: ceiling (in-process oslo.messaging batch listener):' % n)
+    pre = preload(rabbit, topic, args.e2e_count, args.seed, args.publish_timeout,
+                  cleanup, say)
+    roots = service_pids()
+    gc.collect()
+    out = dict(side='ceiling', run=n)
+    out.update(run_ceiling(topic, args.e2e_count, args.e2e_batch_size, timeout,
+                           cpu_roots=roots, rabbit=rabbit, queued=pre['queued']))
+    out['preload'] = pre
+    out['left_in_queues'] = {p: q for p, q in rabbit.depths(topic).items() if q}
+    say('  consumed ' + ceiling_line(out))
+    say('  ' + benchutil.format_cpu(out['cpu']))
+    rabbit.delete_topic(topic)
+    return out
+
+
+def e2e_ours(args, base, n, rabbit, client, workdir, timeout, cleanup, say):
+    topic = '%s-a%d' % (base, n)
+    prefix = '%s-e2e%d' % (base, n)
+    # Own directory per run: the agent's config, log and spool (a spool left by a failed
+    # run must not be replayed into the next run's indices).
+    rundir = os.path.join(workdir, 'run%d' % n)
+    os.mkdir(rundir)
+    cleanup.add('es %s' % prefix, es_delete_prefix_patiently, client, prefix,
+                args.cleanup_wait)
+    say('e2e run %d: ours (ceilometer-agent-notification, %d worker(s) -> %s):'
+        % (n, args.workers, es_store_url(prefix, args.es_option)))
+    pre = preload(rabbit, topic, args.e2e_count, args.seed, args.publish_timeout,
+                  cleanup, say)
+    gc.collect()
+    out = dict(side='ours', run=n)
+    out.update(run_agent(args, rabbit, topic, pre['queued'], prefix, rundir, client,
+                         timeout, cleanup, say,
+                         name='bench-agent-%d' % n))
+    out['preload'] = pre
+    out['left_in_queues'] = {p: q for p, q in rabbit.depths(topic).items() if q}
+    say('  stored ' + ours_line(out))
+    for line in ours_cpu_lines(out):
+        say('  ' + line)
+    es_delete_prefix(client, prefix)
+    rabbit.delete_topic(topic)
+    return out
+
+
+def median_of(values, digits=1):
+    values = [v for v in values if v is not None]
+    return round(statistics.median(values), digits) if values else None
+
+
+def e2e_medians(runs):
+    """Per side: medians of the total and first->last rates and of each process's CPU
+    microseconds per notification (over the runs where it was measured)."""
+    out = {}
+    for side in ('ceiling', 'ours'):
+        rs = [r for r in runs if r['side'] == side]
+        cpu_names = []
+        for r in rs:
+            cpu_names += [k for k in r['cpu']['us_per_notification'] if k not in cpu_names]
+        out[side] = {
+            'runs': len(rs),
+            'rate': median_of([r['rate'] for r in rs]),
+            'consume_to_last_rate': median_of([r.get('consume_to_last_rate') for r in rs]),
+            'first_to_last_rate': median_of([r.get('first_to_last_rate') for r in rs]),
+            'consume_start_seconds': median_of([r.get('consume_start_seconds')
+                                                for r in rs], 3),
+            'startup_seconds': median_of([r.get('startup_seconds') for r in rs], 3),
+            'cpu_us_per_notification': {
+                k: median_of([r['cpu']['us_per_notification'].get(k) for r in rs], 0)
+                for k in cpu_names},
+        }
+        if side == 'ours':
+            out[side]['cpu_first_to_last_us_per_notification'] = {
+                k: median_of([r['cpu_first_to_last']['us_per_notification'].get(k)
+                              for r in rs if 'cpu_first_to_last' in r], 0)
+                for k in cpu_names}
     return out
 
 
@@ -376,53 +572,43 @@ def bench_e2e(args, base, client, cleanup, say):
     workdir = tempfile.mkdtemp(prefix='%s-' % base)
     cleanup.add('workdir', shutil.rmtree, workdir, ignore_errors=True)
     timeout = args.e2e_timeout or max(120.0, args.e2e_count / 100.0)
+    services = service_pids()
+    say('e2e: %d runs of each side, order alternating; CPU of %s'
+        % (args.e2e_repeat, ', '.join('%s pid %s' % kv for kv in services.items())))
 
-    # The ceiling: in-process batch listener that only counts.
-    topic_c = '%s-ceiling' % base
-    say('e2e ceiling (in-process oslo.messaging batch listener):')
-    pre_c = preload(rabbit, topic_c, args.e2e_count, args.seed, args.publish_timeout,
-                    cleanup, say)
-    gc.collect()
-    ceiling = run_ceiling(topic_c, args.e2e_count, args.e2e_batch_size, timeout)
-    ceiling['preload'] = pre_c
-    ceiling['left_in_queues'] = {p: n for p, n in rabbit.depths(topic_c).items() if n}
-    say('  consumed %d in %.2fs (%.0f/s)%s'
-        % (ceiling['consumed'], ceiling['seconds'], ceiling['rate'] or 0,
-           '' if ceiling['finished'] else '  NOT FINISHED'))
-    rabbit.delete_topic(topic_c)
+    runs = []
+    for r in range(1, args.e2e_repeat + 1):
+        order = ('ceiling', 'ours') if r % 2 else ('ours', 'ceiling')
+        for side in order:
+            if side == 'ceiling':
+                runs.append(e2e_ceiling(args, base, r, rabbit, timeout, cleanup, say))
+            else:
+                runs.append(e2e_ours(args, base, r, rabbit, client, workdir, timeout,
+                                     cleanup, say))
 
-    # Ours: the real agent storing into Elasticsearch.
-    topic_a = '%s-agent' % base
-    prefix = '%s-e2e' % base
-    cleanup.add('es %s' % prefix, es_delete_prefix_patiently, client, prefix,
-                args.cleanup_wait)
-    say('e2e ours (ceilometer-agent-notification, %d worker(s) -> %s):'
-        % (args.workers, es_store_url(prefix)))
-    pre_a = preload(rabbit, topic_a, args.e2e_count, args.seed, args.publish_timeout,
-                    cleanup, say)
-    gc.collect()
-    ours = run_agent(args, topic_a, prefix, workdir, client, timeout, cleanup, say)
-    ours['preload'] = pre_a
-    ours['left_in_queues'] = {p: n for p, n in rabbit.depths(topic_a).items() if n}
-    say('  stored %d in %.2fs (%.0f/s)%s; start-up %s s; first->last %s/s'
-        % (ours['stored'], ours['seconds'], ours['rate'] or 0,
-           '' if ours['finished'] else '  NOT FINISHED (%s)' % ours['end'],
-           ours.get('startup_seconds'), ours.get('first_to_last_rate')))
-    es_delete_prefix(client, prefix)
-    rabbit.delete_topic(topic_a)
-
+    medians = e2e_medians(runs)
     out = {'count': args.e2e_count, 'batch_size': args.e2e_batch_size,
-           'ceiling': ceiling, 'ours': ours, 'target': 0.6,
-           'exchanges_created_by_run': missing}
-    if ceiling['rate'] and ours['rate']:
-        out['ratio_ours_over_ceiling'] = round(ours['rate'] / ceiling['rate'], 3)
-    if ceiling.get('first_to_last_rate') and ours.get('first_to_last_rate'):
-        out['ratio_first_to_last'] = round(ours['first_to_last_rate']
-                                           / ceiling['first_to_last_rate'], 3)
+           'repeat': args.e2e_repeat, 'workers': args.workers, 'target': 0.6,
+           'services': services, 'exchanges_created_by_run': missing,
+           'runs': runs, 'medians': medians,
+           'finished': all(r['finished'] for r in runs)}
+    c, o = medians['ceiling'], medians['ours']
+    for key, rate in (('ratio_consume_to_last_medians', 'consume_to_last_rate'),
+                      ('ratio_first_to_last_medians', 'first_to_last_rate'),
+                      ('ratio_total_medians', 'rate')):
+        if c[rate] and o[rate]:
+            out[key] = round(o[rate] / c[rate], 3)
     return out
 
 
 # --- main -------------------------------------------------------------------------------
+
+def _url_option(text):
+    key, sep, value = text.partition('=')
+    if not (key and sep):
+        raise argparse.ArgumentTypeError('KEY=VALUE expected, got %r' % text)
+    return key, value
+
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
@@ -439,6 +625,8 @@ def parse_args(argv=None):
                    help='bulk: skip the line with span fragments')
     p.add_argument('--e2e-count', type=int, default=10000,
                    help='end to end: notifications published per side (default 10000)')
+    p.add_argument('--e2e-repeat', type=int, default=3,
+                   help='end to end: runs of each side, interleaved (default 3)')
     p.add_argument('--e2e-batch-size', type=int, default=500,
                    help='end to end: listener/agent batch_size (default 500)')
     p.add_argument('--workers', type=int, default=1,
@@ -453,15 +641,20 @@ def parse_args(argv=None):
     p.add_argument('--cleanup-wait', type=float, default=180,
                    help='seconds the final cleanup waits for an unreachable Elasticsearch '
                         '(default 180)')
+    p.add_argument('--es-option', type=_url_option, action='append', default=[],
+                   metavar='KEY=VALUE',
+                   help='an elasticsearch:// URL option of our store (repeatable), e.g. '
+                        'index_payload=false')
     p.add_argument('--seed', type=int, default=42, help='simulator seed (default 42)')
     p.add_argument('--skip-bulk', action='store_true', help='skip the bulk measurement')
     p.add_argument('--skip-e2e', action='store_true', help='skip the end-to-end measurement')
     p.add_argument('--json', action='store_true',
                    help='print one JSON document on stdout (progress goes to stderr)')
     args = p.parse_args(argv)
+    args.es_option = dict(args.es_option)
     if min(args.count, args.batch_size, args.repeat, args.e2e_count, args.e2e_batch_size,
-           args.workers) < 1 or args.warmup < 0:
-        p.error('counts, sizes, --repeat and --workers must be >= 1')
+           args.e2e_repeat, args.workers) < 1 or args.warmup < 0:
+        p.error('counts, sizes, --repeat, --e2e-repeat and --workers must be >= 1')
     if args.skip_bulk and args.skip_e2e:
         p.error('nothing to do with both --skip-bulk and --skip-e2e')
     return args
@@ -487,33 +680,53 @@ def print_report(doc):
                 % bulk['ratio_ours_spans_over_plain'])
     e2e = doc.get('e2e')
     if e2e:
-        c, o = e2e['ceiling'], e2e['ours']
         out()
-        out('end to end: %d notifications per side, batch %d, agent workers %d'
-            % (e2e['count'], e2e['batch_size'], o['workers']))
-        out('  preload (oslo Notifier, one thread): ceiling %.0f/s, ours %.0f/s'
-            % (c['preload']['publish_rate'], o['preload']['publish_rate']))
-        out('  ceiling  oslo batch listener, counting endpoint: %d in %.2fs = %.0f/s '
-            '(first batch after %.2fs; first->last %.0f/s)%s'
-            % (c['consumed'], c['seconds'], c['rate'] or 0, c.get('startup_seconds', -1),
-               c.get('first_to_last_rate') or 0, '' if c['finished'] else '  NOT FINISHED'))
-        out('  ours     ceilometer-agent-notification -> ES: %d in %.2fs = %.0f/s '
-            '(start-up until first doc %.1fs; first->last %.0f/s over %.1fs)%s'
-            % (o['stored'], o['seconds'], o['rate'] or 0, o.get('startup_seconds', -1),
-               o.get('first_to_last_rate') or 0, o.get('first_to_last_seconds', -1),
-               '' if o['finished'] else '  NOT FINISHED (%s)' % o['end']))
-        out('  ours: rejects %d, spans %d, indices %s, left in queues %s, agent log %s, '
-            'tracebacks %d' % (o['rejects_stored'], o['spans_stored'], o['indices'],
-                               o['left_in_queues'], o['log']['levels'],
-                               o['log']['tracebacks']))
-        for line in o['log']['samples']:
-            out('    log: ' + line)
-        if 'ratio_ours_over_ceiling' in e2e:
-            r = e2e['ratio_ours_over_ceiling']
-            out('ratio ours/ceiling (total, agent start-up included): %.2f (target >= %.1f)%s'
-                % (r, e2e['target'], '' if r >= e2e['target'] else '  BELOW TARGET'))
-        if 'ratio_first_to_last' in e2e:
-            out('ratio ours/ceiling (first->last rates): %.2f' % e2e['ratio_first_to_last'])
+        out('end to end: %d notifications per run, batch %d, agent workers %d, %d runs of '
+            'each side (interleaved, order alternating)'
+            % (e2e['count'], e2e['batch_size'], e2e['workers'], e2e['repeat']))
+        for r in e2e['runs']:
+            if r['side'] == 'ceiling':
+                out('  run %d ceiling  oslo batch listener, counting endpoint: %s'
+                    % (r['run'], ceiling_line(r)))
+                out('        ' + benchutil.format_cpu(r['cpu']))
+            else:
+                out('  run %d ours     ceilometer-agent-notification -> ES: %s'
+                    % (r['run'], ours_line(r)))
+                for line in ours_cpu_lines(r):
+                    out('        ' + line)
+                out('        rejects %d, spans %d, indices %s, left in queues %s, '
+                    'agent log %s, tracebacks %d'
+                    % (r['rejects_stored'], r['spans_stored'], r['indices'],
+                       r['left_in_queues'], r['log']['levels'], r['log']['tracebacks']))
+                for line in r['log']['samples']:
+                    out('          log: ' + line)
+            out('        preload (oslo Notifier, one thread): %.0f/s'
+                % r['preload']['publish_rate'])
+        out('medians over the runs (rates /s; CPU us/notification):')
+        for side, m in e2e['medians'].items():
+            out('  %-8s from consuming %5.0f, first->last %5.0f, total %5.0f; consuming after '
+                '%ss, first %s after %ss; cpu %s'
+                % (side, m['consume_to_last_rate'] or 0, m['first_to_last_rate'] or 0,
+                   m['rate'] or 0, fmt_s(m['consume_start_seconds']),
+                   'batch' if side == 'ceiling' else 'doc', fmt_s(m['startup_seconds']),
+                   fmt_us(m['cpu_us_per_notification'])))
+            if 'cpu_first_to_last_us_per_notification' in m:
+                out('  %-8s cpu first->last only: %s'
+                    % (side, fmt_us(m['cpu_first_to_last_us_per_notification'])))
+        target = e2e['target']
+        for key, label in (('ratio_consume_to_last_medians',
+                            'medians of the rates from consumption start'),
+                           ('ratio_first_to_last_medians', 'medians of first->last rates'),
+                           ('ratio_total_medians',
+                            'medians of total rates, agent start-up included')):
+            r = e2e.get(key)
+            note = ''
+            if key == 'ratio_consume_to_last_medians':
+                note = (' (target >= %.1f)%s' % (target, '' if r is None or r >= target
+                                                  else '  BELOW TARGET'))
+            elif key == 'ratio_first_to_last_medians':
+                note = ' (biased when a first batch comes late: see the module docstring)'
+            out('ratio ours/ceiling (%s): %s%s' % (label, fmt_s(r, '%.3f'), note))
     for err in doc.get('cleanup_errors', ()):
         out('cleanup error: %s' % err)
 
@@ -552,7 +765,7 @@ def main(argv=None):
             doc['bulk'] = bench_bulk(args, base, client, cleanup, say)
         if not args.skip_e2e:
             doc['e2e'] = bench_e2e(args, base, client, cleanup, say)
-            if not (doc['e2e']['ceiling']['finished'] and doc['e2e']['ours']['finished']):
+            if not doc['e2e']['finished']:
                 status = 1
     except (KeyboardInterrupt, SystemExit):
         _stderr('interrupted; cleaning up run %s' % base)

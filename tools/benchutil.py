@@ -5,7 +5,12 @@
   (``es_*``), RabbitMQ admin through kombu (:class:`Rabbit`), oslo transports;
 * the end-to-end parts: preloading a topic with oslo's ``Notifier`` (:func:`preload`),
   and the oslo.messaging no-op batch consumer ceiling (:func:`run_ceiling`); the
-  agent subprocess is ``agentproc.Agent``.
+  agent subprocess is ``agentproc.Agent``;
+* CPU accounting from ``/proc`` (Linux): process-tree CPU seconds
+  (:func:`proc_table`, :func:`tree_cpu`), the Elasticsearch and RabbitMQ server
+  processes (:func:`find_elasticsearch`, :func:`find_rabbitmq`), and snapshots of
+  several of them plus this process and the whole machine (:func:`cpu_snapshot`,
+  :func:`cpu_usage`).
 
 The servers are those of the functional tests: Elasticsearch on ``$NVS_TEST_ES_URL``
 (default ``http://127.0.0.1:9200``), RabbitMQ on ``$NVS_TEST_TRANSPORT_URL`` (default
@@ -13,6 +18,7 @@ The servers are those of the functional tests: Elasticsearch on ``$NVS_TEST_ES_U
 """
 import collections
 import os
+import resource
 import statistics
 import sys
 import threading
@@ -99,10 +105,11 @@ def es_client():
     return elasticsearch.Elasticsearch(ES_URL, request_timeout=30)
 
 
-def es_store_url(prefix):
-    """The store URL the way the functional tests build it (conftest.es_store_url)."""
+def es_store_url(prefix, options=None):
+    """The store URL the way the functional tests build it (conftest.es_store_url),
+    with more URL ``options`` (``{'index_payload': 'false'}``)."""
     parsed = urllib.parse.urlsplit(ES_URL)
-    query = {'index_prefix': prefix}
+    query = dict(options or {}, index_prefix=prefix)
     if parsed.scheme == 'https':
         query['scheme'] = 'https'
     return 'elasticsearch://%s/?%s' % (parsed.netloc, urllib.parse.urlencode(query))
@@ -330,6 +337,7 @@ class CountingEndpoint:
         self.batches = 0
         self.by_priority = collections.Counter()
         self.first = None          # (perf_counter, messages in the first batch)
+        self.first_cpu = None      # this process's CPU seconds then
         self.done_at = None
         self.done = threading.Event()
         self._lock = threading.Lock()
@@ -339,6 +347,7 @@ class CountingEndpoint:
         with self._lock:
             if self.first is None:
                 self.first = (now, len(messages))
+                self.first_cpu = self_cpu()
             self.count += len(messages)
             self.batches += 1
             self.by_priority[priority] += len(messages)
@@ -351,23 +360,73 @@ class CountingEndpoint:
 pipeline.priority_methods(CountingEndpoint, process='_take')
 
 
-def run_ceiling(topic, count, batch_size, timeout):
+def wait_consuming(rabbit, topic, queued, timeout, interval=0.02, alive=None):
+    """When a consumer started taking the preloaded messages of ``topic``: the
+    ``time.perf_counter()`` of the first probe (every ``interval`` s) that finds fewer
+    than ``sum(queued.values())`` messages ready in its queues (delivered, even if not
+    yet acknowledged, are no longer ready), or None after ``timeout`` s or once
+    ``alive()`` is false.
+
+    :param queued: ``{priority: messages}`` as :func:`preload` left them
+    """
+    queues = ['%s.%s' % (topic, p) for p, n in queued.items() if n]
+    expected = sum(queued.values())
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = time.perf_counter()
+        if sum(rabbit.depth(q) or 0 for q in queues) < expected:
+            return now
+        if alive is not None and not alive():
+            return None
+        time.sleep(max(0.0, interval - (time.perf_counter() - now)))
+    return None
+
+
+def run_ceiling(topic, count, batch_size, timeout, cpu_roots=None, rabbit=None,
+                queued=None):
     """The oslo.messaging no-op consumer ceiling: an in-process batch listener whose
     endpoint only counts, timed from ``listener.start()`` until ``count`` were handed
-    to it."""
+    to it.
+
+    Also the first batch's arrival and the rate from there to the last
+    (``first_to_last_rate``, ``(count - first batch) / (t_last - t_first)``), and
+    this process's CPU by then (``cpu_before_first_batch``): when that is close to
+    ``startup_seconds``, the listener was busy before its first batch (see
+    ``bench_es.py``: the consumers' set-up takes deliveries in) and the first->last
+    rate overstates.  With ``rabbit`` and ``queued`` (``{priority: messages}``, as
+    :func:`preload` returns them), :func:`wait_consuming` probes the queues from the
+    main thread after ``listener.start()`` (every 20 ms, until the first delivery):
+    ``consume_start_seconds`` and ``consume_to_last_rate``
+    (``count / (t_last - t_consume)``).
+
+    With ``cpu_roots`` (``{name: pid or None}``, see :func:`cpu_snapshot`), the result's
+    ``cpu`` is :func:`cpu_usage` of those process trees and of this process
+    (``listener``: ``getrusage(RUSAGE_SELF)``, the listener's threads and the waiting
+    main thread) from just before ``listener.start()`` until the main thread sees the
+    count reached.
+    """
     import oslo_messaging
     endpoint = CountingEndpoint(count)
     transport = oslo_transport(EXCHANGE)
     listener = None
+    cpu = None
+    t_consume = None
     try:
         targets = [oslo_messaging.Target(topic=topic, exchange=EXCHANGE)]
         listener = oslo_messaging.get_batch_notification_listener(
             transport, targets, [endpoint], executor='threading',
             batch_size=batch_size, batch_timeout=1)
+        cpu0 = cpu_snapshot(cpu_roots, 'listener') if cpu_roots is not None else None
         t0 = time.perf_counter()
+        c0 = self_cpu()
         listener.start()
-        finished = endpoint.done.wait(timeout)
+        if rabbit is not None and queued:
+            t_consume = wait_consuming(rabbit, topic, queued, timeout,
+                                       alive=lambda: not endpoint.done.is_set())
+        finished = endpoint.done.wait(max(0.0, timeout - (time.perf_counter() - t0)))
         t_end = endpoint.done_at if finished else time.perf_counter()
+        if cpu0 is not None:
+            cpu = cpu_usage(cpu0, cpu_snapshot(cpu_roots, 'listener'), endpoint.count)
     finally:
         if listener is not None:
             try:
@@ -380,11 +439,220 @@ def run_ceiling(topic, count, batch_size, timeout):
     out = {'consumed': endpoint.count, 'finished': finished, 'batches': endpoint.batches,
            'by_priority': dict(endpoint.by_priority), 'seconds': round(total, 3),
            'rate': round(endpoint.count / total, 1) if total > 0 else None}
+    if cpu is not None:
+        out['cpu'] = cpu
+    if t_consume is not None:
+        out['consume_start_seconds'] = round(t_consume - t0, 3)
+        span = t_end - t_consume
+        out['consume_to_last_rate'] = round(endpoint.count / span, 1) if span > 0 else None
     if endpoint.first:
         t_first, n_first = endpoint.first
         out['startup_seconds'] = round(t_first - t0, 3)
+        out['cpu_before_first_batch'] = round(endpoint.first_cpu - c0, 3)
         span = t_end - t_first
         out['first_to_last_seconds'] = round(span, 3)
         out['first_to_last_rate'] = (round((endpoint.count - n_first) / span, 1)
                                      if span > 0 else None)
     return out
+
+
+# --- CPU accounting from /proc -----------------------------------------------------------
+
+PROC = '/proc'
+CLK_TCK = os.sysconf('SC_CLK_TCK') if hasattr(os, 'sysconf') else 100
+
+
+def parse_proc_stat(text):
+    """``(ppid, cpu seconds, start time in ticks)`` from a ``/proc/<pid>/stat`` line.
+
+    The CPU seconds are ``utime + stime + cutime + cstime``: the process's own time and
+    that of its children it has already waited for.  Summed over a process tree this
+    counts every member once, also those that exited (and were reaped) in between.
+    The command name (field 2) may contain spaces and parentheses: fields are counted
+    from its last ``)``.
+    """
+    rest = text.rpartition(')')[2].split()
+    # rest[0] is field 3 (state): ppid is field 4, utime..cstime 14..17, starttime 22.
+    ticks = sum(int(x) for x in rest[11:15])
+    return int(rest[1]), ticks / CLK_TCK, int(rest[19])
+
+
+def _read(path, mode='r'):
+    try:
+        with open(path, mode) as f:
+            return f.read()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+
+
+def proc_table(proc=PROC):
+    """``{pid: (ppid, cpu seconds, start ticks)}`` of every process now alive."""
+    table = {}
+    try:
+        names = os.listdir(proc)
+    except OSError:
+        return table
+    for name in names:
+        if not name.isdigit():
+            continue
+        text = _read(os.path.join(proc, name, 'stat'))
+        if text:
+            try:
+                table[int(name)] = parse_proc_stat(text)
+            except (ValueError, IndexError):
+                pass
+    return table
+
+
+def tree_pids(table, root):
+    """``root`` and all its descendants in ``table`` (``root`` first), or ``[]`` if it
+    is not alive."""
+    if root not in table:
+        return []
+    children = collections.defaultdict(list)
+    for pid, (ppid, _cpu, _start) in table.items():
+        children[ppid].append(pid)
+    out, todo = [], [root]
+    while todo and len(out) <= len(table):   # bounded even with a broken table
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, ()))
+    return out
+
+
+def tree_cpu(table, root):
+    """CPU seconds of ``root``'s process tree (see :func:`parse_proc_stat`), or None if
+    ``root`` is not alive."""
+    pids = tree_pids(table, root)
+    return round(sum(table[p][1] for p in pids), 3) if pids else None
+
+
+def proc_cmdline(pid, proc=PROC):
+    """The argument list of ``pid`` (``[]`` if gone or unreadable)."""
+    raw = _read(os.path.join(proc, str(pid), 'cmdline'), 'rb')
+    return [a.decode(errors='replace') for a in raw.split(b'\0') if a] if raw else []
+
+
+def find_process(match, proc=PROC):
+    """The oldest process whose argument list satisfies ``match(argv)``, or None
+    (the oldest is the parent when a matching process forked)."""
+    table = proc_table(proc)
+    found = [pid for pid in table if pid != os.getpid() and match(proc_cmdline(pid, proc))]
+    return min(found, key=lambda p: (table[p][2], p)) if found else None
+
+
+def _is_elasticsearch(argv):
+    if not argv:
+        return False
+    if 'org.elasticsearch.bootstrap.Elasticsearch' in argv:
+        return True
+    return (os.path.basename(argv[0]) == 'java'
+            and any('elasticsearch' in a for a in argv)
+            and not any(a.startswith('org.elasticsearch.server.cli')
+                        or a.startswith('org.elasticsearch.launcher') for a in argv))
+
+
+def _is_rabbitmq(argv):
+    return (bool(argv) and os.path.basename(argv[0]) == 'beam.smp'
+            and any('rabbit' in a for a in argv))
+
+
+def find_elasticsearch(proc=PROC):
+    """The Elasticsearch server JVM (``org.elasticsearch.bootstrap.Elasticsearch``, or a
+    ``java`` with ``elasticsearch`` in its arguments that is not the CLI launcher)."""
+    return find_process(_is_elasticsearch, proc)
+
+
+def find_rabbitmq(proc=PROC):
+    """RabbitMQ's Erlang VM (``beam.smp`` with ``rabbit`` in its arguments)."""
+    return find_process(_is_rabbitmq, proc)
+
+
+def self_cpu():
+    """CPU seconds of this process, all threads (``getrusage(RUSAGE_SELF)``)."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def machine_cpu(proc=PROC):
+    """``(busy, steal)`` CPU seconds of the whole machine since boot, from the ``cpu``
+    line of ``/proc/stat`` (busy: user, nice, system, irq, softirq; guest time is
+    already in user), or None."""
+    text = _read(os.path.join(proc, 'stat'))
+    if not text or not text.startswith('cpu '):
+        return None
+    v = [int(x) for x in text.split('\n', 1)[0].split()[1:]]
+    v += [0] * (8 - len(v))
+    return (v[0] + v[1] + v[2] + v[5] + v[6]) / CLK_TCK, v[7] / CLK_TCK
+
+
+def cpu_snapshot(roots, self_name=None, proc=PROC):
+    """CPU counters now: ``roots`` is ``{name: pid or None}`` (the process trees to
+    follow); ``self_name`` (if given) adds this process under that name.
+
+    Each process entry is ``(pid, start ticks, tree CPU seconds)`` or None (no pid, or
+    the process is gone); the start time tells a restarted server from the same one.
+    """
+    table = proc_table(proc)
+    procs = {}
+    for name, pid in roots.items():
+        cpu = tree_cpu(table, pid) if pid else None
+        procs[name] = None if cpu is None else (pid, table[pid][2], cpu)
+    return {'time': time.perf_counter(), 'procs': procs,
+            'self': (self_name, self_cpu()) if self_name else None,
+            'machine': machine_cpu(proc)}
+
+
+def cpu_usage(start, end, count, cpus=None):
+    """What each process tree used between two :func:`cpu_snapshot` s.
+
+    ``{'wall', 'cpus', 'seconds': {name: CPU s}, 'us_per_notification': {name: us},
+    'machine_busy', 'machine_steal', 'unaccounted', 'missing': {name: why}}``.  A name is
+    None in ``seconds`` when its process was not found at either end, or was a different
+    process at the end (a restart).  ``unaccounted`` is the machine's busy time minus
+    the named ones (other processes, the kernel's own threads, and anything a missing
+    name used).
+    """
+    wall = end['time'] - start['time']
+    seconds, missing = {}, {}
+    for name in start['procs']:
+        a, b = start['procs'][name], end['procs'].get(name)
+        if a is None or b is None:
+            seconds[name] = None
+            missing[name] = 'not found' if a is None else 'gone by the end'
+        elif a[:2] != b[:2]:
+            seconds[name] = None
+            missing[name] = 'restarted (pid %d -> %d)' % (a[0], b[0])
+        else:
+            seconds[name] = round(b[2] - a[2], 3)
+    if start.get('self') and end.get('self'):
+        seconds[start['self'][0]] = round(end['self'][1] - start['self'][1], 3)
+    out = {'wall': round(wall, 3), 'cpus': cpus or os.cpu_count(), 'seconds': seconds,
+           'us_per_notification': {n: (round(s * 1e6 / count) if s is not None and count
+                                       else None) for n, s in seconds.items()},
+           'missing': missing}
+    if start.get('machine') and end.get('machine'):
+        busy = end['machine'][0] - start['machine'][0]
+        out['machine_busy'] = round(busy, 3)
+        out['machine_steal'] = round(end['machine'][1] - start['machine'][1], 3)
+        out['unaccounted'] = round(busy - sum(s for s in seconds.values() if s), 3)
+    return out
+
+
+def format_cpu(usage):
+    """``cpu us/notification: agent 412 (4.12 s), ... (wall 9.3s, 2 CPUs, ...)``."""
+    parts = []
+    for name, s in usage['seconds'].items():
+        if s is None:
+            parts.append('%s None (%s)' % (name, usage['missing'].get(name, '?')))
+        else:
+            us = usage['us_per_notification'][name]
+            parts.append('%s %s (%.2f s)' % (name, 'n/a' if us is None else us, s))
+    tail = 'wall %.1fs, %d CPUs' % (usage['wall'], usage['cpus'])
+    if 'machine_busy' in usage:
+        tail += ', machine busy %.2f s = %.0f%%, unaccounted %.2f s, steal %.2f s' % (
+            usage['machine_busy'],
+            100.0 * usage['machine_busy'] / (usage['wall'] * usage['cpus'])
+            if usage['wall'] > 0 else 0,
+            usage['unaccounted'], usage['machine_steal'])
+    return 'cpu us/notification: %s (%s)' % (', '.join(parts), tail)
