@@ -223,8 +223,9 @@ def merge(a, b):
     zone, zone_seen = _latest_report(a.availability_zone, a.zone_seen,
                                      b.availability_zone, b.zone_seen)
     flavor, flavor_seen = _latest_report(a.flavor, a.flavor_seen, b.flavor, b.flavor_seen)
-    return dataclasses.replace(
-        a,
+    # Every field given: Span() is several times cheaper than dataclasses.replace().
+    return Span(
+        span_id=a.span_id, operation=a.operation,
         service=_pick(a.service, b.service), host=host, hosts=a.hosts | b.hosts,
         request_id=_pick(a.request_id, b.request_id),
         global_request_id=_pick(a.global_request_id, b.global_request_id),

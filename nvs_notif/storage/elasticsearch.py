@@ -57,6 +57,11 @@ def client_from_url(url):
     return elasticsearch.Elasticsearch(hosts or ['http://127.0.0.1:9200'], **kwargs), query
 
 
+# Of each bulk item only what we and the helpers read: a quarter of the
+# response, less for Elasticsearch to write and for us to decode.
+_BULK_RESPONSE = 'errors,items.*._index,items.*._id,items.*.status,items.*.error'
+
+
 class ElasticsearchStore(base.Store):
     """``elasticsearch://host:9200?index_prefix=nvs&refresh=false&bulk_size=500``."""
 
@@ -98,7 +103,8 @@ class ElasticsearchStore(base.Store):
         for ok, item in helpers.streaming_bulk(
                 self.client, actions, chunk_size=self.bulk_size,
                 raise_on_error=False, raise_on_exception=True, max_retries=5,
-                initial_backoff=1, max_backoff=30, refresh=self.refresh):
+                initial_backoff=1, max_backoff=30, refresh=self.refresh,
+                filter_path=_BULK_RESPONSE):
             op, result = next(iter(item.items()))
             yield ok, op, result
 

@@ -475,3 +475,19 @@ def test_max_retries_is_not_the_schedulers_failure():
     # and a reported failure needs a request id to name the span
     anonymous = notif('compute_task.build_instances.error', 2, request_id=None, fault=NO_VALID)
     assert [f.operation for f in spans.fragments(anonymous)] == ['compute_task.build_instances']
+
+
+def test_merge_keeps_every_field():
+    """merge() builds its Span field by field: a field added to Span must be
+    merged too, not silently reset to its default."""
+    t = datetime.datetime(2024, 5, 17, 6, 0, tzinfo=datetime.timezone.utc)
+
+    def value(field_type):
+        kind = str(field_type)
+        return (t if 'datetime' in kind else Fault('E', 'boom', 500, 'f') if 'Fault' in kind
+                else frozenset({'a'}) if 'frozenset' in kind else 'x')
+
+    full = spans.Span(**{f.name: value(f.type) for f in dataclasses.fields(spans.Span)})
+    for f in dataclasses.fields(spans.Span):
+        assert getattr(full, f.name) != f.default, f.name
+    assert spans.merge(full, full) == full
