@@ -191,7 +191,7 @@ def _normalize(message, priority):
     prio = _priority(message.get('priority') if priority is None else priority)
     publisher_id = _publisher_id(message)
     prefix, host, binary_form = _publisher_parts(publisher_id)
-    payload = _payload(message.get('payload'))
+    payload = plain_payload(message.get('payload'))
     ctxt = _context_dict(message)
 
     service = _service(head, prefix, binary_form, payload)
@@ -432,7 +432,9 @@ def _as_id(value):
 
 # --- payload ---
 
-def _payload(payload):
+def plain_payload(payload):
+    """The payload as a plain dict: nova's versioned objects unwrapped, a
+    non-dict value under ``value``; a plain dict is returned as is."""
     if payload is None:
         return {}
     if isinstance(payload, dict):

@@ -51,7 +51,10 @@ def build_batch(messages, priority, extra_keys=(), raw_limit=65536, stats=None):
             opened = notification.open_envelope(message)
             payload_json = None
             if type(opened) is dict and 'payload' in opened:
-                payload, payload_json = redact.redact_json(opened['payload'], extra_keys)
+                # Unwrapped (versioned payloads) before it is encoded, so the
+                # text made here is the one stored.
+                plain = notification.plain_payload(opened['payload'])
+                payload, payload_json = redact.redact_json(plain, extra_keys)
                 if payload is not opened['payload']:
                     opened = dict(opened, payload=payload)
             n = notification.normalize(opened, priority)
@@ -68,7 +71,7 @@ def build_batch(messages, priority, extra_keys=(), raw_limit=65536, stats=None):
         batch.notifications.append(n)
         batch.fragments += found
         if payload_json is not None and n.payload is not opened['payload']:
-            payload_json = None     # normalising unwrapped it (versioned payloads)
+            payload_json = None     # normalising changed it: not the text made
         # Of duplicate ids, the first is the one stored.
         batch.payload_json.setdefault(n.message_id, payload_json)
     if stats is not None:

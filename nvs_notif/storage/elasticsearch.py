@@ -86,8 +86,9 @@ class ElasticsearchStore(base.Store):
         """
         if kind == 'spans':
             return '%s-spans' % self.prefix
-        day = (when or _utcnow()).astimezone(datetime.timezone.utc).strftime('%Y.%m.%d')
-        return '%s-%s-%s' % (self.prefix, kind, day)
+        day = (when or _utcnow()).astimezone(datetime.timezone.utc)
+        # Formatted by hand: strftime was a tenth of the documents' cost.
+        return '%s-%s-%04d.%02d.%02d' % (self.prefix, kind, day.year, day.month, day.day)
 
     def alias(self, kind):
         """The read name of ``kind``: an alias over its daily indices."""

@@ -172,7 +172,11 @@ def test_build_batch_hands_on_the_json_of_payloads_stored_as_they_came():
     batch = pipeline.build_batch([clean, secret, versioned, duplicate], None)
     assert json.loads(batch.payload_json['m-clean']) == clean['payload']
     assert batch.payload_json['m-secret'] is None      # masked: a copy, walked
-    assert batch.payload_json['m-versioned'] is None   # unwrapped by normalize
+    # unwrapped before encoding: the text is of the plain payload stored
+    assert json.loads(batch.payload_json['m-versioned']) == batch.notifications[2].payload
+    assert batch.notifications[2].payload == {
+        'uuid': 'inst-1', 'host': 'host-1', '_object_name': 'InstanceActionPayload',
+        '_object_version': '1.0'}
     assert batch.notifications[0].payload is clean['payload']
     assert batch.notifications[1].payload['admin_password'] == '***'
     no_payload = plain(message_id='m-none')
