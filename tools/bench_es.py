@@ -31,10 +31,18 @@ functional tests use (Elasticsearch on ``$NVS_TEST_ES_URL``, default
    ``nova``, one thread) *before* any consumer runs (the queue depth is checked); the
    run then consumes them:
 
-   * the ceiling: an in-process ``oslo_messaging.get_batch_notification_listener``
-     (executor ``threading``, batch ``--e2e-batch-size``, timeout 1, the transport's
-     default prefetch: unlimited) whose endpoint only counts; timed from
-     ``listener.start()`` until M were handed to it (t_last, exact);
+   * the ceiling: ``--ceiling-consumers`` K (default: ``--workers``, so that both
+     sides have as many consuming processes) oslo batch listeners
+     (``oslo_messaging.get_batch_notification_listener``, executor ``threading``, batch
+     ``--e2e-batch-size``, timeout 1, the transport's default prefetch: unlimited)
+     whose endpoints only count.  K = 1: one listener in this process, timed from
+     ``listener.start()`` until M were handed to it (t_last, exact).  K > 1: K
+     consumer processes (multiprocessing 'spawn'), competing for the topic's queues;
+     each builds its listener and reports ready, then all start on one event (t0 is
+     taken just before it is set), and every batch is reported to this process with
+     its ``time.monotonic()`` (system-wide): t_last is when the summed count reached M
+     (exact).  The consumers are stopped (stop event, then SIGTERM, then SIGKILL) on
+     every way out, and exit by themselves when this process is gone;
    * ours: a real ``ceilometer-agent-notification`` subprocess (``[notification]
      pipelines = nvs``, ``workers = --workers``, prefetch 4 x batch, the sink
      publishing to ``elasticsearch://...?index_prefix=<unique per run>``, its config,
@@ -73,10 +81,11 @@ functional tests use (Elasticsearch on ``$NVS_TEST_ES_URL``, default
      the polling); sampled right after the agent is spawned, when the first
      document is counted (giving the ``first->last only`` figures and the agent's
      start-up CPU) and after the last count, before the agent is stopped;
-   * the ceiling: this process (``listener``, ``getrusage(RUSAGE_SELF)``: the
-     listener's threads and the main thread's probing), RabbitMQ and, as a background
-     check, Elasticsearch; sampled just before ``listener.start()`` and when the main
-     thread sees the count reached.
+   * the ceiling: the consumer(s) (``listener``: with K = 1 this process,
+     ``getrusage(RUSAGE_SELF)``, the listener's threads and the main thread's probing;
+     with K > 1 the K consumer processes' trees summed, and this process, the probing,
+     as ``bench``), RabbitMQ and, as a background check, Elasticsearch; sampled just
+     before the listener(s) start and when this process sees the count reached.
 
    A tree's CPU is ``utime + stime + cutime + cstime`` summed over its live members
    (exited children count once their parent reaped them).  A process that is not
@@ -104,6 +113,7 @@ unused.  Every loop is bounded in count and in time (see the ``--*-timeout`` opt
     .venv/bin/python tools/bench_es.py --count 50000 --repeat 5 --skip-e2e
     .venv/bin/python tools/bench_es.py --e2e-count 20000 --workers 2 --skip-bulk --json
     .venv/bin/python tools/bench_es.py --skip-bulk --e2e-count 10000 --e2e-repeat 5
+    .venv/bin/python tools/bench_es.py --skip-bulk --workers 2 --ceiling-consumers 1
 """
 import argparse
 import collections
@@ -450,12 +460,25 @@ def fmt_s(value, fmt='%.2f'):
 
 
 def ceiling_line(c):
-    return ('%d in %.2fs = %.0f/s; consuming after %ss, from there %.0f/s; first batch '
+    line = ('%d in %.2fs = %.0f/s; consuming after %ss, from there %.0f/s; first batch '
             'after %ss (%s CPU s by then), from there %.0f/s%s'
             % (c['consumed'], c['seconds'], c['rate'] or 0,
                fmt_s(c.get('consume_start_seconds')), c.get('consume_to_last_rate') or 0,
                fmt_s(c.get('startup_seconds')), fmt_s(c.get('cpu_before_first_batch')),
                c.get('first_to_last_rate') or 0, '' if c['finished'] else '  NOT FINISHED'))
+    if 'per_consumer' in c:
+        line += '; per consumer %s' % ' + '.join(
+            '%d (first after %ss)' % (p['consumed'], fmt_s(p['startup_seconds']))
+            for p in c['per_consumer'])
+    for err in c.get('errors', ()):
+        line += '; ' + err
+    return line
+
+
+def ceiling_label(consumers):
+    if consumers == 1:
+        return 'oslo batch listener, counting endpoint'
+    return 'oslo batch listener x%d, counting endpoints' % consumers
 
 
 def ours_line(o):
@@ -484,18 +507,22 @@ def ours_cpu_lines(o):
 
 def e2e_ceiling(args, base, n, rabbit, timeout, cleanup, say):
     topic = '%s-c%d' % (base, n)
-    say('e2e run %d: ceiling (in-process oslo.messaging batch listener):' % n)
+    k = args.ceiling_consumers
+    say('e2e run %d: ceiling (%s):' % (n, 'in-process oslo.messaging batch listener' if k == 1
+                                       else '%d oslo.messaging batch listener processes' % k))
     pre = preload(rabbit, topic, args.e2e_count, args.seed, args.publish_timeout,
                   cleanup, say)
     roots = service_pids()
     gc.collect()
-    out = dict(side='ceiling', run=n)
+    out = dict(side='ceiling', run=n, consumers=k)
     out.update(run_ceiling(topic, args.e2e_count, args.e2e_batch_size, timeout,
-                           cpu_roots=roots, rabbit=rabbit, queued=pre['queued']))
+                           cpu_roots=roots, rabbit=rabbit, queued=pre['queued'],
+                           consumers=k))
     out['preload'] = pre
     out['left_in_queues'] = {p: q for p, q in rabbit.depths(topic).items() if q}
     say('  consumed ' + ceiling_line(out))
-    say('  ' + benchutil.format_cpu(out['cpu']))
+    if 'cpu' in out:
+        say('  ' + benchutil.format_cpu(out['cpu']))
     rabbit.delete_topic(topic)
     return out
 
@@ -588,7 +615,8 @@ def bench_e2e(args, base, client, cleanup, say):
 
     medians = e2e_medians(runs)
     out = {'count': args.e2e_count, 'batch_size': args.e2e_batch_size,
-           'repeat': args.e2e_repeat, 'workers': args.workers, 'target': 0.6,
+           'repeat': args.e2e_repeat, 'workers': args.workers,
+           'ceiling_consumers': args.ceiling_consumers, 'target': 0.6,
            'services': services, 'exchanges_created_by_run': missing,
            'runs': runs, 'medians': medians,
            'finished': all(r['finished'] for r in runs)}
@@ -631,6 +659,10 @@ def parse_args(argv=None):
                    help='end to end: listener/agent batch_size (default 500)')
     p.add_argument('--workers', type=int, default=1,
                    help='end to end: agent [notification] workers (default 1)')
+    p.add_argument('--ceiling-consumers', type=int, default=None, metavar='K',
+                   help='end to end: consumers of the ceiling (default: --workers, like '
+                        'for like); 1: one oslo batch listener in this process, K > 1: K '
+                        'consumer processes, each an oslo batch listener on the topic')
     p.add_argument('--e2e-timeout', type=float, default=0,
                    help='end to end: seconds each side may take (default max(120, M/100))')
     p.add_argument('--stall-timeout', type=float, default=60,
@@ -652,9 +684,12 @@ def parse_args(argv=None):
                    help='print one JSON document on stdout (progress goes to stderr)')
     args = p.parse_args(argv)
     args.es_option = dict(args.es_option)
+    if args.ceiling_consumers is None:
+        args.ceiling_consumers = args.workers
     if min(args.count, args.batch_size, args.repeat, args.e2e_count, args.e2e_batch_size,
-           args.e2e_repeat, args.workers) < 1 or args.warmup < 0:
-        p.error('counts, sizes, --repeat, --e2e-repeat and --workers must be >= 1')
+           args.e2e_repeat, args.workers, args.ceiling_consumers) < 1 or args.warmup < 0:
+        p.error('counts, sizes, --repeat, --e2e-repeat, --workers and --ceiling-consumers '
+                'must be >= 1')
     if args.skip_bulk and args.skip_e2e:
         p.error('nothing to do with both --skip-bulk and --skip-e2e')
     return args
@@ -681,14 +716,16 @@ def print_report(doc):
     e2e = doc.get('e2e')
     if e2e:
         out()
-        out('end to end: %d notifications per run, batch %d, agent workers %d, %d runs of '
-            'each side (interleaved, order alternating)'
-            % (e2e['count'], e2e['batch_size'], e2e['workers'], e2e['repeat']))
+        out('end to end: %d notifications per run, batch %d, agent workers %d, ceiling '
+            'consumers %d, %d runs of each side (interleaved, order alternating)'
+            % (e2e['count'], e2e['batch_size'], e2e['workers'], e2e['ceiling_consumers'],
+               e2e['repeat']))
         for r in e2e['runs']:
             if r['side'] == 'ceiling':
-                out('  run %d ceiling  oslo batch listener, counting endpoint: %s'
-                    % (r['run'], ceiling_line(r)))
-                out('        ' + benchutil.format_cpu(r['cpu']))
+                out('  run %d ceiling  %s: %s'
+                    % (r['run'], ceiling_label(r.get('consumers', 1)), ceiling_line(r)))
+                if 'cpu' in r:
+                    out('        ' + benchutil.format_cpu(r['cpu']))
             else:
                 out('  run %d ours     ceilometer-agent-notification -> ES: %s'
                     % (r['run'], ours_line(r)))

@@ -4,8 +4,9 @@
 * the servers: :class:`Cleanup` of everything a run creates, Elasticsearch helpers
   (``es_*``), RabbitMQ admin through kombu (:class:`Rabbit`), oslo transports;
 * the end-to-end parts: preloading a topic with oslo's ``Notifier`` (:func:`preload`),
-  and the oslo.messaging no-op batch consumer ceiling (:func:`run_ceiling`); the
-  agent subprocess is ``agentproc.Agent``;
+  and the oslo.messaging no-op batch consumer ceiling (:func:`run_ceiling`: one
+  in-process listener, or several consumer processes); the agent subprocess is
+  ``agentproc.Agent``;
 * CPU accounting from ``/proc`` (Linux): process-tree CPU seconds
   (:func:`proc_table`, :func:`tree_cpu`), the Elasticsearch and RabbitMQ server
   processes (:func:`find_elasticsearch`, :func:`find_rabbitmq`), and snapshots of
@@ -360,12 +361,13 @@ class CountingEndpoint:
 pipeline.priority_methods(CountingEndpoint, process='_take')
 
 
-def wait_consuming(rabbit, topic, queued, timeout, interval=0.02, alive=None):
+def wait_consuming(rabbit, topic, queued, timeout, interval=0.02, alive=None,
+                   clock=time.perf_counter):
     """When a consumer started taking the preloaded messages of ``topic``: the
-    ``time.perf_counter()`` of the first probe (every ``interval`` s) that finds fewer
-    than ``sum(queued.values())`` messages ready in its queues (delivered, even if not
-    yet acknowledged, are no longer ready), or None after ``timeout`` s or once
-    ``alive()`` is false.
+    ``clock()`` (default ``time.perf_counter()``) of the first probe (every ``interval``
+    s) that finds fewer than ``sum(queued.values())`` messages ready in its queues
+    (delivered, even if not yet acknowledged, are no longer ready), or None after
+    ``timeout`` s or once ``alive()`` is false.
 
     :param queued: ``{priority: messages}`` as :func:`preload` left them
     """
@@ -373,20 +375,21 @@ def wait_consuming(rabbit, topic, queued, timeout, interval=0.02, alive=None):
     expected = sum(queued.values())
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        now = time.perf_counter()
+        now = clock()
         if sum(rabbit.depth(q) or 0 for q in queues) < expected:
             return now
         if alive is not None and not alive():
             return None
-        time.sleep(max(0.0, interval - (time.perf_counter() - now)))
+        time.sleep(max(0.0, interval - (clock() - now)))
     return None
 
 
 def run_ceiling(topic, count, batch_size, timeout, cpu_roots=None, rabbit=None,
-                queued=None):
+                queued=None, consumers=1):
     """The oslo.messaging no-op consumer ceiling: an in-process batch listener whose
     endpoint only counts, timed from ``listener.start()`` until ``count`` were handed
-    to it.
+    to it.  With ``consumers`` > 1: that many consumer processes instead, see
+    :func:`run_ceiling_processes`.
 
     Also the first batch's arrival and the rate from there to the last
     (``first_to_last_rate``, ``(count - first batch) / (t_last - t_first)``), and
@@ -405,6 +408,9 @@ def run_ceiling(topic, count, batch_size, timeout, cpu_roots=None, rabbit=None,
     main thread) from just before ``listener.start()`` until the main thread sees the
     count reached.
     """
+    if consumers > 1:
+        return run_ceiling_processes(topic, count, batch_size, timeout, consumers,
+                                     cpu_roots=cpu_roots, rabbit=rabbit, queued=queued)
     import oslo_messaging
     endpoint = CountingEndpoint(count)
     transport = oslo_transport(EXCHANGE)
@@ -453,6 +459,278 @@ def run_ceiling(topic, count, batch_size, timeout, cpu_roots=None, rabbit=None,
         out['first_to_last_seconds'] = round(span, 3)
         out['first_to_last_rate'] = (round((endpoint.count - n_first) / span, 1)
                                      if span > 0 else None)
+    return out
+
+
+# --- the ceiling with several consumer processes ---------------------------------------
+
+#: Seconds a consumer process lives at most beyond the run's timeout (it also exits when
+#: told to, when this process is gone, or when it is not started in time).
+CONSUMER_GRACE = 60
+
+
+class ReportingEndpoint:
+    """A consumer process's batch endpoint: counts nothing itself, reports every batch
+    to the parent as ``('batch', index, time.monotonic(), priority, messages, cpu)``
+    (``cpu``: this process's CPU seconds since :attr:`c0`, on the first batch only)."""
+
+    def __init__(self, index, reports):
+        self.index = index
+        self.reports = reports
+        self.c0 = None
+        self.first = True
+        self._lock = threading.Lock()
+
+    def _take(self, priority, messages):
+        now = time.monotonic()
+        with self._lock:
+            cpu = None
+            if self.first:
+                self.first = False
+                cpu = self_cpu() - self.c0 if self.c0 is not None else None
+            self.reports.put(('batch', self.index, now, priority, len(messages), cpu))
+
+
+pipeline.priority_methods(ReportingEndpoint, process='_take')
+
+
+def _stop_listener(listener, wait):
+    """``listener.stop(); listener.wait()`` in a thread, for at most ``wait`` seconds."""
+    def stop():
+        try:
+            listener.stop()
+            listener.wait()
+        except Exception:  # noqa: BLE001
+            pass
+    thread = threading.Thread(target=stop, daemon=True)
+    thread.start()
+    thread.join(wait)
+
+
+def ceiling_consumer(index, topic, batch_size, timeout, parent, reports, start, stop):
+    """One consumer process of :func:`run_ceiling_processes` (the target of a 'spawn'
+    process): an oslo batch listener (executor ``threading``, ``batch_timeout`` 1, the
+    transport's default prefetch) with a :class:`ReportingEndpoint`.
+
+    Reports ``('ready', index, pid)`` once the listener is built, starts it when the
+    ``start`` event is set, and stops when the ``stop`` event is set, when ``parent``
+    (a pid) is no longer its parent, or ``timeout + CONSUMER_GRACE`` s after it was
+    spawned; a failure is reported as ``('error', index, text)``.  SIGINT is ignored:
+    Ctrl-C reaches the whole process group, and the parent stops its consumers itself.
+    """
+    import signal
+    import warnings
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.dup2(2, 1)    # nothing of ours on the parent's stdout (its --json document)
+    warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')
+    deadline = time.monotonic() + timeout + CONSUMER_GRACE
+
+    def go_on():
+        return os.getppid() == parent and time.monotonic() < deadline
+
+    transport = listener = None
+    try:
+        import oslo_messaging
+        endpoint = ReportingEndpoint(index, reports)
+        transport = oslo_transport(EXCHANGE)
+        targets = [oslo_messaging.Target(topic=topic, exchange=EXCHANGE)]
+        listener = oslo_messaging.get_batch_notification_listener(
+            transport, targets, [endpoint], executor='threading',
+            batch_size=batch_size, batch_timeout=1)
+        reports.put(('ready', index, os.getpid()))
+        while not start.wait(0.1):
+            if stop.is_set() or not go_on():
+                return
+        if stop.is_set():
+            return
+        endpoint.c0 = self_cpu()
+        listener.start()
+        while not stop.wait(0.2) and go_on():
+            pass
+    except BaseException as exc:  # noqa: BLE001 - report, then exit
+        reports.put(('error', index, '%s: %s' % (type(exc).__name__, exc)))
+    finally:
+        if listener is not None:
+            _stop_listener(listener, 10)
+        if transport is not None:
+            try:
+                transport.cleanup()
+            except Exception:  # noqa: BLE001
+                pass
+
+
+def _end_processes(procs, stop, drain, wait=15.0):
+    """Stop the consumer processes: the ``stop`` event, then (after ``wait`` s in all)
+    SIGTERM, then SIGKILL; ``drain()`` empties the report queue meanwhile (a child
+    exits only once what it put there is written).  Returns the exit codes."""
+    stop.set()
+    deadline = time.monotonic() + wait
+    while any(p.is_alive() for p in procs) and time.monotonic() < deadline:
+        drain()
+        for p in procs:
+            p.join(0.05)
+    for signal_them in ('terminate', 'kill'):
+        alive = [p for p in procs if p.is_alive()]
+        for p in alive:
+            getattr(p, signal_them)()
+        for p in alive:
+            p.join(5)
+    return [p.exitcode for p in procs]
+
+
+def run_ceiling_processes(topic, count, batch_size, timeout, consumers, cpu_roots=None,
+                          rabbit=None, queued=None):
+    """The ceiling with ``consumers`` processes (multiprocessing 'spawn'), each a batch
+    listener on ``topic`` as in :func:`run_ceiling` (:func:`ceiling_consumer`); they
+    compete for the topic's queues and together consume the ``count`` messages.
+
+    The processes build their listeners, report ready, then all start on one event:
+    t0 is taken just before it is set.  Every batch is reported with its
+    ``time.monotonic()`` (system-wide, comparable across processes), so t_last (the
+    time the summed count reached ``count``) and the first batch are exact; the
+    consumption start is probed by :func:`wait_consuming` from this process.  The
+    result has the keys of :func:`run_ceiling` (``cpu_before_first_batch``: of the
+    consumer that had the first batch) and ``per_consumer`` (pid, consumed, batches,
+    by_priority, startup_seconds and cpu_before_first_batch of each).
+
+    With ``cpu_roots``, ``cpu`` has those trees, the consumers' process trees summed as
+    ``listener`` and this process (the probing) as ``bench``, from just before the start
+    event until this process has seen the count reached, before the consumers are
+    stopped.  The consumers are stopped (stop event, then SIGTERM, SIGKILL) on every
+    way out, all waits bounded.
+    """
+    import multiprocessing
+    import queue as queue_mod
+    ctx = multiprocessing.get_context('spawn')
+    reports = ctx.Queue()
+    start, stop = ctx.Event(), ctx.Event()
+    procs = []
+    per = [{'pid': None, 'consumed': 0, 'batches': 0, 'by_priority': collections.Counter(),
+            'first': None, 'cpu_before_first_batch': None} for _ in range(consumers)]
+    events = []            # (monotonic, messages)
+    errors = []
+    state = {'total': 0, 'ready': 0}
+
+    def handle(msg):
+        kind, index = msg[0], msg[1]
+        if kind == 'ready':
+            per[index]['pid'] = msg[2]
+            state['ready'] += 1
+        elif kind == 'batch':
+            _kind, _index, t, priority, n, cpu = msg
+            c = per[index]
+            if c['first'] is None:
+                c['first'] = (t, n)
+                c['cpu_before_first_batch'] = cpu
+            c['consumed'] += n
+            c['batches'] += 1
+            c['by_priority'][priority] += n
+            events.append((t, n))
+            state['total'] += n
+        elif kind == 'error':
+            errors.append('consumer %d: %s' % (index + 1, msg[2]))
+
+    def drain(wait=0.0):
+        try:
+            handle(reports.get(timeout=wait) if wait else reports.get_nowait())
+            while True:
+                handle(reports.get_nowait())
+        except (queue_mod.Empty, EOFError, OSError):
+            pass
+
+    def dead():
+        return [p.name for p in procs if not p.is_alive()]
+
+    cpu = None
+    t_consume = None
+    t_end = None
+    try:
+        for i in range(consumers):
+            p = ctx.Process(target=ceiling_consumer, name='ceiling-consumer-%d' % (i + 1),
+                            args=(i, topic, batch_size, timeout, os.getpid(), reports,
+                                  start, stop), daemon=True)
+            p.start()
+            procs.append(p)
+        ready_deadline = time.monotonic() + min(timeout, 120.0)
+        while state['ready'] < consumers:
+            drain(0.1)
+            if errors:
+                raise RuntimeError('ceiling consumer failed: %s' % '; '.join(errors))
+            if dead():
+                raise RuntimeError('ceiling consumer(s) exited before ready: %s'
+                                   % ', '.join(dead()))
+            if time.monotonic() > ready_deadline:
+                raise RuntimeError('%d of %d ceiling consumers ready after %.0fs'
+                                   % (state['ready'], consumers, min(timeout, 120.0)))
+        roots = None
+        if cpu_roots is not None:
+            roots = dict(cpu_roots, listener=[p.pid for p in procs])
+            cpu0 = cpu_snapshot(roots, 'bench')
+        t0 = time.monotonic()
+        start.set()
+        deadline = t0 + timeout
+
+        def going():
+            drain()
+            return state['total'] < count and not errors and not dead()
+
+        if rabbit is not None and queued:
+            t_consume = wait_consuming(rabbit, topic, queued, timeout, alive=going,
+                                       clock=time.monotonic)
+        while going() and time.monotonic() < deadline:
+            drain(min(0.05, max(0.001, deadline - time.monotonic())))
+        finished = state['total'] >= count
+        if finished:
+            # When the summed count reached ``count``: the batches in time order.
+            seen = 0
+            for t, n in sorted(events):
+                seen += n
+                if seen >= count:
+                    t_end = t
+                    break
+        else:
+            t_end = time.monotonic()
+        if roots is not None:
+            cpu = cpu_usage(cpu0, cpu_snapshot(roots, 'bench'), state['total'])
+    finally:
+        exitcodes = _end_processes(procs, stop, drain)
+        drain()
+        reports.close()
+        reports.join_thread()
+    total = t_end - t0
+    consumed = state['total']
+    out = {'consumed': consumed, 'finished': finished, 'consumers': consumers,
+           'batches': sum(c['batches'] for c in per),
+           'by_priority': dict(sum((c['by_priority'] for c in per), collections.Counter())),
+           'seconds': round(total, 3),
+           'rate': round(consumed / total, 1) if total > 0 else None,
+           'exitcodes': exitcodes}
+    if errors:
+        out['errors'] = errors
+    if cpu is not None:
+        out['cpu'] = cpu
+    if t_consume is not None:
+        out['consume_start_seconds'] = round(t_consume - t0, 3)
+        span = t_end - t_consume
+        out['consume_to_last_rate'] = round(consumed / span, 1) if span > 0 else None
+    firsts = [c for c in per if c['first'] is not None]
+    if firsts:
+        c = min(firsts, key=lambda c: c['first'])
+        t_first, n_first = c['first']
+        out['startup_seconds'] = round(t_first - t0, 3)
+        if c['cpu_before_first_batch'] is not None:
+            out['cpu_before_first_batch'] = round(c['cpu_before_first_batch'], 3)
+        span = t_end - t_first
+        out['first_to_last_seconds'] = round(span, 3)
+        out['first_to_last_rate'] = (round((consumed - n_first) / span, 1)
+                                     if span > 0 else None)
+    out['per_consumer'] = [
+        {'pid': c['pid'], 'consumed': c['consumed'], 'batches': c['batches'],
+         'by_priority': dict(c['by_priority']),
+         'startup_seconds': round(c['first'][0] - t0, 3) if c['first'] else None,
+         'cpu_before_first_batch': (round(c['cpu_before_first_batch'], 3)
+                                    if c['cpu_before_first_batch'] is not None else None)}
+        for c in per]
     return out
 
 
@@ -588,14 +866,21 @@ def machine_cpu(proc=PROC):
 
 def cpu_snapshot(roots, self_name=None, proc=PROC):
     """CPU counters now: ``roots`` is ``{name: pid or None}`` (the process trees to
-    follow); ``self_name`` (if given) adds this process under that name.
+    follow; a list or tuple of pids: the sum of their trees under one name);
+    ``self_name`` (if given) adds this process under that name.
 
-    Each process entry is ``(pid, start ticks, tree CPU seconds)`` or None (no pid, or
-    the process is gone); the start time tells a restarted server from the same one.
+    Each process entry is ``(pid, start ticks, tree CPU seconds)`` (for a list of pids:
+    ``(pids, start ticks of each, sum)``) or None (no pid, or a process is gone); the
+    start time tells a restarted server from the same one.
     """
     table = proc_table(proc)
     procs = {}
     for name, pid in roots.items():
+        if isinstance(pid, (list, tuple)):
+            cpus = [tree_cpu(table, p) for p in pid] if pid else [None]
+            procs[name] = None if None in cpus else (
+                tuple(pid), tuple(table[p][2] for p in pid), round(sum(cpus), 3))
+            continue
         cpu = tree_cpu(table, pid) if pid else None
         procs[name] = None if cpu is None else (pid, table[pid][2], cpu)
     return {'time': time.perf_counter(), 'procs': procs,
@@ -622,7 +907,7 @@ def cpu_usage(start, end, count, cpus=None):
             missing[name] = 'not found' if a is None else 'gone by the end'
         elif a[:2] != b[:2]:
             seconds[name] = None
-            missing[name] = 'restarted (pid %d -> %d)' % (a[0], b[0])
+            missing[name] = 'restarted (pid %s -> %s)' % (a[0], b[0])
         else:
             seconds[name] = round(b[2] - a[2], 3)
     if start.get('self') and end.get('self'):
