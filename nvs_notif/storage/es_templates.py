@@ -10,6 +10,9 @@ string never gets a document rejected.
 # instead of failing its document (and its batch) as an immense term.
 _KW = {'type': 'keyword', 'ignore_above': 1024}
 _DATE = {'type': 'date'}
+# Kept for the merge (read from _source), never searched: a span is
+# rewritten with every notification of it, so indexing them cost every time.
+_SOURCE_ONLY_KW = {'type': 'keyword', 'index': False, 'doc_values': False}
 
 _COMMON = {
     'operation': _KW, 'service': _KW, 'host': _KW, 'request_id': _KW,
@@ -50,7 +53,7 @@ MAPPINGS = {
         'failed': _DATE,
         '@timestamp': {'type': 'alias', 'path': 'start'},
         'duration': {'type': 'double'}, 'attempts': {'type': 'integer'}, 'status': _KW,
-        'start_ids': _KW, 'end_ids': _KW, 'error_ids': _KW,
+        'start_ids': _SOURCE_ONLY_KW, 'end_ids': _SOURCE_ONLY_KW, 'error_ids': _SOURCE_ONLY_KW,
     }),
     'events': {
         'message_id': _KW, 'event_type': _KW, 'generated': _DATE,
