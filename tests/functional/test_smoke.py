@@ -5,6 +5,7 @@ import uuid
 
 from elasticsearch import helpers
 
+from nvs_notif import storage
 from tests.functional.conftest import es_count, es_store_url, wait_for
 
 
@@ -49,6 +50,7 @@ def test_notifications_reach_elasticsearch_through_the_agent(
     assert 'SECRET-TOKEN' not in agent.log_text()
     assert agent.tracebacks() == []
     assert agent.proc.poll() is None, 'agent exited'
+    assert 'rabbit_qos_prefetch_count' not in agent.log_text()   # 4 x batch_size
 
     # One more, over a second after any counter line: the agent logs its counters.
     time.sleep(1.1)
@@ -56,3 +58,23 @@ def test_notifications_reach_elasticsearch_through_the_agent(
                 {'instance_id': 'inst-0'}, {'request_id': request_ids[0]})
     wait_for(lambda: 'since start: 11 notifications, 0 rejects, 0 duplicates' in agent.log_text(),
              timeout=60, what='the counter line of the 11th notification')
+
+
+def test_agent_warns_when_rabbit_prefetch_cuts_its_batches(agent_factory, sender, tmp_path):
+    """ceilometer's prefetch default (100) with batch_size = 500: the real agent
+    logs the warning once, at its first batch (the driver's options exist by
+    then), and not again at the next."""
+    url = 'sqlite:///%s' % (tmp_path / 'nvs.db')
+    agent = agent_factory([url], batch_size=500,
+                          extra_conf='[oslo_messaging_rabbit]\nrabbit_qos_prefetch_count = 100\n')
+    store = storage.get_store(url)
+    try:
+        for i in (1, 2):        # two batches: batch_timeout (1 s) ends each
+            sender.send('nova', 'compute.host-1', 'INFO', 'compute.instance.exists',
+                        {'instance_id': 'inst-%d' % i}, {'request_id': 'req-prefetch-%d' % i})
+            wait_for(lambda: store.count('notifications') == i, timeout=60,
+                     what='notification %d stored' % i)
+    finally:
+        store.close()
+    assert agent.log_text().count('rabbit_qos_prefetch_count = 100 holds the agent back') == 1
+    assert agent.tracebacks() == []
