@@ -5,11 +5,9 @@ with their ``_seq_no``/``_primary_term``, merged in Python
 (:func:`nvs_notif.spans.merge_all`) and written back with optimistic
 concurrency; a conflict re-reads and re-merges only the spans that lost the race.
 """
-import collections
 import datetime
 import itertools
 import logging
-import threading
 import urllib.parse
 
 import elasticsearch
@@ -61,8 +59,7 @@ def client_from_url(url):
 
 # Of each bulk item only what we and the helpers read: a quarter of the
 # response, less for Elasticsearch to write and for us to decode.
-_BULK_RESPONSE = ('errors,items.*._index,items.*._id,items.*.status,items.*.error,'
-                  'items.*._seq_no,items.*._primary_term')
+_BULK_RESPONSE = 'errors,items.*._index,items.*._id,items.*.status,items.*.error'
 
 
 class ElasticsearchStore(base.Store):
@@ -79,14 +76,6 @@ class ElasticsearchStore(base.Store):
         self.conflict_retries = int(options.get('conflict_retries', 10))
         self.index_payload = options.get('index_payload', 'true').lower() != 'false'
         self._templates_ready = False
-        # Spans this process wrote last, with the version it wrote: the next
-        # batch's fragments of them merge onto that without reading it back
-        # (a real-time get refreshes the spans index). The write stays
-        # conditional (if_seq_no), so a span someone else wrote since loses
-        # the race, is dropped from here and read again.
-        self._known_spans = collections.OrderedDict()
-        self._known_size = int(options.get('span_cache', 10000))
-        self._known_lock = threading.Lock()
 
     def index(self, kind, when=None):
         """Where documents of ``kind`` are written.
@@ -139,8 +128,7 @@ class ElasticsearchStore(base.Store):
         pending, duplicates = set(by_id), 0
         for _ in range(self.conflict_retries + 1):
             actions = self._span_actions(pending, by_id, merged) + doc_actions
-            pending, found, versions = self._bulk_or_dead_letter(actions)
-            self._remember(pending, versions, merged)
+            pending, found = self._bulk_or_dead_letter(actions)
             duplicates += found
             doc_actions = []
             if not pending:
@@ -185,8 +173,7 @@ class ElasticsearchStore(base.Store):
     def _span_actions(self, span_ids, by_id, merged):
         """Read-merge the spans: create new ones, update the others only if
         nobody wrote them since they were read (``if_seq_no``)."""
-        stored = self._known(span_ids)
-        stored.update(self._read_spans(span_ids - stored.keys()))
+        stored = self._read_spans(span_ids)
         actions = []
         for span_id in span_ids:
             old = stored.get(span_id)
@@ -204,18 +191,15 @@ class ElasticsearchStore(base.Store):
     def _bulk_or_dead_letter(self, actions):
         """Bulk-write; refused documents go to the reject index.
 
-        :returns: ``(span ids that lost a race, notifications already stored,
-            {span id written: (seq_no, primary_term)})``; a 409 on a
-            notification, reject, event or sample is an earlier delivery of
-            the same document
+        :returns: ``(span ids that lost a race, notifications already stored)``;
+            a 409 on a notification, reject, event or sample is an earlier
+            delivery of the same document
         """
         spans_index = self.index('spans')
         notifications = self.alias('notifications') + '-'
-        failed, conflicts, duplicates, versions = [], set(), 0, {}
+        failed, conflicts, duplicates = [], set(), 0
         for ok, op, item in self._bulk(actions):
             if ok:
-                if item.get('_index') == spans_index:
-                    versions[item['_id']] = (item['_seq_no'], item['_primary_term'])
                 continue
             index, status = item.get('_index', ''), item.get('status')
             if index == spans_index:
@@ -230,25 +214,7 @@ class ElasticsearchStore(base.Store):
             ids = {f.get('_id') for f in failed}
             self._dead_letter(failed, {a['_id']: a['_source'] for a in actions
                                        if a.get('_id') in ids})
-        return conflicts, duplicates, versions
-
-    def _known(self, span_ids):
-        """``{span id: (span, seq_no, primary_term)}`` of those this process wrote last."""
-        with self._known_lock:
-            return {i: self._known_spans[i] for i in span_ids if i in self._known_spans}
-
-    def _remember(self, conflicts, versions, merged):
-        if not self._known_size:
-            return
-        with self._known_lock:
-            known = self._known_spans
-            for span_id in conflicts:
-                known.pop(span_id, None)
-            for span_id, (seq_no, primary_term) in versions.items():
-                known[span_id] = (merged[span_id], seq_no, primary_term)
-                known.move_to_end(span_id)
-            while len(known) > self._known_size:
-                known.popitem(last=False)
+        return conflicts, duplicates
 
     def _dead_letter(self, failed, sources):
         """Documents the cluster refused (e.g. mapping errors) go to the reject index."""

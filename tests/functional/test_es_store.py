@@ -10,7 +10,6 @@ import json
 import pathlib
 
 from nvs_notif import notification
-from nvs_notif import pipeline
 from nvs_notif import replay
 from nvs_notif import simulate
 from nvs_notif import storage
@@ -291,7 +290,7 @@ def test_refused_document_goes_to_rejects_with_reason(es_client, es_prefix, as_t
         bad = {'message_id': 'bad-1', 'timestamp': 'not a date', 'event_type': 'x.start'}
         good = {'message_id': 'good-1', 'timestamp': '2024-05-17T06:00:00+00:00',
                 'event_type': 'x.end'}
-        conflicts, duplicates, _ = store._bulk_or_dead_letter([
+        conflicts, duplicates = store._bulk_or_dead_letter([
             {'_op_type': 'create', '_index': index, '_id': 'bad-1', '_source': source(bad)},
             {'_op_type': 'create', '_index': index, '_id': 'good-1', '_source': source(good)}])
         assert conflicts == set() and duplicates == 0
@@ -360,45 +359,3 @@ def test_store_over_indices_of_the_single_index_layout(es_client, es_prefix):
     assert stats['requeued'] == 0
     assert count(es_client, es_prefix, 'notifications', {'ids': {'values': ['m-1']}}) == 1
     assert count(es_client, es_prefix, 'rejects') == 1
-
-
-# --- 7. spans remembered by the process that wrote them ---------------------------
-
-def _span_batch(event_type, message_id, seconds, host='node-1'):
-    msg = message(message_id, {'instance_id': 'inst-cache', 'host': host},
-                  event_type=event_type, request_id='req-cache',
-                  publisher_id='compute.%s' % host)
-    msg['timestamp'] = '2024-05-17 06:00:%02d.000001' % seconds
-    return pipeline.build_batch([msg], None)
-
-
-def test_remembered_span_is_not_read_back_and_a_stale_one_loses_the_race(
-        es_client, es_prefix, monkeypatch):
-    """Agent A writes a span's start and remembers its version; agent B adds an
-    attempt meanwhile; A's end merges onto its stale copy, loses the race, reads
-    the span again: nothing B wrote is lost. A span A itself wrote last is not
-    read back at all."""
-    a = storage.get_store(es_store_url(es_prefix))
-    b = storage.get_store(es_store_url(es_prefix))
-    reads = []
-    real_mget = a.client.mget
-    monkeypatch.setattr(a.client, 'mget', lambda **kw: reads.append(kw.get('ids')) or real_mget(**kw))
-    try:
-        a.write(_span_batch('compute.instance.create.start', 'm-start-1', 1))
-        a.write(_span_batch('compute.instance.create.error', 'm-error-1', 2))
-        assert len(reads) == 1          # the start's (nothing stored yet), not the error's
-        b.write(_span_batch('compute.instance.create.start', 'm-start-2', 3, host='node-2'))
-        result = a.write(_span_batch('compute.instance.create.end', 'm-end-2', 4, host='node-2'))
-        assert len(reads) == 2          # the lost race: read again
-    finally:
-        a.close()
-        b.close()
-    (span,) = result.spans.values()
-    assert span.start_ids == {'m-start-1', 'm-start-2'} and span.error_ids == {'m-error-1'}
-    assert span.end_ids == {'m-end-2'} and span.hosts == {'node-1', 'node-2'}
-    assert span.status == 'success' and span.attempts == 2
-    stored = storage.get_store(es_store_url(es_prefix))
-    try:
-        assert {s.span_id: s for s in stored.spans()} == result.spans
-    finally:
-        stored.close()
