@@ -384,6 +384,33 @@ def wait_consuming(rabbit, topic, queued, timeout, interval=0.02, alive=None,
     return None
 
 
+def _ceiling_listener(transport, topic, endpoint, batch_size):
+    """The no-op consumer's oslo batch listener (executor ``threading``,
+    ``batch_timeout`` 1, the transport's default prefetch), not started."""
+    import oslo_messaging
+    targets = [oslo_messaging.Target(topic=topic, exchange=EXCHANGE)]
+    return oslo_messaging.get_batch_notification_listener(
+        transport, targets, [endpoint], executor='threading',
+        batch_size=batch_size, batch_timeout=1)
+
+
+def _add_rates(out, consumed, t0, t_end, t_consume, first):
+    """The rate keys of a ceiling result: from ``t_consume`` (the consumption start,
+    or None) and from ``first`` (``(time, messages)`` of the first batch, or None)
+    to ``t_end``."""
+    if t_consume is not None:
+        out['consume_start_seconds'] = round(t_consume - t0, 3)
+        span = t_end - t_consume
+        out['consume_to_last_rate'] = round(consumed / span, 1) if span > 0 else None
+    if first is not None:
+        t_first, n_first = first
+        out['startup_seconds'] = round(t_first - t0, 3)
+        span = t_end - t_first
+        out['first_to_last_seconds'] = round(span, 3)
+        out['first_to_last_rate'] = (round((consumed - n_first) / span, 1)
+                                     if span > 0 else None)
+
+
 def run_ceiling(topic, count, batch_size, timeout, cpu_roots=None, rabbit=None,
                 queued=None, consumers=1):
     """The oslo.messaging no-op consumer ceiling: an in-process batch listener whose
@@ -411,17 +438,13 @@ def run_ceiling(topic, count, batch_size, timeout, cpu_roots=None, rabbit=None,
     if consumers > 1:
         return run_ceiling_processes(topic, count, batch_size, timeout, consumers,
                                      cpu_roots=cpu_roots, rabbit=rabbit, queued=queued)
-    import oslo_messaging
     endpoint = CountingEndpoint(count)
     transport = oslo_transport(EXCHANGE)
     listener = None
     cpu = None
     t_consume = None
     try:
-        targets = [oslo_messaging.Target(topic=topic, exchange=EXCHANGE)]
-        listener = oslo_messaging.get_batch_notification_listener(
-            transport, targets, [endpoint], executor='threading',
-            batch_size=batch_size, batch_timeout=1)
+        listener = _ceiling_listener(transport, topic, endpoint, batch_size)
         cpu0 = cpu_snapshot(cpu_roots, 'listener') if cpu_roots is not None else None
         t0 = time.perf_counter()
         c0 = self_cpu()
@@ -435,11 +458,7 @@ def run_ceiling(topic, count, batch_size, timeout, cpu_roots=None, rabbit=None,
             cpu = cpu_usage(cpu0, cpu_snapshot(cpu_roots, 'listener'), endpoint.count)
     finally:
         if listener is not None:
-            try:
-                listener.stop()
-                listener.wait()
-            except Exception:  # noqa: BLE001
-                pass
+            _stop_listener(listener, 10)
         transport.cleanup()
     total = t_end - t0
     out = {'consumed': endpoint.count, 'finished': finished, 'batches': endpoint.batches,
@@ -447,18 +466,9 @@ def run_ceiling(topic, count, batch_size, timeout, cpu_roots=None, rabbit=None,
            'rate': round(endpoint.count / total, 1) if total > 0 else None}
     if cpu is not None:
         out['cpu'] = cpu
-    if t_consume is not None:
-        out['consume_start_seconds'] = round(t_consume - t0, 3)
-        span = t_end - t_consume
-        out['consume_to_last_rate'] = round(endpoint.count / span, 1) if span > 0 else None
+    _add_rates(out, endpoint.count, t0, t_end, t_consume, endpoint.first)
     if endpoint.first:
-        t_first, n_first = endpoint.first
-        out['startup_seconds'] = round(t_first - t0, 3)
         out['cpu_before_first_batch'] = round(endpoint.first_cpu - c0, 3)
-        span = t_end - t_first
-        out['first_to_last_seconds'] = round(span, 3)
-        out['first_to_last_rate'] = (round((endpoint.count - n_first) / span, 1)
-                                     if span > 0 else None)
     return out
 
 
@@ -530,13 +540,9 @@ def ceiling_consumer(index, topic, batch_size, timeout, parent, reports, start, 
 
     transport = listener = None
     try:
-        import oslo_messaging
         endpoint = ReportingEndpoint(index, reports)
         transport = oslo_transport(EXCHANGE)
-        targets = [oslo_messaging.Target(topic=topic, exchange=EXCHANGE)]
-        listener = oslo_messaging.get_batch_notification_listener(
-            transport, targets, [endpoint], executor='threading',
-            batch_size=batch_size, batch_timeout=1)
+        listener = _ceiling_listener(transport, topic, endpoint, batch_size)
         reports.put(('ready', index, os.getpid()))
         while not start.wait(0.1):
             if stop.is_set() or not go_on():
@@ -709,21 +715,11 @@ def run_ceiling_processes(topic, count, batch_size, timeout, consumers, cpu_root
         out['errors'] = errors
     if cpu is not None:
         out['cpu'] = cpu
-    if t_consume is not None:
-        out['consume_start_seconds'] = round(t_consume - t0, 3)
-        span = t_end - t_consume
-        out['consume_to_last_rate'] = round(consumed / span, 1) if span > 0 else None
     firsts = [c for c in per if c['first'] is not None]
-    if firsts:
-        c = min(firsts, key=lambda c: c['first'])
-        t_first, n_first = c['first']
-        out['startup_seconds'] = round(t_first - t0, 3)
-        if c['cpu_before_first_batch'] is not None:
-            out['cpu_before_first_batch'] = round(c['cpu_before_first_batch'], 3)
-        span = t_end - t_first
-        out['first_to_last_seconds'] = round(span, 3)
-        out['first_to_last_rate'] = (round((consumed - n_first) / span, 1)
-                                     if span > 0 else None)
+    earliest = min(firsts, key=lambda c: c['first']) if firsts else None
+    _add_rates(out, consumed, t0, t_end, t_consume, earliest and earliest['first'])
+    if earliest and earliest['cpu_before_first_batch'] is not None:
+        out['cpu_before_first_batch'] = round(earliest['cpu_before_first_batch'], 3)
     out['per_consumer'] = [
         {'pid': c['pid'], 'consumed': c['consumed'], 'batches': c['batches'],
          'by_priority': dict(c['by_priority']),
