@@ -47,7 +47,7 @@ def notification_json(n, payload_json=None):
     if payload_json is None:
         return doc, jsontext.encode(doc)
     payload = doc.pop('payload')
-    text = '%s, "payload": %s}' % (jsontext.encode(doc)[:-1], payload_json)
+    text = '%s,"payload":%s}' % (jsontext.encode(doc)[:-1], payload_json)
     doc['payload'] = payload
     return doc, text
 
