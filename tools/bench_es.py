@@ -15,7 +15,8 @@ functional tests use (Elasticsearch on ``$NVS_TEST_ES_URL``, default
      the agent hands the store);
    * by a plain ``elasticsearch.helpers.bulk(client, actions, chunk_size=500)`` of the
      same documents (``notification_doc``, ``create`` with the message id as ``_id``,
-     like ours), into a fresh index under the same index templates.
+     like ours), into a fresh index under the same index templates; and again with
+     the client's ``OrjsonSerializer`` (our store's serializer), as a second baseline.
 
    Inputs (Notification objects for ours, the action dicts for plain) are built before
    timing; template installation and client construction are outside the timed part.
@@ -258,6 +259,24 @@ class PlainSide:
         pass
 
 
+class PlainOrjsonSide(PlainSide):
+    """The plain baseline with elasticsearch-py's orjson serializer, which our
+    store uses too: so the ratio is not a serializer's."""
+    name = 'plain+orjson'
+    label = 'plain: helpers.bulk(chunk_size=500), OrjsonSerializer'
+
+    def prepare(self, client, prefix):
+        import elasticsearch
+        from elasticsearch.serializer import OrjsonSerializer
+        _client, actions = super().prepare(client, prefix)
+        return elasticsearch.Elasticsearch(ES_URL, request_timeout=30,
+                                           serializer=OrjsonSerializer()), actions
+
+    @staticmethod
+    def close(state):
+        state[0].close()
+
+
 def es_unreachable(exc):
     """Whether ``exc`` (or what caused it) is a connection failure to Elasticsearch."""
     import elasticsearch
@@ -301,7 +320,8 @@ def bench_bulk(args, base, client, cleanup, say):
         % (inputs['notifications'], args.seed, inputs['span_fragments'],
            inputs['mean_doc_json_bytes'], time.perf_counter() - t0,
            inputs['notification_doc_seconds']))
-    sides = [OursSide(notifications, fragments, args.batch_size, args.es_option), PlainSide(docs)]
+    sides = [OursSide(notifications, fragments, args.batch_size, args.es_option), PlainSide(docs),
+             PlainOrjsonSide(docs)]
     if not args.no_spans:
         sides.append(OursSpansSide(notifications, fragments, args.batch_size, args.es_option))
     times = {s.name: [] for s in sides}
@@ -363,6 +383,8 @@ def bench_bulk(args, base, client, cleanup, say):
     plain = summary['plain']['median_rate']
     out = {'inputs': inputs, 'sides': summary,
            'ratio_ours_over_plain': round(summary['ours']['median_rate'] / plain, 3),
+           'ratio_ours_over_plain_orjson': round(summary['ours']['median_rate']
+                                                 / summary['plain+orjson']['median_rate'], 3),
            'target': 0.8}
     if 'ours+spans' in summary:
         out['ratio_ours_spans_over_plain'] = round(summary['ours+spans']['median_rate']
@@ -710,6 +732,8 @@ def print_report(doc):
         out('ratio ours/plain (median docs/s): %.2f (target >= %.1f)%s'
             % (bulk['ratio_ours_over_plain'], bulk['target'],
                '' if bulk['ratio_ours_over_plain'] >= bulk['target'] else '  BELOW TARGET'))
+        out('ratio ours/plain+orjson (median docs/s): %.2f'
+            % bulk['ratio_ours_over_plain_orjson'])
         if 'ratio_ours_spans_over_plain' in bulk:
             out('ratio ours+spans/plain (median docs/s): %.2f'
                 % bulk['ratio_ours_spans_over_plain'])
