@@ -60,3 +60,8 @@ def test_client_serializer_sends_what_orjson_refuses():
 def test_client_serializer_reads_big_integers_exactly():
     assert _serializer().loads('{"n": 123456789012345678901234567890}') == {
         'n': 123456789012345678901234567890}
+
+
+def test_nan_and_infinity_are_null():
+    # Not JSON: Elasticsearch would refuse the whole document.
+    assert jsontext.encode({'r': float('nan'), 'm': float('inf')}) == '{"r":null,"m":null}'
