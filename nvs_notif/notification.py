@@ -21,6 +21,7 @@ import ast
 import dataclasses
 import datetime
 import functools
+import http
 import json
 import re
 
@@ -686,7 +687,7 @@ def _fault_from_dict(data):
     if code is None and isinstance(kwargs, dict):
         code = _as_int(kwargs.get('code'))
     found = _exception_text(_text(data.get('exception')) or _text(data.get('class'))
-                            or _text(data.get('reasonType')))
+                            or _cadf_reason_type(data.get('reasonType'), code))
     return Fault(
         exception=found.exception,
         message=(_text(data.get('exception_message'))
@@ -695,6 +696,19 @@ def _fault_from_dict(data):
         code=code if code is not None else found.code,
         function=_text(data.get('function_name')),
     )
+
+
+def _cadf_reason_type(reason_type, code):
+    """A CADF reason's type as an error name: keystone names the status
+    (``Unauthorized``), keystonemiddleware's audit events say ``HTTP`` and
+    put the status in the code: named the same way here."""
+    reason_type = _text(reason_type)
+    if reason_type == 'HTTP' and code is not None:
+        try:
+            return http.HTTPStatus(code).phrase
+        except ValueError:
+            pass
+    return reason_type
 
 
 def _exception_text(value):

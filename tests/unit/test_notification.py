@@ -492,6 +492,23 @@ def test_reason_string_forms(reason, expected):
     assert normalize(message).fault == expected
 
 
+@pytest.mark.parametrize('reason, expected', [
+    # keystone's own: the status named
+    ({'reasonType': 'Unauthorized', 'reasonCode': '401'},
+     Fault(exception='Unauthorized', code=401)),
+    # keystonemiddleware's audit events: 'HTTP' and the status
+    ({'reasonType': 'HTTP', 'reasonCode': '401'}, Fault(exception='Unauthorized', code=401)),
+    ({'reasonType': 'HTTP', 'reasonCode': '503'},
+     Fault(exception='Service Unavailable', code=503)),
+    ({'reasonType': 'HTTP', 'reasonCode': '499'}, Fault(exception='HTTP', code=499)),
+    ({'reasonType': 'HTTP'}, Fault(exception='HTTP')),
+])
+def test_cadf_reason_forms(reason, expected):
+    message = load('keystone_cadf_identity_authenticate_failure')
+    message['payload']['reason'] = reason
+    assert normalize(message).fault == expected
+
+
 def test_reason_string_ignored_without_failure():
     message = load('cinder_scheduler_create_volume_error')
     message['priority'] = 'INFO'
