@@ -266,11 +266,9 @@ class PlainOrjsonSide(PlainSide):
     label = 'plain: helpers.bulk(chunk_size=500), OrjsonSerializer'
 
     def prepare(self, client, prefix):
-        import elasticsearch
         from elasticsearch.serializer import OrjsonSerializer
         _client, actions = super().prepare(client, prefix)
-        return elasticsearch.Elasticsearch(ES_URL, request_timeout=30,
-                                           serializer=OrjsonSerializer()), actions
+        return es_client(serializer=OrjsonSerializer()), actions
 
     @staticmethod
     def close(state):

@@ -101,9 +101,10 @@ def raise_on_sigterm(signum, _frame):
 
 # --- Elasticsearch --------------------------------------------------------------
 
-def es_client():
+def es_client(**kwargs):
+    """A client of the test Elasticsearch; ``kwargs`` go to the constructor."""
     import elasticsearch
-    return elasticsearch.Elasticsearch(ES_URL, request_timeout=30)
+    return elasticsearch.Elasticsearch(ES_URL, request_timeout=30, **kwargs)
 
 
 def es_store_url(prefix, options=None):
