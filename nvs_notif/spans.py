@@ -39,7 +39,9 @@ REPORTED_FOR = {
 }
 
 
-@dataclasses.dataclass(frozen=True)
+# Not frozen, for the reason given at notification.Notification: merge()
+# makes a new Span instead of changing one.
+@dataclasses.dataclass(slots=True)
 class Span:
     span_id: str
     operation: str
