@@ -115,6 +115,14 @@ unused.  Every loop is bounded in count and in time (see the ``--*-timeout`` opt
     .venv/bin/python tools/bench_es.py --e2e-count 20000 --workers 2 --skip-bulk --json
     .venv/bin/python tools/bench_es.py --skip-bulk --e2e-count 20000 --e2e-repeat 5
     .venv/bin/python tools/bench_es.py --skip-bulk --workers 2 --ceiling-consumers 1
+    .venv/bin/python tools/bench_es.py --skip-bulk --pin-services 1
+
+``--pin-services CPUS`` runs Elasticsearch and RabbitMQ (every thread of their process
+trees) on those CPUs and this process, the ceiling's consumers and the agent on the
+others, for the whole end-to-end part: the shape of a deployment where the store and
+the broker have machines of their own, so that Elasticsearch's indexing does not take
+CPU from the agent that the ceiling never pays for. Each keeps its own CPU accounting;
+affinities are given back at the end, also on failure.
 """
 import argparse
 import collections
@@ -622,6 +630,7 @@ def bench_e2e(args, base, client, cleanup, say):
     services = service_pids()
     say('e2e: %d runs of each side, order alternating; CPU of %s'
         % (args.e2e_repeat, ', '.join('%s pid %s' % kv for kv in services.items())))
+    pinned = pin(services, args.pin_services, cleanup, say) if args.pin_services else None
 
     runs = []
     for r in range(1, args.e2e_repeat + 1):
@@ -637,7 +646,7 @@ def bench_e2e(args, base, client, cleanup, say):
     out = {'count': args.e2e_count, 'batch_size': args.e2e_batch_size,
            'repeat': args.e2e_repeat, 'workers': args.workers,
            'ceiling_consumers': args.ceiling_consumers, 'target': 0.6,
-           'services': services, 'exchanges_created_by_run': missing,
+           'services': services, 'pinned': pinned, 'exchanges_created_by_run': missing,
            'runs': runs, 'medians': medians,
            'finished': all(r['finished'] for r in runs)}
     c, o = medians['ceiling'], medians['ours']
@@ -656,6 +665,35 @@ def _url_option(text):
     if not (key and sep):
         raise argparse.ArgumentTypeError('KEY=VALUE expected, got %r' % text)
     return key, value
+
+
+def _cpu_list(text):
+    try:
+        cpus = {int(c) for c in text.split(',') if c.strip()}
+    except ValueError:
+        raise argparse.ArgumentTypeError('CPU numbers expected, got %r' % text) from None
+    if not cpus or not cpus < os.sched_getaffinity(0):
+        raise argparse.ArgumentTypeError('%r must name some, not all, of the CPUs this '
+                                         'process may use (%s)'
+                                         % (text, sorted(os.sched_getaffinity(0))))
+    return cpus
+
+
+def pin(services, service_cpus, cleanup, say):
+    """Services on ``service_cpus``, this process (and what it starts) on the rest."""
+    every = os.sched_getaffinity(0)
+    for name, pid in services.items():
+        if pid is None:
+            raise SystemExit('--pin-services: %s not found' % name)
+        cleanup.add('%s affinity' % name, benchutil.set_tree_affinity, pid, every)
+        moved = benchutil.set_tree_affinity(pid, service_cpus)
+        say('pinned %s (pid %s, %d threads) to CPUs %s' % (name, pid, moved,
+                                                         sorted(service_cpus)))
+    cleanup.add('own affinity', os.sched_setaffinity, 0, every)
+    os.sched_setaffinity(0, every - service_cpus)
+    say('this process, its consumers and the agent on CPUs %s'
+        % sorted(every - service_cpus))
+    return {'services': sorted(service_cpus), 'clients': sorted(every - service_cpus)}
 
 
 def parse_args(argv=None):
@@ -695,6 +733,11 @@ def parse_args(argv=None):
     p.add_argument('--cleanup-wait', type=float, default=180,
                    help='seconds the final cleanup waits for an unreachable Elasticsearch '
                         '(default 180)')
+    p.add_argument('--pin-services', type=_cpu_list, metavar='CPUS',
+                   help='end to end: run Elasticsearch and RabbitMQ on these CPUs (e.g. 1) '
+                        'and this process, the ceiling\'s consumers and the agent on the '
+                        'others, as when the store and the broker have machines of their '
+                        'own; every CPU is given back at the end')
     p.add_argument('--es-option', type=_url_option, action='append', default=[],
                    metavar='KEY=VALUE',
                    help='an elasticsearch:// URL option of our store (repeatable), e.g. '
@@ -744,6 +787,9 @@ def print_report(doc):
             'consumers %d, %d runs of each side (interleaved, order alternating)'
             % (e2e['count'], e2e['batch_size'], e2e['workers'], e2e['ceiling_consumers'],
                e2e['repeat']))
+        if e2e.get('pinned'):
+            out('  Elasticsearch and RabbitMQ on CPUs %s, the consumers and the agent on %s'
+                % (e2e['pinned']['services'], e2e['pinned']['clients']))
         for r in e2e['runs']:
             if r['side'] == 'ceiling':
                 out('  run %d ceiling  %s: %s'

@@ -843,6 +843,27 @@ def find_rabbitmq(proc=PROC):
     return find_process(_is_rabbitmq, proc)
 
 
+def set_tree_affinity(root, cpus, proc=PROC):
+    """Put every thread of ``root``'s process tree on ``cpus`` (threads and children
+    made later inherit it); a thread that is gone meanwhile is skipped.
+
+    :returns: how many threads were moved
+    """
+    moved = 0
+    for pid in tree_pids(proc_table(proc), root):
+        try:
+            tids = os.listdir(os.path.join(proc, str(pid), 'task'))
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                os.sched_setaffinity(int(tid), cpus)
+                moved += 1
+            except (ProcessLookupError, PermissionError, ValueError):
+                pass
+    return moved
+
+
 def self_cpu():
     """CPU seconds of this process, all threads (``getrusage(RUSAGE_SELF)``)."""
     ru = resource.getrusage(resource.RUSAGE_SELF)
