@@ -672,10 +672,10 @@ def _cpu_list(text):
         cpus = {int(c) for c in text.split(',') if c.strip()}
     except ValueError:
         raise argparse.ArgumentTypeError('CPU numbers expected, got %r' % text) from None
-    if not cpus or not cpus < os.sched_getaffinity(0):
+    usable = os.sched_getaffinity(0)
+    if not cpus or not cpus < usable:
         raise argparse.ArgumentTypeError('%r must name some, not all, of the CPUs this '
-                                         'process may use (%s)'
-                                         % (text, sorted(os.sched_getaffinity(0))))
+                                         'process may use (%s)' % (text, sorted(usable)))
     return cpus
 
 
@@ -689,11 +689,11 @@ def pin(services, service_cpus, cleanup, say):
         moved = benchutil.set_tree_affinity(pid, service_cpus)
         say('pinned %s (pid %s, %d threads) to CPUs %s' % (name, pid, moved,
                                                          sorted(service_cpus)))
+    clients = every - service_cpus
     cleanup.add('own affinity', os.sched_setaffinity, 0, every)
-    os.sched_setaffinity(0, every - service_cpus)
-    say('this process, its consumers and the agent on CPUs %s'
-        % sorted(every - service_cpus))
-    return {'services': sorted(service_cpus), 'clients': sorted(every - service_cpus)}
+    os.sched_setaffinity(0, clients)
+    say('this process, its consumers and the agent on CPUs %s' % sorted(clients))
+    return {'services': sorted(service_cpus), 'clients': sorted(clients)}
 
 
 def parse_args(argv=None):
