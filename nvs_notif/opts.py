@@ -1,6 +1,8 @@
 """Configuration options, registered on the conf each component is given."""
 from oslo_config import cfg
 
+from nvs_notif import credentials
+
 GROUP = 'nvs'
 
 PIPELINE_OPTS = [
@@ -53,8 +55,9 @@ CLI_OPTS = [
     cfg.StrOpt('store', secret=True,
                help='Store URL the nvs-notif command uses when neither --store nor '
                     'NVS_NOTIF_STORE is given (sqlite:///path or '
-                    'elasticsearch://host:9200/?index_prefix=nvs). Secret: it may '
-                    'hold a password.'),
+                    'elasticsearch://host:9200/?index_prefix=nvs); its credentials '
+                    'go in [nvs_store_default] (or the group its ?credentials= '
+                    'names). Secret: a deprecated URL may still hold a password.'),
 ]
 
 
@@ -64,4 +67,4 @@ def register(conf):
 
 def list_opts():
     """For oslo-config-generator (entry point ``oslo.config.opts: nvs_notif``)."""
-    return [(GROUP, ALL_OPTS), (CLI_GROUP, CLI_OPTS)]
+    return [(GROUP, ALL_OPTS), (CLI_GROUP, CLI_OPTS)] + credentials.list_opts()

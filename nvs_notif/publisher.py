@@ -35,7 +35,7 @@ class StorePublisher(publisher.ConfigPublisherBase):
     def __init__(self, conf, parsed_url):
         super().__init__(conf, parsed_url)
         opts.register(conf)
-        self.store = storage.get_store(parsed_url)
+        self.store = storage.get_store(parsed_url, conf)
         self._url = parsed_url
         self._spool = None
         self._spool_lock = threading.Lock()

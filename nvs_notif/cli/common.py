@@ -7,15 +7,20 @@ from nvs_notif import opts
 from nvs_notif import queries
 
 
-def load_conf(config_files=()):
-    """The ``[nvs]`` and ``[cli]`` options of ``config_files``; when none are
-    given, of ``nvs-notif.conf`` where oslo.config looks for it (``~/.nvs-notif/``,
-    ``~/``, ``/etc/nvs-notif/``, ``/etc/``); no file at all gives the defaults."""
+def config_files(given=()):
+    """``given``, or else ``nvs-notif.conf`` where oslo.config looks for it
+    (``~/.nvs-notif/``, ``~/``, ``/etc/nvs-notif/``, ``/etc/``), if anywhere."""
+    return list(given) or cfg.find_config_files(project='nvs-notif', prog='nvs-notif')
+
+
+def load_conf(files=()):
+    """The ``[nvs]`` and ``[cli]`` options of ``files`` (no file at all gives
+    the defaults); the stores' credential groups are registered when a store
+    is opened (:mod:`nvs_notif.credentials`)."""
     conf = cfg.ConfigOpts()
     opts.register(conf)
     conf.register_opts(opts.CLI_OPTS, group=opts.CLI_GROUP)
-    files = list(config_files) or cfg.find_config_files(project='nvs-notif', prog='nvs-notif')
-    conf([], project='nvs-notif', default_config_files=files, default_config_dirs=[])
+    conf([], project='nvs-notif', default_config_files=list(files), default_config_dirs=[])
     return conf
 
 

@@ -35,7 +35,7 @@ class Drain(show.ShowOne):
     def take_action(self, args):
         if not args.transport_url:
             raise SystemExit('give --transport-url (or set NVS_NOTIF_TRANSPORT_URL)')
-        endpoint = replay_mod.local_endpoint(self.app.store_url)
+        endpoint = self.app.local_endpoint()
         started = time.monotonic()
         try:
             stats, left = self._drain(args, endpoint)

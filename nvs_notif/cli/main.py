@@ -25,10 +25,15 @@ class NvsNotifApp(app.App):
     _conf = None
 
     @property
+    def config_files(self):
+        """``--config-file`` (or the nvs-notif.conf found)."""
+        return common.config_files(self.options.config_file)
+
+    @property
     def conf(self):
-        """The options of ``--config-file`` (or of the nvs-notif.conf found)."""
+        """The options of :attr:`config_files`."""
         if self._conf is None:
-            self._conf = common.load_conf(self.options.config_file)
+            self._conf = common.load_conf(self.config_files)
         return self._conf
 
     @property
@@ -40,8 +45,15 @@ class NvsNotifApp(app.App):
     def store(self):
         """The store of :attr:`store_url`, opened on first use, closed by clean_up."""
         if self._store is None:
-            self._store = storage.get_store(self.store_url)
+            self._store = storage.get_store(self.store_url, self.conf)
         return self._store
+
+    def local_endpoint(self):
+        """An nvs endpoint into :attr:`store_url`, configured by :attr:`config_files`
+        (stuck limits, the store's credentials) as the agent would be."""
+        # Imported here: it loads ceilometer, which the query commands do not need.
+        from nvs_notif import replay
+        return replay.local_endpoint(self.store_url, replay.make_conf(self.config_files))
 
     def clean_up(self, cmd, result, err):
         if self._store is not None:
@@ -55,7 +67,9 @@ class NvsNotifApp(app.App):
                                  '(env NVS_NOTIF_STORE, else [cli] store of the config '
                                  'file; default %s)' % DEFAULT_STORE)
         parser.add_argument('--config-file', action='append', default=[], metavar='PATH',
-                            help='config file, repeatable: [cli] store, and [nvs] '
+                            help='config file, repeatable: [cli] store, the store\'s '
+                                 'credentials ([nvs_store_default] or the group its '
+                                 '?credentials= names), and [nvs] '
                                  'stuck_after/stuck_after_overrides (the agent\'s '
                                  'ceilometer.conf holds those); default: nvs-notif.conf '
                                  'in ~/.nvs-notif, ~, /etc/nvs-notif or /etc')

@@ -30,7 +30,7 @@ class Replay(show.ShowOne):
             messages = (s.to_message() for s in simulate.simulate(args.simulate, seed=args.seed))
         else:
             messages = replay_mod.read_jsonl(args.files)
-        endpoint = replay_mod.local_endpoint(self.app.store_url)
+        endpoint = self.app.local_endpoint()
         started = time.monotonic()
         progress = _Progress(self.app.stderr, args.simulate) if self.app.stderr.isatty() else None
         stats = replay_mod.replay(messages, endpoint, args.batch_size, progress)

@@ -6,6 +6,8 @@ import urllib.parse
 
 from stevedore import driver
 
+from nvs_notif import credentials as credentials_mod
+
 
 @dataclasses.dataclass(frozen=True)
 class Reject:
@@ -37,15 +39,18 @@ class Batch:
 class Store(metaclass=abc.ABCMeta):
     """A place that durably keeps notifications, spans, events and meters.
 
-    :param url: the store URL, already split (``urllib.parse.urlsplit``)
+    :param url: the store URL, already split (``urllib.parse.urlsplit``),
+        without credentials
+    :param credentials: a :class:`nvs_notif.credentials.Credentials`
     """
 
     #: Whether the store is across the network: the stock pipelines' one-event
     #: publishes then go through a local spool (see nvs_notif.publisher).
     remote = False
 
-    def __init__(self, url):
+    def __init__(self, url, credentials=None):
         self.url = url
+        self.credentials = credentials or credentials_mod.Credentials()
 
     @abc.abstractmethod
     def write(self, batch):
@@ -129,13 +134,17 @@ def utc_iso(when):
     return when.astimezone(datetime.timezone.utc).isoformat()
 
 
-def get_store(url):
+def get_store(url, conf=None):
     """Load the driver for a store URL (``sqlite:///path``, ``elasticsearch://host:9200``).
 
     :param url: the URL as a string, or already split (as ceilometer hands
         publishers theirs); a split URL is not re-joined, which would turn
         ``sqlite:////abs/path`` into a host name.
+    :param conf: the oslo.config options of the caller, where the store's
+        credentials are (:mod:`nvs_notif.credentials`)
     """
     parsed = urllib.parse.urlsplit(url) if isinstance(url, str) else url
-    return driver.DriverManager('nvs_notif.store', parsed.scheme,
-                                invoke_on_load=True, invoke_args=(parsed,)).driver
+    parsed, credentials = credentials_mod.split(parsed, conf)
+    return driver.DriverManager('nvs_notif.store', parsed.scheme, invoke_on_load=True,
+                                invoke_args=(parsed,),
+                                invoke_kwds={'credentials': credentials}).driver

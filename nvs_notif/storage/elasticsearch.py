@@ -44,34 +44,46 @@ class _Serializer(serializer.OrjsonSerializer):
             return serializer.JsonSerializer.json_dumps(self, data)
 
 
-def client_from_url(url):
+def client_from_url(url, credentials=None):
     """An Elasticsearch client and the store options from a split store URL.
 
-    ``elasticsearch://[user:pass@]host1:9200[,host2:9200]/?index_prefix=nvs&...``;
+    ``elasticsearch://host1:9200[,host2:9200]/?index_prefix=nvs&...``;
     ``?scheme=https`` for TLS (the URL scheme must stay ``elasticsearch``:
-    ceilometer finds publishers by it).
+    ceilometer finds publishers by it). The URL holds no credentials
+    (:func:`nvs_notif.credentials.split` took them out).
+
+    :param credentials: a :class:`nvs_notif.credentials.Credentials`
     """
     query = dict(urllib.parse.parse_qsl(url.query))
     scheme = query.pop('scheme', 'http')
-    netloc = url.netloc.rsplit('@', 1)[-1]
-    hosts = ['%s://%s' % (scheme, h) for h in netloc.split(',') if h]
+    hosts = ['%s://%s' % (scheme, h) for h in url.netloc.split(',') if h]
     kwargs = {
         'request_timeout': float(query.pop('timeout', 30)),
         'max_retries': int(query.pop('max_retries', 3)),
         'retry_on_timeout': True,
         'serializer': _Serializer(),
     }
-    if url.username:
-        kwargs['basic_auth'] = (urllib.parse.unquote(url.username),
-                                urllib.parse.unquote(url.password or ''))
-    if 'api_key' in query:
-        kwargs['api_key'] = query.pop('api_key')
+    if credentials is not None:
+        kwargs.update(_auth(credentials, scheme))
     if scheme == 'https':
         kwargs['verify_certs'] = query.pop('verify_certs', 'true').lower() != 'false'
-        for opt in ('ca_certs', 'client_cert', 'client_key'):
-            if opt in query:
-                kwargs[opt] = query.pop(opt)
+        if 'ca_certs' in query:
+            kwargs['ca_certs'] = query.pop('ca_certs')
     return elasticsearch.Elasticsearch(hosts or ['http://127.0.0.1:9200'], **kwargs), query
+
+
+def _auth(credentials, scheme):
+    """The client's keyword arguments for ``credentials``."""
+    kwargs = {}
+    if credentials.username is not None:
+        kwargs['basic_auth'] = (credentials.username, credentials.password or '')
+    if credentials.api_key is not None:
+        kwargs['api_key'] = credentials.api_key
+    if scheme == 'https':
+        for name in ('client_cert', 'client_key'):
+            if getattr(credentials, name) is not None:
+                kwargs[name] = getattr(credentials, name)
+    return kwargs
 
 
 # Of each bulk item only what we and the helpers read: a quarter of the
@@ -84,9 +96,9 @@ class ElasticsearchStore(base.Store):
 
     remote = True
 
-    def __init__(self, url):
-        super().__init__(url)
-        self.client, options = client_from_url(url)
+    def __init__(self, url, credentials=None):
+        super().__init__(url, credentials)
+        self.client, options = client_from_url(url, self.credentials)
         self.prefix = options.get('index_prefix', 'nvs')
         self.refresh = options.get('refresh', 'false')
         self.bulk_size = int(options.get('bulk_size', 500))

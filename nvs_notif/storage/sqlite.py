@@ -115,8 +115,8 @@ def _add_missing_columns(db):
 class SQLiteStore(base.Store):
     """``sqlite:///path/to/file.db`` (``sqlite://`` alone: in memory)."""
 
-    def __init__(self, url):
-        super().__init__(url)
+    def __init__(self, url, credentials=None):
+        super().__init__(url, credentials)
         path = url.path or ':memory:'
         if path != ':memory:':
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)

@@ -1,10 +1,12 @@
 """Where the nvs-notif command finds its store and stuck limits."""
+import base64
 import io
 import json
 
 import pytest
 
 from nvs_notif.cli import main
+from nvs_notif import replay
 
 
 def _run(*argv):
@@ -66,3 +68,28 @@ def test_stuck_limits_from_the_config_file(tmp_path, no_env_store):
     assert 600.0 in builtin and builtin <= {600.0, 1800.0, 3600.0}
     conf = _conf(tmp_path, '[nvs]\nstuck_after = 7200\nstuck_after_overrides =\n')
     assert stuck('--config-file', conf) == {7200.0}
+
+
+def test_store_credentials_from_the_config_file(tmp_path, no_env_store):
+    password = 'cli-Pa55-from-conf'
+    conf = _conf(tmp_path, '[cli]\nstore = elasticsearch://es1:9200/?credentials=ops\n'
+                           '[nvs_store_ops]\nusername = reader\npassword = %s\n' % password)
+    app = main.NvsNotifApp()
+    app.options = app.parser.parse_args(['--config-file', conf])
+    try:
+        expected = 'Basic ' + base64.b64encode(('reader:' + password).encode()).decode()
+        assert app.store.client._headers['authorization'] == expected
+    finally:
+        app.clean_up(None, 0, None)
+
+
+def test_replay_reads_the_credentials_from_the_config_file(tmp_path, no_env_store):
+    conf = _conf(tmp_path, '[nvs_store_default]\nusername = writer\npassword = w\n')
+    app = main.NvsNotifApp()
+    app.options = app.parser.parse_args(['--config-file', conf, '--store',
+                                         'elasticsearch://es1:9200/'])
+    store = replay.local_store(app.local_endpoint())
+    try:
+        assert store.credentials.username == 'writer'
+    finally:
+        store.close()

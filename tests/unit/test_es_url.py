@@ -1,4 +1,6 @@
-"""``client_from_url``: the Elasticsearch store URL -> client and store options.
+"""``client_from_url``: the Elasticsearch store URL -> client and store options
+(credentials taken out of the URL by ``nvs_notif.credentials.split``, as
+``get_store`` does).
 
 No server is contacted: the client is only built and inspected.
 """
@@ -8,12 +10,12 @@ import urllib.parse
 import certifi
 import pytest
 
+from nvs_notif import credentials
 from nvs_notif.storage import elasticsearch as es_store
 
 
-def client_from(url):
-    client, options = es_store.client_from_url(urllib.parse.urlsplit(url))
-    return client, options
+def client_from(url, conf=None):
+    return es_store.client_from_url(*credentials.split(urllib.parse.urlsplit(url), conf))
 
 
 def nodes(client):
