@@ -3,18 +3,25 @@
 #
 #   [[local|localrc]]
 #   enable_plugin ceilometer https://opendev.org/openstack/ceilometer
-#   enable_plugin nvs-notif <URL of this repository>
+#   enable_plugin nvs-notif <URL of this repository> main
 #
 # Enable it after ceilometer: its post-config edits the ceilometer.conf that
 # ceilometer's post-config writes, before ceilometer starts its agents in the
-# extra phase.  Settings: devstack/settings.
+# extra phase.  It acts only where ceilometer-anotification is enabled.
+# Settings: devstack/settings.
 
 # Save trace setting
 _XTRACE_NVS_NOTIF=$(set +o | grep xtrace)
 set -o xtrace
 
+# install_nvs_notif - into the environment ceilometer-agent-notification runs
+# from: ceilometer's venv with USE_VENV=True, the global one otherwise
 function install_nvs_notif {
-    setup_develop $NVS_NOTIF_DIR
+    if [[ ${USE_VENV} = True && -n ${PROJECT_VENV[ceilometer]:-} ]]; then
+        PIP_VIRTUAL_ENV=${PROJECT_VENV[ceilometer]} setup_develop $NVS_NOTIF_DIR
+    else
+        setup_develop $NVS_NOTIF_DIR
+    fi
 }
 
 # _nvs_notif_pipeline_file - the shipped pipeline with the store URL as its
@@ -32,19 +39,28 @@ function _nvs_notif_pipeline_file {
         { print }' $NVS_NOTIF_DIR/etc/pipeline/nvs_pipeline.yaml
 }
 
-# _nvs_notif_write_store_url - the store URL into the agent's pipeline and
-# the nvs-notif command's config; it may hold a password, so neither the
-# trace nor other users see it
-function _nvs_notif_write_store_url {
-    local xtrace
+# _nvs_notif_set_credentials FILE - the store's credentials into
+# [nvs_store_default] of FILE, made mode 600 (ceilometer.conf holds the
+# RabbitMQ password too); with xtrace off, never echoed
+function _nvs_notif_set_credentials {
+    local xtrace file=$1
     xtrace=$(set +o | grep xtrace)
     set +o xtrace
-    (
-        umask 077
-        _nvs_notif_pipeline_file > $CEILOMETER_CONF_DIR/nvs_pipeline.yaml
-        touch $NVS_NOTIF_CONF_DIR/nvs-notif.conf
-    )
-    iniset $NVS_NOTIF_CONF_DIR/nvs-notif.conf cli store "$NVS_NOTIF_STORE_URL"
+    (umask 077; touch $file)
+    chmod 600 $file
+    local name value
+    for name in username password api_key; do
+        case $name in
+            username) value=${NVS_NOTIF_STORE_USERNAME:-} ;;
+            password) value=${NVS_NOTIF_STORE_PASSWORD:-} ;;
+            api_key) value=${NVS_NOTIF_STORE_API_KEY:-} ;;
+        esac
+        if [[ -n "$value" ]]; then
+            iniset $file nvs_store_default $name "$value"
+        else
+            inidelete $file nvs_store_default $name
+        fi
+    done
     $xtrace
 }
 
@@ -52,14 +68,26 @@ function configure_nvs_notif {
     if [[ ! -f $CEILOMETER_CONF ]]; then
         die $LINENO "$CEILOMETER_CONF not found: enable_plugin nvs-notif after enable_plugin ceilometer"
     fi
-    sudo install -d -o $STACK_USER -m 755 $NVS_NOTIF_DATA_DIR $NVS_NOTIF_DATA_DIR/spool \
+    if [[ "$NVS_NOTIF_STORE_URL" == *@* ]]; then
+        die $LINENO "NVS_NOTIF_STORE_URL holds credentials: set NVS_NOTIF_STORE_USERNAME and NVS_NOTIF_STORE_PASSWORD (or NVS_NOTIF_STORE_API_KEY) instead"
+    fi
+    # Data (the SQLite store, the spool) and secrets: the stack user's only.
+    sudo install -d -o $STACK_USER -m 700 $NVS_NOTIF_DATA_DIR $NVS_NOTIF_DATA_DIR/spool \
         $NVS_NOTIF_CONF_DIR
-    _nvs_notif_write_store_url
+    if [[ "$NVS_NOTIF_STORE_URL" == sqlite:///* ]]; then
+        # SQLite gives its -wal and -shm files the database file's mode.
+        (umask 077; touch ${NVS_NOTIF_STORE_URL#sqlite://})
+    fi
+    (umask 077; _nvs_notif_pipeline_file > $CEILOMETER_CONF_DIR/nvs_pipeline.yaml)
 
-    # pipelines is a multi-valued option: nvs is added to what is there
-    # (ceilometer's default, meter and event, when nothing is).
+    # What clean puts back: [notification] pipelines as ceilometer left it.
     local pipelines
     pipelines=$(iniget_multiline $CEILOMETER_CONF notification pipelines)
+    if [[ ! -f $NVS_NOTIF_DATA_DIR/ceilometer-pipelines ]]; then
+        echo "$pipelines" > $NVS_NOTIF_DATA_DIR/ceilometer-pipelines
+    fi
+    # pipelines is a multi-valued option: nvs is added to what is there
+    # (ceilometer's default, meter and event, when nothing is).
     pipelines=${pipelines:-meter event}
     if [[ " $pipelines " != *" nvs "* ]]; then
         iniset_multiline $CEILOMETER_CONF notification pipelines $pipelines nvs
@@ -70,23 +98,90 @@ function configure_nvs_notif {
         $((4 * NVS_NOTIF_BATCH_SIZE))
     iniset $CEILOMETER_CONF nvs pipeline_cfg_file $CEILOMETER_CONF_DIR/nvs_pipeline.yaml
     iniset $CEILOMETER_CONF nvs spool_dir $NVS_NOTIF_DATA_DIR/spool
+    _nvs_notif_set_credentials $CEILOMETER_CONF
+
+    # The nvs-notif command reads the same store.
+    _nvs_notif_set_credentials $NVS_NOTIF_CONF_DIR/nvs-notif.conf
+    iniset $NVS_NOTIF_CONF_DIR/nvs-notif.conf cli store "$NVS_NOTIF_STORE_URL"
+}
+
+# _nvs_notif_api_check - the API hooks need the API in the checkout
+function _nvs_notif_api_check {
+    local module=${NVS_NOTIF_API_WSGI%%:*}
+    if [[ ! -f $NVS_NOTIF_DIR/${module//.//}.py ]]; then
+        die $LINENO "nvs-notif-api is enabled but $NVS_NOTIF_API_WSGI is not in $NVS_NOTIF_DIR"
+    fi
+}
+
+function configure_nvs_notif_api {
+    _nvs_notif_api_check
+    _nvs_notif_set_credentials $NVS_NOTIF_API_CONF
+    iniset $NVS_NOTIF_API_CONF api store "$NVS_NOTIF_STORE_URL"
+    configure_keystone_authtoken_middleware $NVS_NOTIF_API_CONF nvs-notif
+    write_uwsgi_config $NVS_NOTIF_API_UWSGI_CONF "" "/nvs-notif" "" nvs-notif-api
+    iniset $NVS_NOTIF_API_UWSGI_CONF uwsgi module $NVS_NOTIF_API_WSGI
+}
+
+function start_nvs_notif_api {
+    run_process nvs-notif-api "$(which uwsgi) --procname-prefix nvs-notif-api --ini $NVS_NOTIF_API_UWSGI_CONF"
+}
+
+function stop_nvs_notif_api {
+    stop_process nvs-notif-api
 }
 
 function cleanup_nvs_notif {
+    # ceilometer's own clean removes ceilometer.conf; when it did not, our
+    # lines go and [notification] pipelines is put back as post-config found it.
+    local saved=$NVS_NOTIF_DATA_DIR/ceilometer-pipelines
+    if [[ -f $CEILOMETER_CONF && -f $saved ]]; then
+        if [[ -s $saved && -n "$(cat $saved)" ]]; then
+            iniset_multiline $CEILOMETER_CONF notification pipelines $(cat $saved)
+        else
+            inidelete $CEILOMETER_CONF notification pipelines
+        fi
+    fi
+    if [[ -f $CEILOMETER_CONF ]]; then
+        inidelete $CEILOMETER_CONF notification batch_size
+        inidelete $CEILOMETER_CONF notification batch_timeout
+        inidelete $CEILOMETER_CONF oslo_messaging_rabbit rabbit_qos_prefetch_count
+        inidelete $CEILOMETER_CONF nvs pipeline_cfg_file
+        inidelete $CEILOMETER_CONF nvs spool_dir
+        local name
+        for name in username password api_key; do
+            inidelete $CEILOMETER_CONF nvs_store_default $name
+        done
+    fi
     sudo rm -rf $NVS_NOTIF_DATA_DIR $NVS_NOTIF_CONF_DIR
     rm -f $CEILOMETER_CONF_DIR/nvs_pipeline.yaml
 }
 
-if [[ "$1" == "stack" && "$2" == "install" ]]; then
-    echo_summary "Installing nvs-notif"
-    install_nvs_notif
-elif [[ "$1" == "stack" && "$2" == "post-config" ]]; then
-    echo_summary "Configuring nvs-notif"
-    configure_nvs_notif
-fi
+# The agent's nodes get the plugin and the nvs pipeline; the API (off unless
+# enable_service nvs-notif-api) may run elsewhere.
+if is_service_enabled ceilometer-anotification nvs-notif-api; then
+    if [[ "$1" == "stack" && "$2" == "install" ]]; then
+        echo_summary "Installing nvs-notif"
+        install_nvs_notif
+    elif [[ "$1" == "stack" && "$2" == "post-config" ]]; then
+        echo_summary "Configuring nvs-notif"
+        if is_service_enabled ceilometer-anotification; then
+            configure_nvs_notif
+        fi
+        if is_service_enabled nvs-notif-api; then
+            configure_nvs_notif_api
+        fi
+    elif [[ "$1" == "stack" && "$2" == "extra" ]] && is_service_enabled nvs-notif-api; then
+        echo_summary "Starting nvs-notif-api"
+        start_nvs_notif_api
+    fi
 
-if [[ "$1" == "clean" ]]; then
-    cleanup_nvs_notif
+    if [[ "$1" == "unstack" ]] && is_service_enabled nvs-notif-api; then
+        stop_nvs_notif_api
+    fi
+
+    if [[ "$1" == "clean" ]]; then
+        cleanup_nvs_notif
+    fi
 fi
 
 # Restore xtrace

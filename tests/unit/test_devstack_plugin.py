@@ -1,5 +1,8 @@
 """devstack/plugin.sh run by bash against stand-ins of devstack's functions
-(no devstack here): the files it writes configure a real NvsPipelineManager."""
+(no devstack in CI; tools/check-devstack.sh runs it through a real devstack
+checkout): the files it writes configure a real NvsPipelineManager."""
+import base64
+import configparser
 import os
 import pathlib
 import stat
@@ -11,35 +14,46 @@ import yaml
 
 from nvs_notif import pipeline
 from nvs_notif import replay
+from nvs_notif import storage
 from nvs_notif.cli import common
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 INI = pathlib.Path(__file__).with_name('devstack_ini.py')
+PASSWORD = 'Pl4in-Pa55-in-devstack'
+API_KEY = 'QXBpS2V5LWluLWRldnN0YWNr'
 
 # What stack.sh provides the plugin (functions, inc/ini-config); sudo and
 # install run as the test's user.
 FAKES = '''
+declare -A -g PROJECT_VENV
+PROJECT_VENV[ceilometer]=$DEST/ceilometer.venv
 function define_plugin {{ :; }}
 function plugin_requires {{ :; }}
+function is_service_enabled {{
+    local s; for s in "$@"; do [[ ,$ENABLED_SERVICES, == *,$s,* ]] && return 0; done; return 1
+}}
 function echo_summary {{ echo "summary: $*"; }}
 function die {{ echo "die: $*" >&2; exit 1; }}
-function setup_develop {{ echo "setup_develop $*" >> "$CALLS"; }}
+function setup_develop {{ echo "setup_develop $* venv=${{PIP_VIRTUAL_ENV:-}}" >> "$CALLS"; }}
 function sudo {{ "$@"; }}
 function iniset {{ "{python}" "{ini}" set "$@"; }}
 function iniset_multiline {{ "{python}" "{ini}" set "$@"; }}
 function iniget_multiline {{ "{python}" "{ini}" get "$@"; }}
+function inidelete {{ "{python}" "{ini}" del "$@"; }}
 '''.format(python=sys.executable, ini=INI)
+
+CEILOMETER_CONF = '[DEFAULT]\ndebug = True\ntransport_url = rabbit://x\n'
 
 
 @pytest.fixture
 def devstack(tmp_path):
     conf_dir = tmp_path / 'etc-ceilometer'
     conf_dir.mkdir()
-    (conf_dir / 'ceilometer.conf').write_text('[DEFAULT]\ndebug = True\n')
+    (conf_dir / 'ceilometer.conf').write_text(CEILOMETER_CONF)
     env = dict(os.environ, DEST=str(tmp_path / 'opt'), DATA_DIR=str(tmp_path / 'data'),
                STACK_USER=str(os.getuid()), CEILOMETER_CONF_DIR=str(conf_dir),
-               NVS_NOTIF_DIR=str(ROOT), NVS_NOTIF_CONF_DIR=str(tmp_path / 'etc-nvs'),
-               CALLS=str(tmp_path / 'calls'))
+               NVS_NOTIF_CONF_DIR=str(tmp_path / 'etc-nvs'), CALLS=str(tmp_path / 'calls'),
+               ENABLED_SERVICES='ceilometer-acentral,ceilometer-anotification')
 
     def run(*phase, **settings):
         script = FAKES + 'source "%s/devstack/settings"\nsource "%s/devstack/plugin.sh" %s\n' % (
@@ -48,6 +62,7 @@ def devstack(tmp_path):
                               capture_output=True, text=True)
     run.tmp = tmp_path
     run.conf_dir = conf_dir
+    run.ceilometer_conf = conf_dir / 'ceilometer.conf'
     return run
 
 
@@ -55,10 +70,35 @@ def _agent_conf(conf_dir):
     return replay.make_conf([str(conf_dir / 'ceilometer.conf')])
 
 
-def test_install_sets_up_the_checkout(devstack):
+def _mode(path):
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def _options(path):
+    """``{section: {option: value}}`` of an ini file, empty sections left out."""
+    # No default section: [DEFAULT] is read as a section of its own.
+    parser = configparser.RawConfigParser(strict=False, default_section=None)
+    parser.read(path)
+    return {s: dict(parser[s]) for s in parser.sections() if parser[s]}
+
+
+def test_install_sets_up_the_checkout_where_ceilometer_is(devstack):
     done = devstack('stack', 'install')
     assert done.returncode == 0, done.stderr
-    assert (devstack.tmp / 'calls').read_text().split() == ['setup_develop', str(ROOT)]
+    done = devstack('stack', 'install', USE_VENV='True')
+    assert done.returncode == 0, done.stderr
+    assert (devstack.tmp / 'calls').read_text().splitlines() == [
+        'setup_develop %s venv=' % ROOT,
+        'setup_develop %s venv=%s' % (ROOT, devstack.tmp / 'opt/ceilometer.venv')]
+
+
+def test_nothing_happens_without_the_notification_agent(devstack):
+    for phase in (('stack', 'install'), ('stack', 'post-config'), ('clean',)):
+        done = devstack(*phase, ENABLED_SERVICES='ceilometer-acompute')
+        assert done.returncode == 0, done.stderr
+    assert not (devstack.tmp / 'calls').exists()
+    assert devstack.ceilometer_conf.read_text() == CEILOMETER_CONF
+    assert not (devstack.conf_dir / 'nvs_pipeline.yaml').exists()
 
 
 def test_post_config_loads_the_nvs_pipeline_into_the_agent(devstack):
@@ -69,19 +109,21 @@ def test_post_config_loads_the_nvs_pipeline_into_the_agent(devstack):
     assert conf.notification.batch_size == 500
     assert conf.nvs.pipeline_cfg_file == str(devstack.conf_dir / 'nvs_pipeline.yaml')
     assert conf.nvs.spool_dir == str(devstack.tmp / 'data/nvs-notif/spool')
-    assert 'rabbit_qos_prefetch_count = 2000' in (
-        devstack.conf_dir / 'ceilometer.conf').read_text()
+    assert 'rabbit_qos_prefetch_count = 2000' in devstack.ceilometer_conf.read_text()
     # The agent's manager loads the store publisher the files name.
     manager = pipeline.NvsPipelineManager(conf)
     assert manager.unloaded_publishers == []
     store = manager.pipelines[0].publishers[0].store
-    assert os.path.samefile(store.url.path, devstack.tmp / 'data/nvs-notif/nvs.db')
+    db = devstack.tmp / 'data/nvs-notif/nvs.db'
+    assert os.path.samefile(store.url.path, db)
     store.close()
+    # Data is the stack user's only.
+    assert _mode(db) == 0o600
+    assert _mode(db.parent) == _mode(db.parent / 'spool') == 0o700
 
 
 def test_post_config_keeps_other_pipelines_and_runs_twice(devstack):
-    (devstack.conf_dir / 'ceilometer.conf').write_text(
-        '[notification]\npipelines = event\nworkers = 3\n')
+    devstack.ceilometer_conf.write_text('[notification]\npipelines = event\nworkers = 3\n')
     for _ in range(2):
         done = devstack('stack', 'post-config', NVS_NOTIF_BATCH_SIZE='250')
         assert done.returncode == 0, done.stderr
@@ -89,35 +131,83 @@ def test_post_config_keeps_other_pipelines_and_runs_twice(devstack):
     assert conf.notification.pipelines == ['event', 'nvs']
     assert conf.notification.workers == 3
     assert conf.notification.batch_size == 250
-    assert 'rabbit_qos_prefetch_count = 1000' in (
-        devstack.conf_dir / 'ceilometer.conf').read_text()
+    assert 'rabbit_qos_prefetch_count = 1000' in devstack.ceilometer_conf.read_text()
 
 
-def test_store_url_is_kept_whole_and_out_of_the_trace(devstack):
-    url = "elasticsearch://nvs:hunter2'#&x@es1:9200,es2:9200/?index_prefix=nvs&refresh=false"
-    done = devstack('stack', 'post-config', NVS_NOTIF_STORE_URL=url)
+def test_credentials_reach_the_agent_and_the_command_not_the_trace(devstack):
+    url = "elasticsearch://es1:9200,es2:9200/?index_prefix=nvs&refresh=false#'x"
+    done = devstack('stack', 'post-config', NVS_NOTIF_STORE_URL=url,
+                    NVS_NOTIF_STORE_USERNAME='nvs', NVS_NOTIF_STORE_PASSWORD=PASSWORD)
     assert done.returncode == 0, done.stderr
-    assert '+' in done.stderr               # the plugin traces its commands ...
-    assert 'hunter2' not in done.stderr + done.stdout   # ... but never the URL
+    assert '+ iniset' in done.stderr                # the plugin traces its commands ...
+    assert PASSWORD not in done.stderr + done.stdout     # ... but never the password
     pipeline_file = devstack.conf_dir / 'nvs_pipeline.yaml'
     sinks = yaml.safe_load(pipeline_file.read_text())['sinks']
     assert sinks[0]['publishers'] == [url]
+    assert PASSWORD not in pipeline_file.read_text()
     cli_conf = devstack.tmp / 'etc-nvs/nvs-notif.conf'
-    for path in (pipeline_file, cli_conf):
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert common.load_conf([str(cli_conf)]).cli.store == url
+    for path in (pipeline_file, cli_conf, devstack.ceilometer_conf):
+        assert _mode(path) == 0o600, path
+    expected = 'Basic ' + base64.b64encode(('nvs:' + PASSWORD).encode()).decode()
+    # The agent's publisher and the command open the store with them.
+    manager = pipeline.NvsPipelineManager(_agent_conf(devstack.conf_dir))
+    store = manager.pipelines[0].publishers[0].store
+    assert store.client._headers['authorization'] == expected
+    store.close()
+    conf = common.load_conf([str(cli_conf)])
+    assert conf.cli.store == url
+    store = storage.get_store(conf.cli.store, conf)
+    assert store.client._headers['authorization'] == expected
+    store.close()
+
+
+def test_an_api_key_replaces_a_password_set_before(devstack):
+    assert devstack('stack', 'post-config', NVS_NOTIF_STORE_USERNAME='nvs',
+                    NVS_NOTIF_STORE_PASSWORD=PASSWORD).returncode == 0
+    done = devstack('stack', 'post-config', NVS_NOTIF_STORE_API_KEY=API_KEY)
+    assert done.returncode == 0, done.stderr
+    assert API_KEY not in done.stderr + done.stdout
+    group = _options(devstack.ceilometer_conf)['nvs_store_default']
+    assert group == {'api_key': API_KEY}
+
+
+def test_a_url_with_credentials_is_refused_without_echoing_them(devstack):
+    done = devstack('stack', 'post-config',
+                    NVS_NOTIF_STORE_URL='elasticsearch://nvs:%s@es1:9200/' % PASSWORD)
+    assert done.returncode != 0
+    assert 'NVS_NOTIF_STORE_PASSWORD' in done.stderr
+    assert PASSWORD not in done.stderr.split('die:')[1]
+    assert not (devstack.conf_dir / 'nvs_pipeline.yaml').exists()
 
 
 def test_post_config_needs_ceilometer_configured_first(devstack):
-    (devstack.conf_dir / 'ceilometer.conf').unlink()
+    devstack.ceilometer_conf.unlink()
     done = devstack('stack', 'post-config')
     assert done.returncode != 0
     assert 'after enable_plugin ceilometer' in done.stderr
 
 
-def test_clean_removes_what_post_config_made(devstack):
+@pytest.mark.parametrize('before', [CEILOMETER_CONF,
+                                    '[notification]\npipelines = event\npipelines = meter\n'
+                                    'workers = 3\n'])
+def test_clean_removes_what_post_config_made(devstack, before):
+    devstack.ceilometer_conf.write_text(before)
+    (devstack.tmp / 'before.conf').write_text(before)
+    assert devstack('stack', 'post-config', NVS_NOTIF_STORE_USERNAME='nvs',
+                    NVS_NOTIF_STORE_PASSWORD=PASSWORD).returncode == 0
     assert devstack('stack', 'post-config').returncode == 0
     assert devstack('clean').returncode == 0
+    assert _options(devstack.ceilometer_conf) == _options(devstack.tmp / 'before.conf')
     assert not (devstack.conf_dir / 'nvs_pipeline.yaml').exists()
     assert not (devstack.tmp / 'data/nvs-notif').exists()
     assert not (devstack.tmp / 'etc-nvs').exists()
+
+
+def test_api_hooks_are_off_by_default_and_need_the_api(devstack):
+    done = devstack('stack', 'post-config')
+    assert done.returncode == 0, done.stderr
+    assert not (devstack.tmp / 'etc-nvs/nvs-notif-api.conf').exists()
+    done = devstack('stack', 'post-config',
+                    ENABLED_SERVICES='ceilometer-anotification,nvs-notif-api')
+    assert done.returncode != 0
+    assert 'nvs-notif-api is enabled but nvs_notif.api.wsgi:application' in done.stderr
