@@ -1,8 +1,7 @@
 """A ``ceilometer-agent-notification`` subprocess with its own config and log.
 
-Shared by the functional tests (``from tools.agentproc import Agent``) and the
-benchmark scripts (``from agentproc import Agent``), so it imports nothing
-from ``tools``.
+Shared by the functional tests and the benchmark scripts
+(``from tools.agentproc import Agent``).
 """
 import collections
 import os

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """End-to-end benchmark: sustained rate and publish-to-searchable latency.
 
 RabbitMQ -> ``ceilometer-agent-notification`` (nvs pipeline) -> Elasticsearch, at several
@@ -34,9 +33,9 @@ Method:
 
 ::
 
-    .venv/bin/python tools/bench_e2e.py                      # ~5 minutes
-    .venv/bin/python tools/bench_e2e.py --loads 500,1000,2000,4000,max --duration 30
-    .venv/bin/python tools/bench_e2e.py --workers 2 --loads max --json
+    .venv/bin/python -m tools.bench_e2e                      # ~5 minutes
+    .venv/bin/python -m tools.bench_e2e --loads 500,1000,2000,4000,max --duration 30
+    .venv/bin/python -m tools.bench_e2e --workers 2 --loads max --json
 """
 import argparse
 import collections
@@ -51,12 +50,12 @@ import time
 import uuid
 import warnings
 
-import agentproc
-import benchutil
-import loadgen
-import reconcile
 from nvs_notif import simulate
 from nvs_notif import storage
+from tools import agentproc
+from tools import benchutil
+from tools import loadgen
+from tools import reconcile
 
 
 class SearchablePoller:

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark: the Elasticsearch store and the whole agent against plain baselines.
 
 Two measurements, both sides of each in the same run, on the real servers the
@@ -110,12 +109,12 @@ unused.  Every loop is bounded in count and in time (see the ``--*-timeout`` opt
 
 ::
 
-    .venv/bin/python tools/bench_es.py
-    .venv/bin/python tools/bench_es.py --count 50000 --repeat 5 --skip-e2e
-    .venv/bin/python tools/bench_es.py --e2e-count 20000 --workers 2 --skip-bulk --json
-    .venv/bin/python tools/bench_es.py --skip-bulk --e2e-count 20000 --e2e-repeat 5
-    .venv/bin/python tools/bench_es.py --skip-bulk --workers 2 --ceiling-consumers 1
-    .venv/bin/python tools/bench_es.py --skip-bulk --pin-services 1
+    .venv/bin/python -m tools.bench_es
+    .venv/bin/python -m tools.bench_es --count 50000 --repeat 5 --skip-e2e
+    .venv/bin/python -m tools.bench_es --e2e-count 20000 --workers 2 --skip-bulk --json
+    .venv/bin/python -m tools.bench_es --skip-bulk --e2e-count 20000 --e2e-repeat 5
+    .venv/bin/python -m tools.bench_es --skip-bulk --workers 2 --ceiling-consumers 1
+    .venv/bin/python -m tools.bench_es --skip-bulk --pin-services 1
 
 ``--pin-services CPUS`` runs Elasticsearch and RabbitMQ (every thread of their process
 trees) on those CPUs and this process, the ceiling's consumers and the agent on the
@@ -142,12 +141,12 @@ import urllib.parse
 import uuid
 import warnings
 
-import benchutil
-from agentproc import Agent
-from benchutil import (AGENT_EXCHANGES, ES_URL, TRANSPORT_URL, Cleanup, Rabbit,
-                       es_check, es_client, es_count, es_delete_prefix,
-                       es_delete_prefix_patiently, es_indices, es_store_url, preload,
-                       run_ceiling, simulated)
+from tools import benchutil
+from tools.agentproc import Agent
+from tools.benchutil import (AGENT_EXCHANGES, ES_URL, TRANSPORT_URL, Cleanup, Rabbit,
+                             es_check, es_client, es_count, es_delete_prefix,
+                             es_delete_prefix_patiently, es_indices, es_store_url, preload,
+                             run_ceiling, simulated)
 
 POLL_INTERVAL = 0.5
 _stderr, _stdout = benchutil.stderr, benchutil.stdout

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark: nvs endpoint vs ceilometer's stock EventEndpoint, in one process.
 
 The same N simulated notifications (:func:`nvs_notif.simulate.simulate`) go
@@ -22,9 +21,9 @@ construction are outside the timed part; the SQLite commit of every batch is ins
 
 Prints best and median rates of each side and the ratio of the medians::
 
-    .venv/bin/python tools/bench_pipeline.py --count 20000
-    .venv/bin/python tools/bench_pipeline.py --count 20000 --json
-    .venv/bin/python tools/bench_pipeline.py --count 20000 --profile
+    .venv/bin/python -m tools.bench_pipeline --count 20000
+    .venv/bin/python -m tools.bench_pipeline --count 20000 --json
+    .venv/bin/python -m tools.bench_pipeline --count 20000 --profile
 
 Single process; the harness starts no threads (the SQLite store runs its WAL
 checkpoints in a thread of its own, as it does in the agent).
@@ -51,7 +50,7 @@ import warnings
 
 import yaml
 
-import benchutil
+from tools import benchutil
 
 
 # --- inputs -----------------------------------------------------------------

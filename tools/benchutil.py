@@ -26,10 +26,9 @@ import threading
 import time
 import urllib.parse
 
-
-import loadgen
 from nvs_notif import notification
 from nvs_notif import pipeline
+from tools import loadgen
 
 ES_URL = os.environ.get('NVS_TEST_ES_URL', 'http://127.0.0.1:9200')
 TRANSPORT_URL = loadgen.TRANSPORT_URL
@@ -108,7 +107,7 @@ def es_client(**kwargs):
 
 
 def es_store_url(prefix, options=None):
-    """The store URL the way the functional tests build it (conftest.es_store_url),
+    """The store URL the way the functional tests build it (tests.functional.support.es_store_url),
     with more URL ``options`` (``{'index_payload': 'false'}``)."""
     parsed = urllib.parse.urlsplit(ES_URL)
     query = dict(options or {}, index_prefix=prefix)

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Load generator: a simulated cloud's notifications through oslo.messaging, at a rate.
 
 Publishes :func:`nvs_notif.simulate.simulate` notifications with oslo.messaging's
@@ -16,8 +15,8 @@ agent's endpoint; :mod:`reconcile` compares the records with a store.
 
 ::
 
-    .venv/bin/python tools/loadgen.py --count 5000 --rate 500 --record sent.jsonl
-    .venv/bin/python tools/loadgen.py --count 2000 --rate 0 --topic nvs-x \\
+    .venv/bin/python -m tools.loadgen --count 5000 --rate 500 --record sent.jsonl
+    .venv/bin/python -m tools.loadgen --count 2000 --rate 0 --topic nvs-x \\
         --rabbit-option amqp_durable_queues=true --record sent.jsonl
 """
 import argparse

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Reconciler: what a load generator sent against what a store holds.
 
 Input: the :class:`loadgen.Sent` records (the messages exactly as oslo's dispatcher
@@ -18,8 +17,8 @@ hands them to the agent's endpoint) and a store URL (``sqlite:///...`` or
 
 ::
 
-    .venv/bin/python tools/reconcile.py --store sqlite:////tmp/nvs.db sent.jsonl
-    .venv/bin/python tools/reconcile.py --store \\
+    .venv/bin/python -m tools.reconcile --store sqlite:////tmp/nvs.db sent.jsonl
+    .venv/bin/python -m tools.reconcile --store \\
         'elasticsearch://127.0.0.1:9200/?index_prefix=nvs' --shared sent.jsonl
 """
 import argparse
@@ -31,6 +30,7 @@ import time
 from nvs_notif import pipeline
 from nvs_notif import spans as spans_mod
 from nvs_notif import storage
+from tools import loadgen
 
 #: Span fields compared (set-valued ones as sets; times as instants).
 SPAN_FIELDS = tuple(f.name for f in dataclasses.fields(spans_mod.Span))
@@ -179,7 +179,6 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
-    import loadgen
     args = parse_args(argv)
     records = [r for path in args.records for r in loadgen.read_records(path)]
     store = storage.get_store(args.store)

@@ -1,25 +1,21 @@
 """Fixtures for the real stack: RabbitMQ, Elasticsearch and ceilometer-agent-notification.
 
+Plain helpers and settings the tests import live in ``tests.functional.support``.
+
 Start the servers once with ``tools/test-services.sh start`` (``tools/run-tests``
 does).  A missing server fails the tests; it never skips them.
 """
 import os
-import pathlib
 import shutil
-import subprocess
-import time
 import uuid
 
 import elasticsearch
 import pytest
 
 from tests.functional import sender as sender_mod
+from tests.functional.support import ARTIFACTS, ES_URL, TRANSPORT_URL, services
 from tools.agentproc import Agent
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / 'artifacts'
-TRANSPORT_URL = os.environ.get('NVS_TEST_TRANSPORT_URL', 'rabbit://guest:guest@127.0.0.1:5672/')
-ES_URL = os.environ.get('NVS_TEST_ES_URL', 'http://127.0.0.1:9200')
 
 
 def pytest_collection_modifyitems(items):
@@ -68,11 +64,6 @@ def es_prefix(es_client):
     es_client.options(ignore_status=404).indices.delete_index_template(name='%s-*' % prefix)
 
 
-def es_store_url(prefix, **options):
-    query = '&'.join('%s=%s' % kv for kv in dict(index_prefix=prefix, **options).items())
-    return 'elasticsearch://%s/?%s' % (ES_URL.split('://', 1)[1], query)
-
-
 @pytest.fixture
 def topic():
     """A fresh notification topic per test, so queues never leak between tests."""
@@ -107,25 +98,6 @@ def sender(transport_url, topic):
     s.close()
 
 
-def es_count(client, index):
-    """Documents searchable in ``index`` (an index, alias or pattern); 0 before it exists."""
-    if not client.indices.exists(index=index):
-        return 0
-    client.indices.refresh(index=index)
-    return client.count(index=index)['count']
-
-
-def wait_for(predicate, timeout=60, interval=0.5, what='condition'):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError('timed out after %ss waiting for %s (last: %r)' % (timeout, what, last))
-
-
 @pytest.fixture
 def es_outage(es_client):
     """Stop and restart the managed Elasticsearch (tools/test-services.sh).
@@ -135,23 +107,17 @@ def es_outage(es_client):
     """
     if os.environ.get('NVS_TEST_ES_URL'):
         pytest.skip('outage tests stop Elasticsearch; NVS_TEST_ES_URL is not ours to stop')
-    script = str(ROOT / 'tools' / 'test-services.sh')
 
     class Outage:
         def stop(self):
-            subprocess.run([script, 'stop-es'], check=True, timeout=120)
+            services('stop-es', timeout=120)
 
         def start(self):
-            subprocess.run([script, 'start-es'], check=True, timeout=300)
+            services('start-es', timeout=300)
 
     outage = Outage()
     yield outage
     outage.start()   # never leave the suite without its server
-
-
-def _services(*args, timeout):
-    subprocess.run([str(ROOT / 'tools' / 'test-services.sh')] + list(args), check=True,
-                   timeout=timeout)
 
 
 @pytest.fixture
@@ -166,20 +132,14 @@ def rabbit_outage(transport_url):
 
     class Outage:
         def stop(self):
-            _services('stop-rabbit', timeout=120)
+            services('stop-rabbit', timeout=120)
 
         def start(self):
-            _services('start-rabbit', timeout=300)
+            services('start-rabbit', timeout=300)
 
     outage = Outage()
     yield outage
     outage.start()   # never leave the suite without its server
-
-
-def dead_letter_policy(vhost_url, pattern, exchange):
-    """On a :func:`rabbit_vhost`, the policy of docs/operations.rst "Poison
-    messages": queues matching ``pattern`` dead-letter into ``exchange``."""
-    _services('dead-letter-policy', vhost_url.rsplit('/', 1)[1], pattern, exchange, timeout=60)
 
 
 @pytest.fixture
@@ -192,6 +152,6 @@ def rabbit_vhost(transport_url):
     if os.environ.get('NVS_TEST_TRANSPORT_URL'):
         pytest.skip('vhost tests manage RabbitMQ; NVS_TEST_TRANSPORT_URL is not ours')
     name = 'nvs-test-%s' % uuid.uuid4().hex[:10]
-    _services('add-vhost', name, timeout=60)
+    services('add-vhost', name, timeout=60)
     yield '%s/%s' % (transport_url.rstrip('/'), name)
-    _services('delete-vhost', name, timeout=60)
+    services('delete-vhost', name, timeout=60)

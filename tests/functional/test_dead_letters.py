@@ -19,7 +19,7 @@ import kombu
 
 from nvs_notif import drain
 from tests.functional import cli
-from tests.functional.conftest import dead_letter_policy, es_store_url, wait_for
+from tests.functional.support import dead_letter_policy, es_store_url, wait_for
 from tests.functional.sender import Sender
 from tests.functional.wire import WirePublisher
 from tests.hostile import corpus

@@ -5,7 +5,7 @@ import uuid
 
 from elasticsearch import helpers
 
-from tests.functional.conftest import es_count, es_store_url, wait_for
+from tests.functional.support import es_count, es_store_url, wait_for
 
 
 def test_nvs_pipeline_requeues_through_an_outage(agent_factory, sender, es_client, es_prefix,

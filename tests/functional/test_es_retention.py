@@ -4,7 +4,7 @@ import datetime
 from nvs_notif import replay
 from nvs_notif import simulate
 from nvs_notif import storage
-from tests.functional.conftest import es_store_url
+from tests.functional.support import es_store_url
 
 DAY = datetime.timedelta(days=1)
 

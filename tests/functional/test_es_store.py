@@ -15,7 +15,7 @@ from nvs_notif import simulate
 from nvs_notif import storage
 import pytest
 
-from tests.functional.conftest import es_store_url
+from tests.functional.support import es_store_url
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[1] / 'unit' / 'fixtures' / 'notifications'
 KINDS = ('notifications', 'spans', 'events', 'samples', 'rejects')

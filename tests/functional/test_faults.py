@@ -12,7 +12,7 @@ import pytest
 
 from nvs_notif import simulate
 from nvs_notif import storage
-from tests.functional.conftest import es_store_url, wait_for
+from tests.functional.support import es_store_url, wait_for
 from tools import loadgen
 from tools import reconcile
 

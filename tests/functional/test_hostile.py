@@ -34,7 +34,7 @@ from oslo_context import context as oslo_context
 import oslo_messaging
 import pytest
 
-from tests.functional.conftest import ARTIFACTS, es_count, es_store_url, wait_for
+from tests.functional.support import ARTIFACTS, es_count, es_store_url, wait_for
 from tests.functional.wire import EXCHANGE, WirePublisher
 from tests.hostile import corpus
 

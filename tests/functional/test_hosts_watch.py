@@ -21,7 +21,7 @@ from nvs_notif import replay
 from nvs_notif import simulate
 from nvs_notif import storage
 from tests.functional.cli import both, run_text as run
-from tests.functional.conftest import es_store_url
+from tests.functional.support import es_store_url
 
 
 @pytest.fixture

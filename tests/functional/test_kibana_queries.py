@@ -10,7 +10,7 @@ import pytest
 from nvs_notif import kibana
 from nvs_notif import replay
 from nvs_notif import simulate
-from tests.functional.conftest import es_store_url
+from tests.functional.support import es_store_url
 
 
 def _first_buckets(aggs, result):

@@ -20,7 +20,7 @@ from oslo_utils import timeutils
 
 from nvs_notif import storage
 from tests.functional.cli import both
-from tests.functional.conftest import es_store_url, wait_for
+from tests.functional.support import es_store_url, wait_for
 
 T0 = datetime.datetime(2024, 3, 4, 10, 0, 0)     # naive UTC, as timeutils.utcnow() gives
 

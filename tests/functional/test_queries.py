@@ -19,7 +19,7 @@ from nvs_notif import simulate
 from nvs_notif import spans as spans_mod
 from nvs_notif import storage
 from tests.functional.cli import both
-from tests.functional.conftest import es_store_url
+from tests.functional.support import es_store_url
 
 
 @pytest.fixture(scope='module')

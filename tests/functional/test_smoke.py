@@ -6,7 +6,7 @@ import uuid
 from elasticsearch import helpers
 
 from nvs_notif import storage
-from tests.functional.conftest import es_count, es_store_url, wait_for
+from tests.functional.support import es_count, es_store_url, wait_for
 
 
 def test_notifications_reach_elasticsearch_through_the_agent(

@@ -1,7 +1,7 @@
 """The stock event pipeline publishes to elasticsearch:// in a real agent."""
 import uuid
 
-from tests.functional.conftest import es_count, es_store_url, wait_for
+from tests.functional.support import es_count, es_store_url, wait_for
 
 
 def test_stock_event_pipeline_sink_with_elasticsearch_publisher(

@@ -18,7 +18,7 @@ import uuid
 
 import pytest
 
-from tests.functional.conftest import ES_URL, es_count, wait_for
+from tests.functional.support import ES_URL, es_count, wait_for
 
 PASSWORD = 'nvs-Pa55-%s' % uuid.uuid4().hex[:8]
 KEY = 'APIKEY-%s' % uuid.uuid4().hex[:8]

@@ -3,7 +3,7 @@ import amqp
 import kombu
 
 from nvs_notif import drain
-from tests.functional.conftest import TRANSPORT_URL
+from tests.functional.support import TRANSPORT_URL
 
 EXCHANGE = 'nova'
 

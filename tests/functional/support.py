@@ -1,0 +1,48 @@
+"""What the functional tests share besides fixtures: the servers' URLs, paths, and
+helpers (store URLs, counts, waiting, RabbitMQ set-up through tools/test-services.sh).
+
+Tests import these from here; ``conftest.py`` holds only fixtures and hooks."""
+import os
+import pathlib
+import subprocess
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / 'artifacts'
+TRANSPORT_URL = os.environ.get('NVS_TEST_TRANSPORT_URL', 'rabbit://guest:guest@127.0.0.1:5672/')
+ES_URL = os.environ.get('NVS_TEST_ES_URL', 'http://127.0.0.1:9200')
+
+
+def es_store_url(prefix, **options):
+    query = '&'.join('%s=%s' % kv for kv in dict(index_prefix=prefix, **options).items())
+    return 'elasticsearch://%s/?%s' % (ES_URL.split('://', 1)[1], query)
+
+
+def es_count(client, index):
+    """Documents searchable in ``index`` (an index, alias or pattern); 0 before it exists."""
+    if not client.indices.exists(index=index):
+        return 0
+    client.indices.refresh(index=index)
+    return client.count(index=index)['count']
+
+
+def wait_for(predicate, timeout=60, interval=0.5, what='condition'):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError('timed out after %ss waiting for %s (last: %r)' % (timeout, what, last))
+
+
+def services(*args, timeout):
+    subprocess.run([str(ROOT / 'tools' / 'test-services.sh')] + list(args), check=True,
+                   timeout=timeout)
+
+
+def dead_letter_policy(vhost_url, pattern, exchange):
+    """On a :func:`rabbit_vhost`, the policy of docs/operations.rst "Poison
+    messages": queues matching ``pattern`` dead-letter into ``exchange``."""
+    services('dead-letter-policy', vhost_url.rsplit('/', 1)[1], pattern, exchange, timeout=60)
