@@ -4,9 +4,10 @@ Per batch: redact the payload -> normalise -> span fragments -> every store publ
 writes the batch (requeue on failure) -> finished spans become ``nvs.span``
 events and request meters for the sink's other publishers.
 """
+import collections
+import dataclasses
 import datetime
 import json
-import collections
 import logging
 import threading
 import time
@@ -35,30 +36,59 @@ def _raw_text(message, limit):
     return text[:limit]
 
 
-def build_batch(messages, priority, extra_keys=(), raw_limit=65536, stats=None):
-    """Turn dispatched messages into a :class:`storage.Batch`; bad ones become rejects.
+@dataclasses.dataclass(slots=True)
+class Item:
+    """One good message of a batch, each part computed once."""
+    notification: notification.Notification
+    #: the redacted payload's JSON text (redact.redact_json), spliced into the
+    #: stored document instead of encoding the payload again; None when
+    #: redaction masked a copy
+    payload_json: str | None
+    #: the span fragment the notification tells, or None
+    fragment: spans.Span | None
 
-    Normalising keeps only the ids of the request context, so the payload is
-    all there is to mask, before normalising reads the fault from it; a
-    reject keeps the whole (redacted) message.
+
+@dataclasses.dataclass
+class Items:
+    """A batch as the pipeline builds it: good messages and rejects."""
+    items: list = dataclasses.field(default_factory=list)
+    rejects: list = dataclasses.field(default_factory=list)
+
+    def batch(self, selected=None):
+        """The :class:`storage.Batch` of ``selected`` items (default: all)."""
+        items = self.items if selected is None else selected
+        texts = {}
+        for i in items:
+            # Of duplicate ids, the first is the one stored.
+            texts.setdefault(i.notification.message_id, i.payload_json)
+        return storage.Batch([i.notification for i in items],
+                             [i.fragment for i in items if i.fragment is not None],
+                             self.rejects, texts)
+
+
+def build_items(messages, priority, extra_keys=(), raw_limit=65536, stats=None):
+    """Turn dispatched messages into :class:`Items`; bad ones become rejects.
+
+    One pass per message: open the envelope, unwrap and redact the payload
+    (encoding it once), normalise, take its span fragment.  Normalising keeps
+    only the ids of the request context, so the payload is all there is to
+    mask, before the fault is read from it; a reject keeps the whole
+    (redacted) message.
     """
-    batch = storage.Batch()
+    built = Items()
     now = datetime.datetime.now(datetime.timezone.utc)
     for message in messages:
         opened = message
         try:
             # Opened first, so a reject is redacted by key, not as one string.
             opened = notification.open_envelope(message)
-            payload_json = None
-            if type(opened) is dict and 'payload' in opened:
-                # Unwrapped (versioned payloads) before it is encoded, so the
-                # text made here is the one stored.
-                plain = notification.plain_payload(opened['payload'])
-                payload, payload_json = redact.redact_json(plain, extra_keys)
-                if payload is not opened['payload']:
-                    opened = dict(opened, payload=payload)
-            n = notification.normalize(opened, priority)
-            found = spans.fragments(n)
+            if type(opened) is not dict:
+                raise notification.InvalidNotification(
+                    'message is a %s, not a dict' % type(opened).__name__)
+            payload, payload_json = redact.redact_json(
+                notification.plain_payload(opened.get('payload')), extra_keys)
+            n = notification.normalize(opened, priority, payload=payload)
+            built.items.append(Item(n, payload_json, spans.fragment(n)))
         except Exception as exc:
             if not isinstance(exc, notification.InvalidNotification):
                 # A bug of ours, not of the message: still one message, not
@@ -66,18 +96,16 @@ def build_batch(messages, priority, extra_keys=(), raw_limit=65536, stats=None):
                 LOG.exception('Could not process a notification')
                 exc = 'internal error: %s: %s' % (type(exc).__name__, exc)
             raw = _raw_text(redact.redact(opened, extra_keys), raw_limit)
-            batch.rejects.append(storage.Reject(raw, str(exc), now))
-            continue
-        batch.notifications.append(n)
-        batch.fragments += found
-        if payload_json is not None and n.payload is not opened['payload']:
-            payload_json = None     # normalising changed it: not the text made
-        # Of duplicate ids, the first is the one stored.
-        batch.payload_json.setdefault(n.message_id, payload_json)
+            built.rejects.append(storage.Reject(raw, str(exc), now))
     if stats is not None:
-        stats['notifications'] += len(batch.notifications)
-        stats['rejects'] += len(batch.rejects)
-    return batch
+        stats['notifications'] += len(built.items)
+        stats['rejects'] += len(built.rejects)
+    return built
+
+
+def build_batch(messages, priority, extra_keys=(), raw_limit=65536, stats=None):
+    """The :class:`storage.Batch` of dispatched messages (see :func:`build_items`)."""
+    return build_items(messages, priority, extra_keys, raw_limit, stats).batch()
 
 
 def prefetch_warning(conf):
@@ -160,7 +188,7 @@ class NvsEndpoint:
                       len(messages))
             return self._requeue(messages, counts)
         nvs = self.conf[opts.GROUP]
-        batch = build_batch(messages, priority, nvs.redact_keys, nvs.reject_raw_limit, counts)
+        batch = build_items(messages, priority, nvs.redact_keys, nvs.reject_raw_limit, counts)
         for rej in batch.rejects:
             LOG.warning('Rejected notification: %s', rej.reason)
         try:
@@ -199,14 +227,11 @@ class NvsEndpoint:
         LOG.info('nvs endpoint, last %ds: %s; since start: %s', seconds, last, total)
 
     @staticmethod
-    def _select(pipe, batch):
+    def _select(pipe, built):
         if pipe.source.events == ['*']:
-            return batch
-        keep = [n for n in batch.notifications if pipe.source.support_event(n.event_type)]
-        ids = {n.message_id for n in keep}
-        return storage.Batch(keep, [f for f in batch.fragments
-                                    if (f.start_ids | f.end_ids | f.error_ids) & ids],
-                             batch.rejects, batch.payload_json)
+            return built.batch()
+        return built.batch([i for i in built.items
+                            if pipe.source.support_event(i.notification.event_type)])
 
     def _publish(self, pipe, batch, counts):
         selected = self._select(pipe, batch)

@@ -22,22 +22,10 @@ import dataclasses
 import datetime
 import hashlib
 
-from nvs_notif.notification import Fault
+from nvs_notif.faults import Fault
 
 
 CORRELATED_PHASES = ('start', 'end', 'error')
-
-#: Failures reported by another operation than the one that failed:
-#: (reporting operation, exception) -> the operation that failed.  Nova's
-#: scheduler raises NoValidHost out of select_destinations without an
-#: ``.error`` notification; only the conductor's compute_task.build_instances
-#: error says so.  (MaxRetriesExceeded is not the scheduler's failure.)  Such
-#: a notification fails the other operation's span and makes no span of its
-#: own (:func:`fragments`).
-REPORTED_FOR = {
-    ('compute_task.build_instances', 'NoValidHost'): 'scheduler.select_destinations',
-}
-
 
 # Not frozen, for the reason given at notification.Notification: merge()
 # makes a new Span instead of changing one.
@@ -154,37 +142,6 @@ def fragment(notification):
         end_ids=ids if n.phase == 'end' else frozenset(),
         error_ids=ids if n.phase == 'error' else frozenset(),
     )
-
-
-def fragments(notification):
-    """Every span fragment one notification tells: its own span's, or, when it
-    reports the failure of another operation of the request (REPORTED_FOR),
-    that failure instead: one failed request is one failed span, not two.
-    """
-    reported = _reported_failure(notification)
-    if reported is not None:
-        return [reported]
-    own = fragment(notification)
-    return [own] if own is not None else []
-
-
-def _reported_failure(n):
-    if n.fault is None or not n.request_id or (
-            n.phase != 'error' and n.priority not in ('error', 'critical')):
-        return None
-    failed_operation = REPORTED_FOR.get((n.operation, n.fault.exception))
-    if failed_operation is None:
-        return None
-    # The reporter's host is not where the failed operation ran.
-    return Span(span_id=span_id(n.request_id, failed_operation),
-                operation=failed_operation, service=n.service, host=None,
-                request_id=n.request_id, global_request_id=n.global_request_id,
-                project_id=n.project_id, user_id=n.user_id,
-                availability_zone=n.availability_zone, flavor=n.flavor,
-                zone_seen=n.timestamp if n.availability_zone else None,
-                flavor_seen=n.timestamp if n.flavor else None,
-                failed=n.timestamp, fault=n.fault,
-                error_ids=frozenset((n.message_id,)))
 
 
 def _pick(a, b):

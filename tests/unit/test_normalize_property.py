@@ -6,6 +6,7 @@ from hypothesis import given, settings, HealthCheck
 from hypothesis import strategies as st
 
 from nvs_notif import notification
+from nvs_notif import services
 from nvs_notif import redact
 
 SETTINGS = settings(max_examples=300, deadline=None,
@@ -69,10 +70,14 @@ def test_valid_notifications_are_consistent(message, wrapped):
     n = notification.normalize(message)
     assert n.priority in notification.PRIORITIES and n.priority == n.priority.lower()
     assert n.phase in notification.PHASES
-    if n.phase in ('start', 'end', 'error', 'progress'):
-        assert n.operation + '.' + n.phase == n.event_type
+    own_operation, own_phase = services.event_parts(n.event_type)[:2]
+    if own_phase in ('start', 'end', 'error', 'progress'):
+        assert own_operation + '.' + own_phase == n.event_type
     else:
-        assert n.operation == n.event_type
+        assert own_operation == n.event_type
+    if (n.operation, n.phase) != (own_operation, own_phase):
+        # a failure told for an operation (services.reported_operation)
+        assert n.phase == 'error' and n.fault is not None
     assert n.timestamp.tzinfo is not None
     assert n.timestamp.utcoffset() == datetime.timedelta(0)
     assert isinstance(n.payload, dict)

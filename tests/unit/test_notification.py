@@ -64,7 +64,7 @@ EXPECTED = {
     # nova.scheduler.utils.set_vm_state_and_notify from the conductor: reason=<exception>,
     # NoValidHost re-raised from the scheduler's RPC reply (oslo.messaging's *_Remote)
     'legacy_nova_compute_task_build_instances_error': (None, dict(
-        service='nova', host='ctl-1', operation='compute_task.build_instances', phase='none',
+        service='nova', host='ctl-1', operation='scheduler.select_destinations', phase='error',
         priority='error', request_id=REQ, resource_type='instance', resource_id=INST,
         state='error', flavor='m1.small',
         fault=Fault(exception='NoValidHost',
@@ -75,7 +75,7 @@ EXPECTED = {
         request_id=REQ, flavor='m1.small', fault=None)),
     # nova.exception_wrapper: {'exception': <exception>, 'args': ...}, a non-nova exception
     'legacy_nova_wrap_exception_repr': (None, dict(
-        service='nova', host='node-2', operation='build_and_run_instance', phase='none',
+        service='nova', host='node-2', operation='compute.instance.create', phase='error',
         priority='error',
         fault=Fault(exception='MessagingTimeout',
                     message='Timed out waiting for a reply to message ID '
@@ -92,7 +92,7 @@ EXPECTED = {
         request_id='req-11111111-2222-4333-8444-555555555555', project_id=PROJ,
         resource_id=INST, state='active', fault=None)),
     'legacy_nova_wrap_exception': (None, dict(
-        service='nova', host='node-2', operation='attach_volume', phase='none',
+        service='nova', host='node-2', operation='attach_volume', phase='error',
         priority='error',
         fault=Fault(message='Invalid volume: v-1 is in use', code=400))),
     'versioned_nova_instance_create_start': (None, dict(
@@ -116,7 +116,7 @@ EXPECTED = {
         request_id=None, project_id=None, resource_type='service',
         resource_id='c2d3e4f5-a6b7-4c8d-9e0f-a1b2c3d4e5f6', fault=None)),
     'versioned_nova_compute_task_build_instances_error': (None, dict(
-        service='nova', host='ctl-1', operation='compute_task.build_instances',
+        service='nova', host='ctl-1', operation='scheduler.select_destinations',
         phase='error', resource_type='instance', resource_id=VINST, state='error',
         fault=Fault(exception='NoValidHost',
                     message='No valid host was found. There are not enough hosts available.',
@@ -133,12 +133,12 @@ EXPECTED = {
         service='cinder', operation='volume.attach', phase='end', resource_id=VOL,
         state='in-use')),
     'cinder_scheduler_create_volume_error': (None, dict(
-        service='cinder', operation='scheduler.create_volume', phase='none',
+        service='cinder', operation='volume.create', phase='error',
         priority='error', resource_type='volume', resource_id=VOL, state='error',
         fault=Fault(message='No valid backend was found. No weighed backends available'))),
     # cinder ScheduleCreateVolumeTask._notify_failure: reason=<exception> (plain repr)
     'cinder_scheduler_create_volume_error_reason_repr': (None, dict(
-        service='cinder', operation='scheduler.create_volume', phase='none',
+        service='cinder', operation='volume.create', phase='error',
         priority='error', resource_type='volume', resource_id=VOL, state='error',
         fault=Fault(exception='NoValidBackend',
                     message='No valid backend was found. No weighed backends available'))),
@@ -528,7 +528,7 @@ def test_no_valid_host_reported_for_the_scheduler_span():
     the conductor's compute_task.build_instances with reason=<NoValidHost repr>."""
     notes = [normalize(load('legacy_nova_scheduler_select_destinations_start')),
              normalize(load('legacy_nova_compute_task_build_instances_error'))]
-    merged = spans.merge_all([f for n in notes for f in spans.fragments(n)])
+    merged = spans.merge_all([f for n in notes for f in [spans.fragment(n)]])
     sched = merged[spans.span_id(REQ, 'scheduler.select_destinations')]
     assert sched.status == 'failure'
     assert sched.fault.exception == 'NoValidHost'

@@ -182,7 +182,7 @@ def test_build_batch_hands_on_the_json_of_payloads_stored_as_they_came():
     no_payload = plain(message_id='m-none')
     del no_payload['payload']
     batch = pipeline.build_batch([no_payload], None)
-    assert batch.notifications[0].payload == {} and batch.payload_json == {'m-none': None}
+    assert batch.notifications[0].payload == {} and batch.payload_json == {'m-none': '{}'}
 
 
 def test_rejected_envelope_is_redacted_like_opened_one():
@@ -332,13 +332,13 @@ def test_endpoint_requeues_while_a_publisher_failed_to_load(tmp_path, monkeypatc
 
 
 def test_an_internal_error_costs_one_message_not_the_batch(monkeypatch):
-    real = pipeline.spans.fragments
+    real = pipeline.spans.fragment
 
     def flaky(n):
         if n.message_id == 'm-2':
             raise KeyError('boom')
         return real(n)
-    monkeypatch.setattr(pipeline.spans, 'fragments', flaky)
+    monkeypatch.setattr(pipeline.spans, 'fragment', flaky)
     batch = pipeline.build_batch(_flow(), 'info')
     assert [n.message_id for n in batch.notifications] == ['m-1', 'm-3']
     (rej,) = batch.rejects

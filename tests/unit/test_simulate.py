@@ -298,10 +298,11 @@ def test_no_valid_host_fails_the_scheduler_span():
     from nvs_notif import notification, spans
     notes = [notification.normalize(json.loads(json.dumps(n.to_message())))
              for n in sim.simulate(N, seed=0, error_ratio=0.5, hung_ratio=0.0)]
-    merged = spans.merge_all([f for n in notes for f in spans.fragments(n)])
-    reported = [n for n in notes if n.operation == 'compute_task.build_instances'
+    merged = spans.merge_all([f for f in map(spans.fragment, notes) if f is not None])
+    reported = [n for n in notes if n.event_type.startswith('compute_task.build_instances')
                 and n.fault.exception == 'NoValidHost']
-    legacy = [n for n in reported if n.phase == 'none']
+    assert {n.operation for n in reported} == {'scheduler.select_destinations'}
+    legacy = [n for n in reported if n.event_type == 'compute_task.build_instances']
     assert legacy and len(legacy) < len(reported)           # both payload generations
     for n in reported:
         sched = merged[spans.span_id(n.request_id, 'scheduler.select_destinations')]

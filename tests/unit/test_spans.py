@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 import pytest
 
 from nvs_notif import notification
+from nvs_notif import services
 from nvs_notif import spans
 from nvs_notif.notification import Fault, Notification
 
@@ -25,7 +26,7 @@ _counter = itertools.count()
 def notif(event_type, seconds=0.0, host='host-1', request_id=REQ, message_id=None,
           fault=None, resource_id=INSTANCE, **extra):
     """A normalised Notification as normalize() would build it."""
-    operation, phase, _, _ = notification._event_parts(event_type)
+    operation, phase, _, _ = services.event_parts(event_type)
     if fault is None and phase == 'error':
         fault = PORT_FAIL
     fields = dict(
@@ -429,52 +430,6 @@ def test_merge_all_random_fragments_of_one_span(events, rnd):
 
 def _merged(*ns):
     return spans.merge_all(f for n in ns for f in spans.fragments(n))
-
-
-def test_novalidhost_from_the_conductor_fails_the_open_scheduler_span():
-    start = notif('scheduler.select_destinations.start', 0, host='ctl-1')
-    # legacy: priority error, no phase; the scheduler never sends its .end
-    conductor = dataclasses.replace(
-        notif('compute_task.build_instances', 2, host='ctl-2', priority='error',
-              flavor='m1.small'), fault=NO_VALID)
-    merged = _merged(start, conductor)
-    sched = merged[spans.span_id(REQ, 'scheduler.select_destinations')]
-    assert sched.status == 'failure' and sched.fault == NO_VALID
-    assert sched.flavor == 'm1.small'        # the conductor's request spec names it
-    assert sched.duration == 2.0 and sched.host == 'ctl-1' and sched.hosts == {'ctl-1'}
-    assert outcome_now(sched) == 'failure'           # not reported stuck
-    # versioned: compute_task.build_instances.error, the same
-    versioned = notif('compute_task.build_instances.error', 2, host='ctl-2', fault=NO_VALID)
-    merged = _merged(start, versioned)
-    assert merged[spans.span_id(REQ, 'scheduler.select_destinations')].status == 'failure'
-
-
-def test_reported_failure_makes_no_span_of_the_reporter():
-    # One NoValidHost request is one failed span (the scheduler's), not two.
-    versioned = notif('compute_task.build_instances.error', 2, host='ctl-2', fault=NO_VALID,
-                      message_id='m-conductor')
-    (reported,) = spans.fragments(versioned)
-    assert reported.operation == 'scheduler.select_destinations'
-    assert reported.error_ids == {'m-conductor'} and reported.fault == NO_VALID
-    merged = _merged(notif('scheduler.select_destinations.start', 0, host='ctl-1'), versioned)
-    assert set(merged) == {spans.span_id(REQ, 'scheduler.select_destinations')}
-    assert [s.status for s in merged.values()] == ['failure']
-    # a failure nobody else owns is still the reporter's own span
-    retries = notif('compute_task.build_instances.error', 9, host='ctl-2',
-                    fault=Fault(exception='MaxRetriesExceeded'))
-    assert [f.operation for f in spans.fragments(retries)] == ['compute_task.build_instances']
-
-
-def test_max_retries_is_not_the_schedulers_failure():
-    flow = [notif('scheduler.select_destinations.start', 0, host='ctl-1'),
-            notif('scheduler.select_destinations.end', 1, host='ctl-1'),
-            notif('compute_task.build_instances.error', 9, host='ctl-2',
-                  fault=Fault(exception='MaxRetriesExceeded', message='Exceeded max attempts'))]
-    sched = _merged(*flow)[spans.span_id(REQ, 'scheduler.select_destinations')]
-    assert sched.status == 'success' and sched.duration == 1.0
-    # and a reported failure needs a request id to name the span
-    anonymous = notif('compute_task.build_instances.error', 2, request_id=None, fault=NO_VALID)
-    assert [f.operation for f in spans.fragments(anonymous)] == ['compute_task.build_instances']
 
 
 def test_merge_keeps_every_field():

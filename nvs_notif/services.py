@@ -1,0 +1,360 @@
+"""Per-service tables: what each service's notifications mean.
+
+Which service an event type or publisher belongs to, where each service puts
+the resource, project, user, state, zone and flavor, and which operation an
+error notification reports the failure of.  A new service's shape is added
+here.
+"""
+import functools
+import re
+
+from nvs_notif import faults
+from nvs_notif import wire
+
+# 'progress' is nova's (e.g. aggregate.cache_images.progress); '.update' is a
+# periodic state report (compute.instance.update), not a phase.
+_PHASE_SUFFIXES = frozenset(('start', 'end', 'error', 'progress'))
+
+_SERVICE_BY_EVENT_PREFIX = {
+    **dict.fromkeys(('compute', 'compute_task', 'scheduler', 'conductor',
+                     'aggregate', 'keypair', 'flavor', 'instance',
+                     'server_group', 'libvirt', 'metrics'), 'nova'),
+    **dict.fromkeys(('volume', 'snapshot', 'backup', 'consistencygroup',
+                     'cgsnapshot', 'group', 'group_snapshot', 'capacity'),
+                    'cinder'),
+    'image': 'glance',
+    **dict.fromkeys(('network', 'subnet', 'port', 'router', 'floatingip',
+                     'security_group', 'security_group_rule'), 'neutron'),
+    'identity': 'keystone',
+    'orchestration': 'heat',
+}
+# Legacy publisher_id prefixes ('compute.host-1') and binaries that are not
+# named after their project.
+_SERVICE_BY_PUBLISHER = {
+    'compute': 'nova', 'conductor': 'nova', 'scheduler': 'nova',
+    'volume': 'cinder', 'image': 'glance', 'network': 'neutron',
+    'identity': 'keystone', 'orchestration': 'heat',
+}
+# Event prefixes that name the service, not the resource: the resource noun
+# is the next component (compute.instance.create.start -> instance).
+_NOUN_IS_SECOND = frozenset(('compute', 'orchestration', 'identity'))
+# Event prefixes whose resource is not named in the event type.
+_NOUN_OVERRIDE = {'compute_task': 'instance'}
+_ID_KEYS = {
+    'instance': ('instance_id', 'instance_uuid', 'uuid'),
+    'stack': ('stack_identity', 'stack_id', 'id'),
+    'image': ('id', 'image_id'),
+}
+_FALLBACK_ID_KEYS = (('instance_id', 'instance'), ('instance_uuid', 'instance'),
+                     ('volume_id', 'volume'), ('snapshot_id', 'snapshot'),
+                     ('image_id', 'image'))
+_STATE_KEYS = ('state', 'status', 'vm_state', 'outcome')
+_PROJECT_KEYS = ('tenant_id', 'project_id')
+# heat's 'user_id' is the user *name*; 'user_identity' is the id.
+_USER_KEYS = ('user_identity', 'user_id')
+
+
+@functools.lru_cache(maxsize=4096)
+def event_parts(event_type):
+    """(operation, phase, first component, resource noun) of an event type."""
+    operation, dot, last = event_type.rpartition('.')
+    if dot and operation and last in _PHASE_SUFFIXES:
+        phase = last
+    else:
+        operation, phase = event_type, 'none'
+    parts = event_type.split('.')
+    head = parts[0]
+    if head in _NOUN_OVERRIDE:
+        noun = _NOUN_OVERRIDE[head]
+    elif head in _NOUN_IS_SECOND and len(parts) > 1:
+        noun = parts[1]
+    else:
+        noun = head
+    return operation, phase, head, noun
+
+
+
+def service(head, prefix, binary_form, payload):
+    if binary_form:
+        # 'nova-compute:host1' names its project: the most reliable signal.
+        project = prefix.partition('-')[0]
+        return _SERVICE_BY_PUBLISHER.get(project, project) or head
+    service = _SERVICE_BY_EVENT_PREFIX.get(head)
+    if service:
+        # cinder's scheduler also emits 'scheduler.*' (create_volume).
+        if head == 'scheduler' and 'volume_id' in payload:
+            return 'cinder'
+        return service
+    return _SERVICE_BY_PUBLISHER.get(prefix) or head
+
+
+def resource(service, noun, payload):
+    if service == 'keystone':
+        return _keystone_resource(noun, payload)
+    # neutron wraps the resource: {"port": {"id": ...}}; delete has port_id.
+    nested = payload.get(noun)
+    if isinstance(nested, dict):
+        resource_id = wire.as_id(nested.get('id'))
+        if resource_id:
+            return noun, resource_id
+    for key in _ID_KEYS.get(noun) or (noun + '_id', 'id', 'uuid'):
+        resource_id = wire.as_id(payload.get(key))
+        if resource_id:
+            if noun == 'stack' and resource_id.startswith('arn:'):
+                # old heat: arn:openstack:heat::<tenant>:stacks/<name>/<id>
+                resource_id = resource_id.rpartition('/')[2] or resource_id
+            return noun, resource_id
+    # The event names no resource (scheduler.create_volume, wrapped
+    # exceptions): fall back to the id keys services commonly use.
+    for key, resource_type in _FALLBACK_ID_KEYS:
+        resource_id = wire.as_id(payload.get(key))
+        if resource_id:
+            return resource_type, resource_id
+    args = payload.get('args')
+    if isinstance(args, dict):
+        # nova's wrap_exception: the wrapped method's arguments; the instance
+        # object serialised as a dict (or, before objects, its uuid).
+        instance = args.get('instance')
+        resource_id = wire.as_id(instance.get('uuid') if isinstance(instance, dict)
+                                 else instance) or wire.as_id(args.get('instance_uuid'))
+        if resource_id:
+            return 'instance', resource_id
+    return None, None
+
+
+def _keystone_resource(noun, payload):
+    target = payload.get('target')
+    if not isinstance(target, dict):
+        target = {}
+    type_uri = target.get('typeURI')
+    if isinstance(type_uri, str) and type_uri:
+        # CADF: data/security/project -> project
+        resource_type = type_uri.rstrip('/').rpartition('/')[2]
+    else:
+        resource_type = noun
+    resource_id = wire.as_id(payload.get('resource_info'))
+    if not resource_id and noun == 'authenticate':
+        # The CADF target of an authentication is a fresh id; the user is
+        # the initiator.
+        initiator = payload.get('initiator')
+        if isinstance(initiator, dict):
+            resource_id = (wire.as_id(initiator.get('user_id'))
+                           or wire.as_id(initiator.get('id')))
+        resource_type = 'user'
+    if not resource_id:
+        resource_id = wire.as_id(target.get('id'))
+    if not resource_id:
+        return None, None
+    return resource_type, resource_id
+
+
+def payload_project(service, payload, nested):
+    value = _first_id(payload, _PROJECT_KEYS)
+    if value:
+        return value
+    if nested is not None:
+        value = _first_id(nested, _PROJECT_KEYS)
+        if value:
+            return value
+    if service == 'glance':
+        return wire.as_id(payload.get('owner'))
+    return cadf_initiator(payload, 'project_id')
+
+
+def payload_user(payload, nested):
+    value = _first_id(payload, _USER_KEYS)
+    if value:
+        return value
+    if nested is not None:
+        value = _first_id(nested, _USER_KEYS)
+        if value:
+            return value
+    return cadf_initiator(payload, 'user_id')
+
+
+def cadf_initiator(payload, key):
+    initiator = payload.get('initiator')
+    if isinstance(initiator, dict):
+        return wire.as_id(initiator.get(key))
+    return None
+
+
+def _first_id(mapping, keys):
+    for key in keys:
+        value = wire.as_id(mapping.get(key))
+        if value:
+            return value
+    return None
+
+
+def state(payload, nested):
+    for source in (payload, nested):
+        if source is None:
+            continue
+        for key in _STATE_KEYS:
+            value = source.get(key)
+            if type(value) is str and value:
+                return value
+    return None
+
+
+def placement(payload):
+    """(availability zone, flavor name) a nova or cinder payload names, or Nones.
+
+    Instances and volumes carry ``availability_zone``; the flavor is legacy
+    nova's ``instance_type`` (its name) or versioned ``flavor.name``.  The
+    scheduler's and conductor's ``request_spec`` hold them too: legacy
+    ``instance_properties.availability_zone`` and ``instance_type.name``,
+    versioned ``availability_zone`` and ``flavor.name``.
+    """
+    zone, flavor = faults.as_text(payload.get('availability_zone')), _flavor_name(payload)
+    spec = payload.get('request_spec')
+    if isinstance(spec, dict):
+        props = spec.get('instance_properties')
+        zone = (zone or faults.as_text(spec.get('availability_zone'))
+                or (faults.as_text(props.get('availability_zone')) if isinstance(props, dict) else None))
+        flavor = flavor or _flavor_name(spec)
+    return zone, flavor
+
+
+def _flavor_name(data):
+    for key in ('flavor', 'instance_type'):
+        value = data.get(key)
+        if isinstance(value, dict):
+            value = value.get('name')
+        if type(value) is str and value:
+            return value
+    return None
+
+
+
+
+# --- failures reported for an operation ---------------------------------------
+
+#: nova-compute's RPC methods that nova.exception_wrapper.wrap_exception wraps,
+#: by the instance action they run: (legacy action, versioned action), the
+#: middle of ``compute.instance.<legacy>.start`` and ``instance.<versioned>.start``
+#: (nova/compute/manager.py, nova/objects/fields.py NotificationAction).  When
+#: one raises, nova sends no ``.end`` and usually no ``.error``, only an ERROR
+#: notification: legacy, event_type the method's name; versioned,
+#: ``compute.exception``.  None: that generation sends no pair for it.
+NOVA_COMPUTE_FUNCTIONS = {
+    'build_and_run_instance': ('create', 'create'),
+    '_do_build_and_run_instance': ('create', 'create'),
+    'run_instance': ('create', 'create'),                   # before Icehouse
+    'terminate_instance': ('delete', 'delete'),
+    'soft_delete_instance': ('soft_delete', 'soft_delete'),
+    'stop_instance': ('power_off', 'power_off'),
+    'start_instance': ('power_on', 'power_on'),
+    'trigger_crash_dump': ('trigger_crash_dump', 'trigger_crash_dump'),
+    'restore_instance': ('restore', 'restore'),
+    'rebuild_instance': ('rebuild', 'rebuild'),
+    'reboot_instance': ('reboot', 'reboot'),
+    'backup_instance': ('snapshot', 'snapshot'),
+    'snapshot_instance': ('snapshot', 'snapshot'),
+    '_snapshot_instance': ('snapshot', 'snapshot'),
+    'rescue_instance': ('rescue', 'rescue'),
+    'unrescue_instance': ('unrescue', 'unrescue'),
+    'prep_resize': ('resize.prep', 'resize_prep'),
+    'resize_instance': ('resize', 'resize'),
+    'finish_resize': ('finish_resize', 'resize_finish'),
+    'confirm_resize': ('resize.confirm', 'resize_confirm'),
+    'revert_resize': ('resize.revert', 'resize_revert'),
+    'finish_revert_resize': ('resize.revert', 'resize_revert'),
+    'pause_instance': ('pause', 'pause'),
+    'unpause_instance': ('unpause', 'unpause'),
+    'suspend_instance': ('suspend', 'suspend'),
+    'resume_instance': ('resume', 'resume'),
+    'shelve_instance': ('shelve', 'shelve'),
+    'shelve_offload_instance': ('shelve_offload', 'shelve_offload'),
+    'unshelve_instance': ('unshelve', 'unshelve'),
+    'attach_volume': (None, 'volume_attach'),
+    'detach_volume': (None, 'volume_detach'),
+    'swap_volume': (None, 'volume_swap'),
+    'attach_interface': (None, 'interface_attach'),
+    'detach_interface': (None, 'interface_detach'),
+    'add_fixed_ip_to_instance': ('create_ip', None),
+    'remove_fixed_ip_from_instance': ('delete_ip', None),
+    'pre_live_migration': ('live_migration.pre', 'live_migration_pre'),
+    'post_live_migration_at_destination': ('live_migration.post.dest',
+                                           'live_migration_post_dest'),
+    'rollback_live_migration_at_destination': ('live_migration.rollback.dest',
+                                               'live_migration_rollback_dest'),
+}
+
+#: Failures reported by another operation than the one that failed:
+#: (reporting operation, exception or None for any) -> the operation that
+#: failed.  Nova's scheduler raises NoValidHost out of select_destinations
+#: without an ``.error`` notification; only the conductor's
+#: compute_task.build_instances error says so (legacy at ERROR priority,
+#: versioned as ``.error``); MaxRetriesExceeded is not the scheduler's failure
+#: (its own span).  cinder's scheduler reports a volume it could not place as
+#: ``scheduler.create_volume`` at ERROR priority; ``volume.create.start`` came
+#: from cinder-api and no ``.end`` follows.
+REPORTED_FOR = {
+    ('compute_task.build_instances', 'NoValidHost'): 'scheduler.select_destinations',
+    ('scheduler.create_volume', None): 'volume.create',
+}
+
+#: Operations some releases named twice: nova of Icehouse sent
+#: ``compute.instance.instance.create.error`` before a reschedule.
+OPERATION_ALIASES = {'compute.instance.instance.create': 'compute.instance.create'}
+
+#: A frame of a formatted Python traceback: '  File "...", line 12, in name'.
+_TRACEBACK_FRAME = re.compile(r'File "[^"\n]*", line \d+, in (\w+)')
+
+
+def reported_operation(operation, phase, priority, service, payload, fault):
+    """``(operation, phase)`` a notification is about.
+
+    Mostly its own: ``event_type`` without the phase.  An error told otherwise
+    is made an ``error`` of the operation that failed, so it becomes an error
+    fragment of that operation's span (same request id, the reporter's host):
+
+    * an error or critical notification without a phase: nova's
+      ``wrap_exception`` (event type the wrapped method's name; versioned,
+      ``compute.exception``: :data:`NOVA_COMPUTE_FUNCTIONS`), older schedulers'
+      ``scheduler.run_instance``, the conductor's ``compute_task.*``; those no
+      table maps fail their own operation;
+    * a failure :data:`REPORTED_FOR` another operation;
+    * nova's ``.end`` of a build that was aborted (the instance was deleted
+      while building): it carries the fault, or a message other than
+      ``Success``.
+    """
+    operation = OPERATION_ALIASES.get(operation, operation)
+    if fault is not None and (phase == 'error' or priority in faults.ERROR_PRIORITIES):
+        failed = (REPORTED_FOR.get((operation, fault.exception))
+                  or REPORTED_FOR.get((operation, None)))
+        if failed is not None:
+            return failed, 'error'
+    if phase == 'none' and priority in faults.ERROR_PRIORITIES:
+        return _wrapped_operation(operation, payload), 'error'
+    if phase == 'end' and service == 'nova' and _aborted_end(payload):
+        return operation, 'error'
+    return operation, phase
+
+
+def _wrapped_operation(operation, payload):
+    if operation == 'compute.exception':
+        # ExceptionPayload.function_name is the innermost frame; the wrapped
+        # method is the outermost known one of the traceback.
+        names = _TRACEBACK_FRAME.findall(faults.as_text(payload.get('traceback')) or '')
+        names.append(faults.as_text(payload.get('function_name')))
+        for name in names:
+            actions = NOVA_COMPUTE_FUNCTIONS.get(name)
+            if actions and actions[1]:
+                return 'instance.' + actions[1]
+        return operation
+    actions = NOVA_COMPUTE_FUNCTIONS.get(operation)
+    if actions and actions[0]:
+        return 'compute.instance.' + actions[0]
+    return operation
+
+
+def _aborted_end(payload):
+    fault = payload.get('fault')
+    if isinstance(fault, dict) and fault:
+        return True             # versioned: InstanceCreatePayload.fault
+    message = faults.as_text(payload.get('message'))
+    return (payload.get('exception') is not None
+            or (message is not None and message != 'Success'))
