@@ -227,3 +227,32 @@ def as_int(value):
     if type(value) is str and value.isdigit() and len(value) < 10:
         return int(value)
     return None
+
+
+#: What varies between two occurrences of one error message: uuids, hex ids,
+#: addresses, host:port, paths of numbers, numbers.  Masked so that messages of
+#: exceptions serialised without a class group together.
+_VARYING = re.compile(r'''
+    [0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}  # uuid
+  | \breq-[0-9a-fA-F-]+                                   # request id
+  | \b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}\b  # hex id, 8+
+  | \d+(?:\.\d+)*                                          # numbers, versions, addresses
+''', re.VERBOSE)
+#: Longer than any message worth grouping by; the rest is detail.
+_KEY_MAX = 160
+
+
+def message_key(message):
+    """A message with what varies between occurrences masked (``#``), so that
+    one error told many times is one group: ``Instance 1f6c... could not be
+    found.`` -> ``Instance # could not be found.``"""
+    text = ' '.join((message or '').split())
+    return _VARYING.sub('#', text)[:_KEY_MAX] or None
+
+
+def fault_name(fault):
+    """How a fault is grouped and shown: its exception's name, else its masked
+    message (:func:`message_key`), else None."""
+    if fault is None:
+        return None
+    return fault.exception or message_key(fault.message)

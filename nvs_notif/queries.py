@@ -12,6 +12,7 @@ import collections
 import datetime
 import math
 
+from nvs_notif import faults
 from nvs_notif import spans as spans_mod
 
 
@@ -51,7 +52,7 @@ def _rescheduled(span):
 def top_failures(spans, limit=5):
     """The most frequent (operation, exception) pairs among failed spans."""
     counts = collections.Counter(
-        (s.operation, s.fault.exception if s.fault else None)
+        (s.operation, faults.fault_name(s.fault))
         for s in spans if s.status == 'failure')
     return counts.most_common(limit)
 
@@ -120,7 +121,12 @@ def _hosts(span):
 
 
 def _exception(fault):
-    return (fault.exception if fault else None) or '-'
+    # Exceptions serialised without a class are named by their masked message.
+    return faults.fault_name(fault) or '-'
+
+
+def _doc_exception(doc):
+    return doc.get('error_type') or faults.message_key(doc.get('error_message')) or '-'
 
 
 def _trace_error(span):
@@ -263,7 +269,7 @@ def errors(spans, notifications, since=None, until=None):
         when = _doc_time(d)
         if d.get('priority') in ERROR_PRIORITIES and when and _in_window(when, since, until):
             add(('notification', d.get('host') or '-', d.get('service') or '-',
-                 d.get('error_type') or '-'), when)
+                 _doc_exception(d)), when)
     return [key + (count, iso(first), iso(last))
             for key, (count, first, last) in sorted(
                 groups.items(), key=lambda kv: (-kv[1][0], kv[0]))]

@@ -292,3 +292,22 @@ class TestSQLiteReads:
         assert errors == [d for d in docs if d['priority'] == 'error']
         since = datetime.datetime.fromisoformat(docs[100]['timestamp'])
         assert list(store.notifications(since=since)) == docs[:101]
+
+
+def test_exceptions_without_a_class_are_grouped_by_their_masked_message():
+    def classless(request, vm, seconds):
+        s = span('compute.instance.resize', request, 0, failed=seconds)
+        return dataclasses.replace(s, fault=Fault(
+            message='VDI too big for requested resize up: %s has 40 GB' % vm, code=500))
+    spans = [classless('r1', 'a0d3c9e1-f25b-4c7d-8e9f-0a1b2c3d4e5f', 5),
+             classless('r2', 'b1e4dafc-36c9-4e1f-8a2b-3c4d5e6f7a8b', 7)]
+    docs = [dict(doc(5, exc=None, request='r1'),
+                 error_message='VDI too big for requested resize up: vm 7 has 40 GB')]
+    key = 'VDI too big for requested resize up: # has # GB'
+    assert queries.errors(spans, docs) == [
+        ('span', 'host-1', 'nova', key, 2, t(5).isoformat(), t(7).isoformat()),
+        ('notification', 'host-1', 'nova', 'VDI too big for requested resize up: vm # has # GB',
+         1, t(5).isoformat(), t(5).isoformat())]
+    (row,) = queries.sla(spans)
+    assert row[4] == key + ':2'
+    assert queries.top_failures(spans) == [(('compute.instance.resize', key), 2)]
