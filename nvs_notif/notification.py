@@ -150,7 +150,7 @@ def _normalize(message, priority, payload):
         priority=prio,
         publisher_id=publisher_id,
         service=service,
-        host=host or wire.as_id(payload.get('host')),
+        host=services.host(service, host, payload),
         request_id=(wire.context_value(message, ctxt, 'request_id')
                     or wire.as_id(payload.get('request_id'))
                     or services.cadf_initiator(payload, 'request_id')),

@@ -27,13 +27,17 @@ _SERVICE_BY_EVENT_PREFIX = {
                      'security_group', 'security_group_rule'), 'neutron'),
     'identity': 'keystone',
     'orchestration': 'heat',
+    # swift's CADF audit events (ceilometermiddleware)
+    'objectstore': 'swift',
+    # neutron's metering agent: l3.meter, and its label CRUD
+    **dict.fromkeys(('l3', 'metering_label', 'metering_label_rule'), 'neutron'),
 }
 # Legacy publisher_id prefixes ('compute.host-1') and binaries that are not
 # named after their project.
 _SERVICE_BY_PUBLISHER = {
     'compute': 'nova', 'conductor': 'nova', 'scheduler': 'nova',
     'volume': 'cinder', 'image': 'glance', 'network': 'neutron',
-    'identity': 'keystone', 'orchestration': 'heat',
+    'identity': 'keystone', 'orchestration': 'heat', 'metering': 'neutron',
 }
 # Event prefixes that name the service, not the resource: the resource noun
 # is the next component (compute.instance.create.start -> instance).
@@ -88,9 +92,18 @@ def service(head, prefix, binary_form, payload):
     return _SERVICE_BY_PUBLISHER.get(prefix) or head
 
 
+def host(service, publisher_host, payload):
+    """Where it happened: the publisher's host; cinder's ``payload.host``
+    (``host@backend#pool``) names the backend too, so it wins."""
+    payload_host = wire.as_id(payload.get('host'))
+    if service == 'cinder' and payload_host:
+        return payload_host
+    return publisher_host or payload_host
+
+
 def resource(service, noun, payload):
-    if service == 'keystone':
-        return _keystone_resource(noun, payload)
+    if service == 'keystone' or _is_cadf(payload):
+        return _cadf_resource(noun, payload)
     # neutron wraps the resource: {"port": {"id": ...}}; delete has port_id.
     nested = payload.get(noun)
     if isinstance(nested, dict):
@@ -122,54 +135,73 @@ def resource(service, noun, payload):
     return None, None
 
 
-def _keystone_resource(noun, payload):
-    target = payload.get('target')
-    if not isinstance(target, dict):
-        target = {}
-    type_uri = target.get('typeURI')
-    if isinstance(type_uri, str) and type_uri:
-        # CADF: data/security/project -> project
-        resource_type = type_uri.rstrip('/').rpartition('/')[2]
-    else:
-        resource_type = noun
-    resource_id = wire.as_id(payload.get('resource_info'))
-    if not resource_id and noun == 'authenticate':
+#: The typeURI of a CADF event (pycadf): keystone's audit notifications and the
+#: API audit events of keystonemiddleware (``audit.http.request``) and swift's
+#: ceilometermiddleware (``objectstore.http.request``).
+CADF_EVENT = 'http://schemas.dmtf.org/cloud/audit/1.0/event'
+
+
+def _is_cadf(payload):
+    return payload.get('typeURI') == CADF_EVENT and isinstance(payload.get('target'), dict)
+
+
+def _cadf_resource(noun, payload):
+    """(type, id) of keystone's and CADF events: the CADF target, named by
+    its typeURI (``data/security/project`` -> project); not the event's own id."""
+    resource_id = wire.as_id(payload.get('resource_info'))   # keystone's basic format
+    if resource_id:
+        return noun, resource_id
+    if noun == 'authenticate':
         # The CADF target of an authentication is a fresh id; the user is
         # the initiator.
-        initiator = payload.get('initiator')
-        if isinstance(initiator, dict):
-            resource_id = (wire.as_id(initiator.get('user_id'))
-                           or wire.as_id(initiator.get('id')))
-        resource_type = 'user'
-    if not resource_id:
-        resource_id = wire.as_id(target.get('id'))
+        resource_id = cadf_user(payload)
+        return ('user', resource_id) if resource_id else (None, None)
+    if noun == 'role_assignment':
+        # The target is a fresh Resource per event; the assignment is of a role.
+        resource_id = wire.as_id(payload.get('role'))
+        return ('role', resource_id) if resource_id else (None, None)
+    target = payload.get('target')
+    if not isinstance(target, dict):
+        return None, None
+    resource_id = wire.as_id(target.get('id'))
     if not resource_id:
         return None, None
-    return resource_type, resource_id
+    type_uri = target.get('typeURI')
+    if isinstance(type_uri, str) and type_uri:
+        return type_uri.rstrip('/').rpartition('/')[2], resource_id
+    return noun, resource_id
 
 
 def payload_project(service, payload, nested):
-    value = _first_id(payload, _PROJECT_KEYS)
-    if value:
-        return value
-    if nested is not None:
-        value = _first_id(nested, _PROJECT_KEYS)
-        if value:
-            return value
     if service == 'glance':
-        return wire.as_id(payload.get('owner'))
-    return cadf_initiator(payload, 'project_id')
+        return _payload_id(payload, nested, _PROJECT_KEYS) or wire.as_id(payload.get('owner'))
+    return (_payload_id(payload, nested, _PROJECT_KEYS)
+            or _role_assignment(payload, 'project')
+            or cadf_initiator(payload, 'project_id'))
 
 
 def payload_user(payload, nested):
-    value = _first_id(payload, _USER_KEYS)
-    if value:
-        return value
-    if nested is not None:
-        value = _first_id(nested, _USER_KEYS)
-        if value:
-            return value
-    return cadf_initiator(payload, 'user_id')
+    return (_payload_id(payload, nested, _USER_KEYS)
+            or _role_assignment(payload, 'user')
+            or cadf_user(payload))
+
+
+def _payload_id(payload, nested, keys):
+    return _first_id(payload, keys) or (_first_id(nested, keys) if nested is not None else None)
+
+
+def _role_assignment(payload, key):
+    # keystone's identity.role_assignment.*: role, user|group, project|domain
+    if 'role' in payload and 'inherited_to_projects' in payload:
+        return wire.as_id(payload.get(key))
+    return None
+
+
+def cadf_user(payload):
+    """The user of a CADF event: ``initiator.user_id`` (keystone), else
+    ``initiator.id`` (keystone's authenticate without user_id, the API audit
+    events of keystonemiddleware and swift)."""
+    return cadf_initiator(payload, 'user_id') or cadf_initiator(payload, 'id')
 
 
 def cadf_initiator(payload, key):

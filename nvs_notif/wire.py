@@ -33,11 +33,15 @@ _NOVA_DATA = 'nova_object.data'
 
 _PRIORITY_ALIASES = {'warning': 'warn'}
 
+#: Where each field is in a request context, best first.  heat's legacy
+#: context has 'tenant' = the project *name* next to 'tenant_id', and 'user' =
+#: the user name; heat acting through a trust (deferred auth, autoscaling)
+#: acts for the trustor, who is the user ('trustor_user_id').
 _CONTEXT_KEYS = {
     'request_id': ('request_id',),
     'global_request_id': ('global_request_id',),
-    'project_id': ('project_id', 'tenant', 'project', 'tenant_id'),
-    'user_id': ('user_id', 'user'),
+    'project_id': ('project_id', 'tenant_id', 'project', 'tenant'),
+    'user_id': ('trustor_user_id', 'user_id', 'user'),
 }
 # oslo.messaging flattens the context into the message as `_context_<key>`.
 _FLAT_CONTEXT_KEYS = {field: tuple('_context_' + k for k in keys)

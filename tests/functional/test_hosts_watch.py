@@ -76,7 +76,7 @@ def test_hosts(stores):
     assert sum(r['errors'] for r in rows) == sum(
         d['priority'] in ('error', 'critical') for d in docs) > 0
     assert {r['silent'] for r in rows} == {'no'}
-    assert {r['host'] for r in rows} >= {'ctl-1', 'host-1', 'cinder-1'}
+    assert {r['host'] for r in rows} >= {'ctl-1', 'host-1', 'cinder-1@lvm#lvm'}
 
 
 def test_hosts_window_and_silence(stores):

@@ -216,7 +216,7 @@ def cinder_volume(t, event_type, request, status):
                'created_at': '2024-03-04T10:01:14+00:00', 'metadata': [],
                'volume_attachment': []}
     return Step(t, 'cinder', 'volume.cinder-1', 'INFO', event_type, payload,
-                context(request, global_request_id=BFV), 'cinder-1', VOLUME_ID, status)
+                context(request, global_request_id=BFV), 'cinder-1@lvm#lvm', VOLUME_ID, status)
 
 
 def rescheduled(host):
@@ -405,8 +405,8 @@ def check_trace(urls):
         ('scheduler.select_destinations', 'nova', 'ctl-1', at(70), 0.5, 1, 'success', '-', BFV),
         ('compute.instance.create', 'nova', 'host-4', at(71), 19.0, 1, 'success', '-', BFV),
         ('  port.create', 'neutron', 'ctl-1', at(72), 1.0, 1, 'success', '-', PORT),
-        ('  volume.create', 'cinder', 'cinder-1', at(74), 6.0, 1, 'success', '-', VOLUME),
-        ('  volume.attach', 'cinder', 'cinder-1', at(81), 1.0, 1, 'success', '-', ATTACH))
+        ('  volume.create', 'cinder', 'cinder-1@lvm#lvm', at(74), 6.0, 1, 'success', '-', VOLUME),
+        ('  volume.attach', 'cinder', 'cinder-1@lvm#lvm', at(81), 1.0, 1, 'success', '-', ATTACH))
     assert both(urls, 'trace', BFV, '--now', LATER) == bfv
     assert both(urls, 'trace', VOLUME, '--now', LATER) == bfv
     raw = both(urls, 'trace', BFV, '--raw')
@@ -531,7 +531,7 @@ def check_hosts(urls):
     assert both(urls, 'hosts', '--now', at(240), '--since', '4m', '--silent-after', '60s') == rows(
         ('host', 'service', 'notifications', 'per minute', 'last seen', 'errors', 'error %',
          'silent'),
-        ('cinder-1', 'cinder', 4, 1.0, at(82), 0, 0.0, 'yes'),
+        ('cinder-1@lvm#lvm', 'cinder', 4, 1.0, at(82), 0, 0.0, 'yes'),
         ('ctl-1', 'neutron', 2, 0.5, at(73), 0, 0.0, 'yes'),
         ('ctl-1', 'nova', 10, 2.5, at(70.5), 1, 10.0, 'yes'),
         ('host-1', 'nova', 8, 2.0, at(203), 0, 0.0, 'no'),

@@ -122,7 +122,7 @@ EXPECTED = {
                     message='No valid host was found. There are not enough hosts available.',
                     function='_schedule_instances'))),
     'cinder_volume_create_start': (None, dict(
-        service='cinder', host='ctl-1@lvmdriver-1', operation='volume.create', phase='start',
+        service='cinder', host='ctl-1@lvmdriver-1#lvmdriver-1', operation='volume.create', phase='start',
         resource_type='volume', resource_id=VOL, state='creating', project_id=PROJ)),
     'cinder_volume_create_end': (None, dict(
         service='cinder', phase='end', resource_id=VOL, state='available')),
