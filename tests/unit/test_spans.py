@@ -428,10 +428,6 @@ def test_merge_all_random_fragments_of_one_span(events, rnd):
     assert span.flavor == max(((e[1], e[5]) for e in events if e[5]), default=(None, None))[1]
 
 
-def _merged(*ns):
-    return spans.merge_all(f for n in ns for f in spans.fragments(n))
-
-
 def test_merge_keeps_every_field():
     """merge() builds its Span field by field: a field added to Span must be
     merged too, not silently reset to its default."""
