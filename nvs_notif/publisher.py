@@ -22,11 +22,12 @@ from nvs_notif import spool as spool_mod
 from nvs_notif import storage
 
 
-def event_doc(event):
-    """A ceilometer Event as a store document: traits as a name -> value map."""
+def event_doc(event, redact_keys=()):
+    """A ceilometer Event as a store document: traits as a name -> value map,
+    redacted (``redact_keys``: the operator's ``[nvs] redact_keys``)."""
     doc = event.serialize()
     doc['traits'] = {name: value for name, _dtype, value in doc['traits']}
-    return redact.redact(doc)
+    return redact.redact(doc, redact_keys)
 
 
 class StorePublisher(publisher.ConfigPublisherBase):
@@ -45,11 +46,14 @@ class StorePublisher(publisher.ConfigPublisherBase):
         return self.store.write(batch)
 
     def publish_events(self, events):
-        self._hand_off('events', [event_doc(e) for e in events])
+        keys = self.conf[opts.GROUP].redact_keys
+        self._hand_off('events', [event_doc(e, keys) for e in events])
 
     def publish_samples(self, samples):
         secret = self.conf.publisher.telemetry_secret
-        self._hand_off('samples', [redact.redact(utils.meter_message_from_counter(s, secret))
+        keys = self.conf[opts.GROUP].redact_keys
+        self._hand_off('samples', [redact.redact(utils.meter_message_from_counter(s, secret),
+                                                 keys)
                                    for s in samples])
 
     def _hand_off(self, kind, docs):
