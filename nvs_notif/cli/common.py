@@ -1,4 +1,11 @@
-"""What several ``nvs-notif`` commands share: time arguments and stuck limits."""
+"""What several ``nvs-notif`` commands share: their common options (each defined once
+here), the argument types that check what an operator typed, and the configuration.
+
+Arguments are checked while parsing, so a bad value is an argparse usage error (exit
+status 2, the usage line, the argument named) before any store is opened; argument
+combinations argparse cannot express are checked by :func:`check`."""
+import argparse
+import dataclasses
 import datetime
 
 from oslo_config import cfg
@@ -33,25 +40,117 @@ def utcnow():
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-def time_arg(value, now=None):
-    """An argparse-friendly ISO or relative (``2h``, ``7d``) time."""
-    try:
-        return queries.parse_time(value, now or utcnow())
-    except ValueError:
-        raise ValueError('not an ISO time nor an age like 2h or 7d: %r' % value)
+# -- argument types ----------------------------------------------------------------------
 
+@dataclasses.dataclass(frozen=True)
+class TimeArg:
+    """A time as typed: ISO 8601, or an age (``30m``, ``2h``, ``7d``) counted back from a
+    "now" that the command decides (the current time, ``--now``, the store's newest)."""
+    text: str
+
+    def at(self, now):
+        """The aware datetime this argument means when it is ``now``."""
+        return queries.parse_time(self.text, now)
+
+
+def time_arg(value):
+    """argparse type of a time or an age: a :class:`TimeArg`."""
+    try:
+        queries.parse_time(value, utcnow())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            'not an ISO time nor an age like 2h or 7d: %r' % value)
+    return TimeArg(value)
+
+
+def at(arg, now):
+    """``arg`` (a :class:`TimeArg` or None) as a datetime when it is ``now``."""
+    return arg.at(now) if arg is not None else None
+
+
+def positive_int(value):
+    """argparse type of a count: an integer > 0."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError('not a whole number above 0: %r' % value)
+    return number
+
+
+def positive_seconds(value):
+    """argparse type of a number of seconds > 0."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < float('inf'):
+        raise argparse.ArgumentTypeError('not a number of seconds above 0: %r' % value)
+    return seconds
+
+
+def duration(value):
+    """argparse type of a duration (``90``, ``90s``, ``10m``, ``2h``, ``1d``) in seconds."""
+    try:
+        return queries.parse_duration(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError('not a duration like 90s, 10m or 2h: %r' % value)
+
+
+# -- options several commands take --------------------------------------------------------
 
 def add_window(parser):
-    parser.add_argument('--since', metavar='TIME',
+    """``--since`` / ``--until`` (:class:`TimeArg`); read with :func:`window`."""
+    parser.add_argument('--since', metavar='TIME', type=time_arg,
                         help='ISO time or age (30m, 2h, 7d) to start from')
-    parser.add_argument('--until', metavar='TIME',
+    parser.add_argument('--until', metavar='TIME', type=time_arg,
                         help='ISO time or age (30m, 2h, 7d) to stop at')
 
 
-def window(args):
-    return time_arg(args.since), time_arg(args.until)
+def window(args, now=None):
+    """``(since, until)`` of :func:`add_window`'s options, ages counted from ``now``."""
+    now = now or utcnow()
+    return at(args.since, now), at(args.until, now)
 
 
-def now(args):
-    """``--now`` as a time, or the current time when it is not given."""
-    return time_arg(args.now) if args.now else utcnow()
+def add_now(parser, judged, default='the current time'):
+    """``--now``: the time ``judged`` happens at; read with :func:`now`."""
+    parser.add_argument('--now', metavar='TIME', type=time_arg,
+                        help='ISO time %s at (default: %s)' % (judged, default))
+
+
+def now(args, default=None):
+    """``--now`` as a datetime; else ``default``, else the current time."""
+    current = utcnow()
+    if args.now is not None:
+        return args.now.at(current)
+    return default if default is not None else current
+
+
+def add_operation(parser):
+    parser.add_argument('--operation', metavar='PREFIX',
+                        help='only operations starting with PREFIX')
+
+
+def check(parser, rule):
+    """Apply ``rule(args)`` after parsing: a message it returns is a usage error (exit
+    status 2), as argparse reports its own rules. For what a type, ``choices`` or a
+    mutually exclusive group cannot say."""
+    parse_known_args = parser.parse_known_args
+
+    def parse(args=None, namespace=None):
+        parsed, extras = parse_known_args(args, namespace)
+        message = rule(parsed)
+        if message:
+            parser.error(message)
+        return parsed, extras
+
+    parser.parse_known_args = parse
+    return parser
+
+
+def require_one_of(parser, dests, message):
+    """At least one of the arguments ``dests`` must be given, else ``message``."""
+    return check(parser, lambda args: None if any(getattr(args, d, None) for d in dests)
+                 else message)

@@ -5,6 +5,7 @@ import time
 from cliff import show
 import kombu
 
+from nvs_notif.cli import common
 from nvs_notif import drain as drain_mod
 from nvs_notif import replay as replay_mod
 
@@ -26,15 +27,14 @@ class Drain(show.ShowOne):
                             help='RabbitMQ as oslo.messaging names it, '
                                  'rabbit://user:pass@host:5672/vhost '
                                  '(env NVS_NOTIF_TRANSPORT_URL)')
-        parser.add_argument('--batch-size', type=int, default=500,
+        parser.add_argument('--batch-size', type=common.positive_int, default=500,
                             help='messages per store write (default %(default)s)')
-        parser.add_argument('--limit', type=int, metavar='N',
+        parser.add_argument('--limit', type=common.positive_int, metavar='N',
                             help='take at most N messages (default: until the queue is empty)')
-        return parser
+        return common.require_one_of(parser, ('transport_url',),
+                                     'give --transport-url (or set NVS_NOTIF_TRANSPORT_URL)')
 
     def take_action(self, args):
-        if not args.transport_url:
-            raise SystemExit('give --transport-url (or set NVS_NOTIF_TRANSPORT_URL)')
         endpoint = self.app.local_endpoint()
         started = time.monotonic()
         try:

@@ -18,15 +18,18 @@ class Errors(lister.Lister):
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         common.add_window(parser)
-        parser.add_argument('--top', type=int, metavar='N',
+        parser.add_argument('--top', type=common.positive_int, metavar='N',
                             help='only the N most frequent rows')
         return parser
 
     def take_action(self, args):
         since, until = common.window(args)
-        store = self.app.store
-        spans = store.spans(since=since, until=until)
-        docs = store.notifications(since=since, until=until,
-                                   priorities=queries.ERROR_PRIORITIES)
-        rows = queries.errors(spans, docs, since, until)
-        return queries.ERRORS_COLUMNS, rows[:args.top] if args.top else rows
+        return queries.ERRORS_COLUMNS, error_rows(self.app.store, since, until, args.top)
+
+
+def error_rows(store, since=None, until=None, top=None):
+    """The rows of ``errors`` (``ERRORS_COLUMNS``), the ``top`` most frequent if given."""
+    spans = store.spans(since=since, until=until)
+    docs = store.notifications(since=since, until=until, priorities=queries.ERROR_PRIORITIES)
+    rows = queries.errors(spans, docs, since, until)
+    return rows[:top] if top else rows

@@ -15,13 +15,12 @@ class History(lister.Lister):
         who.add_argument('--user', metavar='ID', help='user id')
         who.add_argument('--resource', metavar='ID', help='resource id (instance, volume...)')
         common.add_window(parser)
-        parser.add_argument('--limit', type=int, default=100,
+        parser.add_argument('--limit', type=common.positive_int, default=100,
                             help='at most this many notifications (default %(default)s)')
-        return parser
+        return common.require_one_of(parser, ('project', 'user', 'resource'),
+                                     'give --project, --user or --resource')
 
     def take_action(self, args):
-        if not (args.project or args.user or args.resource):
-            raise ValueError('give --project, --user or --resource')
         since, until = common.window(args)
         store = self.app.store
         docs = store.notifications(project_id=args.project, user_id=args.user,

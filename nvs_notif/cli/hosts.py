@@ -23,23 +23,29 @@ class Hosts(lister.Lister):
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
-        parser.add_argument('--since', metavar='TIME',
+        parser.add_argument('--since', metavar='TIME', type=common.time_arg,
                             help='ISO time or age before --now (30m, 2h, 7d); default 1h')
-        parser.add_argument('--now', metavar='TIME',
-                            help='ISO time the window ends at and silence is judged at '
-                                 '(default: the current time)')
+        common.add_now(parser, 'the window ends and silence is judged')
         parser.add_argument('--silent-after', metavar='DURATION', default='10m',
-                            type=queries.parse_duration,
+                            type=common.duration,
                             help='a host/service not seen for this long before --now is '
                                  'silent (90s, 10m, 1h; default %(default)s)')
-        return parser
+        return common.check(parser, _since_before_now)
 
     def take_action(self, args):
         now = common.now(args)
-        since = (common.time_arg(args.since, now) if args.since
-                 else now - datetime.timedelta(hours=1))
-        if since > now:
-            raise ValueError('--since (%s) is after --now (%s)' % (queries.iso(since),
-                                                                   queries.iso(now)))
+        since = _since(args, now)
         docs = self.app.store.notifications(since=since, until=now)
         return queries.HOSTS_COLUMNS, queries.hosts(docs, now, since, args.silent_after)
+
+
+def _since(args, now):
+    return common.at(args.since, now) or now - datetime.timedelta(hours=1)
+
+
+def _since_before_now(args):
+    now = common.now(args)
+    since = _since(args, now)
+    if since > now:
+        return '--since (%s) is after --now (%s)' % (queries.iso(since), queries.iso(now))
+    return None

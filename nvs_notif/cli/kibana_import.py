@@ -1,4 +1,6 @@
 """``nvs-notif kibana-import``: post the shipped Kibana saved objects to a Kibana."""
+import argparse
+
 from cliff import show
 
 from nvs_notif import kibana
@@ -16,7 +18,7 @@ class KibanaImport(show.ShowOne):
                             help='index_prefix of the Elasticsearch store (default %(default)s)')
         parser.add_argument('--file', default=kibana.DEFAULT_FILE,
                             help='saved objects ndjson file (default %(default)s)')
-        parser.add_argument('--user', metavar='USER:PASSWORD',
+        parser.add_argument('--user', metavar='USER:PASSWORD', type=_credentials,
                             help='basic auth credentials for Kibana')
         parser.add_argument('--no-overwrite', action='store_true',
                             help='keep objects that already exist in Kibana')
@@ -24,10 +26,15 @@ class KibanaImport(show.ShowOne):
 
     def take_action(self, args):
         objects = kibana.with_prefix(kibana.load(args.file), args.index_prefix)
-        auth = tuple(args.user.split(':', 1)) if args.user else None
-        if auth and len(auth) != 2:
-            raise SystemExit('--user must be USER:PASSWORD')
         result = kibana.import_objects(args.kibana, objects, overwrite=not args.no_overwrite,
-                                       auth=auth)
+                                       auth=args.user)
         return (('success', 'successCount', 'errors'),
                 (result.get('success'), result.get('successCount'), result.get('errors', [])))
+
+
+def _credentials(value):
+    """``USER:PASSWORD`` as a ``(user, password)`` pair."""
+    user, sep, password = value.partition(':')
+    if not sep:
+        raise argparse.ArgumentTypeError('not USER:PASSWORD')
+    return user, password

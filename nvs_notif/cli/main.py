@@ -1,4 +1,5 @@
 """The ``nvs-notif`` command: cliff app whose commands load from ``nvs_notif.cli``."""
+import importlib.metadata
 import os
 import sys
 import warnings
@@ -17,7 +18,7 @@ class NvsNotifApp(app.App):
 
     def __init__(self):
         super().__init__(description='Query and feed the nvs-notif notification store.',
-                         version='0.1.0',
+                         version=importlib.metadata.version('nvs-notif'),
                          command_manager=commandmanager.CommandManager('nvs_notif.cli'),
                          deferred_help=True)
 

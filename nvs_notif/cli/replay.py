@@ -1,9 +1,9 @@
 """``nvs-notif replay``: feed files or a simulated cloud through the nvs endpoint."""
-import datetime
 import time
 
 from cliff import show
 
+from nvs_notif.cli import common
 from nvs_notif import opts
 from nvs_notif import queries
 from nvs_notif import replay as replay_mod
@@ -17,15 +17,16 @@ class Replay(show.ShowOne):
         parser = super().get_parser(prog_name)
         parser.add_argument('files', nargs='*', metavar='FILE',
                             help='JSON-lines files: wire envelopes or notification dicts')
-        parser.add_argument('--simulate', type=int, metavar='N',
-                            help='replay N notifications of a seeded simulated cloud')
+        parser.add_argument('--simulate', type=common.positive_int, metavar='N',
+                            help='replay N notifications of a seeded simulated cloud '
+                                 '(instead of files)')
         parser.add_argument('--seed', type=int, default=0, help='simulation seed')
-        parser.add_argument('--batch-size', type=int, default=500)
-        return parser
+        parser.add_argument('--batch-size', type=common.positive_int, default=500,
+                            help='notifications per store write (default %(default)s)')
+        return common.require_one_of(parser, ('files', 'simulate'),
+                                     'give FILE arguments or --simulate N')
 
     def take_action(self, args):
-        if not args.files and not args.simulate:
-            raise SystemExit('give FILE arguments or --simulate N')
         if args.simulate:
             messages = (s.to_message() for s in simulate.simulate(args.simulate, seed=args.seed))
         else:
@@ -41,7 +42,7 @@ class Replay(show.ShowOne):
         spans = store.spans()
         nvs = endpoint.conf[opts.GROUP]
         # Replayed data has its own clock: "now" is the newest thing in it.
-        summary = queries.span_summary(spans, queries.latest_time(spans) or _utcnow(),
+        summary = queries.span_summary(spans, queries.latest_time(spans) or common.utcnow(),
                                        nvs.stuck_after, nvs.stuck_after_overrides)
         failures = ['%s %s: %d' % (op, exc or '?', n)
                     for (op, exc), n in queries.top_failures(spans)]
@@ -76,7 +77,3 @@ class _Progress:
     def done(self):
         self.stream.write('\n')
         self.stream.flush()
-
-
-def _utcnow():
-    return datetime.datetime.now(datetime.timezone.utc)

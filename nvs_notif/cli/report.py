@@ -1,57 +1,85 @@
 """``nvs-notif report``: the operator's first look at a store."""
-from cliff import command
+from cliff import columns
+from cliff import show
+import prettytable
 
 from nvs_notif.cli import common
+from nvs_notif.cli.errors import error_rows
+from nvs_notif.cli.trace import trace_spans
 from nvs_notif import queries
 
+#: The columns of ``sla`` the report keeps.
 _SLA_COLUMNS = ('operation', 'count', 'success %', 'failures', 'avg (s)', 'p95 (s)',
                 'max (s)', 'mean attempts', 'reschedules')
 
 
-class Report(command.Command):
-    """Print service levels, the top errors, stuck requests and one sample trace.
+class _Table(columns.FormattableColumn):
+    """A section of the report: a table for people, a list of objects for machines."""
 
-    Runs ``sla``, ``errors --top``, ``stuck`` and ``trace`` in turn under
-    headings.  "Now" is ``--now`` or else the newest time in the store, so a
-    replayed or old store reads as it did when it was live.  The sample
-    trace is the request whose operation took the most attempts (a
-    reschedule when there is one).
+    def __init__(self, names, rows):
+        super().__init__(rows)
+        self.names = names
+
+    def human_readable(self):
+        if not self._value:
+            return '-'
+        table = prettytable.PrettyTable(self.names)
+        table.align = 'l'
+        for row in self._value:
+            table.add_row(['-' if v is None else v for v in row])
+        return table.get_string()
+
+    def machine_readable(self):
+        return [dict(zip(self.names, row)) for row in self._value]
+
+
+class Report(show.ShowOne):
+    """Service levels, the top errors, stuck requests and one sample trace.
+
+    The sections are the answers of ``sla`` (a few columns), ``errors --top``,
+    ``stuck`` and ``trace``. "Now" is ``--now`` or else the newest time in the
+    store, so a replayed or old store reads as it did when it was live. The
+    sample trace is the request whose operation took the most attempts (a
+    reschedule when there is one). Every output format works: ``-f json``
+    gives each section as a list of objects.
     """
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
-        parser.add_argument('--now', metavar='TIME',
-                            help='ISO time to judge stuck requests against '
-                                 '(default: the newest time in the store)')
+        common.add_now(parser, 'stuck requests and outcomes are judged',
+                       default='the newest time in the store')
         parser.add_argument('--operation', metavar='PREFIX', default='',
-                            help='only operations starting with PREFIX in the SLA table')
-        parser.add_argument('--top', type=int, default=10, metavar='N',
+                            help='only operations starting with PREFIX in the service levels')
+        parser.add_argument('--top', type=common.positive_int, default=10, metavar='N',
                             help='how many error rows (default %(default)s)')
         return parser
 
     def take_action(self, args):
-        spans = self.app.store.spans()
-        now = common.time_arg(args.now) if args.now else queries.latest_time(spans)
-        if now is None:
-            self.app.stdout.write('The store holds no spans yet.\n')
-            return 0
-        when = ['--now', now.isoformat()]
-        sla = ['sla', '--operation', args.operation]
-        for column in _SLA_COLUMNS:
-            sla += ['-c', column]
-        sections = [('Service levels', sla),
-                    ('Top errors', ['errors', '--top', str(args.top)]),
-                    ('Stuck requests as of %s' % now.isoformat(), ['stuck'] + when)]
+        store = self.app.store
+        spans = store.spans()
+        now = common.now(args, default=queries.latest_time(spans))
+        if not spans:
+            self.app.stderr.write('The store holds no spans yet.\n')
+        stuck_after, overrides = common.stuck_settings(self.app.conf)
+        keep = [queries.SLA_COLUMNS.index(c) for c in _SLA_COLUMNS]
+        sla = [[row[i] for i in keep] for row in queries.sla(spans, operation=args.operation)]
         sample = max((s for s in spans if s.request_id),
                      key=lambda s: (s.attempts, len(s.hosts), s.span_id), default=None)
-        if sample is not None:
-            sections.append(('Trace of %s (%s: %d attempts on %s)' % (
+        if sample is None:
+            sample_name, trace = None, []
+        else:
+            sample_name = '%s (%s: %d attempts on %s)' % (
                 sample.request_id, sample.operation, sample.attempts,
-                ', '.join(sorted(sample.hosts))), ['trace', sample.request_id] + when))
-        for title, argv in sections:
-            self.app.stdout.write('\n%s\n%s\n' % (title, '=' * len(title)))
-            self.app.stdout.flush()
-            result = self.app.run_subcommand(argv)
-            if result:
-                return result
-        return 0
+                ', '.join(sorted(sample.hosts)))
+            trace = queries.trace_tree(trace_spans(store, sample.request_id), now,
+                                       stuck_after, overrides, ident=sample.request_id)
+        rows = [('now', queries.iso(now) if spans else None),
+                ('service levels', _Table(_SLA_COLUMNS, sla)),
+                ('top errors', _Table(queries.ERRORS_COLUMNS,
+                                      error_rows(store, top=args.top))),
+                ('stuck requests', _Table(queries.STUCK_COLUMNS,
+                                          queries.stuck(spans, now, stuck_after, overrides)
+                                          if spans else [])),
+                ('sample request', sample_name),
+                ('sample trace', _Table(queries.TRACE_COLUMNS, trace))]
+        return tuple(zip(*rows))

@@ -24,13 +24,14 @@ class Sla(lister.Lister):
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
-        parser.add_argument('--operation', metavar='PREFIX',
-                            help='only operations starting with PREFIX')
-        parser.add_argument('--group-by', choices=sorted(queries.SLA_GROUPS),
-                            help='one row per operation and host, service, project, '
-                                 'availability zone or flavor (- when unknown)')
-        parser.add_argument('--breakdown', metavar='OPERATION',
-                            help='share of time per sub-operation of OPERATION requests')
+        common.add_operation(parser)
+        table = parser.add_mutually_exclusive_group()
+        table.add_argument('--group-by', choices=sorted(queries.SLA_GROUPS),
+                           help='one row per operation and host, service, project, '
+                                'availability zone or flavor (- when unknown)')
+        table.add_argument('--breakdown', metavar='OPERATION',
+                           help='share of time per sub-operation of OPERATION requests '
+                                '(--operation does not apply)')
         common.add_window(parser)
         return parser
 

@@ -17,10 +17,8 @@ class Stuck(lister.Lister):
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
-        parser.add_argument('--now', metavar='TIME',
-                            help='ISO time to judge against (default: the current time)')
-        parser.add_argument('--operation', metavar='PREFIX',
-                            help='only operations starting with PREFIX')
+        common.add_now(parser, 'requests are judged')
+        common.add_operation(parser)
         return parser
 
     def take_action(self, args):

@@ -46,10 +46,10 @@ class Trace(lister.Lister):
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         parser.add_argument('id', metavar='ID', help='request id or global request id')
-        parser.add_argument('--raw', action='store_true',
-                            help='list the raw notifications of the traced requests')
-        parser.add_argument('--now', metavar='TIME',
-                            help='ISO time outcomes are judged at (default: now)')
+        shown = parser.add_mutually_exclusive_group()
+        shown.add_argument('--raw', action='store_true',
+                           help='list the raw notifications of the traced requests')
+        common.add_now(shown, 'outcomes are judged')
         return parser
 
     def take_action(self, args):

@@ -11,13 +11,6 @@ from nvs_notif import queries
 _FORMAT = '%-32s %-8s %-12s %-44s %-40s %s'
 
 
-def _positive(value):
-    seconds = float(value)
-    if not seconds > 0:
-        raise ValueError('must be more than 0: %r' % value)
-    return seconds
-
-
 class Watch(command.Command):
     """Follow new notifications as they reach the store, one line each.
 
@@ -47,16 +40,17 @@ class Watch(command.Command):
                              help='event types starting with PREFIX (compute.instance.)')
         filters.add_argument('--errors-only', action='store_true',
                              help='only notifications of priority error or critical')
-        parser.add_argument('--since', metavar='TIME',
+        parser.add_argument('--since', metavar='TIME', type=common.time_arg,
                             help='first show the notifications since this ISO time or age '
                                  '(30m, 2h); default: only new ones')
-        parser.add_argument('--interval', type=_positive, default=2.0, metavar='SECONDS',
+        parser.add_argument('--interval', type=common.positive_seconds, default=2.0, metavar='SECONDS',
                             help='seconds between polls (default %(default)s)')
         parser.add_argument('--late', type=float, default=10.0, metavar='SECONDS',
                             help='still show notifications stored up to this many seconds '
                                  'behind a newer one (default %(default)s)')
-        parser.add_argument('--count', type=int, metavar='N', help='stop after N lines')
-        parser.add_argument('--duration', type=float, metavar='SECONDS',
+        parser.add_argument('--count', type=common.positive_int, metavar='N',
+                            help='stop after N lines')
+        parser.add_argument('--duration', type=common.positive_seconds, metavar='SECONDS',
                             help='stop after this many seconds')
         parser.add_argument('-f', '--format', choices=('line', 'json'), default='line',
                             help='line (default) or json (one object per line)')
@@ -69,7 +63,7 @@ class Watch(command.Command):
         deadline = time.monotonic() + args.duration if args.duration is not None else None
         late = max(args.late, 0.0)
         if args.since:
-            since, show = common.time_arg(args.since), True
+            since, show = args.since.at(common.utcnow()), True
         else:
             # The first poll only learns what is already there.
             since, show = common.utcnow() - datetime.timedelta(seconds=late), False
