@@ -2,10 +2,8 @@
 (no devstack in CI; tools/check-devstack.sh runs it through a real devstack
 checkout): the files it writes configure a real NvsPipelineManager."""
 import base64
-import configparser
 import os
 import pathlib
-import stat
 import subprocess
 import sys
 
@@ -16,6 +14,7 @@ from nvs_notif import pipeline
 from nvs_notif import replay
 from nvs_notif import storage
 from nvs_notif.cli import common
+from tools.check_devstack_files import mode, options
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 INI = pathlib.Path(__file__).with_name('devstack_ini.py')
@@ -70,16 +69,6 @@ def _agent_conf(conf_dir):
     return replay.make_conf([str(conf_dir / 'ceilometer.conf')])
 
 
-def _mode(path):
-    return stat.S_IMODE(path.stat().st_mode)
-
-
-def _options(path):
-    """``{section: {option: value}}`` of an ini file, empty sections left out."""
-    # No default section: [DEFAULT] is read as a section of its own.
-    parser = configparser.RawConfigParser(strict=False, default_section=None)
-    parser.read(path)
-    return {s: dict(parser[s]) for s in parser.sections() if parser[s]}
 
 
 def test_install_sets_up_the_checkout_where_ceilometer_is(devstack):
@@ -118,8 +107,8 @@ def test_post_config_loads_the_nvs_pipeline_into_the_agent(devstack):
     assert os.path.samefile(store.url.path, db)
     store.close()
     # Data is the stack user's only.
-    assert _mode(db) == 0o600
-    assert _mode(db.parent) == _mode(db.parent / 'spool') == 0o700
+    assert mode(db) == 0o600
+    assert mode(db.parent) == mode(db.parent / 'spool') == 0o700
 
 
 def test_post_config_keeps_other_pipelines_and_runs_twice(devstack):
@@ -147,7 +136,7 @@ def test_credentials_reach_the_agent_and_the_command_not_the_trace(devstack):
     assert PASSWORD not in pipeline_file.read_text()
     cli_conf = devstack.tmp / 'etc-nvs/nvs-notif.conf'
     for path in (pipeline_file, cli_conf, devstack.ceilometer_conf):
-        assert _mode(path) == 0o600, path
+        assert mode(path) == 0o600, path
     expected = 'Basic ' + base64.b64encode(('nvs:' + PASSWORD).encode()).decode()
     # The agent's publisher and the command open the store with them.
     manager = pipeline.NvsPipelineManager(_agent_conf(devstack.conf_dir))
@@ -167,7 +156,7 @@ def test_an_api_key_replaces_a_password_set_before(devstack):
     done = devstack('stack', 'post-config', NVS_NOTIF_STORE_API_KEY=API_KEY)
     assert done.returncode == 0, done.stderr
     assert API_KEY not in done.stderr + done.stdout
-    group = _options(devstack.ceilometer_conf)['nvs_store_default']
+    group = options(devstack.ceilometer_conf)['nvs_store_default']
     assert group == {'api_key': API_KEY}
 
 
@@ -197,7 +186,7 @@ def test_clean_removes_what_post_config_made(devstack, before):
                     NVS_NOTIF_STORE_PASSWORD=PASSWORD).returncode == 0
     assert devstack('stack', 'post-config').returncode == 0
     assert devstack('clean').returncode == 0
-    assert _options(devstack.ceilometer_conf) == _options(devstack.tmp / 'before.conf')
+    assert options(devstack.ceilometer_conf) == options(devstack.tmp / 'before.conf')
     assert not (devstack.conf_dir / 'nvs_pipeline.yaml').exists()
     assert not (devstack.tmp / 'data/nvs-notif').exists()
     assert not (devstack.tmp / 'etc-nvs').exists()
