@@ -44,8 +44,8 @@ class Item:
     #: stored document instead of encoding the payload again; None when
     #: redaction masked a copy
     payload_json: str | None
-    #: the span fragment the notification tells, or None
-    fragment: spans.Span | None
+    #: the span fragments the notification tells (spans.fragments)
+    fragments: list
 
 
 @dataclasses.dataclass
@@ -62,7 +62,7 @@ class Items:
             # Of duplicate ids, the first is the one stored.
             texts.setdefault(i.notification.message_id, i.payload_json)
         return storage.Batch([i.notification for i in items],
-                             [i.fragment for i in items if i.fragment is not None],
+                             [f for i in items for f in i.fragments],
                              self.rejects, texts)
 
 
@@ -88,7 +88,7 @@ def build_items(messages, priority, extra_keys=(), raw_limit=65536, stats=None):
             payload, payload_json = redact.redact_json(
                 notification.plain_payload(opened.get('payload')), extra_keys)
             n = notification.normalize(opened, priority, payload=payload)
-            built.items.append(Item(n, payload_json, spans.fragment(n)))
+            built.items.append(Item(n, payload_json, spans.fragments(n)))
         except Exception as exc:
             if not isinstance(exc, notification.InvalidNotification):
                 # A bug of ours, not of the message: still one message, not

@@ -328,6 +328,16 @@ REPORTED_FOR = {
     ('scheduler.create_volume', None): 'volume.create',
 }
 
+#: Operations that run inside another one of the same request and send no end
+#: when it fails: nova's delete runs the shutdown (_delete_instance ->
+#: _shutdown_instance), and a driver that fails to destroy the guest leaves
+#: ``shutdown.start`` without its end.  An error of the outer operation fails
+#: the inner one if it was running (spans.Span.aborted_at).
+NESTED_IN = {
+    'compute.instance.delete': ('compute.instance.shutdown',),
+    'instance.delete': ('instance.shutdown',),
+}
+
 #: Operations some releases named twice: nova of Icehouse sent
 #: ``compute.instance.instance.create.error`` before a reschedule.
 OPERATION_ALIASES = {'compute.instance.instance.create': 'compute.instance.create'}

@@ -23,6 +23,7 @@ import datetime
 import hashlib
 
 from nvs_notif.faults import Fault
+from nvs_notif import services
 
 
 CORRELATED_PHASES = ('start', 'end', 'error')
@@ -53,6 +54,9 @@ class Span:
     end: datetime.datetime | None = None
     failed: datetime.datetime | None = None
     fault: Fault | None = None
+    # The latest failure of the operation this one runs inside (services.NESTED_IN),
+    # which fails this one if it was running then (aborted_at).
+    aborted: datetime.datetime | None = None
     # Message ids per phase: duplicates merge away, and len(start_ids) counts
     # the attempts of retry loops and reschedules.
     start_ids: frozenset = frozenset()
@@ -63,13 +67,29 @@ class Span:
     def is_open(self):
         """Whether an attempt is still running: nothing ended or failed yet, or
         the latest attempt started after the latest end and failure."""
-        last = _latest(self.end, self.failed)
+        last = _latest(_latest(self.end, self.failed), self.aborted_at)
         return last is None or (self.last_start is not None and self.last_start > last)
+
+    @property
+    def aborted_at(self):
+        """When the operation this one runs inside failed while this one's
+        latest attempt was running (``aborted``): it will send no end, and has
+        failed then.  None otherwise."""
+        if self.aborted is None:
+            return None
+        own = _latest(self.end, self.failed)
+        if self.last_start is None:
+            # No start seen (yet): like an error before its start, a failure.
+            return self.aborted if own is None else None
+        if self.aborted < self.last_start:
+            return None
+        return self.aborted if own is None or self.last_start > own else None
 
     @property
     def finished(self):
         """When the span last ended or failed; None while open."""
-        return None if self.is_open else _latest(self.end, self.failed)
+        return None if self.is_open else _latest(_latest(self.end, self.failed),
+                                                 self.aborted_at)
 
     @property
     def open_since(self):
@@ -88,7 +108,8 @@ class Span:
         """
         if self.is_open:
             return 'open'
-        if self.failed is not None and (self.end is None or self.failed > self.end):
+        failed = _latest(self.failed, self.aborted_at)
+        if failed is not None and (self.end is None or failed > self.end):
             return 'failure'
         return 'success'
 
@@ -144,6 +165,25 @@ def fragment(notification):
     )
 
 
+def fragments(notification):
+    """The fragments one notification tells: its span's, and for an error of an
+    operation others run inside (``services.NESTED_IN``), theirs, aborted then
+    (they send no end when it fails)."""
+    own = fragment(notification)
+    if own is None:
+        return []
+    if notification.phase != 'error':
+        return [own]
+    n = notification
+    request_key = n.request_id or n.resource_id
+    return [own] + [Span(span_id=span_id(request_key, nested), operation=nested,
+                         service=n.service, host=None, request_id=n.request_id,
+                         global_request_id=n.global_request_id, project_id=n.project_id,
+                         user_id=n.user_id, resource_type=n.resource_type,
+                         resource_id=n.resource_id, fault=n.fault, aborted=n.timestamp)
+                    for nested in services.NESTED_IN.get(n.operation, ())]
+
+
 def _pick(a, b):
     # Order-independent choice between two values that should agree.
     if a is None:
@@ -195,7 +235,7 @@ def merge(a, b):
         availability_zone=zone, zone_seen=zone_seen, flavor=flavor, flavor_seen=flavor_seen,
         start=_earliest(a.start, b.start), last_start=last_start,
         end=_latest(a.end, b.end),
-        failed=failed, fault=fault,
+        failed=failed, fault=fault, aborted=_latest(a.aborted, b.aborted),
         start_ids=a.start_ids | b.start_ids, end_ids=a.end_ids | b.end_ids,
         error_ids=a.error_ids | b.error_ids,
     )

@@ -62,7 +62,7 @@ def span_doc(s):
         'flavor': s.flavor, 'zone_seen': iso(s.zone_seen), 'flavor_seen': iso(s.flavor_seen),
         'start': iso(s.start),
         'last_start': iso(s.last_start), 'end': iso(s.end),
-        'failed': iso(s.failed), 'duration': s.duration,
+        'failed': iso(s.failed), 'aborted': iso(s.aborted), 'duration': s.duration,
         'attempts': s.attempts,
         'status': s.status,
         'start_ids': sorted(s.start_ids), 'end_ids': sorted(s.end_ids),
@@ -86,7 +86,7 @@ def span_from_doc(d):
         zone_seen=parse_iso(d.get('zone_seen')), flavor_seen=parse_iso(d.get('flavor_seen')),
         start=parse_iso(d.get('start')), last_start=parse_iso(d.get('last_start')),
         end=parse_iso(d.get('end')),
-        failed=parse_iso(d.get('failed')),
+        failed=parse_iso(d.get('failed')), aborted=parse_iso(d.get('aborted')),
         # A failure always has a fault, if only an empty one.
         fault=Fault(d.get('error_type'), d.get('error_message'), d.get('error_code'),
                     d.get('error_function')) if has_fault or d.get('failed') else None,

@@ -74,7 +74,7 @@ def compute_exception(second, function_name, traceback, exception='InstanceNotRe
 
 def merged(*messages):
     notes = [notification.normalize(json.loads(json.dumps(m))) for m in messages]
-    frags = [f for f in map(spans.fragment, notes) if f is not None]
+    frags = [f for n in notes for f in spans.fragments(n)]
     return spans.merge_all(frags)
 
 
@@ -90,7 +90,7 @@ NOVA_EXC = {'kwargs': {'code': 500, 'instance_id': INST},
 
 @pytest.mark.parametrize('function, action', [
     ('snapshot_instance', 'snapshot'), ('rescue_instance', 'rescue'),
-    ('terminate_instance', 'delete'), ('rebuild_instance', 'rebuild'),
+    ('rebuild_instance', 'rebuild'),
     ('prep_resize', 'resize.prep'), ('finish_resize', 'finish_resize')])
 def test_legacy_wrap_exception_fails_the_open_operation(function, action):
     operation = 'compute.instance.' + action
@@ -261,3 +261,52 @@ def test_exception_without_a_class():
 def test_every_compute_function_names_an_action():
     for function, actions in services.NOVA_COMPUTE_FUNCTIONS.items():
         assert any(actions), function
+
+
+def test_a_failed_delete_fails_the_shutdown_it_was_running():
+    """nova's _delete_instance sends delete.start, then _shutdown_instance
+    shutdown.start; a driver that cannot destroy the guest raises out of both:
+    terminate_instance's error is all that follows."""
+    exc = {'kwargs': {'code': 500}, 'message': 'Failed to terminate instance: boom',
+           'class': 'InstanceTerminationFailure'}
+    flow = [legacy('compute.instance.delete.start', 1), legacy('compute.instance.shutdown.start', 2),
+            wrap_exception_legacy('terminate_instance', 5, exc)]
+    for order in (flow, flow[::-1], flow + flow[:1]):
+        by_op = {s.operation: s for s in merged(*order).values()}
+        assert set(by_op) == {'compute.instance.delete', 'compute.instance.shutdown'}
+        shutdown = by_op['compute.instance.shutdown']
+        assert shutdown.status == 'failure' and shutdown.duration == 3.0
+        assert shutdown.fault.exception == 'InstanceTerminationFailure'
+        assert by_op['compute.instance.delete'].status == 'failure'
+    # the error before any start: both failed (as an error before its start is)
+    early = merged(wrap_exception_legacy('terminate_instance', 5, exc))
+    assert {s.operation: s.status for s in early.values()} == {
+        'compute.instance.delete': 'failure', 'compute.instance.shutdown': 'failure'}
+    # a shutdown that ended before the delete failed (volume clean-up) worked
+    done = merged(legacy('compute.instance.delete.start', 1),
+                  legacy('compute.instance.shutdown.start', 2),
+                  legacy('compute.instance.shutdown.end', 3),
+                  wrap_exception_legacy('terminate_instance', 5, exc))
+    assert {s.operation: s.status for s in done.values()} == {
+        'compute.instance.delete': 'failure', 'compute.instance.shutdown': 'success'}
+    # versioned: instance.delete / instance.shutdown, from compute.exception
+    tb = traceback_through(('nova/compute/manager.py', 'terminate_instance'),
+                           ('nova/compute/manager.py', 'do_terminate_instance'),
+                           ('nova/compute/manager.py', '_shutdown_instance'))
+    versioned_flow = merged(instance_action('instance.delete.start', 1),
+                            instance_action('instance.shutdown.start', 2),
+                            compute_exception(5, 'destroy', tb,
+                                              exception='InstanceTerminationFailure'))
+    assert {s.operation: s.status for s in versioned_flow.values()} == {
+        'instance.delete': 'failure', 'instance.shutdown': 'failure'}
+
+
+def test_an_inner_operation_retried_after_the_abort_is_open_again():
+    exc = {'message': 'boom', 'class': 'InstanceTerminationFailure'}
+    span = merged(legacy('compute.instance.delete.start', 1),
+                  legacy('compute.instance.shutdown.start', 2),
+                  wrap_exception_legacy('terminate_instance', 3, exc),
+                  legacy('compute.instance.delete.start', 8),
+                  legacy('compute.instance.shutdown.start', 9))
+    assert {s.operation: s.status for s in span.values()} == {
+        'compute.instance.delete': 'open', 'compute.instance.shutdown': 'open'}

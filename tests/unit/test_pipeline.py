@@ -332,13 +332,13 @@ def test_endpoint_requeues_while_a_publisher_failed_to_load(tmp_path, monkeypatc
 
 
 def test_an_internal_error_costs_one_message_not_the_batch(monkeypatch):
-    real = pipeline.spans.fragment
+    real = pipeline.spans.fragments
 
     def flaky(n):
         if n.message_id == 'm-2':
             raise KeyError('boom')
         return real(n)
-    monkeypatch.setattr(pipeline.spans, 'fragment', flaky)
+    monkeypatch.setattr(pipeline.spans, 'fragments', flaky)
     batch = pipeline.build_batch(_flow(), 'info')
     assert [n.message_id for n in batch.notifications] == ['m-1', 'm-3']
     (rej,) = batch.rejects
