@@ -1,37 +1,64 @@
 #!/usr/bin/env bash
 # Provision and start the servers the functional tests need, once per machine/session:
-#   RabbitMQ  - Debian's rabbitmq-server, on 127.0.0.1:5672 (guest/guest)
-#   Elasticsearch 8.x - the integ-test-zip distribution from Maven Central, unpacked under
-#                       $NVS_CACHE_DIR, security off, small heap, on 127.0.0.1:9200
-# Both are reused when they already answer. Point the tests at existing servers instead with
-#   NVS_TEST_TRANSPORT_URL=rabbit://user:pass@host:5672/   and/or
-#   NVS_TEST_ES_URL=http://host:9200
+#   RabbitMQ       - Debian's rabbitmq-server, on 127.0.0.1:5672 (guest/guest)
+#   Elasticsearch  - 9.x, the integ-test-zip distribution from Maven Central (Java 21+),
+#                    on 127.0.0.1:9200
+#   OpenSearch     - 2.19.x, the integ-test-zip distribution from Maven Central (Java 17),
+#                    on 127.0.0.1:9201
+# The search engines are unpacked under $NVS_CACHE_DIR, security off, small heaps, data
+# in a directory per version. Each server is reused when it already answers; a server of
+# ours of another version on the port (an older release of this script) is stopped and
+# replaced. Point the tests at existing servers instead with
+#   NVS_TEST_TRANSPORT_URL=rabbit://user:pass@host:5672/,  NVS_TEST_ES_URL=http://host:9200
+#   and/or NVS_TEST_OPENSEARCH_URL=http://host:9201
 # in which case nothing is installed or started for that service.
+# Ports and versions: NVS_ES_PORT, NVS_ES_VERSION, NVS_OPENSEARCH_PORT, NVS_OPENSEARCH_VERSION.
 #
-# Usage: tools/test-services.sh [start|stop|status|stop-es|start-es|stop-rabbit|start-rabbit]
+# Usage: tools/test-services.sh [start|stop|status|start-es|stop-es|start-opensearch|
+#                                stop-opensearch|start-rabbit|stop-rabbit]
 #        tools/test-services.sh add-vhost|delete-vhost NAME   (guest gets all rights on NAME)
 #        tools/test-services.sh dead-letter-policy VHOST PATTERN EXCHANGE
 #            (queues of VHOST matching PATTERN dead-letter into EXCHANGE; docs/operations.rst)
 set -euo pipefail
 
-ES_VERSION=${NVS_ES_VERSION:-8.19.3}
-# Elasticsearch must run unprivileged, so as root the cache lives where that user can read it.
+# Search engines must run unprivileged, so as root the cache lives where that user can read it.
 if [ "$(id -u)" = 0 ]; then CACHE=${NVS_CACHE_DIR:-/var/cache/nvs-notif}; else CACHE=${NVS_CACHE_DIR:-$HOME/.cache/nvs-notif}; fi
-ES_PORT=${NVS_ES_PORT:-9200}
-ES_HOME=$CACHE/elasticsearch-$ES_VERSION
-ES_DATA=$CACHE/es-data
-ES_LOGS=$CACHE/es-logs
-ES_PIDFILE=$CACHE/es.pid
-ES_HEAP=${NVS_ES_HEAP:-512m}
+
+# One search engine's facts, by name (es | opensearch): sets VERSION PORT URL HOME_DIR
+# DATA LOGS PIDFILE HEAP ARTIFACT BIN TITLE JAVA_MIN JAVA_MAX JAVA_VAR OPTS_VAR.
+engine() {
+    case $1 in
+    es) TITLE=Elasticsearch VERSION=${NVS_ES_VERSION:-9.5.0} PORT=${NVS_ES_PORT:-9200}
+        URL=${NVS_TEST_ES_URL:-} HEAP=${NVS_ES_HEAP:-1g} BIN=elasticsearch
+        ARTIFACT=org.elasticsearch.distribution.integ-test-zip:elasticsearch
+        JAVA_MIN=21 JAVA_MAX=99 JAVA_VAR=ES_JAVA_HOME OPTS_VAR=ES_JAVA_OPTS ;;
+    opensearch) TITLE=OpenSearch VERSION=${NVS_OPENSEARCH_VERSION:-2.19.6}
+        PORT=${NVS_OPENSEARCH_PORT:-9201} URL=${NVS_TEST_OPENSEARCH_URL:-}
+        HEAP=${NVS_OPENSEARCH_HEAP:-512m} BIN=opensearch
+        ARTIFACT=org.opensearch.distribution.integ-test-zip:opensearch
+        JAVA_MIN=17 JAVA_MAX=21 JAVA_VAR=OPENSEARCH_JAVA_HOME OPTS_VAR=OPENSEARCH_JAVA_OPTS ;;
+    esac
+    HOME_DIR=$CACHE/$BIN-$VERSION
+    DATA=$CACHE/$BIN-$VERSION-data
+    LOGS=$CACHE/$BIN-$VERSION-logs
+    PIDFILE=$CACHE/$BIN-$PORT.pid
+    MANAGED=$([ -z "$URL" ] && echo yes || echo no)
+    URL=${URL:-http://127.0.0.1:$PORT}
+}
 
 # A fixed node name that resolves locally, on loopback only.
 export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODENAME=${RABBITMQ_NODENAME:-rabbit@localhost}
 
 log() { echo "[test-services] $*" >&2; }
 
-es_url() { echo "${NVS_TEST_ES_URL:-http://127.0.0.1:$ES_PORT}"; }
+engine_up() { curl -fsS "$URL/_cluster/health?wait_for_status=yellow&timeout=1s" >/dev/null 2>&1; }
 
-es_up() { curl -fsS "$(es_url)/_cluster/health?wait_for_status=yellow&timeout=1s" >/dev/null 2>&1; }
+# The version of the node answering at $URL (GET / is not served by the minimal
+# Elasticsearch 9 distribution; the nodes API is, by both engines).
+engine_version() {
+    curl -fsS "$URL/_nodes/_local?filter_path=nodes.*.version" 2>/dev/null \
+        | python3 -c 'import json,sys; print(*[n["version"] for n in json.load(sys.stdin)["nodes"].values()])'
+}
 
 rabbit_up() {
     if [ -n "${NVS_TEST_TRANSPORT_URL:-}" ]; then return 0; fi
@@ -64,59 +91,107 @@ start_rabbit() {
     log "RabbitMQ did not start; see /var/log/rabbitmq"; return 1
 }
 
-install_es() {
-    [ -x "$ES_HOME/bin/elasticsearch" ] && return 0
-    command -v mvn >/dev/null || { log "mvn is required to fetch Elasticsearch"; return 1; }
-    mkdir -p "$CACHE"
-    log "fetching Elasticsearch $ES_VERSION (integ-test-zip) with Maven"
-    mvn -q -B dependency:copy \
-        -Dartifact="org.elasticsearch.distribution.integ-test-zip:elasticsearch:$ES_VERSION:zip" \
-        -DoutputDirectory="$CACHE" -Dmdep.overWriteIfNewer=true >"$CACHE/mvn.log" 2>&1 \
-        || { cat "$CACHE/mvn.log" >&2; return 1; }
-    rm -rf "$ES_HOME.tmp" && mkdir -p "$ES_HOME.tmp"
-    unzip -q "$CACHE/elasticsearch-$ES_VERSION.zip" -d "$ES_HOME.tmp"
-    mv "$ES_HOME.tmp/elasticsearch-$ES_VERSION" "$ES_HOME" && rm -rf "$ES_HOME.tmp"
+# A JDK whose major version is in [$JAVA_MIN, $JAVA_MAX]: the machine's default
+# java first, then those under /usr/lib/jvm (the integ-test zips ship none).
+pick_java() {
+    local java major
+    for java in "$(readlink -f "$(command -v java 2>/dev/null)" 2>/dev/null)" /usr/lib/jvm/*/bin/java; do
+        [ -x "$java" ] || continue
+        major=$("$java" -version 2>&1 | sed -n '1s/.*version "\([0-9]*\).*/\1/p')
+        if [ -n "$major" ] && [ "$major" -ge "$JAVA_MIN" ] && [ "$major" -le "$JAVA_MAX" ]; then
+            dirname "$(dirname "$java")"; return 0
+        fi
+    done
+    log "$TITLE $VERSION needs Java $JAVA_MIN..$JAVA_MAX; none found"; return 1
 }
 
-start_es() {
-    if [ -n "${NVS_TEST_ES_URL:-}" ]; then
-        es_up || { log "NVS_TEST_ES_URL=$NVS_TEST_ES_URL does not answer"; return 1; }
-        log "Elasticsearch: using NVS_TEST_ES_URL"; return 0
+install_engine() {
+    [ -x "$HOME_DIR/bin/$BIN" ] && return 0
+    command -v mvn >/dev/null || { log "mvn is required to fetch $TITLE"; return 1; }
+    mkdir -p "$CACHE"
+    log "fetching $TITLE $VERSION (integ-test-zip) with Maven"
+    mvn -q -B dependency:copy -Dartifact="$ARTIFACT:$VERSION:zip" \
+        -DoutputDirectory="$CACHE" -Dmdep.overWriteIfNewer=true >"$CACHE/mvn.log" 2>&1 \
+        || { cat "$CACHE/mvn.log" >&2; return 1; }
+    rm -rf "$HOME_DIR.tmp" && mkdir -p "$HOME_DIR.tmp"
+    unzip -q "$CACHE/$BIN-$VERSION.zip" -d "$HOME_DIR.tmp"
+    mv "$HOME_DIR.tmp/$BIN-$VERSION" "$HOME_DIR" && rm -rf "$HOME_DIR.tmp"
+}
+
+# The pid of the server of ours listening on $PORT, from its pidfile (es.pid is
+# where the releases that ran Elasticsearch 8 on 9200 kept theirs).
+managed_pid() {
+    local f pid
+    for f in "$PIDFILE" $([ "$BIN" = elasticsearch ] && [ "$PORT" = 9200 ] && echo "$CACHE/es.pid"); do
+        [ -s "$f" ] || continue
+        pid=$(cat "$f")
+        kill -0 "$pid" 2>/dev/null && grep -qa -- "$CACHE" "/proc/$pid/cmdline" 2>/dev/null \
+            && { echo "$pid"; return 0; }
+    done
+    return 1
+}
+
+stop_pid() {
+    local pid=$1
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || return 0; sleep 1; done
+    log "$TITLE (pid $pid) did not stop"; return 1
+}
+
+start_engine() {
+    engine "$1"
+    if [ "$MANAGED" = no ]; then
+        engine_up || { log "$TITLE at $URL (from the environment) does not answer"; return 1; }
+        log "$TITLE: using $URL"; return 0
     fi
-    if es_up; then log "Elasticsearch: already running"; return 0; fi
-    install_es
-    mkdir -p "$ES_DATA" "$ES_LOGS"
-    # Elasticsearch refuses to run as root; run it as an unprivileged user.
+    if engine_up; then
+        local running; running=$(engine_version || true)
+        if [ "$running" = "$VERSION" ]; then log "$TITLE $VERSION: already running"; return 0; fi
+        local pid; pid=$(managed_pid) || {
+            log "$URL answers with version '$running', not $TITLE $VERSION, and is not ours to stop"
+            return 1; }
+        log "$TITLE: replacing version $running (pid $pid) on port $PORT with $VERSION"
+        stop_pid "$pid"
+    fi
+    install_engine
+    mkdir -p "$DATA" "$LOGS"
+    # Search engines refuse to run as root; run them as an unprivileged user.
     local run_as=()
     if [ "$(id -u)" = 0 ]; then
         id nvs-es >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin nvs-es
-        chown -R nvs-es "$ES_HOME" "$ES_DATA" "$ES_LOGS"
-        touch "$ES_PIDFILE" && chown nvs-es "$ES_PIDFILE"
+        chown -R nvs-es "$HOME_DIR" "$DATA" "$LOGS"
+        touch "$PIDFILE" && chown nvs-es "$PIDFILE"
         run_as=(runuser -u nvs-es --)
     fi
-    # The integ-test zip ships no JDK: use the machine's.
-    export ES_JAVA_HOME=${ES_JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")}
-    log "Elasticsearch: starting on 127.0.0.1:$ES_PORT"
-    # setsid: see start_rabbit.
-    ES_JAVA_OPTS="-Xms$ES_HEAP -Xmx$ES_HEAP" setsid "${run_as[@]}" "$ES_HOME/bin/elasticsearch" -d -p "$ES_PIDFILE" \
-        -Enetwork.host=127.0.0.1 -Ehttp.port="$ES_PORT" -Ediscovery.type=single-node \
-        -Expack.security.enabled=false -Epath.data="$ES_DATA" -Epath.logs="$ES_LOGS" \
+    local java_home; java_home=$(pick_java)
+    log "$TITLE $VERSION: starting on 127.0.0.1:$PORT (Java at $java_home)"
+    # setsid: see start_rabbit. The JVM's variables are passed through env, as
+    # runuser keeps the environment.
+    env "$JAVA_VAR=$java_home" "$OPTS_VAR=-Xms$HEAP -Xmx$HEAP" \
+        setsid "${run_as[@]}" "$HOME_DIR/bin/$BIN" -d -p "$PIDFILE" \
+        -Enetwork.host=127.0.0.1 -Ehttp.port="$PORT" -Ediscovery.type=single-node \
+        -Epath.data="$DATA" -Epath.logs="$LOGS" \
+        $([ "$BIN" = elasticsearch ] && echo -Expack.security.enabled=false) \
         -Ecluster.routing.allocation.disk.threshold_enabled=false \
-        -Eaction.destructive_requires_name=false >"$ES_LOGS/console.log" 2>&1
+        -Eaction.destructive_requires_name=false >"$LOGS/console.log" 2>&1
     for _ in $(seq 1 180); do
-        if es_up; then log "Elasticsearch: up"; return 0; fi
+        if engine_up; then log "$TITLE $VERSION: up"; return 0; fi
         sleep 1
     done
-    log "Elasticsearch did not start; see $ES_LOGS"; return 1
+    log "$TITLE did not start; see $LOGS"; return 1
 }
 
-stop_es() {
-    [ -n "${NVS_TEST_ES_URL:-}" ] && return 0
-    if [ -s "$ES_PIDFILE" ]; then
-        local pid; pid=$(cat "$ES_PIDFILE")
-        kill "$pid" 2>/dev/null || true
-        for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
-    fi
+stop_engine() {
+    engine "$1"
+    [ "$MANAGED" = no ] && return 0
+    local pid; pid=$(managed_pid) || return 0
+    stop_pid "$pid"
+}
+
+status_engine() {
+    engine "$1"
+    if engine_up; then echo "$BIN: up ($URL, $(engine_version || echo 'version unknown'))"
+    else echo "$BIN: down ($URL)"; fi
 }
 
 stop_rabbit() {
@@ -159,18 +234,21 @@ dead_letter_policy() {
 }
 
 case "${1:-start}" in
-    start) start_rabbit; start_es ;;
-    start-es) start_es ;;
-    stop-es) stop_es ;;
+    start) start_rabbit; start_engine es; start_engine opensearch ;;
+    start-es) start_engine es ;;
+    stop-es) stop_engine es ;;
+    start-opensearch) start_engine opensearch ;;
+    stop-opensearch) stop_engine opensearch ;;
     start-rabbit) start_rabbit ;;
     stop-rabbit) stop_rabbit ;;
     add-vhost) vhost add "${2:-}" ;;
     delete-vhost) vhost delete "${2:-}" ;;
     dead-letter-policy) dead_letter_policy "${2:-}" "${3:-}" "${4:-}" ;;
-    stop) stop_es; stop_rabbit ;;
+    stop) stop_engine es; stop_engine opensearch; stop_rabbit ;;
     status) rabbit_up && echo "rabbitmq: up" || echo "rabbitmq: down"
-            es_up && echo "elasticsearch: up ($(es_url))" || echo "elasticsearch: down" ;;
-    *) echo "usage: $0 [start|stop|status|start-es|stop-es|start-rabbit|stop-rabbit]" \
-            "| add-vhost|delete-vhost NAME | dead-letter-policy VHOST PATTERN EXCHANGE" >&2
+            status_engine es; status_engine opensearch ;;
+    *) echo "usage: $0 [start|stop|status|start-es|stop-es|start-opensearch|stop-opensearch" \
+            "|start-rabbit|stop-rabbit] | add-vhost|delete-vhost NAME" \
+            "| dead-letter-policy VHOST PATTERN EXCHANGE" >&2
        exit 2 ;;
 esac

@@ -1,4 +1,4 @@
-"""The production store: Elasticsearch 8.x.
+"""The production store: Elasticsearch 9.x.
 
 Span correlation across workers and agents needs no scripting: spans are read
 with their ``_seq_no``/``_primary_term``, merged in Python

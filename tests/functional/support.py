@@ -10,7 +10,8 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / 'artifacts'
 TRANSPORT_URL = os.environ.get('NVS_TEST_TRANSPORT_URL', 'rabbit://guest:guest@127.0.0.1:5672/')
-ES_URL = os.environ.get('NVS_TEST_ES_URL', 'http://127.0.0.1:9200')
+ES_URL = os.environ.get('NVS_TEST_ES_URL',
+                        'http://127.0.0.1:%s' % os.environ.get('NVS_ES_PORT', '9200'))
 
 
 def es_store_url(prefix, **options):
