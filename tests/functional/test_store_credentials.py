@@ -1,4 +1,4 @@
-"""Store credentials set in ceilometer.conf reach Elasticsearch and nothing else.
+"""Store credentials set in configuration files reach Elasticsearch and nothing else.
 
 A real ``ceilometer-agent-notification`` at ``debug = true`` (ceilometer then
 logs its pipeline files whole: ``Config file: ...``) publishes with
@@ -6,12 +6,16 @@ the nvs pipeline and the stock event pipeline to Elasticsearch through a
 small recording proxy, with the credentials in ``[nvs_store_ops]`` and
 ``[nvs_store_default]`` of its configuration. The proxy proves the
 credentials are sent; the log, the pipeline files and the process listing
-must not hold them.
+must not hold them. The ``nvs-notif`` command does the same with those of
+its own configuration file.
 """
 import base64
 import http.client
 import http.server
+import os
 import pathlib
+import subprocess
+import sys
 import threading
 import urllib.parse
 import uuid
@@ -116,3 +120,25 @@ def test_agent_uses_configured_credentials_and_logs_none(agent_factory, sender, 
                         ('process listing', '\n'.join(cmdlines))):
         for secret in (PASSWORD, KEY, API_KEY, basic.split()[1]):
             assert secret not in text, '%s holds a secret' % where
+
+
+def test_command_uses_the_credentials_of_its_config_file(es_client, es_prefix,
+                                                        recording_proxy, tmp_path):
+    """``nvs-notif`` (the installed console script, a process of its own) writes
+    and reads Elasticsearch with the credentials of its configuration file."""
+    proxy = '127.0.0.1:%d' % recording_proxy.server_address[1]
+    conf = tmp_path / 'nvs-notif.conf'
+    conf.write_text('[cli]\nstore = elasticsearch://%s/?credentials=reader&index_prefix=%s'
+                    '&refresh=wait_for\n[nvs_store_reader]\nusername = reader\npassword = %s\n'
+                    % (proxy, es_prefix, PASSWORD))
+    exe = pathlib.Path(sys.executable).with_name('nvs-notif')
+    env = dict(os.environ)
+    env.pop('NVS_NOTIF_STORE', None)
+    for argv in (['replay', '--simulate', '300'], ['stuck', '-f', 'json']):
+        done = subprocess.run([str(exe), '--config-file', str(conf)] + argv, env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert PASSWORD not in done.stdout + done.stderr
+    assert es_count(es_client, '%s-notifications' % es_prefix) > 0
+    basic = 'Basic ' + base64.b64encode(('reader:' + PASSWORD).encode()).decode()
+    assert recording_proxy.authorizations == {basic}
