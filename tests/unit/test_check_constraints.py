@@ -3,6 +3,7 @@ import pathlib
 
 from packaging import markers
 from packaging import requirements
+import pytest
 
 from tools import check_constraints
 
@@ -72,3 +73,14 @@ def test_the_kept_files_are_where_the_checker_looks():
     kept = sorted(p.name for p in pathlib.Path(check_constraints.CONSTRAINTS).glob('*.txt'))
     assert 'upper-constraints-master.txt' in kept
     assert len([k for k in kept if k.startswith('upper-constraints-')]) >= 2
+
+
+@pytest.mark.parametrize('branch', sorted(
+    p.name[len('upper-constraints-'):-len('.txt')]
+    for p in check_constraints.CONSTRAINTS.glob('upper-constraints-*.txt')))
+def test_install_requires_resolve_within_the_kept_constraints(branch):
+    """The offline check of CI: ``pip install -c upper-constraints.txt .``
+    resolves for every branch kept in constraints/ (devstack installs so)."""
+    problems, _ = check_constraints.check_branch(
+        branch, check_constraints.install_requires(), markers.default_environment())
+    assert problems == []
