@@ -18,7 +18,7 @@ from nvs_notif import spans as spans_mod
 
 def latest_time(spans):
     """The newest start/end/failure among ``spans`` (a replay's "now")."""
-    times = [t for s in spans for t in (s.start, s.last_start, s.end, s.failed)
+    times = [t for s in spans for t in (s.start, s.last_start, s.end, s.failed, s.aborted)
              if t is not None]
     return max(times) if times else None
 
@@ -263,8 +263,9 @@ def errors(spans, notifications, since=None, until=None):
         groups[key] = (count + 1, min(first, when), max(last, when))
 
     for s in spans:
-        if s.status == 'failure' and _in_window(s.failed, since, until):
-            add(('span', s.host or '-', s.service or '-', _exception(s.fault)), s.failed)
+        # finished: the failure, or when the operation it ran inside failed
+        if s.status == 'failure' and _in_window(s.finished, since, until):
+            add(('span', s.host or '-', s.service or '-', _exception(s.fault)), s.finished)
     for d in notifications:
         when = _doc_time(d)
         if d.get('priority') in ERROR_PRIORITIES and when and _in_window(when, since, until):

@@ -312,3 +312,13 @@ def test_exceptions_without_a_class_are_grouped_by_their_masked_message():
     (row,) = queries.sla(spans)
     assert row[4] == key + ':2'
     assert queries.top_failures(spans) == [(('compute.instance.resize', key), 2)]
+
+
+def test_an_aborted_span_counts_when_its_outer_operation_failed():
+    inner = dataclasses.replace(span('compute.instance.shutdown', 'r1', 2), aborted=t(5),
+                                fault=Fault(exception='InstanceTerminationFailure'))
+    assert inner.status == 'failure'
+    assert queries.errors([inner], []) == [
+        ('span', 'host-1', 'nova', 'InstanceTerminationFailure', 1, t(5).isoformat(),
+         t(5).isoformat())]
+    assert queries.errors([inner], [], since=t(6)) == []
