@@ -90,6 +90,24 @@ def split(url, conf=None):
     :param conf: an oslo.config ``ConfigOpts``, or None for URL credentials only
     :raises ValueError: the URL names a group that cannot exist
     """
+    clean, name, inline = _take_out(url)
+    if inline:
+        LOG.warning('Store %s: credentials inside the store URL (%s) are deprecated; '
+                    'set them in the [%s] section of the configuration file instead',
+                    urllib.parse.urlunsplit(clean), ', '.join(sorted(inline)),
+                    group_name(name))
+    configured = _configured(conf, name)
+    return clean, Credentials(**{**inline, **configured})
+
+
+def public(url):
+    """The store URL (a string) as it may be shown: without inline credentials."""
+    clean, _name, inline = _take_out(urllib.parse.urlsplit(url))
+    return urllib.parse.urlunsplit(clean) if inline else url
+
+
+def _take_out(url):
+    """``(url without credentials, group name, {field: inline value})``."""
     query = urllib.parse.parse_qsl(url.query, keep_blank_values=True)
     name = DEFAULT_NAME
     inline = {}
@@ -110,14 +128,7 @@ def split(url, conf=None):
         user, _, password = userinfo.partition(':')
         inline['username'] = urllib.parse.unquote(user)
         inline['password'] = urllib.parse.unquote(password)
-    clean = url._replace(netloc=host, query=urllib.parse.urlencode(kept))
-    if inline:
-        LOG.warning('Store %s: credentials inside the store URL (%s) are deprecated; '
-                    'set them in the [%s] section of the configuration file instead',
-                    urllib.parse.urlunsplit(clean), ', '.join(sorted(inline)),
-                    group_name(name))
-    configured = _configured(conf, name)
-    return clean, Credentials(**{**inline, **configured})
+    return url._replace(netloc=host, query=urllib.parse.urlencode(kept)), name, inline
 
 
 def _configured(conf, name):

@@ -4,6 +4,7 @@ import time
 from cliff import show
 
 from nvs_notif.cli import common
+from nvs_notif import credentials
 from nvs_notif import opts
 from nvs_notif import queries
 from nvs_notif import replay as replay_mod
@@ -46,7 +47,7 @@ class Replay(show.ShowOne):
                                        nvs.stuck_after, nvs.stuck_after_overrides)
         failures = ['%s %s: %d' % (op, exc or '?', n)
                     for (op, exc), n in queries.top_failures(spans)]
-        rows = [('store', self.app.store_url),
+        rows = [('store', credentials.public(self.app.store_url)),
                 ('notifications', stats['notifications']),
                 ('rejected', stats['rejects']),
                 ('duplicates', stats['duplicates']),

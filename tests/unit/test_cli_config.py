@@ -93,3 +93,11 @@ def test_replay_reads_the_credentials_from_the_config_file(tmp_path, no_env_stor
         assert store.credentials.username == 'writer'
     finally:
         store.close()
+
+
+def test_replay_shows_the_store_without_inline_credentials(tmp_path, no_env_store):
+    # A deprecated URL whose "password" SQLite ignores: replay's output hides it.
+    url = 'sqlite://ops:Pa55-inline@/%s' % (tmp_path / 'inline.db')
+    app = _run('--store', url, 'replay', '--simulate', '20')
+    assert 'Pa55-inline' not in app.stdout.getvalue()
+    assert str(tmp_path / 'inline.db') in app.stdout.getvalue()

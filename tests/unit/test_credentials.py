@@ -121,3 +121,15 @@ def test_generator_lists_the_credentials_group():
     section = out.split('[nvs_store_default]', 1)[1]
     for name in ('username', 'password', 'api_key', 'client_cert', 'client_key'):
         assert '#%s = <None>' % name in section
+
+
+@pytest.mark.parametrize('url, shown', [
+    ('elasticsearch://ops:%s@es1:9200/?index_prefix=x' % PASSWORD,
+     'elasticsearch://es1:9200/?index_prefix=x'),
+    ('elasticsearch://es1:9200/?api_key=%s&credentials=prod' % API_KEY,
+     'elasticsearch://es1:9200/'),
+    ('elasticsearch://es1:9200/?credentials=prod', 'elasticsearch://es1:9200/?credentials=prod'),
+    ('sqlite:////var/lib/nvs/nvs.db', 'sqlite:////var/lib/nvs/nvs.db'),
+])
+def test_public_url_shows_no_inline_credentials(url, shown):
+    assert credentials.public(url) == shown
