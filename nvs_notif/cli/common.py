@@ -154,3 +154,29 @@ def require_one_of(parser, dests, message):
     """At least one of the arguments ``dests`` must be given, else ``message``."""
     return check(parser, lambda args: None if any(getattr(args, d, None) for d in dests)
                  else message)
+
+
+# -- empty answers -------------------------------------------------------------------------
+
+def between(since, until):
+    """A window as operators read it in a message."""
+    if since and until:
+        return 'between %s and %s' % (queries.iso(since), queries.iso(until))
+    if since or until:
+        return '%s %s' % ('since' if since else 'until', queries.iso(since or until))
+    return 'at any time'
+
+
+def explain_if_empty(app, rows, nothing):
+    """Return ``rows``; when there are none, say why on stderr: ``nothing`` (what was
+    asked and found missing), and the newest notification the store holds, if any, so an
+    operator sees at once whether the window or the store is the reason."""
+    if rows:
+        return rows
+    newest = next(iter(app.store.notifications(limit=1)), None)
+    if newest is None:
+        reason = 'the store holds no notifications'
+    else:
+        reason = 'the newest notification in the store is of %s' % newest.get('timestamp')
+    app.stderr.write('%s; %s\n' % (nothing, reason))
+    return rows

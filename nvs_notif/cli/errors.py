@@ -24,7 +24,9 @@ class Errors(lister.Lister):
 
     def take_action(self, args):
         since, until = common.window(args)
-        return queries.ERRORS_COLUMNS, error_rows(self.app.store, since, until, args.top)
+        rows = error_rows(self.app.store, since, until, args.top)
+        return queries.ERRORS_COLUMNS, common.explain_if_empty(
+            self.app, rows, 'no errors %s' % common.between(since, until))
 
 
 def error_rows(store, since=None, until=None, top=None):

@@ -27,4 +27,8 @@ class History(lister.Lister):
                                    resource_id=args.resource, since=since,
                                    until=until, limit=args.limit)
         rows = queries.history(docs)
-        return queries.HISTORY_COLUMNS, rows
+        whose = ', '.join('%s %s' % (name, value) for name, value in (
+            ('project', args.project), ('user', args.user), ('resource', args.resource))
+            if value)
+        return queries.HISTORY_COLUMNS, common.explain_if_empty(
+            self.app, rows, 'no notifications of %s %s' % (whose, common.between(since, until)))

@@ -36,7 +36,9 @@ class Hosts(lister.Lister):
         now = common.now(args)
         since = _since(args, now)
         docs = self.app.store.notifications(since=since, until=now)
-        return queries.HOSTS_COLUMNS, queries.hosts(docs, now, since, args.silent_after)
+        rows = queries.hosts(docs, now, since, args.silent_after)
+        return queries.HOSTS_COLUMNS, common.explain_if_empty(
+            self.app, rows, 'no notifications %s' % common.between(since, now))
 
 
 def _since(args, now):

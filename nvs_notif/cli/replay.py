@@ -22,6 +22,14 @@ class Replay(show.ShowOne):
                             help='replay N notifications of a seeded simulated cloud '
                                  '(instead of files)')
         parser.add_argument('--seed', type=int, default=0, help='simulation seed')
+        when = parser.add_mutually_exclusive_group()
+        when.add_argument('--end', metavar='TIME', type=common.time_arg,
+                          help='with --simulate: the simulated cloud ends at this ISO time '
+                               'or age (default: now, so the answers of every command '
+                               'are about the last minutes; the ids stay the same)')
+        when.add_argument('--start', metavar='TIME', type=common.time_arg,
+                          help='with --simulate: the simulated cloud starts at this ISO '
+                               'time instead (e.g. %s)' % queries.iso(simulate.DEFAULT_START))
         parser.add_argument('--batch-size', type=common.positive_int, default=500,
                             help='notifications per store write (default %(default)s)')
         return common.require_one_of(parser, ('files', 'simulate'),
@@ -29,7 +37,7 @@ class Replay(show.ShowOne):
 
     def take_action(self, args):
         if args.simulate:
-            messages = (s.to_message() for s in simulate.simulate(args.simulate, seed=args.seed))
+            messages = (s.to_message() for s in _simulated(args))
         else:
             messages = replay_mod.read_jsonl(args.files)
         endpoint = self.app.local_endpoint()
@@ -78,3 +86,13 @@ class _Progress:
     def done(self):
         self.stream.write('\n')
         self.stream.flush()
+
+
+def _simulated(args):
+    """The simulated cloud of ``--simulate``/``--seed``, starting at ``--start`` or
+    ending at ``--end`` (default: now, to the second)."""
+    current = common.utcnow()
+    if args.start is not None:
+        return simulate.simulate(args.simulate, seed=args.seed, start=args.start.at(current))
+    end = args.end.at(current) if args.end is not None else current.replace(microsecond=0)
+    return simulate.ending_at(args.simulate, end, seed=args.seed)

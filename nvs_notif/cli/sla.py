@@ -39,8 +39,13 @@ class Sla(lister.Lister):
         since, until = common.window(args)
         store = self.app.store
         if args.breakdown:
-            return queries.BREAKDOWN_COLUMNS, queries.breakdown(
-                store.spans(since=since, until=until), args.breakdown, since, until)
+            rows = queries.breakdown(store.spans(since=since, until=until), args.breakdown,
+                                     since, until)
+            return queries.BREAKDOWN_COLUMNS, common.explain_if_empty(
+                self.app, rows, 'no finished %s span started %s' % (
+                    args.breakdown, common.between(since, until)))
         spans = store.spans(operation=args.operation, since=since, until=until)
-        return queries.SLA_COLUMNS, queries.sla(spans, args.group_by, args.operation,
-                                                since, until)
+        rows = queries.sla(spans, args.group_by, args.operation, since, until)
+        return queries.SLA_COLUMNS, common.explain_if_empty(
+            self.app, rows, 'no %sspan started %s' % (
+                args.operation + '* ' if args.operation else '', common.between(since, until)))

@@ -26,4 +26,6 @@ class Stuck(lister.Lister):
         stuck_after, overrides = common.stuck_settings(self.app.conf)
         store = self.app.store
         spans = store.spans(operation=args.operation)
-        return queries.STUCK_COLUMNS, queries.stuck(spans, now, stuck_after, overrides)
+        rows = queries.stuck(spans, now, stuck_after, overrides)
+        return queries.STUCK_COLUMNS, common.explain_if_empty(
+            self.app, rows, 'no request open past its limit as of %s' % queries.iso(now))

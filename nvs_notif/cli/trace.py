@@ -57,9 +57,11 @@ class Trace(lister.Lister):
         spans = trace_spans(store, args.id)
         if args.raw:
             requests = sorted({s.request_id for s in spans if s.request_id} | {args.id})
-            return queries.RAW_COLUMNS, queries.raw_rows(
-                store.notifications(request_ids=requests))
+            rows = queries.raw_rows(store.notifications(request_ids=requests))
+            return queries.RAW_COLUMNS, common.explain_if_empty(
+                self.app, rows, 'no notification of request %s' % args.id)
         now = common.now(args)
         stuck_after, overrides = common.stuck_settings(self.app.conf)
         rows = queries.trace_tree(spans, now, stuck_after, overrides, ident=args.id)
-        return queries.TRACE_COLUMNS, rows
+        return queries.TRACE_COLUMNS, common.explain_if_empty(
+            self.app, rows, 'no span of request %s' % args.id)

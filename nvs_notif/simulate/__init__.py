@@ -41,14 +41,16 @@ Real-life quirks reproduced on purpose (downstream correlation must cope with th
   forced_down changes (here: a compute service disabled for maintenance, then enabled),
   never as a heartbeat, so an idle host is silent.
 """
+import dataclasses
+
 from nvs_notif.simulate import engine
 from nvs_notif.simulate.config import DEFAULT_START, SimConfig
 from nvs_notif.simulate.flows import DEFAULT_MIX, FLOW_KINDS, FLOWS
 from nvs_notif.simulate.records import SimulatedNotification, write_jsonl
 from nvs_notif.simulate.world import World
 
-__all__ = ['SimulatedNotification', 'SimConfig', 'simulate', 'write_jsonl', 'FLOW_KINDS',
-           'DEFAULT_START', 'DEFAULT_MIX']
+__all__ = ['SimulatedNotification', 'SimConfig', 'simulate', 'ending_at', 'write_jsonl',
+           'FLOW_KINDS', 'DEFAULT_START', 'DEFAULT_MIX']
 
 
 def simulate(count, config=None, **settings):
@@ -62,8 +64,32 @@ def simulate(count, config=None, **settings):
     """
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
         raise ValueError('count must be a non-negative integer')
+    return engine.run(count, World(_config(config, settings)), FLOWS)
+
+
+def ending_at(count, end, config=None, **settings):
+    """:func:`simulate`, shifted in time so that its last notification is at ``end``.
+
+    The same cloud as ``simulate(count, config)`` (same ids, payloads, durations; every
+    time moved by one offset), so a demo can end at the time it runs and stay
+    reproducible relative to that end. Runs the simulation once more to learn its span.
+
+    :param end: aware datetime of the last notification.
+    """
+    config = _config(config, settings)
+    if end.tzinfo is None:
+        raise ValueError('end must be timezone-aware')
+    last = None
+    for last in simulate(count, config):
+        pass
+    if last is not None:
+        config = dataclasses.replace(config, start=config.start + (end - last.timestamp))
+    return simulate(count, config)
+
+
+def _config(config, settings):
     if config is None:
-        config = SimConfig(**settings)
-    elif settings:
+        return SimConfig(**settings)
+    if settings:
         raise TypeError('give a SimConfig or its fields, not both')
-    return engine.run(count, World(config), FLOWS)
+    return config

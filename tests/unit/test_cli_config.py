@@ -57,7 +57,7 @@ def test_embedded_default_without_any_setting(tmp_path, no_env_store, monkeypatc
 
 def test_stuck_limits_from_the_config_file(tmp_path, no_env_store):
     db = 'sqlite:///%s' % (tmp_path / 'nvs.db')
-    _run('--store', db, 'replay', '--simulate', '2000')
+    _run('--store', db, 'replay', '--simulate', '2000', '--start', '2024-01-15T08:00:00Z')
     now = ['--now', '2024-01-15T12:00:00Z']
 
     def stuck(*conf):

@@ -86,3 +86,16 @@ def test_follow_returns_the_last_time():
         yield t, 'unchanged'
 
     assert list(outer()) == [(2.0, 'a'), (3.5, 'b'), (3.5, 'after'), (3.5, 'unchanged')]
+
+
+def test_ending_at_moves_the_same_cloud_in_time():
+    end = datetime.datetime(2031, 3, 4, 5, 6, 7, tzinfo=datetime.timezone.utc)
+    base = list(sim.simulate(400, seed=2))
+    moved = list(sim.ending_at(400, end, seed=2))
+    assert moved[-1].timestamp == end
+    shift = end - base[-1].timestamp
+    assert [n.message_id for n in moved] == [n.message_id for n in base]
+    assert all(m.timestamp - b.timestamp == shift for m, b in zip(moved, base))
+    assert [n.event_type for n in moved] == [n.event_type for n in base]
+    with pytest.raises(ValueError):
+        sim.ending_at(10, datetime.datetime(2031, 1, 1))
