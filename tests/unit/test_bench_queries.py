@@ -1,0 +1,20 @@
+"""tools.bench_queries: what it measures is the measured process's own."""
+import sys
+
+from tools import bench_queries
+
+
+def test_peak_rss_is_the_commands_not_the_benchmarks():
+    ballast = bytearray(300 * 2 ** 20)      # this process is larger than what it runs
+    _seconds, small, _out = bench_queries.measure(['/bin/true'])
+    _seconds, large, out = bench_queries.measure(
+        [sys.executable, '-c', 'x = bytearray(200 * 2 ** 20); print("ok")'])
+    assert small < 50 < 200 < large < 300 and out == b'ok\n'
+    del ballast
+
+
+def test_the_cache_key_names_size_seed_and_content():
+    key = bench_queries.data_key(1000, 3, 'sqlite')
+    assert key.startswith('1000-s3-') and key == bench_queries.data_key(1000, 3, 'sqlite')
+    assert key != bench_queries.data_key(1000, 4, 'sqlite')
+    assert key[8:] != bench_queries.data_key(1000, 3, 'elasticsearch')[8:]

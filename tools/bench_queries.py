@@ -1,0 +1,341 @@
+"""Benchmark: whole-history answers of the ``nvs-notif`` CLI, per store and size.
+
+For each store (SQLite; Elasticsearch; OpenSearch once a driver is registered) and
+each size N, a store holding N simulated notifications (:func:`nvs_notif.simulate.simulate`,
+replayed through the nvs endpoint as ``nvs-notif replay`` does) is built once and
+cached: SQLite files under ``--cache-dir``, search-engine indices under the prefix
+``nvsbench-<key>``, where the key names the size, the seed and a digest of the
+schema (the SQLite schema or the index templates, the document shapes) and of the
+simulator's first notifications. A later run with the same key reuses it.
+
+On that data it measures, for ``sla``, ``errors``, ``stuck``, ``hosts`` over the
+whole history and ``trace`` of one request:
+
+* ``cli``: the real ``nvs-notif`` command in its own process (``-f json``), wall
+  time (median of ``--repeat``) and peak RSS (``os.wait4``'s rusage of that process);
+* ``python``: the Python-aggregation path (every span / notification read into
+  Python, aggregated by :mod:`nvs_notif.queries`), run the same way in its own
+  process (``python -m tools.bench_queries --python-path QUERY``), so the two are
+  compared in one run on the same data; both answers must be identical (``same``);
+
+plus the store's bytes per notification. Prints a table, or JSON with ``--json``::
+
+    .venv/bin/python -m tools.bench_queries --sqlite 100000
+    .venv/bin/python -m tools.bench_queries --sqlite 1000000,5000000 --elasticsearch 1000000
+"""
+import argparse
+import hashlib
+import inspect
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from tools import benchutil
+
+QUERIES = ('sla', 'errors', 'stuck', 'hosts', 'trace')
+#: Queries whose Python path is the same as the CLI's whole answer path (nothing to compare).
+NO_PYTHON_PATH = ('trace',)
+#: The ``hosts`` window starts this long before the simulation: the whole history.
+HISTORY_START = '2000-01-01T00:00:00+00:00'
+SEARCH_ENGINES = {'elasticsearch': ('NVS_TEST_ES_URL', 'http://127.0.0.1:9200'),
+                  'opensearch': ('NVS_TEST_OS_URL', 'http://127.0.0.1:9201')}
+
+
+# --- the Python-aggregation path (kept callable for the comparison) ------------------
+
+def python_answer(store, query, now, conf):
+    """``(columns, rows)`` of ``query`` aggregated in Python over everything the store
+    returns, as every command did before the stores aggregated."""
+    from nvs_notif.cli import common
+    from nvs_notif import queries
+    if query == 'sla':
+        return queries.SLA_COLUMNS, queries.sla(store.spans())
+    if query == 'errors':
+        docs = store.notifications(priorities=queries.ERROR_PRIORITIES)
+        return queries.ERRORS_COLUMNS, queries.errors(store.spans(), docs)
+    if query == 'stuck':
+        stuck_after, overrides = common.stuck_settings(conf)
+        return queries.STUCK_COLUMNS, queries.stuck(store.spans(), now, stuck_after, overrides)
+    if query == 'hosts':
+        since = queries.parse_time(HISTORY_START, now)
+        return queries.HOSTS_COLUMNS, queries.hosts(store.notifications(since=since, until=now),
+                                                    now, since, 600.0)
+    raise ValueError('no Python path for %r' % query)
+
+
+def run_python_path(args):
+    """The child process of the ``python`` side: print the answer as ``-f json`` would."""
+    from nvs_notif.cli import common
+    from nvs_notif import queries
+    from nvs_notif import storage
+    conf = common.load_conf([args.config_file])
+    store = storage.get_store(args.store, conf)
+    try:
+        columns, rows = python_answer(store, args.python_path,
+                                      queries.parse_time(args.now, None), conf)
+        json.dump([dict(zip(columns, row)) for row in rows], sys.stdout)
+    finally:
+        store.close()
+
+
+# --- stores, built once and cached ---------------------------------------------------
+
+def _schema_text(module):
+    # The module's constants (schema statements, columns, mappings), not its code:
+    # a change in how a store queries keeps the data.
+    return repr(sorted((name, value) for name, value in vars(module).items()
+                       if name.lstrip('_').isupper() and isinstance(value, (str, tuple, dict))))
+
+
+def data_key(count, seed, kind):
+    """``<count>-s<seed>-<digest>``: what the cached store's content depends on: the
+    size, the seed, the schema (SQLite's or the index templates), the document shapes,
+    and the simulator (its first notifications)."""
+    from nvs_notif import simulate
+    from nvs_notif.storage import documents
+    if kind == 'sqlite':
+        from nvs_notif.storage import sqlite as schema
+    else:
+        from nvs_notif.storage import es_templates as schema
+    digest = hashlib.sha1(_schema_text(schema).encode())
+    digest.update(inspect.getsource(documents).encode())
+    for sim in simulate.simulate(min(count, 2000), seed=seed):
+        digest.update(json.dumps(sim.to_message(), sort_keys=True).encode())
+    return '%d-s%d-%s' % (count, seed, digest.hexdigest()[:10])
+
+
+def fill(url, count, seed, say):
+    """Replay ``count`` simulated notifications into the store at ``url``."""
+    from nvs_notif import replay
+    from nvs_notif import simulate
+    endpoint = replay.local_endpoint(url)
+    started = time.monotonic()
+    done = [0]
+
+    def progress(n):
+        done[0] += n
+        if done[0] % 100000 < n:
+            say('  %d/%d notifications (%.0f/s)'
+                % (done[0], count, done[0] / (time.monotonic() - started)))
+    messages = (s.to_message() for s in simulate.simulate(count, seed=seed))
+    replay.replay(messages, endpoint, batch_size=500, progress=progress)
+    replay.local_store(endpoint).close()
+    return time.monotonic() - started
+
+
+def sqlite_store(cache_dir, count, seed, say):
+    """``(url, bytes per notification)`` of the cached SQLite file, made if missing."""
+    path = os.path.join(cache_dir, 'sqlite-%s.db' % data_key(count, seed, 'sqlite'))
+    if not os.path.exists(path):
+        partial = path + '.partial'
+        for suffix in ('', '-wal', '-shm'):
+            if os.path.exists(partial + suffix):
+                os.unlink(partial + suffix)
+        say('building %s' % path)
+        seconds = fill('sqlite:///' + partial, count, seed, say)
+        say('  built in %.0f s' % seconds)
+        os.rename(partial, path)
+    size = sum(os.path.getsize(path + s) for s in ('', '-wal') if os.path.exists(path + s))
+    return 'sqlite:///' + path, size / count
+
+
+def _engine_client(kind):
+    variable, default = SEARCH_ENGINES[kind]
+    url = os.environ.get(variable, default)
+    if kind == 'opensearch':
+        import opensearchpy
+        return url, opensearchpy.OpenSearch(url, timeout=60)
+    import elasticsearch
+    return url, elasticsearch.Elasticsearch(url, request_timeout=60)
+
+
+def search_store(kind, count, seed, say):
+    """``(url, bytes per notification)`` of the cached indices, made if missing or partial."""
+    import urllib.parse
+    server, client = _engine_client(kind)
+    prefix = 'nvsbench-%s' % data_key(count, seed, kind)
+    url = '%s://%s/?%s' % (kind, urllib.parse.urlsplit(server).netloc,
+                           urllib.parse.urlencode({'index_prefix': prefix}))
+    client.indices.refresh(index=prefix + '-*', ignore_unavailable=True)
+    stored = client.count(index=prefix + '-notifications', ignore_unavailable=True)['count'] \
+        if client.indices.exists_alias(name=prefix + '-notifications') else 0
+    if stored != count:
+        say('building %s on %s (%d there)' % (prefix, server, stored))
+        benchutil.es_delete_prefix(client, prefix)
+        say('  built in %.0f s' % fill(url, count, seed, say))
+        client.indices.refresh(index=prefix + '-*')
+    stats = client.indices.stats(index=prefix + '-*', metric='store')
+    return url, stats['_all']['primaries']['store']['size_in_bytes'] / count
+
+
+# --- measuring ----------------------------------------------------------------------
+
+#: Runs a command and reports its wall time and peak RSS. The measured process is forked
+#: from this small interpreter: a child inherits its parent's high-water mark (fork
+#: copies the page tables, exec keeps the mark), so forking it from the benchmark
+#: itself would report the benchmark's own size.
+_LAUNCHER = """
+import os, sys, time
+started = time.monotonic()
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+_pid, status, usage = os.wait4(pid, 0)
+os.write(int(sys.argv[1]), b'%d %f' % (usage.ru_maxrss, time.monotonic() - started))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def measure(argv):
+    """``(seconds, peak RSS in MB, stdout)`` of one run of ``argv`` in its own process."""
+    read_end, write_end = os.pipe()
+    try:
+        proc = subprocess.run([sys.executable, '-S', '-E', '-c', _LAUNCHER, str(write_end)]
+                              + argv, capture_output=True, pass_fds=(write_end,))
+        os.close(write_end)
+        write_end = None
+        with os.fdopen(read_end, 'rb') as report:
+            read_end = None
+            measured = report.read().split()
+    finally:
+        for fd in (read_end, write_end):
+            if fd is not None:
+                os.close(fd)
+    if proc.returncode or len(measured) != 2:
+        raise RuntimeError('%s failed (%d): %s' % (' '.join(argv), proc.returncode,
+                                                   proc.stderr.decode(errors='replace')))
+    return float(measured[1]), int(measured[0]) / 1024.0, proc.stdout
+
+
+def probe(url, conf_file):
+    """``(now, request id)``: the newest notification's time, and a create's request id."""
+    from nvs_notif.cli import common
+    from nvs_notif import storage
+    store = storage.get_store(url, common.load_conf([conf_file]))
+    try:
+        docs = list(store.notifications(limit=5000))
+    finally:
+        store.close()
+    request = next((d['request_id'] for d in docs if d.get('request_id')
+                    and d.get('operation') == 'compute.instance.create'),
+                   next(d['request_id'] for d in docs if d.get('request_id')))
+    return docs[0]['timestamp'], request
+
+
+def commands(url, conf_file, now, request):
+    """``{query: (cli argv, python-path argv or None)}``."""
+    cli = [os.path.join(os.path.dirname(sys.executable), 'nvs-notif'),
+           '--store', url, '--config-file', conf_file]
+    arguments = {'sla': ['sla'], 'errors': ['errors'], 'stuck': ['stuck', '--now', now],
+                 'hosts': ['hosts', '--since', HISTORY_START, '--now', now],
+                 'trace': ['trace', request]}
+    python = [sys.executable, '-m', 'tools.bench_queries', '--store', url,
+              '--config-file', conf_file, '--now', now, '--python-path']
+    return {q: (cli + arguments[q] + ['-f', 'json'],
+                None if q in NO_PYTHON_PATH else python + [q])
+            for q in QUERIES}
+
+
+def bench_store(url, conf_file, repeat, queries, say):
+    """Per query: median seconds and peak RSS of each path, and whether the answers agree."""
+    now, request = probe(url, conf_file)
+    results = {}
+    for query, argvs in commands(url, conf_file, now, request).items():
+        if query not in queries:
+            continue
+        sides, answers = {}, {}
+        # Interleaved, so both paths share the machine's noise.
+        for _ in range(repeat):
+            for side, argv in zip(('cli', 'python'), argvs):
+                if argv is None:
+                    continue
+                seconds, rss, out = measure(argv)
+                sides.setdefault(side, []).append((seconds, rss))
+                answers[side] = json.loads(out)
+        row = {'rows': len(answers['cli'])}
+        for side, runs in sides.items():
+            row[side] = {'median_s': round(statistics.median(s for s, _ in runs), 3),
+                         'peak_rss_mb': round(max(r for _, r in runs), 1)}
+        if 'python' in answers:
+            row['same'] = answers['cli'] == answers['python']
+            row['python/cli'] = round(row['python']['median_s'] / row['cli']['median_s'], 2)
+        say('  %-6s %s' % (query, json.dumps(row)))
+        results[query] = row
+    return results
+
+
+def table(report):
+    lines = ['%-13s %9s %7s %6s %9s %8s %9s %8s %7s %5s' % (
+        'store', 'size', 'B/notif', 'query', 'cli s', 'cli MB', 'python s', 'py MB',
+        'py/cli', 'same')]
+    for entry in report:
+        for query, row in entry['queries'].items():
+            py = row.get('python', {})
+            lines.append('%-13s %9d %7.0f %6s %9.3f %8.1f %9s %8s %7s %5s' % (
+                entry['store'], entry['size'], entry['bytes_per_notification'], query,
+                row['cli']['median_s'], row['cli']['peak_rss_mb'],
+                py.get('median_s', '-'), py.get('peak_rss_mb', '-'),
+                row.get('python/cli', '-'), row.get('same', '-')))
+    return '\n'.join(lines)
+
+
+def sizes(text):
+    return [int(float(s)) for s in text.split(',') if s] if text else []
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--sqlite', type=sizes, default=sizes('1000000,5000000'),
+                        metavar='N[,N]', help='SQLite sizes (default 1M and 5M; empty: none)')
+    for kind in SEARCH_ENGINES:
+        parser.add_argument('--' + kind, type=sizes, default=[], metavar='N[,N]',
+                            help='%s sizes (none by default; 1000000 for the issue\'s '
+                                 'targets)' % kind)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--repeat', type=int, default=5, help='runs per query and path')
+    parser.add_argument('--queries', default=','.join(QUERIES),
+                        help='comma-separated subset of %s' % ','.join(QUERIES))
+    parser.add_argument('--cache-dir', default=os.path.expanduser('~/.cache/nvs-notif-bench'),
+                        help='where SQLite stores are kept between runs (default %(default)s)')
+    parser.add_argument('--json', action='store_true', help='print JSON instead of a table')
+    # The python side's child process.
+    parser.add_argument('--python-path', choices=[q for q in QUERIES if q not in NO_PYTHON_PATH],
+                        help=argparse.SUPPRESS)
+    parser.add_argument('--store', help=argparse.SUPPRESS)
+    parser.add_argument('--now', help=argparse.SUPPRESS)
+    parser.add_argument('--config-file', help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.python_path:
+        return run_python_path(args)
+    say = benchutil.stderr
+    os.makedirs(args.cache_dir, exist_ok=True)
+    queries = set(args.queries.split(','))
+    report = []
+    with tempfile.NamedTemporaryFile('w', suffix='.conf') as conf:
+        # Defaults only: no operator's nvs-notif.conf changes what is measured.
+        conf.write('[nvs]\n')
+        conf.flush()
+        plan = [('sqlite', n) for n in args.sqlite]
+        plan += [(kind, n) for kind in SEARCH_ENGINES for n in getattr(args, kind)]
+        for kind, count in plan:
+            if kind == 'sqlite':
+                url, per = sqlite_store(args.cache_dir, count, args.seed, say)
+            else:
+                url, per = search_store(kind, count, args.seed, say)
+            say('%s, %d notifications, %.0f bytes each' % (kind, count, per))
+            report.append({'store': kind, 'size': count, 'bytes_per_notification': round(per),
+                           'queries': bench_store(url, conf.name, args.repeat, queries, say)})
+    benchutil.stdout(json.dumps(report, indent=2) if args.json else table(report))
+    return 0 if all(r.get('same', True) for e in report for r in e['queries'].values()) else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
