@@ -321,8 +321,9 @@ NOVA_COMPUTE_FUNCTIONS = {
 #: compute_task.build_instances error says so (legacy at ERROR priority,
 #: versioned as ``.error``); MaxRetriesExceeded is not the scheduler's failure
 #: (its own span).  cinder's scheduler reports a volume it could not place as
-#: ``scheduler.create_volume`` at ERROR priority; ``volume.create.start`` came
-#: from cinder-api and no ``.end`` follows.
+#: ``scheduler.create_volume`` at ERROR priority: the volume manager's flow,
+#: which sends ``volume.create.start``/``.end``, never runs, so this error is
+#: all there is of the failed create (a start-less failed ``volume.create``).
 REPORTED_FOR = {
     ('compute_task.build_instances', 'NoValidHost'): 'scheduler.select_destinations',
     ('scheduler.create_volume', None): 'volume.create',

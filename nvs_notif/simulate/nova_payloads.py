@@ -148,6 +148,40 @@ def nova_event(w, t, req, inst, action, phase, host=None, fault=None, v_name=Non
                       'compute.instance.%s.%s' % (action, phase), payload, req.ctx)
 
 
+def wrapped_failure(w, t, req, inst, method, exc, msg, function, args=None, host=None,
+                    classless=False):
+    """What nova.exception_wrapper.wrap_exception sends when compute's ``method`` raises:
+    legacy, an ERROR notification named after the method with the exception and the
+    method's arguments; versioned, ``compute.exception`` with an ExceptionPayload whose
+    function_name is the innermost frame (``function``) and whose traceback runs from
+    the wrapper through ``method``.
+
+    :param classless: the exception as nova before 18 serialised a NovaException: its
+        ``__dict__``, ``{"kwargs": {...}}``, without class or message (legacy only)
+    """
+    host = host or inst.host
+    if req.versioned:
+        payload = v_fault(exc, msg, function, 'nova.virt.libvirt.driver')
+        frames = (('nova/exception_wrapper.py', 'wrapped'),
+                  ('nova/compute/manager.py', 'decorated_function'),
+                  ('nova/compute/manager.py', method),
+                  ('nova/virt/libvirt/driver.py', function))
+        payload['nova_object.data']['traceback'] = 'Traceback (most recent call last):\n' + ''.join(
+            '  File "/usr/lib/python3/dist-packages/%s", line %d, in %s\n' % (path, 100 + i, name)
+            for i, (path, name) in enumerate(frames)) + '%s: %s\n' % (exc, msg)
+        return w.notif(t, 'nova', VERSIONED, 'nova-compute:' + host, 'ERROR',
+                       'compute.exception', payload, req.ctx)
+    if classless:
+        exception = {'kwargs': {'code': catalogue.exception_code(exc), 'reason': msg}}
+    else:
+        exception = catalogue.wire_exception(exc, msg, fault_fields(inst))
+    call = {'instance': {'uuid': inst.uuid, 'host': host, 'vm_state': inst.state,
+                         'task_state': inst.task_state}}
+    call.update(args or {})
+    return w.notif(t, 'nova', NOTIFICATIONS, 'compute.' + host, 'ERROR', method,
+                   {'exception': exception, 'args': call}, req.ctx)
+
+
 def fault_fields(inst):
     return {'port': inst.port_id, 'mem': inst.flavor.memory_mb, 'image': inst.image.id,
             'uuid': inst.uuid}

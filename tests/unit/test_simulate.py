@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 
+from nvs_notif import services
 from nvs_notif import simulate as sim
 
 N = 3000
@@ -32,6 +33,8 @@ def _rid(n):
 
 def _fault_of(n):
     p = n.payload
+    if p.get('nova_object.name') == 'ExceptionPayload':
+        return p                    # compute.exception: the payload is the fault
     if 'nova_object.data' in p:
         d = p['nova_object.data']
         return d.get('fault') or d.get('reason')
@@ -259,6 +262,15 @@ def test_legacy_errors_carry_the_exception_repr():
             # set_vm_state_and_notify / cinder: reason=<exception>, no 'exception' key
             assert 'exception' not in p
             text = p['reason']
+        elif 'args' in p:
+            # wrap_exception: named after the method; the exception, and its arguments
+            assert n.event_type in services.NOVA_COMPUTE_FUNCTIONS
+            assert p['args']['instance']['uuid']
+            text = p['exception']
+            if isinstance(text, dict):
+                shapes['classless'] += 1    # nova < 18: the exception's __dict__
+                assert set(text) == {'kwargs'} and text['kwargs']['reason']
+                continue
         else:
             assert n.event_type.startswith('compute.instance.')
             text = p['exception']
@@ -268,8 +280,8 @@ def test_legacy_errors_carry_the_exception_repr():
             assert "'class': '" in text and "'message': '" in text
         else:
             shapes['plain'] += 1            # BaseException.__repr__: Name('message')
-            assert text.endswith("')") and '(' in text
-    assert shapes['nova'] and shapes['plain']
+            assert text.endswith(("')", '")')) and '(' in text
+    assert shapes['nova'] and shapes['plain'] and shapes['classless']
     reasons = [n.payload['reason'] for n in errors
                if n.event_type == 'compute_task.build_instances']
     assert any("'class': 'NoValidHost_Remote'" in r for r in reasons)
@@ -444,3 +456,26 @@ def test_image_download_dominates_some_creates(stream):
                 total = (n.timestamp - starts[rid]).total_seconds()
                 shares.append((sends[rid] - starts[rid]).total_seconds() / total)
     assert shares and max(shares) > 0.7
+
+
+def test_failed_compute_operations_are_reported_as_nova_does():
+    """snapshot, delete and rebuild failures end in nova's wrap_exception (legacy: the
+    method's name; versioned: compute.exception), and none of them is left open."""
+    from nvs_notif import notification, spans
+    stream = [json.loads(json.dumps(n.to_message()))
+              for n in sim.simulate(N, seed=3, error_ratio=0.5, hung_ratio=0.0)]
+    notes = [notification.normalize(m) for m in stream]
+    wrapped = [n for n in notes if n.event_type in services.NOVA_COMPUTE_FUNCTIONS
+               or n.event_type == 'compute.exception']
+    assert {n.operation for n in wrapped} == {
+        'compute.instance.snapshot', 'compute.instance.delete', 'compute.instance.rebuild',
+        'instance.snapshot', 'instance.delete', 'instance.rebuild'}
+    merged = spans.merge_all(f for n in notes for f in spans.fragments(n))
+    failed = {s.operation for s in merged.values() if s.status == 'failure'}
+    assert {'compute.instance.snapshot', 'compute.instance.delete',
+            'compute.instance.shutdown', 'instance.snapshot', 'instance.delete'} <= failed
+    last = max(n.timestamp for n in notes)
+    for s in merged.values():
+        if s.operation.rpartition('.')[2] in ('snapshot', 'delete', 'rebuild', 'shutdown'):
+            # open only if it began within the last few minutes of the stream
+            assert s.status != 'open' or (last - s.start).total_seconds() < 600, s

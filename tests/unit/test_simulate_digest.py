@@ -9,12 +9,12 @@ import json
 from nvs_notif import simulate as sim
 
 #: simulate(20000, seed=0) with the default cloud.
-DEFAULT_DIGEST = 'c2194e659c58ea30482f962720112b62644973e5745db0c961567bae64720f80'
+DEFAULT_DIGEST = 'd8af688763c5dbe0d2b75d2c423106a14557776b9376e7db9c4fd2a59cc5ea8a'
 #: A small, busy cloud: many failures, reschedules, hangs, maintenance windows.
 STRESSED = dict(seed=7, error_ratio=0.5, reschedule_ratio=0.5, versioned_ratio=0.5,
                 hung_ratio=0.1, boot_from_volume_ratio=0.5, maintenance_interval=120.0,
                 audit_interval=600.0, hosts=3, max_instances=20)
-STRESSED_DIGEST = '85b32c8193d5b747e643fdb7fe9a72c5d5849c238486f2fefb1a3ae6215a34b7'
+STRESSED_DIGEST = 'd8e386a19e83823b326f87dc37d29e272ec34f10f1e93267b82a093399093aba'
 
 
 def _digest(notifications):

@@ -7,7 +7,8 @@ from nvs_notif.simulate import catalogue
 from nvs_notif.simulate.flow import FlowKind, follow, on_instance
 from nvs_notif.simulate.flows import cinder, glance, neutron
 from nvs_notif.simulate.nova_payloads import (build_failed, fixed_ips, instance_update,
-                                              nova_event, scheduler_event, v_flavor)
+                                              nova_event, scheduler_event, v_flavor,
+                                              wrapped_failure)
 
 
 class CreateOutcome:
@@ -137,13 +138,24 @@ def server_delete(w, t, inst, req):
     yield t, instance_update(w, t, req, inst, inst.state, old_task, host=req.api, api=True)
     t += w.lognorm(0.3, 0.4)
     yield t, nova_event(w, t, req, inst, 'delete', 'start')
+    fails = w.rng.random() < w.config.error_ratio * 0.5
     if not req.versioned:
         t += 0.05
         yield t, nova_event(w, t, req, inst, 'shutdown', 'start')
-        t += w.lognorm(2.0, 0.7)
+    t += w.lognorm(2.0, 0.7)
+    if fails:
+        # the driver cannot destroy the guest: out of _shutdown_instance and
+        # terminate_instance, whose wrap_exception is all that is sent
+        inst.state, inst.task_state = 'error', None
+        yield t, wrapped_failure(w, t, req, inst, 'terminate_instance',
+                                 'InstanceTerminationFailure',
+                                 'Failed to terminate instance: libvirtError: Failed to '
+                                 'terminate process %d with SIGKILL: Device or resource busy'
+                                 % w.rng.randint(1000, 99999), 'destroy',
+                                 {'bdms': [], 'delete_type': 'delete'}, classless=True)
+        return
+    if not req.versioned:
         yield t, nova_event(w, t, req, inst, 'shutdown', 'end')
-    else:
-        t += w.lognorm(2.0, 0.7)
     if inst.volume_id is None and w.rng.random() < 0.6:
         t = yield from follow(neutron.port_delete(w, t, req, inst), t)
     t += w.lognorm(0.8, 0.4)
@@ -222,10 +234,13 @@ def server_rebuild(w, t, inst, req):
     t += w.lognorm(6.0, 0.4)
     if rng.random() < w.config.error_ratio:
         inst.state, inst.task_state = 'error', None
-        yield t, nova_event(w, t, req, inst, 'rebuild', 'error', v_name=v_name,
-                            fault=('libvirtError', 'Requested operation is not valid: '
-                                   'domain is not running', '_do_rebuild_instance',
-                                   'nova.compute.manager'))
+        fault = ('libvirtError', 'Requested operation is not valid: domain is not running',
+                 '_do_rebuild_instance', 'nova.compute.manager')
+        yield t, nova_event(w, t, req, inst, 'rebuild', 'error', v_name=v_name, fault=fault)
+        # re-raised: rebuild_instance's wrap_exception reports it too
+        t += 0.01
+        yield t, wrapped_failure(w, t, req, inst, 'rebuild_instance', fault[0], fault[1],
+                                 'spawn', {'image_ref': inst.image.id})
     else:
         inst.state, inst.task_state = 'active', None
         yield t, nova_event(w, t, req, inst, 'rebuild', 'end', v_name=v_name)
@@ -256,6 +271,18 @@ def server_snapshot(w, t, inst, req):
     v_extra = {'snapshot_image_id': img_id}
     inst.task_state = 'image_snapshot'
     yield t, nova_event(w, t, req, inst, 'snapshot', 'start', v_name=v_name, v_extra=v_extra)
+    if w.rng.random() < w.config.error_ratio:
+        # the driver fails: no .end, no .error; _snapshot_instance and snapshot_instance
+        # are both wrapped, so both report it
+        t += w.lognorm(3.0, 0.5)
+        inst.task_state = None
+        msg = ('internal error: unable to execute QEMU command \'blockdev-snapshot-sync\': '
+               'No space left on device')
+        for method in ('_snapshot_instance', 'snapshot_instance'):
+            yield t, wrapped_failure(w, t, req, inst, method, 'libvirtError', msg, 'snapshot',
+                                     {'image_id': img_id})
+            t += 0.002
+        return
     t = yield from follow(glance.snapshot_upload(w, t, req, inst, img_id), t)
     t += w.lognorm(0.5, 0.3)
     inst.task_state = None
