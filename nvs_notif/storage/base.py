@@ -80,7 +80,8 @@ class Store(metaclass=abc.ABCMeta):
         :param global_request_id: spans whose global request id is this
         :param project_id: spans of this project (tenant)
         :param operation: spans whose operation starts with this prefix
-        :param since: aware datetime; spans with a start, end or failure at or after it
+        :param since: aware datetime; spans with a start, end, failure or
+            abort (``aborted``) at or after it
         :param until: aware datetime; spans with a start, end or failure at or
             before it (with ``since``: one of those times inside the range)
 

@@ -296,7 +296,7 @@ class ElasticsearchStore(base.Store):
         window = _range(since, until)
         if window:
             filters.append({'bool': {'minimum_should_match': 1, 'should': [
-                {'range': {field: window}} for field in ('start', 'end', 'failed')]}})
+                {'range': {field: window}} for field in ('start', 'end', 'failed', 'aborted')]}})
         self._refresh(self.index('spans'))
         return [documents.span_from_doc(hit['_source']) for hit in helpers.scan(
             self.client, index=self.index('spans'), query={'query': _bool(filters)},

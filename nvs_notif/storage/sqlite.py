@@ -224,7 +224,8 @@ class SQLiteStore(base.Store):
                 args.append(operation[:-1] + chr(ord(operation[-1]) + 1))
         if since is not None or until is not None:
             either = []
-            for column in ('start', '"end"', 'failed'):
+            # aborted: an inner operation failed with its outer one (spans.Span.aborted_at)
+            for column in ('start', '"end"', 'failed', "json_extract(doc, '$.aborted')"):
                 bounds = []
                 if since is not None:
                     bounds.append('%s >= ?' % column)

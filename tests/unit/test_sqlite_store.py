@@ -402,3 +402,16 @@ def test_notification_json_splices_the_payload_text_unchanged(payload):
     assert doc == spliced_doc == documents.notification_doc(n)
     assert json.loads(spliced) == json.loads(whole)
     assert ('ü' in whole) == ('ü' in spliced) == ('a' in payload)   # UTF-8, not \\u escapes
+
+
+def test_a_span_failed_with_its_outer_operation_is_found_by_that_time(store):
+    # the shutdown started at 1 and was aborted by the delete's error at 50
+    flow = [notif('compute.instance.delete.start', 0, 'host-3', request_id='req-d'),
+            notif('compute.instance.shutdown.start', 1, 'host-3', request_id='req-d'),
+            notif('compute.instance.delete.error', 50, 'host-3', request_id='req-d',
+                  fault=FAULT_A)]
+    store.write(storage.Batch(flow, [f for n in flow for f in spans.fragments(n)]))
+    found = {s.operation: s for s in store.spans(since=T0 + datetime.timedelta(seconds=40))}
+    assert set(found) == {'compute.instance.delete', 'compute.instance.shutdown'}
+    assert found['compute.instance.shutdown'].status == 'failure'
+    assert found['compute.instance.shutdown'].aborted == T0 + datetime.timedelta(seconds=50)
