@@ -45,12 +45,13 @@ def test_expected_objects(objects):
     assert views == {'nvs-notifications': 'timestamp', 'nvs-spans': 'start',
                      'nvs-rejects': 'received'}
     by_title = {o['attributes']['title']: o for o in objects}
+    # error_message: an exception serialised without a class has only its message
     assert by_title['nvs errors']['attributes']['columns'] == [
-        'host', 'service', 'event_type', 'error_type', 'request_id']
+        'host', 'service', 'event_type', 'error_type', 'error_message', 'request_id']
     trace = by_title['nvs request trace']['attributes']
     assert trace['sort'] == [['start', 'asc']]
     assert trace['columns'] == ['operation', 'service', 'host', 'duration', 'attempts', 'status',
-                                'error_type', 'request_id', 'global_request_id']
+                                'error_type', 'error_message', 'request_id', 'global_request_id']
 
 
 def test_ids_unique(objects):
