@@ -362,7 +362,7 @@ class ElasticsearchStore(base.Store):
                 self.client.indices.delete(index=name)
             removed[kind] = len(old)
         recent = [{'range': {f: {'gte': before.isoformat()}}}
-                  for f in ('start', 'last_start', 'end', 'failed')]
+                  for f in ('start', 'last_start', 'end', 'failed', 'aborted')]
         # Scan and bulk-delete rather than _delete_by_query, which lives in a
         # module minimal distributions leave out.
         old_spans = helpers.scan(self.client, index=self.index('spans'), _source=False,

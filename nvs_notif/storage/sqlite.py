@@ -287,8 +287,8 @@ class SQLiteStore(base.Store):
             'samples': 'DELETE FROM samples WHERE timestamp < ?',
             'rejects': 'DELETE FROM rejects WHERE received < ?',
             'spans': """DELETE FROM spans WHERE max(coalesce(start, ''), coalesce("end", ''),
-                        coalesce(failed, ''), coalesce(json_extract(doc, '$.last_start'), ''))
-                        < ?""",
+                        coalesce(failed, ''), coalesce(json_extract(doc, '$.last_start'), ''),
+                        coalesce(json_extract(doc, '$.aborted'), '')) < ?""",
         }
         return self._transaction(lambda db: {
             kind: db.execute(sql, (cutoff,)).rowcount for kind, sql in statements.items()})

@@ -415,3 +415,16 @@ def test_a_span_failed_with_its_outer_operation_is_found_by_that_time(store):
     assert set(found) == {'compute.instance.delete', 'compute.instance.shutdown'}
     assert found['compute.instance.shutdown'].status == 'failure'
     assert found['compute.instance.shutdown'].aborted == T0 + datetime.timedelta(seconds=50)
+
+
+def test_purge_keeps_a_span_while_its_abort_is_recent(store):
+    # a delete that failed before its shutdown reported a start: the shutdown
+    # span holds only the abort (spans.fragments)
+    error = notif('compute.instance.delete.error', 50, 'host-3', request_id='req-d',
+                  fault=FAULT_A)
+    store.write(storage.Batch([error], spans.fragments(error)))
+    assert store.count('spans') == 2
+    store.purge(T0 + datetime.timedelta(seconds=10))
+    assert store.count('spans') == 2
+    store.purge(T0 + datetime.timedelta(seconds=60))
+    assert store.count('spans') == 0
