@@ -9,7 +9,7 @@ PIPELINE_OPTS = [
     cfg.StrOpt('pipeline_cfg_file', default='nvs_pipeline.yaml',
                help='Pipeline definition of the nvs pipeline manager (sources '
                     'select event types, sinks name publishers such as '
-                    'elasticsearch:// or sqlite://).'),
+                    'elasticsearch://, opensearch:// or sqlite://).'),
     cfg.ListOpt('redact_keys', default=[],
                 help='Payload keys to mask in addition to the built-in secrets '
                      '(passwords, tokens, keys, admin_password, auth headers).'),
@@ -36,7 +36,7 @@ SPAN_OPTS = [
 SPOOL_OPTS = [
     cfg.StrOpt('spool_dir', default='/var/lib/ceilometer/nvs-spool',
                help='Directory of the local disk queues between the stock event/meter '
-                    'pipelines and a remote store (elasticsearch://).'),
+                    'pipelines and a remote store (elasticsearch://, opensearch://).'),
     cfg.FloatOpt('spool_flush_interval', default=1.0, min=0.05,
                  help='Seconds between sends of spooled documents: the longest a '
                       'document waits while the store is up.'),

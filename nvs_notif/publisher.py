@@ -1,4 +1,4 @@
-"""Ceilometer publishers over the stores: ``elasticsearch://...`` and ``sqlite:///...``.
+"""Ceilometer publishers over the stores: ``elasticsearch://...``, ``opensearch://...`` and ``sqlite:///...``.
 
 The publisher URL is the store URL.  The nvs pipeline hands whole batches to
 :meth:`StorePublisher.write` and requeues them when it raises.  The stock

@@ -1,9 +1,11 @@
-"""Benchmark: the Elasticsearch store and the whole agent against plain baselines.
+"""Benchmark: a search-engine store and the whole agent against plain baselines.
 
 Two measurements, both sides of each in the same run, on the real servers the
-functional tests use (Elasticsearch on ``$NVS_TEST_ES_URL``, default
-``http://127.0.0.1:9200``; RabbitMQ on ``$NVS_TEST_TRANSPORT_URL``, default
-``rabbit://guest:guest@127.0.0.1:5672/``).
+functional tests use (``--engine elasticsearch``, the default: Elasticsearch on
+``$NVS_TEST_ES_URL``, default ``http://127.0.0.1:9200``; ``--engine opensearch``:
+OpenSearch on ``$NVS_TEST_OPENSEARCH_URL``, default ``http://127.0.0.1:9201``, where
+the baseline is opensearch-py's ``helpers.bulk`` and there is no orjson baseline;
+RabbitMQ on ``$NVS_TEST_TRANSPORT_URL``, default ``rabbit://guest:guest@127.0.0.1:5672/``).
 
 1. **Bulk indexing.** N simulated notifications (:func:`nvs_notif.simulate.simulate`,
    ``normalize(redact(message))``) are written
@@ -126,6 +128,7 @@ affinities are given back at the end, also on failure.
 import argparse
 import collections
 import gc
+import importlib
 import json
 import logging
 import os
@@ -137,16 +140,15 @@ import statistics
 import sys
 import tempfile
 import time
-import urllib.parse
 import uuid
 import warnings
 
 from tools import benchutil
 from tools.agentproc import Agent
-from tools.benchutil import (AGENT_EXCHANGES, ES_URL, TRANSPORT_URL, Cleanup, Rabbit,
-                             es_check, es_client, es_count, es_delete_prefix,
-                             es_delete_prefix_patiently, es_indices, es_store_url, preload,
-                             run_ceiling, simulated)
+from tools.benchutil import (AGENT_EXCHANGES, ENGINE_URLS, TRANSPORT_URL, Cleanup, Rabbit,
+                             connection_errors, es_check, es_client, es_count, es_delete_prefix,
+                             es_delete_prefix_patiently, es_health, es_indices, es_store_url,
+                             preload, run_ceiling, simulated)
 
 POLL_INTERVAL = 0.5
 _stderr, _stdout = benchutil.stderr, benchutil.stdout
@@ -185,16 +187,16 @@ class OursSide:
     label = 'ours: ElasticsearchStore.write, notifications only'
     with_fragments = False
 
-    def __init__(self, notifications, fragments, batch_size, options):
+    def __init__(self, notifications, fragments, batch_size, options, engine):
         self.notifications = notifications
         self.fragments = fragments
         self.batch_size = batch_size
         self.options = options
+        self.engine = engine
 
     def prepare(self, client, prefix):
-        from nvs_notif.storage import elasticsearch as es_store
-        store = es_store.ElasticsearchStore(urllib.parse.urlsplit(
-            es_store_url(prefix, self.options)))
+        from nvs_notif import storage
+        store = storage.get_store(es_store_url(prefix, self.options, self.engine))
         # Template installation is a once-per-process cost: keep it out of the timing.
         ensure = getattr(store, '_ensure_templates', None)
         if ensure is not None:
@@ -241,12 +243,13 @@ class PlainSide:
     name = 'plain'
     label = 'plain: helpers.bulk(chunk_size=500)'
 
-    def __init__(self, docs):
+    def __init__(self, docs, engine):
         self.docs = docs
+        self.engine = engine
 
     def prepare(self, client, prefix):
-        from nvs_notif.storage import es_templates
-        es_templates.install(client, prefix)
+        from nvs_notif.storage import search_templates
+        search_templates.install(engine_adapter(self.engine).Engine(client), prefix)
         # The same layout as the store's: daily indices by the notification's own time
         # (the template makes '<prefix>-notifications' an alias over them, so that
         # name cannot be an index).
@@ -254,10 +257,9 @@ class PlainSide:
                     '_id': d['message_id'], '_source': d} for d in self.docs]
         return client, actions
 
-    @staticmethod
-    def run(state):
-        from elasticsearch import helpers
+    def run(self, state):
         client, actions = state
+        helpers = engine_adapter(self.engine).Engine.helpers     # the client's own
         ok, errors = helpers.bulk(client, actions, chunk_size=500)
         return {'ok': ok, 'errors': len(errors) if isinstance(errors, list) else errors}
 
@@ -282,13 +284,17 @@ class PlainOrjsonSide(PlainSide):
         state[0].close()
 
 
+def engine_adapter(engine):
+    """Our store's adapter module of ``engine`` (its Engine: the client's helpers, templates)."""
+    return importlib.import_module('nvs_notif.storage.' + engine)
+
+
 def es_unreachable(exc):
-    """Whether ``exc`` (or what caused it) is a connection failure to Elasticsearch."""
-    import elasticsearch
+    """Whether ``exc`` (or what caused it) is a connection failure to the search engine."""
     for _ in range(10):
         if exc is None:
             return False
-        if isinstance(exc, (elasticsearch.ConnectionError, elasticsearch.ConnectionTimeout)):
+        if isinstance(exc, connection_errors()):
             return True
         exc = exc.__cause__ or exc.__context__
     return False
@@ -299,11 +305,11 @@ def es_wait(client, wait):
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         try:
-            client.cluster.health(wait_for_status='yellow', timeout='5s')
+            es_health(client, '5s')
             return
         except Exception:  # noqa: BLE001
             time.sleep(2)
-    raise RuntimeError('Elasticsearch did not come back within %ss' % wait)
+    raise RuntimeError('the search engine did not come back within %ss' % wait)
 
 
 def timed_run(side, client, prefix):
@@ -325,10 +331,14 @@ def bench_bulk(args, base, client, cleanup, say):
         % (inputs['notifications'], args.seed, inputs['span_fragments'],
            inputs['mean_doc_json_bytes'], time.perf_counter() - t0,
            inputs['notification_doc_seconds']))
-    sides = [OursSide(notifications, fragments, args.batch_size, args.es_option), PlainSide(docs),
-             PlainOrjsonSide(docs)]
+    sides = [OursSide(notifications, fragments, args.batch_size, args.es_option, args.engine),
+             PlainSide(docs, args.engine)]
+    if args.engine == 'elasticsearch':
+        # opensearch-py has no orjson serializer of its own.
+        sides.append(PlainOrjsonSide(docs, args.engine))
     if not args.no_spans:
-        sides.append(OursSpansSide(notifications, fragments, args.batch_size, args.es_option))
+        sides.append(OursSpansSide(notifications, fragments, args.batch_size, args.es_option,
+                                   args.engine))
     times = {s.name: [] for s in sides}
     checks = {s.name: [] for s in sides}
     for w in range(args.warmup):
@@ -407,7 +417,8 @@ def service_pids():
 
 def run_agent(args, rabbit, topic, queued, prefix, workdir, client, timeout, cleanup, say,
               name='bench-agent'):
-    agent = Agent(workdir, name, TRANSPORT_URL, topic, [es_store_url(prefix, args.es_option)],
+    agent = Agent(workdir, name, TRANSPORT_URL, topic,
+                  [es_store_url(prefix, args.es_option, args.engine)],
                   workers=args.workers, batch_size=args.e2e_batch_size)
     cleanup.add('agent %s' % name, agent.stop)
     pattern = '%s-notifications*' % prefix
@@ -564,7 +575,7 @@ def e2e_ours(args, base, n, rabbit, client, workdir, timeout, cleanup, say):
     cleanup.add('es %s' % prefix, es_delete_prefix_patiently, client, prefix,
                 args.cleanup_wait)
     say('e2e run %d: ours (ceilometer-agent-notification, %d worker(s) -> %s):'
-        % (n, args.workers, es_store_url(prefix, args.es_option)))
+        % (n, args.workers, es_store_url(prefix, args.es_option, args.engine)))
     pre = preload(rabbit, topic, args.e2e_count, args.seed, args.publish_timeout,
                   cleanup, say)
     gc.collect()
@@ -698,6 +709,9 @@ def pin(services, service_cpus, cleanup, say):
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--engine', choices=('elasticsearch', 'opensearch'), default='elasticsearch',
+                   help='the search engine: its test server, our store for it and its '
+                        'client\'s bulk helper as the baseline (default elasticsearch)')
     p.add_argument('--count', '-n', type=int, default=20000,
                    help='bulk: documents per run (default 20000)')
     p.add_argument('--batch-size', '-b', type=int, default=500,
@@ -849,7 +863,8 @@ def main(argv=None):
     old_term = signal.signal(signal.SIGTERM, benchutil.raise_on_sigterm)
     base = 'nvs-bench-%s' % uuid.uuid4().hex[:10]
     cleanup = Cleanup(_stderr)
-    doc = {'run_id': base, 'es_url': ES_URL, 'transport_url': TRANSPORT_URL,
+    doc = {'run_id': base, 'engine': args.engine, 'es_url': ENGINE_URLS[args.engine],
+           'transport_url': TRANSPORT_URL,
            'count': args.count, 'batch_size': args.batch_size, 'repeat': args.repeat,
            'warmup': args.warmup,
            'seed': args.seed, 'python': platform.python_version(),
@@ -857,16 +872,17 @@ def main(argv=None):
     try:
         from importlib import metadata
         doc['versions'] = {d: metadata.version(d) for d in
-                           ('ceilometer', 'oslo.messaging', 'elasticsearch', 'nvs-notif')}
+                           ('ceilometer', 'oslo.messaging', 'elasticsearch', 'opensearch-py',
+                            'nvs-notif')}
     except Exception:  # noqa: BLE001
         pass
-    client = es_client()
+    client = es_client(args.engine)
     cleanup.add('es client', client.close)
     status = 0
     try:
         doc['es_status'] = es_check(client, args.cleanup_wait)
-        say('run %s: Elasticsearch %s (%s), RabbitMQ %s'
-            % (base, ES_URL, doc['es_status'], TRANSPORT_URL))
+        say('run %s: %s %s (%s), RabbitMQ %s'
+            % (base, args.engine, doc['es_url'], doc['es_status'], TRANSPORT_URL))
         if not args.skip_bulk:
             doc['bulk'] = bench_bulk(args, base, client, cleanup, say)
         if not args.skip_e2e:

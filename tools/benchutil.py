@@ -30,7 +30,12 @@ from nvs_notif import notification
 from nvs_notif import pipeline
 from tools import loadgen
 
-ES_URL = os.environ.get('NVS_TEST_ES_URL', 'http://127.0.0.1:9200')
+ES_URL = os.environ.get('NVS_TEST_ES_URL',
+                        'http://127.0.0.1:%s' % os.environ.get('NVS_ES_PORT', '9200'))
+OPENSEARCH_URL = os.environ.get(
+    'NVS_TEST_OPENSEARCH_URL', 'http://127.0.0.1:%s' % os.environ.get('NVS_OPENSEARCH_PORT', '9201'))
+#: The search engines a benchmark can run on, and their servers (as the functional tests').
+ENGINE_URLS = {'elasticsearch': ES_URL, 'opensearch': OPENSEARCH_URL}
 TRANSPORT_URL = loadgen.TRANSPORT_URL
 EXCHANGE = 'nova'
 #: ceilometer's default [notification] notification_control_exchanges: the agent
@@ -100,20 +105,45 @@ def raise_on_sigterm(signum, _frame):
 
 # --- Elasticsearch --------------------------------------------------------------
 
-def es_client(**kwargs):
-    """A client of the test Elasticsearch; ``kwargs`` go to the constructor."""
+def es_client(engine='elasticsearch', **kwargs):
+    """A client of the test server of ``engine`` (its official client);
+    ``kwargs`` go to the constructor."""
+    if engine == 'opensearch':
+        import opensearchpy
+        return opensearchpy.OpenSearch(OPENSEARCH_URL, timeout=30, **kwargs)
     import elasticsearch
     return elasticsearch.Elasticsearch(ES_URL, request_timeout=30, **kwargs)
 
 
-def es_store_url(prefix, options=None):
-    """The store URL the way the functional tests build it (tests.functional.support.es_store_url),
+def is_opensearch(client):
+    return type(client).__module__.startswith('opensearchpy')
+
+
+def connection_errors():
+    """Both clients' connection failures."""
+    import elasticsearch
+    import opensearchpy
+    return (elasticsearch.ConnectionError, elasticsearch.ConnectionTimeout,
+            opensearchpy.ConnectionError)
+
+
+def es_health(client, timeout):
+    """The cluster's health once yellow (at most ``timeout``, e.g. '10s')."""
+    if is_opensearch(client):
+        # opensearch-py takes ``timeout`` for the request's own without request_timeout.
+        return client.cluster.health(wait_for_status='yellow', timeout=timeout,
+                                     request_timeout=60)
+    return client.cluster.health(wait_for_status='yellow', timeout=timeout)
+
+
+def es_store_url(prefix, options=None, engine='elasticsearch'):
+    """The store URL the way the functional tests build it (tests.functional.support.store_url),
     with more URL ``options`` (``{'index_payload': 'false'}``)."""
-    parsed = urllib.parse.urlsplit(ES_URL)
+    parsed = urllib.parse.urlsplit(ENGINE_URLS[engine])
     query = dict(options or {}, index_prefix=prefix)
     if parsed.scheme == 'https':
         query['scheme'] = 'https'
-    return 'elasticsearch://%s/?%s' % (parsed.netloc, urllib.parse.urlencode(query))
+    return '%s://%s/?%s' % (engine, parsed.netloc, urllib.parse.urlencode(query))
 
 
 def es_check(client, wait):
@@ -122,11 +152,11 @@ def es_check(client, wait):
     deadline = time.monotonic() + wait
     while True:
         try:
-            return client.cluster.health(wait_for_status='yellow', timeout='10s')['status']
+            return es_health(client, '10s')['status']
         except Exception as exc:  # noqa: BLE001
             if time.monotonic() > deadline:
-                raise RuntimeError('Elasticsearch at %s is not reachable (tools/test-services.sh'
-                                   ' start): %s' % (ES_URL, exc)) from None
+                raise RuntimeError('%s is not reachable (tools/test-services.sh start): %s'
+                                   % (type(client).__name__, exc)) from None
             time.sleep(2)
 
 
@@ -149,12 +179,11 @@ def es_delete_prefix_patiently(client, prefix, wait):
     """:func:`es_delete_prefix`, retried while Elasticsearch is unreachable (it may be
     restarted under us, e.g. by the functional tests' outage fixture), for at most
     ``wait`` seconds."""
-    import elasticsearch
     deadline = time.monotonic() + wait
     for attempt in range(1000):
         try:
             return es_delete_prefix(client, prefix)
-        except (elasticsearch.ConnectionError, elasticsearch.ConnectionTimeout):
+        except connection_errors():
             if time.monotonic() + 5 > deadline:
                 raise
             if attempt == 0:
@@ -167,14 +196,19 @@ def es_delete_prefix_patiently(client, prefix, wait):
 def es_delete_prefix(client, prefix):
     """Delete the indices and index templates named ``<prefix>-*``, by resolved name."""
     pattern = '%s-*' % prefix
+    # A 404 is not an error here; each client says so its own way.
+    if is_opensearch(client):
+        lenient, ignore = client, {'ignore': 404}
+    else:
+        lenient, ignore = client.options(ignore_status=404), {}
     names = sorted(es_indices(client, pattern))
     for start in range(0, len(names), 50):
-        client.options(ignore_status=404).indices.delete(
-            index=','.join(names[start:start + 50]), expand_wildcards='none')
-    templates = client.options(ignore_status=404).indices.get_index_template(name=pattern)
+        lenient.indices.delete(index=','.join(names[start:start + 50]),
+                               expand_wildcards='none', **ignore)
+    templates = lenient.indices.get_index_template(name=pattern, **ignore)
     tnames = sorted(t['name'] for t in templates.get('index_templates', ()))
     for name in tnames:
-        client.options(ignore_status=404).indices.delete_index_template(name=name)
+        lenient.indices.delete_index_template(name=name, **ignore)
     return len(names), len(tnames)
 
 

@@ -1,5 +1,6 @@
 """The ``nvs-notif`` command: cliff app whose commands load from ``nvs_notif.cli``."""
 import importlib.metadata
+import logging
 import os
 import sys
 import warnings
@@ -9,6 +10,10 @@ from cliff import commandmanager
 
 from nvs_notif.cli import common
 from nvs_notif import storage
+
+#: The HTTP clients' loggers: one INFO line per request (a replay into
+#: Elasticsearch printed ~2,000 of them). Shown from ``-vv`` (debug) on.
+_REQUEST_LOGGERS = ('elastic_transport', 'opensearch', 'urllib3')
 
 DEFAULT_STORE = 'sqlite:///' + os.path.join(
     os.environ.get('XDG_DATA_HOME', os.path.expanduser('~/.local/share')), 'nvs-notif', 'nvs.db')
@@ -24,6 +29,12 @@ class NvsNotifApp(app.App):
 
     _store = None
     _conf = None
+
+    def configure_logging(self):
+        super().configure_logging()
+        if self.options.verbose_level < 2:
+            for name in _REQUEST_LOGGERS:
+                logging.getLogger(name).setLevel(logging.WARNING)
 
     @property
     def config_files(self):
@@ -64,7 +75,7 @@ class NvsNotifApp(app.App):
     def build_option_parser(self, description, version, argparse_kwargs=None):
         parser = super().build_option_parser(description, version, argparse_kwargs)
         parser.add_argument('--store', default=os.environ.get('NVS_NOTIF_STORE'),
-                            help='Store URL: sqlite:///path or elasticsearch://host:9200 '
+                            help='Store URL: sqlite:///path, elasticsearch://host:9200 or opensearch://host:9200 '
                                  '(env NVS_NOTIF_STORE, else [cli] store of the config '
                                  'file; default %s)' % DEFAULT_STORE)
         parser.add_argument('--config-file', action='append', default=[], metavar='PATH',

@@ -1,32 +1,11 @@
-"""The production store: Elasticsearch 9.x.
-
-Span correlation across workers and agents needs no scripting: spans are read
-with their ``_seq_no``/``_primary_term``, merged in Python
-(:func:`nvs_notif.spans.merge_all`) and written back with optimistic
-concurrency; a conflict re-reads and re-merges only the spans that lost the race.
-"""
-import datetime
-import itertools
-import logging
-import urllib.parse
-
+"""The Elasticsearch 9.x store: the search-engine core over elasticsearch-py."""
 import elasticsearch
 from elasticsearch import helpers
 from elasticsearch import serializer
 
-from nvs_notif import jsontext
-from nvs_notif import spans as spans_mod
-from nvs_notif.storage import base
-from nvs_notif.storage import documents
-from nvs_notif.storage import es_templates
+from nvs_notif.storage import search
 
-LOG = logging.getLogger(__name__)
-
-_KINDS = ('notifications', 'spans', 'events', 'samples', 'rejects')
-
-
-class StoreError(Exception):
-    """The store did not durably accept a batch; the caller should retry it."""
+StoreError = search.StoreError
 
 
 class _Serializer(serializer.OrjsonSerializer):
@@ -45,31 +24,29 @@ class _Serializer(serializer.OrjsonSerializer):
 
 
 def client_from_url(url, credentials=None):
-    """An Elasticsearch client and the store options from a split store URL.
-
-    ``elasticsearch://host1:9200[,host2:9200]/?index_prefix=nvs&...``;
-    ``?scheme=https`` for TLS (the URL scheme must stay ``elasticsearch``:
-    ceilometer finds publishers by it). The URL holds no credentials
-    (:func:`nvs_notif.credentials.split` took them out).
+    """An Elasticsearch client and the store options from a split store URL
+    (:func:`nvs_notif.storage.search.parse_url`).
 
     :param credentials: a :class:`nvs_notif.credentials.Credentials`
     """
-    query = dict(urllib.parse.parse_qsl(url.query))
-    scheme = query.pop('scheme', 'http')
-    hosts = ['%s://%s' % (scheme, h) for h in url.netloc.split(',') if h]
+    conn, options = search.parse_url(url)
+    return _client(conn, credentials), options
+
+
+def _client(conn, credentials):
     kwargs = {
-        'request_timeout': float(query.pop('timeout', 30)),
-        'max_retries': int(query.pop('max_retries', 3)),
+        'request_timeout': conn.timeout,
+        'max_retries': conn.max_retries,
         'retry_on_timeout': True,
         'serializer': _Serializer(),
     }
     if credentials is not None:
-        kwargs.update(_auth(credentials, scheme))
-    if scheme == 'https':
-        kwargs['verify_certs'] = query.pop('verify_certs', 'true').lower() != 'false'
-        if 'ca_certs' in query:
-            kwargs['ca_certs'] = query.pop('ca_certs')
-    return elasticsearch.Elasticsearch(hosts or ['http://127.0.0.1:9200'], **kwargs), query
+        kwargs.update(_auth(credentials, conn.scheme))
+    if conn.scheme == 'https':
+        kwargs['verify_certs'] = conn.verify_certs
+        if conn.ca_certs:
+            kwargs['ca_certs'] = conn.ca_certs
+    return elasticsearch.Elasticsearch(conn.hosts, **kwargs)
 
 
 def _auth(credentials, scheme):
@@ -86,330 +63,26 @@ def _auth(credentials, scheme):
     return kwargs
 
 
-# Of each bulk item only what we and the helpers read: a quarter of the
-# response, less for Elasticsearch to write and for us to decode.
-_BULK_RESPONSE = 'errors,items.*._index,items.*._id,items.*.status,items.*.error'
+class Engine(search.Engine):
+    name = 'Elasticsearch'
+    helpers = helpers
+    errors = (elasticsearch.ApiError, elasticsearch.TransportError)
+    # Deeper than redact.MAX_DEPTH, which truncates payloads first.
+    flat_type = {'type': 'flattened', 'depth_limit': 128, 'ignore_above': 2048}
+
+    def put_index_template(self, name, body):
+        self.client.indices.put_index_template(name=name, **body)
+
+    def wait_for_yellow(self, index, timeout):
+        self.client.cluster.health(index=index, wait_for_status='yellow', timeout=timeout)
+
+    def mget(self, docs):
+        return self.client.mget(docs=docs)
 
 
-class ElasticsearchStore(base.Store):
+class ElasticsearchStore(search.SearchStore):
     """``elasticsearch://host:9200?index_prefix=nvs&refresh=false&bulk_size=500``."""
 
-    remote = True
-
-    def __init__(self, url, credentials=None):
-        super().__init__(url, credentials)
-        self.client, options = client_from_url(url, self.credentials)
-        self.prefix = options.get('index_prefix', 'nvs')
-        self.refresh = options.get('refresh', 'false')
-        self.bulk_size = int(options.get('bulk_size', 500))
-        self.conflict_retries = int(options.get('conflict_retries', 10))
-        self.index_payload = options.get('index_payload', 'true').lower() != 'false'
-        self._templates_ready = False
-
-    def index(self, kind, when=None):
-        """Where documents of ``kind`` are written.
-
-        Spans live in one index (every fragment of a span must find it);
-        the other kinds go to daily indices by the document's own time, so
-        retention drops whole indices (:meth:`purge`).
-        """
-        if kind == 'spans':
-            return '%s-spans' % self.prefix
-        day = (when or _utcnow()).astimezone(datetime.timezone.utc)
-        # Formatted by hand: strftime was a tenth of the documents' cost.
-        return '%s-%s-%04d.%02d.%02d' % (self.prefix, kind, day.year, day.month, day.day)
-
-    def alias(self, kind):
-        """The read name of ``kind``: an alias over its daily indices."""
-        return '%s-%s' % (self.prefix, kind)
-
-    def _ensure_templates(self):
-        if not self._templates_ready:
-            es_templates.install(self.client, self.prefix, self.index_payload)
-            self._templates_ready = True
-
-    def _bulk(self, actions):
-        """Yield ``(ok, op, item)`` per action; retries 429s with backoff."""
-        for ok, item in helpers.streaming_bulk(
-                self.client, actions, chunk_size=self.bulk_size,
-                raise_on_error=False, raise_on_exception=True, max_retries=5,
-                initial_backoff=1, max_backoff=30, refresh=self.refresh,
-                filter_path=_BULK_RESPONSE):
-            op, result = next(iter(item.items()))
-            yield ok, op, result
-
-    def write(self, batch):
-        self._ensure_templates()
-        try:
-            return self._write(batch)
-        except (elasticsearch.ApiError, elasticsearch.TransportError) as exc:
-            raise StoreError(str(exc)) from exc
-
-    def _write(self, batch):
-        by_id = {}
-        for f in batch.fragments:
-            by_id.setdefault(f.span_id, []).append(f)
-        merged = {}
-        # The first round of span writes travels with the batch's documents:
-        # one bulk request per batch, unless spans lost a race to another
-        # writer; then only those are re-read, re-merged and written again.
-        doc_actions = self._document_actions(batch)
-        pending, duplicates = set(by_id), 0
-        for _ in range(self.conflict_retries + 1):
-            actions = self._span_actions(pending, by_id, merged) + doc_actions
-            pending, found = self._bulk_or_dead_letter(actions)
-            duplicates += found
-            doc_actions = []
-            if not pending:
-                return base.WriteResult(merged, duplicates)
-        raise StoreError('%d spans still conflicting after %d retries'
-                         % (len(pending), self.conflict_retries))
-
-    def _document_actions(self, batch):
-        # The source as JSON text, the payload spliced in as the pipeline
-        # encoded it: helpers send text as is, so no payload is encoded twice.
-        texts = batch.payload_json
-        actions = [{'_op_type': 'create', '_index': self.index('notifications', n.timestamp),
-                    '_id': n.message_id,
-                    '_source': documents.notification_json(n, texts.get(n.message_id))[1]}
-                   for n in batch.notifications]
-        actions += [{'_op_type': 'create', '_index': self.index('rejects', r.received),
-                     '_id': reject_id, '_source': documents.reject_doc(r)}
-                    for reject_id, r in self._new_rejects(batch.rejects).items()]
-        return actions
-
-    def _new_rejects(self, rejects):
-        """``{reject id: reject}`` of those not stored yet.
-
-        A reject's index is the day it was received, which differs per
-        delivery: ``create`` alone would keep a message redelivered on
-        another day twice. Real-time gets in every reject index see
-        what was written, refreshed or not.
-        """
-        by_id = {documents.reject_id(r): r for r in rejects}
-        alias = self.alias('rejects')
-        if not by_id or not self.client.indices.exists_alias(name=alias):
-            return by_id
-        indices = self.client.indices.get_alias(name=alias)
-        found = self.client.mget(docs=[{'_index': index, '_id': reject_id}
-                                       for index in indices for reject_id in by_id],
-                                 source=False)
-        for doc in found['docs']:
-            if doc.get('found'):
-                by_id.pop(doc['_id'], None)
-        return by_id
-
-    def _span_actions(self, span_ids, by_id, merged):
-        """Read-merge the spans: create new ones, update the others only if
-        nobody wrote them since they were read (``if_seq_no``)."""
-        stored = self._read_spans(span_ids)
-        actions = []
-        for span_id in span_ids:
-            old = stored.get(span_id)
-            merged[span_id] = span = spans_mod.merge_all(
-                by_id[span_id], {span_id: old[0]} if old else None)[span_id]
-            action = {'_index': self.index('spans'), '_id': span_id,
-                      '_source': documents.span_doc(span)}
-            if old:
-                action.update(_op_type='index', if_seq_no=old[1], if_primary_term=old[2])
-            else:
-                action['_op_type'] = 'create'
-            actions.append(action)
-        return actions
-
-    def _bulk_or_dead_letter(self, actions):
-        """Bulk-write; refused documents go to the reject index.
-
-        :returns: ``(span ids that lost a race, notifications already stored)``;
-            a 409 on a notification, reject, event or sample is an earlier
-            delivery of the same document
-        """
-        spans_index = self.index('spans')
-        notifications = self.alias('notifications') + '-'
-        failed, conflicts, duplicates = [], set(), 0
-        for ok, op, item in self._bulk(actions):
-            if ok:
-                continue
-            index, status = item.get('_index', ''), item.get('status')
-            if index == spans_index:
-                if status != 409:
-                    raise StoreError('span %s not stored: %s' % (item.get('_id'), item.get('error')))
-                conflicts.add(item['_id'])
-            elif status == 409:
-                duplicates += index.startswith(notifications)
-            else:
-                failed.append(item)
-        if failed:
-            ids = {f.get('_id') for f in failed}
-            self._dead_letter(failed, {a['_id']: a['_source'] for a in actions
-                                       if a.get('_id') in ids})
-        return conflicts, duplicates
-
-    def _dead_letter(self, failed, sources):
-        """Documents the cluster refused (e.g. mapping errors) go to the reject index."""
-        retryable = [f for f in failed if f.get('status', 500) >= 500 or f.get('status') == 429]
-        if retryable:
-            raise StoreError('%d documents not accepted: %s' % (len(retryable), retryable[0]))
-        LOG.warning('%d documents rejected by Elasticsearch, kept in %s',
-                    len(failed), self.alias('rejects'))
-        now = _utcnow()
-        rejects = [base.Reject(raw=_text(sources.get(f.get('_id'))),
-                               reason='%s: %s' % (f.get('_index'), f.get('error')),
-                               received=now) for f in failed]
-        actions = [{'_op_type': 'create', '_index': self.index('rejects', now),
-                    '_id': documents.reject_id(r), '_source': documents.reject_doc(r)}
-                   for r in rejects]
-        for ok, op, item in self._bulk(actions):
-            if not ok and item.get('status') != 409:
-                raise StoreError('reject index refused a document: %s' % item)
-
-    def _read_spans(self, ids):
-        if not ids:
-            return {}
-        found = {}
-        resp = self.client.mget(index=self.index('spans'), ids=sorted(ids))
-        for doc in resp['docs']:
-            if doc.get('found'):
-                found[doc['_id']] = (documents.span_from_doc(doc['_source']),
-                                     doc['_seq_no'], doc['_primary_term'])
-        return found
-
-    def _write_keyed(self, kind, docs):
-        self._ensure_templates()
-        time_field = 'generated' if kind == 'events' else 'timestamp'
-        self._bulk_or_dead_letter([{'_op_type': 'create',
-                                    '_index': self.index(kind, _doc_time(d.get(time_field))),
-                                    '_id': d['message_id'], '_source': d} for d in docs])
-
-    def write_events(self, docs):
-        self._write_keyed('events', docs)
-
-    def write_samples(self, docs):
-        self._write_keyed('samples', docs)
-
-    def spans(self, request_id=None, global_request_id=None, project_id=None,
-              operation=None, since=None, until=None):
-        filters = _terms(request_id=request_id, global_request_id=global_request_id,
-                         project_id=project_id)
-        if operation is not None:
-            filters.append({'prefix': {'operation': operation}})
-        window = _range(since, until)
-        if window:
-            filters.append({'bool': {'minimum_should_match': 1, 'should': [
-                {'range': {field: window}} for field in ('start', 'end', 'failed', 'aborted')]}})
-        self._refresh(self.index('spans'))
-        return [documents.span_from_doc(hit['_source']) for hit in helpers.scan(
-            self.client, index=self.index('spans'), query={'query': _bool(filters)},
-            ignore_unavailable=True)]
-
-    def notifications(self, request_ids=None, project_id=None, user_id=None,
-                      resource_id=None, since=None, until=None, priorities=None,
-                      limit=None):
-        filters = _terms(project_id=project_id, user_id=user_id, resource_id=resource_id)
-        for field, values in (('request_id', request_ids), ('priority', priorities)):
-            if values is not None:
-                filters.append({'terms': {field: list(values)}})
-        window = _range(since, until)
-        if window:
-            filters.append({'range': {'timestamp': window}})
-        name = self.alias('notifications')
-        self._refresh(name)
-        if limit is not None and limit <= 0:
-            return iter(())
-        hits = helpers.scan(
-            self.client, index=name, ignore_unavailable=True, preserve_order=True,
-            size=min(limit or 1000, 1000),
-            query={'query': _bool(filters),
-                   # timestamp.exact: indices made before it existed sort as if
-                   # it were missing (ties by message_id, as before).
-                   'sort': [{'timestamp': 'desc'},
-                            {'timestamp.exact': {'order': 'desc', 'unmapped_type': 'keyword'}},
-                            {'message_id': 'desc'}]})
-        return (hit['_source'] for hit in itertools.islice(hits, limit))
-
-    def _refresh(self, name):
-        """Make what was written to ``name`` searchable before a read.
-
-        A daily index created this very moment (the first write of a day)
-        answers searches with 503 until its primary shard has started, and the
-        client's immediate retries come too soon: wait for that first (the
-        index is yellow then; single-node clusters never get green).
-        """
-        if not self.client.indices.exists(index=name):
-            return
-        self.client.cluster.health(index=name, wait_for_status='yellow', timeout='30s')
-        self.client.indices.refresh(index=name, ignore_unavailable=True)
-
-    def count(self, kind):
-        if kind not in _KINDS:
-            raise ValueError('unknown kind %r' % kind)
-        name = self.index(kind) if kind == 'spans' else self.alias(kind)
-        self._refresh(name)
-        return self.client.count(index=name, ignore_unavailable=True)['count']
-
-    def purge(self, before):
-        """Drop what is older than ``before``: whole daily indices, and spans
-        whose every time is older.  :returns: ``{kind: removed}``"""
-        removed = {}
-        cutoff = before.strftime('%Y.%m.%d')
-        for kind in _KINDS:
-            if kind == 'spans':
-                continue
-            names = self.client.indices.get(index='%s-%s-*' % (self.prefix, kind),
-                                            ignore_unavailable=True, allow_no_indices=True)
-            old = [n for n in names if n.rsplit('-', 1)[-1] < cutoff]
-            for name in old:
-                self.client.indices.delete(index=name)
-            removed[kind] = len(old)
-        recent = [{'range': {f: {'gte': before.isoformat()}}}
-                  for f in ('start', 'last_start', 'end', 'failed', 'aborted')]
-        # Scan and bulk-delete rather than _delete_by_query, which lives in a
-        # module minimal distributions leave out.
-        old_spans = helpers.scan(self.client, index=self.index('spans'), _source=False,
-                                 query={'query': {'bool': {'must_not': recent}}},
-                                 ignore_unavailable=True)
-        actions = ({'_op_type': 'delete', '_index': hit['_index'], '_id': hit['_id']}
-                   for hit in old_spans)
-        removed['spans'] = sum(1 for ok, op, item in self._bulk(actions)
-                               if ok)
-        self.client.indices.refresh(index=self.index('spans'), ignore_unavailable=True)
-        return removed
-
-    def close(self):
-        self.client.close()
-
-
-def _terms(**fields):
-    return [{'term': {f: v}} for f, v in fields.items() if v is not None]
-
-
-def _range(since, until):
-    window = {}
-    if since is not None:
-        window['gte'] = base.utc_iso(since)
-    if until is not None:
-        window['lte'] = base.utc_iso(until)
-    return window
-
-
-def _bool(filters):
-    return {'bool': {'filter': filters}} if filters else {'match_all': {}}
-
-
-def _text(source):
-    """A bulk action's source as JSON text (ours are text or dicts)."""
-    return source if isinstance(source, str) else jsontext.encode(source)
-
-
-def _utcnow():
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
-def _doc_time(value):
-    """The time of a serialised event or sample (ISO string), or now."""
-    if isinstance(value, datetime.datetime):
-        return value
-    try:
-        return documents.parse_iso(value) or _utcnow()
-    except (TypeError, ValueError):
-        return _utcnow()
+    @classmethod
+    def connect(cls, connection, credentials):
+        return Engine(_client(connection, credentials))

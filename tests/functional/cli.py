@@ -5,12 +5,17 @@ import json
 from nvs_notif.cli.main import NvsNotifApp
 
 
+def run_text_err(url, *argv):
+    """``nvs-notif --store url argv`` in-process; (exit code, stdout text, stderr text)."""
+    app = NvsNotifApp()
+    app.stdout, app.stderr = io.StringIO(), io.StringIO()
+    code = app.run(['--store', url] + list(argv))
+    return code, app.stdout.getvalue(), app.stderr.getvalue()
+
+
 def run_text(url, *argv):
     """``nvs-notif --store url argv`` in-process; (exit code, stdout text)."""
-    app = NvsNotifApp()
-    app.stdout = io.StringIO()
-    code = app.run(['--store', url] + list(argv))
-    return code, app.stdout.getvalue()
+    return run_text_err(url, *argv)[:2]
 
 
 def run(url, *argv):
@@ -20,12 +25,12 @@ def run(url, *argv):
     return json.loads(out)
 
 
-def both(stores, *argv):
-    """The command's output, asserted identical on both stores.
+def on_every_store(stores, *argv):
+    """The command's output, asserted identical on every store.
 
-    :param stores: ``{'sqlite': url, 'es': url}`` holding the same data
+    :param stores: ``{name: url}`` holding the same data (SQLite and the search engines)
     """
-    from_sqlite = run(stores['sqlite'], *argv)
-    from_es = run(stores['es'], *argv)
-    assert from_sqlite == from_es, argv
-    return from_sqlite
+    outputs = {name: run(url, *argv) for name, url in stores.items()}
+    first = next(iter(outputs.values()))
+    assert all(out == first for out in outputs.values()), (argv, outputs)
+    return first

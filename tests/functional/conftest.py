@@ -10,12 +10,13 @@ import shutil
 import uuid
 
 import elasticsearch
+import opensearchpy
 import pytest
 
 from tests.functional import sender as sender_mod
-from tests.functional.support import ARTIFACTS, ES_URL, TRANSPORT_URL, services
+from tests.functional.support import (ARTIFACTS, ES_URL, OPENSEARCH_URL, TRANSPORT_URL,
+                                      delete_prefix, services)
 from tools.agentproc import Agent
-
 
 
 def pytest_collection_modifyitems(items):
@@ -34,6 +35,30 @@ def es_client():
                     % (ES_URL, exc))
     yield client
     client.close()
+
+
+@pytest.fixture(scope='session')
+def os_client():
+    client = opensearchpy.OpenSearch(OPENSEARCH_URL, timeout=30)
+    try:
+        client.cluster.health(wait_for_status='yellow', timeout='30s', request_timeout=40)
+    except Exception as exc:
+        pytest.fail('OpenSearch at %s is not reachable (run tools/test-services.sh start): %s'
+                    % (OPENSEARCH_URL, exc))
+    yield client
+    client.close()
+
+
+@pytest.fixture(params=['elasticsearch', 'opensearch'])
+def engine(request):
+    """Each search engine in turn: parametrize a store test over both."""
+    return request.param
+
+
+@pytest.fixture
+def search_client(request, engine):
+    """The official client of ``engine``'s test server."""
+    return request.getfixturevalue({'elasticsearch': 'es_client', 'opensearch': 'os_client'}[engine])
 
 
 @pytest.fixture(scope='session')
@@ -56,12 +81,13 @@ def transport_url():
 
 
 @pytest.fixture
-def es_prefix(es_client):
-    """A fresh index prefix per test; its indices and templates are removed after."""
+def es_prefix(es_client, os_client):
+    """A fresh index prefix per test, in either search engine; its indices and
+    templates are removed from both after."""
     prefix = 'nvs-test-%s' % uuid.uuid4().hex[:10]
     yield prefix
-    es_client.options(ignore_status=404).indices.delete(index='%s-*' % prefix)
-    es_client.options(ignore_status=404).indices.delete_index_template(name='%s-*' % prefix)
+    for client in (es_client, os_client):
+        delete_prefix(client, prefix)
 
 
 @pytest.fixture
@@ -99,21 +125,24 @@ def sender(transport_url, topic):
 
 
 @pytest.fixture
-def es_outage(es_client):
-    """Stop and restart the managed Elasticsearch (tools/test-services.sh).
+def search_outage(engine, search_client):
+    """Stop and restart the managed server of ``engine`` (tools/test-services.sh).
 
-    Only the server the project's script manages can be stopped: with
-    NVS_TEST_ES_URL pointing elsewhere the outage tests are skipped, saying why.
+    Only a server the project's script manages can be stopped: with
+    NVS_TEST_ES_URL / NVS_TEST_OPENSEARCH_URL pointing elsewhere the outage
+    tests are skipped, saying why.
     """
-    if os.environ.get('NVS_TEST_ES_URL'):
-        pytest.skip('outage tests stop Elasticsearch; NVS_TEST_ES_URL is not ours to stop')
+    variable, command = {'elasticsearch': ('NVS_TEST_ES_URL', 'es'),
+                         'opensearch': ('NVS_TEST_OPENSEARCH_URL', 'opensearch')}[engine]
+    if os.environ.get(variable):
+        pytest.skip('outage tests stop %s; %s is not ours to stop' % (engine, variable))
 
     class Outage:
         def stop(self):
-            services('stop-es', timeout=120)
+            services('stop-' + command, timeout=120)
 
         def start(self):
-            services('start-es', timeout=300)
+            services('start-' + command, timeout=300)
 
     outage = Outage()
     yield outage
@@ -125,7 +154,7 @@ def rabbit_outage(transport_url):
     """Stop and restart the managed RabbitMQ (tools/test-services.sh).
 
     Skipped, saying why, when NVS_TEST_TRANSPORT_URL names a broker that is
-    not ours to stop (as es_outage).
+    not ours to stop (as search_outage).
     """
     if os.environ.get('NVS_TEST_TRANSPORT_URL'):
         pytest.skip('outage tests stop RabbitMQ; NVS_TEST_TRANSPORT_URL is not ours to stop')

@@ -7,16 +7,45 @@ import pathlib
 import subprocess
 import time
 
+from elasticsearch import helpers as es_helpers
+import opensearchpy
+from opensearchpy import helpers as os_helpers
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / 'artifacts'
 TRANSPORT_URL = os.environ.get('NVS_TEST_TRANSPORT_URL', 'rabbit://guest:guest@127.0.0.1:5672/')
 ES_URL = os.environ.get('NVS_TEST_ES_URL',
                         'http://127.0.0.1:%s' % os.environ.get('NVS_ES_PORT', '9200'))
 
+OPENSEARCH_URL = os.environ.get(
+    'NVS_TEST_OPENSEARCH_URL', 'http://127.0.0.1:%s' % os.environ.get('NVS_OPENSEARCH_PORT', '9201'))
+#: The search engines the store tests run on, and their servers.
+ENGINE_URLS = {'elasticsearch': ES_URL, 'opensearch': OPENSEARCH_URL}
+
+
+def store_url(engine, prefix, **options):
+    """The store URL of ``engine`` (``elasticsearch``, ``opensearch``) for an index prefix."""
+    query = '&'.join('%s=%s' % kv for kv in dict(index_prefix=prefix, **options).items())
+    return '%s://%s/?%s' % (engine, ENGINE_URLS[engine].split('://', 1)[1], query)
+
 
 def es_store_url(prefix, **options):
-    query = '&'.join('%s=%s' % kv for kv in dict(index_prefix=prefix, **options).items())
-    return 'elasticsearch://%s/?%s' % (ES_URL.split('://', 1)[1], query)
+    return store_url('elasticsearch', prefix, **options)
+
+
+def scan_sources(client, index, **kwargs):
+    """The ``_source`` of every document of ``index``, by the client's own scan helper."""
+    helpers = os_helpers if isinstance(client, opensearchpy.OpenSearch) else es_helpers
+    return [hit['_source'] for hit in helpers.scan(client, index=index, **kwargs)]
+
+
+def delete_prefix(client, prefix):
+    """Remove the indices and index templates of ``prefix`` (either engine's client)."""
+    client.indices.delete(index='%s-*' % prefix)
+    for template in client.indices.get_index_template()['index_templates']:
+        if template['name'].startswith(prefix + '-'):
+            # One by one: OpenSearch takes no list of names here.
+            client.indices.delete_index_template(name=template['name'])
 
 
 def es_count(client, index):

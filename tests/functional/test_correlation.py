@@ -12,7 +12,7 @@ import pytest
 
 from nvs_notif import spans as spans_mod
 from nvs_notif import storage
-from tests.functional.support import es_store_url, wait_for
+from tests.functional.support import store_url, wait_for
 
 CREATE = 'compute.instance.create'
 
@@ -127,11 +127,11 @@ def _observed(spans):
     return {(s.request_id, s.operation): (s.status, s.attempts, set(s.hosts)) for s in spans}
 
 
-@pytest.mark.parametrize('backend', ['elasticsearch', 'sqlite'])
+@pytest.mark.parametrize('backend', ['elasticsearch', 'opensearch', 'sqlite'])
 def test_two_agents_two_workers_give_exact_spans(backend, agent_factory, sender, es_prefix,
                                                  tmp_path):
-    if backend == 'elasticsearch':
-        url = es_store_url(es_prefix)
+    if backend != 'sqlite':
+        url = store_url(backend, es_prefix)
     else:
         url = 'sqlite:///%s' % (tmp_path / 'shared.db')
     agents = [agent_factory([url], name='agent-%d' % i, workers=2, batch_size=3)

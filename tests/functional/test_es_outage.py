@@ -1,16 +1,16 @@
-"""Elasticsearch down longer than the retry budget: nothing lost, nothing doubled."""
+"""The search engine (Elasticsearch, OpenSearch) down longer than the retry budget:
+nothing lost, nothing doubled."""
 import threading
 import time
 import uuid
 
-from elasticsearch import helpers
-
-from tests.functional.support import es_count, es_store_url, wait_for
+from tests.functional.support import es_count, scan_sources, store_url, wait_for
 
 
-def test_nvs_pipeline_requeues_through_an_outage(agent_factory, sender, es_client, es_prefix,
-                                                 es_outage):
-    agent = agent_factory([es_store_url(es_prefix, max_retries=1, timeout=5)], batch_size=20)
+def test_nvs_pipeline_requeues_through_an_outage(agent_factory, sender, engine, search_client,
+                                                 es_prefix, search_outage):
+    agent = agent_factory([store_url(engine, es_prefix, max_retries=1, timeout=5)],
+                          batch_size=20)
     total, sent = 300, []
 
     def send(start, stop):
@@ -24,28 +24,30 @@ def test_nvs_pipeline_requeues_through_an_outage(agent_factory, sender, es_clien
 
     alias = '%s-notifications' % es_prefix
     send(0, total // 3)
-    wait_for(lambda: es_client.indices.exists(index=alias), timeout=60, what='first documents')
-    es_outage.stop()
+    wait_for(lambda: search_client.indices.exists(index=alias), timeout=60,
+             what='first documents')
+    search_outage.stop()
     # Keep sending while it is down, for longer than the client's retries.
     sender_thread = threading.Thread(target=send, args=(total // 3, total))
     sender_thread.start()
     time.sleep(25)
     sender_thread.join()
     assert agent.proc.poll() is None, 'agent died during the outage'
-    es_outage.start()
+    search_outage.start()
 
-    wait_for(lambda: es_count(es_client, alias) == total, timeout=180, interval=2,
+    wait_for(lambda: es_count(search_client, alias) == total, timeout=180, interval=2,
              what='%d notifications after the outage' % total)
-    docs = [h['_source']['request_id'] for h in helpers.scan(es_client, index=alias)]
+    docs = [d['request_id'] for d in scan_sources(search_client, alias)]
     assert sorted(docs) == sorted(sent)      # every one, exactly once
     assert 'requeueing' in agent.log_text()  # the outage was seen and survived
 
 
-def test_stock_event_pipeline_spools_through_an_outage(agent_factory, sender, es_client,
-                                                       es_prefix, es_outage, tmp_path):
+def test_stock_event_pipeline_spools_through_an_outage(agent_factory, sender, engine,
+                                                       search_client, es_prefix, search_outage,
+                                                       tmp_path):
     agent_factory([], pipelines=('event',),
-                  event_publishers=[es_store_url(es_prefix, max_retries=1, timeout=5)])
-    es_outage.stop()
+                  event_publishers=[store_url(engine, es_prefix, max_retries=1, timeout=5)])
+    search_outage.stop()
     total = 120
     for i in range(total):
         sender.send('nova', 'compute.host-1', 'INFO', 'compute.instance.delete.end',
@@ -54,10 +56,10 @@ def test_stock_event_pipeline_spools_through_an_outage(agent_factory, sender, es
     # The agent acknowledges once events are in its local spool.
     wait_for(lambda: list((tmp_path / 'spool').glob('*.db')), timeout=60, what='a spool file')
     time.sleep(10)
-    es_outage.start()
+    search_outage.start()
     alias = '%s-events' % es_prefix
 
-    wait_for(lambda: es_count(es_client, alias) == total, timeout=120, interval=2,
+    wait_for(lambda: es_count(search_client, alias) == total, timeout=120, interval=2,
              what='%d events after the outage' % total)
-    ids = [h['_source']['traits']['instance_id'] for h in helpers.scan(es_client, index=alias)]
+    ids = [d['traits']['instance_id'] for d in scan_sources(search_client, alias)]
     assert sorted(ids) == sorted('gone-%d' % i for i in range(total))

@@ -12,7 +12,7 @@ import pytest
 
 from nvs_notif import simulate
 from nvs_notif import storage
-from tests.functional.support import es_store_url, wait_for
+from tests.functional.support import store_url, wait_for
 from tools import loadgen
 from tools import reconcile
 
@@ -81,9 +81,9 @@ class Load:
         return self.report.sent
 
 
-def store_url(backend, es_prefix, tmp_path, **es_options):
-    if backend == 'elasticsearch':
-        return es_store_url(es_prefix, **es_options)
+def backend_url(backend, es_prefix, tmp_path, **es_options):
+    if backend != 'sqlite':
+        return store_url(backend, es_prefix, **es_options)
     return 'sqlite:///%s' % (tmp_path / 'faults.db')
 
 
@@ -106,10 +106,10 @@ def stored(url):
         store.close()
 
 
-@pytest.mark.parametrize('backend', ['sqlite', 'elasticsearch'])
+@pytest.mark.parametrize('backend', ['sqlite', 'elasticsearch', 'opensearch'])
 def test_agent_killed_mid_batch_and_restarted(backend, agent_factory, transport_url, topic,
                                               es_prefix, tmp_path):
-    url = store_url(backend, es_prefix, tmp_path)
+    url = backend_url(backend, es_prefix, tmp_path)
     load = Load(transport_url, topic, seed=11)
     agent = agent_factory([url], topic=load.agent_topics, batch_size=50)
     load.start()
@@ -124,28 +124,28 @@ def test_agent_killed_mid_batch_and_restarted(backend, agent_factory, transport_
     assert agent.proc.poll() is None
 
 
-def test_elasticsearch_down_longer_than_retry_budget(agent_factory, transport_url, topic,
-                                                     es_client, es_prefix, es_outage, tmp_path):
+def test_search_engine_down_longer_than_retry_budget(agent_factory, transport_url, topic, engine,
+                                                     es_prefix, search_outage, tmp_path):
     # One retry of 5 s: the client gives up well within the outage.
-    url = store_url('elasticsearch', es_prefix, tmp_path, max_retries=1, timeout=5)
+    url = backend_url(engine, es_prefix, tmp_path, max_retries=1, timeout=5)
     load = Load(transport_url, topic, seed=12)
     agent = agent_factory([url], topic=load.agent_topics, batch_size=50)
     load.start()
     load.wait_published(COUNT // 4)
     wait_for(lambda: stored(url) > 0, timeout=60, what='the first stored notifications')
-    es_outage.stop()
+    search_outage.stop()
     load.wait_published(COUNT // 2)
     # Down for longer than the client's retries: batches must be requeued.
     wait_for(lambda: 'requeueing' in agent.log_text(), timeout=60,
              what='the agent to requeue a batch')
     assert agent.proc.poll() is None, 'agent died during the outage'
-    es_outage.start()
+    search_outage.start()
     assert_reconciled(load.finish(), url)
 
 
 def test_rabbitmq_restarted_mid_stream(rabbit_vhost, rabbit_outage, agent_factory, topic,
                                        es_prefix, tmp_path):
-    url = store_url('elasticsearch', es_prefix, tmp_path)
+    url = backend_url('elasticsearch', es_prefix, tmp_path)
     load = Load(rabbit_vhost, topic, seed=13, rabbit_options=DURABLE)
     agent = agent_factory([url], topic=load.agent_topics, batch_size=50,
                           transport_url=rabbit_vhost, extra_conf=DURABLE_CONF)
@@ -171,7 +171,7 @@ def test_rabbitmq_restarted_mid_stream(rabbit_vhost, rabbit_outage, agent_factor
 
 
 def test_two_agents_one_killed(agent_factory, transport_url, topic, es_prefix, tmp_path):
-    url = store_url('elasticsearch', es_prefix, tmp_path)
+    url = backend_url('elasticsearch', es_prefix, tmp_path)
     load = Load(transport_url, topic, seed=14)
     # Small batches: every request's notifications spread over all four workers.
     agents = [agent_factory([url], name='agent-%d' % i, topic=load.agent_topics,

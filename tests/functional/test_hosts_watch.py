@@ -20,7 +20,7 @@ from nvs_notif import queries
 from nvs_notif import replay
 from nvs_notif import simulate
 from nvs_notif import storage
-from tests.functional.cli import both, run_text as run
+from tests.functional.cli import on_every_store, run_text as run
 from tests.functional.support import es_store_url
 
 
@@ -66,7 +66,7 @@ def test_hosts(stores):
     docs = stored_docs(stores['sqlite'])
     assert len(docs) == 2000
     now = max(datetime.datetime.fromisoformat(d['timestamp']) for d in docs)
-    rows = both(stores, 'hosts', '--now', now.isoformat())
+    rows = on_every_store(stores, 'hosts', '--now', now.isoformat())
     # The simulated cloud lasts minutes: the default hour holds all of it, and
     # every host spoke in the last 10 minutes.
     expected = expected_hosts(docs, now, now - datetime.timedelta(hours=1), 600)
@@ -87,16 +87,16 @@ def test_hosts_window_and_silence(stores):
     ages = sorted((now - r['last seen']).total_seconds() for r in map(
         _parsed, expected_hosts(docs, now, since, 0).values()))
     limit = round((ages[0] + ages[-1]) / 2, 3)
-    rows = both(stores, 'hosts', '--now', now.isoformat(), '--since', '150s',
-                '--silent-after', '%ss' % limit)
+    rows = on_every_store(stores, 'hosts', '--now', now.isoformat(), '--since', '150s',
+                          '--silent-after', '%ss' % limit)
     expected = expected_hosts(docs, now, since, limit)
     assert {(r['host'], r['service']): r for r in rows} == expected
     assert sum(r['notifications'] for r in rows) < 2000
     silent = {(r['host'], r['service']) for r in rows if r['silent'] == 'yes'}
     assert silent and silent != set(expected)
     # An ISO --since says the same as the age.
-    assert both(stores, 'hosts', '--now', now.isoformat(), '--since', since.isoformat(),
-                '--silent-after', str(limit)) == rows
+    assert on_every_store(stores, 'hosts', '--now', now.isoformat(), '--since',
+                          since.isoformat(), '--silent-after', str(limit)) == rows
 
 
 def _parsed(row):
@@ -105,7 +105,7 @@ def _parsed(row):
 
 def test_hosts_default_now_sees_nothing_of_old_data(stores):
     # The simulated cloud ran in January 2024: nothing in the last hour.
-    assert both(stores, 'hosts') == []
+    assert on_every_store(stores, 'hosts') == []
 
 
 def message(when, index, host='w-1', priority='info', event_type='compute.instance.reboot.start',

@@ -19,7 +19,7 @@ from unittest import mock
 from oslo_utils import timeutils
 
 from nvs_notif import storage
-from tests.functional.cli import both
+from tests.functional.cli import on_every_store
 from tests.functional.support import es_store_url, wait_for
 
 T0 = datetime.datetime(2024, 3, 4, 10, 0, 0)     # naive UTC, as timeutils.utcnow() gives
@@ -394,7 +394,7 @@ LATER = at(1900)        # the hung create has been open 1839 s: past its 1800 s 
 
 
 def check_trace(urls):
-    assert both(urls, 'trace', BOOT2, '--now', LATER) == rows(
+    assert on_every_store(urls, 'trace', BOOT2, '--now', LATER) == rows(
         TRACE,
         ('scheduler.select_destinations', 'nova', 'ctl-1', at(20), 0.5, 1, 'success', '-', BOOT2),
         ('instance.create', 'nova', 'host-4,host-5,host-6', at(21), 19.0, 3, 'success',
@@ -407,21 +407,21 @@ def check_trace(urls):
         ('  port.create', 'neutron', 'ctl-1', at(72), 1.0, 1, 'success', '-', PORT),
         ('  volume.create', 'cinder', 'cinder-1@lvm#lvm', at(74), 6.0, 1, 'success', '-', VOLUME),
         ('  volume.attach', 'cinder', 'cinder-1@lvm#lvm', at(81), 1.0, 1, 'success', '-', ATTACH))
-    assert both(urls, 'trace', BFV, '--now', LATER) == bfv
-    assert both(urls, 'trace', VOLUME, '--now', LATER) == bfv
-    raw = both(urls, 'trace', BFV, '--raw')
+    assert on_every_store(urls, 'trace', BFV, '--now', LATER) == bfv
+    assert on_every_store(urls, 'trace', VOLUME, '--now', LATER) == bfv
+    raw = on_every_store(urls, 'trace', BFV, '--raw')
     assert raw == raw_rows({BFV, PORT, VOLUME, ATTACH}) and len(raw) == 10
-    assert both(urls, 'trace', NO_HOST, '--now', LATER) == rows(
+    assert on_every_store(urls, 'trace', NO_HOST, '--now', LATER) == rows(
         TRACE,
         ('scheduler.select_destinations', 'nova', 'ctl-1', at(50), 1.0, 1, 'failure',
          'NoValidHost', NO_HOST))
     hung = [('scheduler.select_destinations', 'nova', 'ctl-1', at(60), 0.4, 1, 'success', '-',
              HUNG),
             ('compute.instance.create', 'nova', 'host-2', at(61), None, 1, 'timeout', '-', HUNG)]
-    assert both(urls, 'trace', HUNG, '--now', LATER) == rows(TRACE, *hung)
+    assert on_every_store(urls, 'trace', HUNG, '--now', LATER) == rows(TRACE, *hung)
     hung[1] = hung[1][:6] + ('in_progress',) + hung[1][7:]
-    assert both(urls, 'trace', HUNG, '--now', at(300)) == rows(TRACE, *hung)
-    assert both(urls, 'trace', RESIZE, '--now', LATER) == rows(
+    assert on_every_store(urls, 'trace', HUNG, '--now', at(300)) == rows(TRACE, *hung)
+    assert on_every_store(urls, 'trace', RESIZE, '--now', LATER) == rows(
         TRACE,
         ('compute.instance.resize.prep', 'nova', 'host-2', at(100), 1.0, 1, 'success', '-',
          RESIZE),
@@ -432,28 +432,28 @@ def check_trace(urls):
 
 def check_history(urls):
     mine = [s for s in STEPS if s.ctx['project_id'] == PROJECT]
-    assert both(urls, 'history', '--project', PROJECT) == history_rows(mine)
+    assert on_every_store(urls, 'history', '--project', PROJECT) == history_rows(mine)
     assert len(mine) == 39
-    assert both(urls, 'history', '--user', USER_B) == history_rows(
+    assert on_every_store(urls, 'history', '--user', USER_B) == history_rows(
         [s for s in STEPS if s.ctx['user_id'] == USER_B])
-    vm1 = both(urls, 'history', '--resource', VM1)
+    vm1 = on_every_store(urls, 'history', '--resource', VM1)
     assert vm1 == history_rows([s for s in STEPS if s.resource == VM1])
     assert [r['event_type'].rpartition('compute.instance.')[2] for r in vm1] == [
         'delete.end', 'delete.start', 'resize.confirm.end', 'resize.confirm.start',
         'finish_resize.end', 'finish_resize.start', 'resize.end', 'resize.start',
         'resize.prep.end', 'resize.prep.start', 'create.end', 'create.start']
     # the other tenant's create (140, 147) is inside the window, not in the project
-    window = both(urls, 'history', '--project', PROJECT, '--since', at(100), '--until', at(150))
+    window = on_every_store(urls, 'history', '--project', PROJECT, '--since', at(100), '--until', at(150))
     assert window == history_rows([s for s in mine if 100 <= s.t <= 150])
     assert [r['request_id'] for r in window] == [CONFIRM] * 2 + [RESIZE] * 6
-    assert both(urls, 'history', '--project', PROJECT, '--limit', '3') == history_rows(mine)[:3]
+    assert on_every_store(urls, 'history', '--project', PROJECT, '--limit', '3') == history_rows(mine)[:3]
 
 
 def check_sla(urls):
     single = [('compute.instance.delete', 3.0), ('compute.instance.finish_resize', 4.0),
               ('compute.instance.resize', 8.0), ('compute.instance.resize.confirm', 2.0),
               ('compute.instance.resize.prep', 1.0)]
-    assert both(urls, 'sla') == sla_rows(
+    assert on_every_store(urls, 'sla') == sla_rows(
         ('compute.instance.create', '-', 4, 75.0, '', 12.0, 10.0, 19.0, 19.0, 19.0, 1.0, 0),
         *[one_row('-', op, seconds) for op, seconds in single],
         in_group('-', RESCHEDULED_CREATE),
@@ -462,7 +462,7 @@ def check_sla(urls):
          1.0, 1.0, 0),
         one_row('-', 'volume.attach', 1.0), one_row('-', 'volume.create', 6.0))
 
-    assert both(urls, 'sla', '--group-by', 'availability_zone') == sla_rows(
+    assert on_every_store(urls, 'sla', '--group-by', 'availability_zone') == sla_rows(
         ('compute.instance.create', 'az-1', 3, 66.7, '', 8.5, 7.0, 10.0, 10.0, 10.0, 1.0, 0),
         one_row('az-2', 'compute.instance.create', 19.0),
         *[one_row('az-1', op, seconds) for op, seconds in single],
@@ -475,7 +475,7 @@ def check_sla(urls):
         one_row('az-2', 'volume.attach', 1.0), one_row('az-2', 'volume.create', 6.0))
 
     # the resize changes VM1's flavor: prep and resize on m1.small, the rest m1.large
-    assert both(urls, 'sla', '--group-by', 'flavor', '--operation', 'compute') == sla_rows(
+    assert on_every_store(urls, 'sla', '--group-by', 'flavor', '--operation', 'compute') == sla_rows(
         one_row('m1.large', 'compute.instance.create', 7.0),
         ('compute.instance.create', 'm1.small', 3, 66.7, '', 14.5, 10.0, 19.0, 19.0, 19.0,
          1.0, 0),
@@ -485,16 +485,16 @@ def check_sla(urls):
         one_row('m1.large', 'compute.instance.resize.confirm', 2.0),
         one_row('m1.small', 'compute.instance.resize.prep', 1.0))
 
-    assert both(urls, 'sla', '--operation', 'compute.instance.resize') == sla_rows(
+    assert on_every_store(urls, 'sla', '--operation', 'compute.instance.resize') == sla_rows(
         one_row('-', 'compute.instance.resize', 8.0),
         one_row('-', 'compute.instance.resize.confirm', 2.0),
         one_row('-', 'compute.instance.resize.prep', 1.0))
-    assert both(urls, 'sla', '--operation', 'instance.', '--group-by', 'flavor') == sla_rows(
+    assert on_every_store(urls, 'sla', '--operation', 'instance.', '--group-by', 'flavor') == sla_rows(
         in_group('m1.large', RESCHEDULED_CREATE), one_row('m1.large', 'instance.delete', 2.0))
 
     # creates (10 + 19 + 7 s; the hung one has no duration) and the steps of their
     # requests (not of the hung one's: its 0.4 s scheduling is no share of the others')
-    assert both(urls, 'sla', '--breakdown', 'compute.instance.create') == rows(
+    assert on_every_store(urls, 'sla', '--breakdown', 'compute.instance.create') == rows(
         ('operation', 'service', 'requests', 'spans', 'total (s)', 'share %'),
         ('compute.instance.create', 'nova', 4, 3, 36.0, 100.0),
         ('  volume.create', 'cinder', 1, 1, 6.0, 16.7),
@@ -509,26 +509,26 @@ def check_errors(urls):
     span = ('span', 'ctl-1', 'nova', 'NoValidHost', 1, at(51), at(51))
     conductor = ('notification', 'ctl-1', 'nova', 'NoValidHost', 1, at(51), at(51))
     host5 = ('notification', 'host-5', 'nova', RESCHEDULED, 1, at(29), at(29))
-    assert both(urls, 'errors') == rows(
+    assert on_every_store(urls, 'errors') == rows(
         errors, conductor,
         ('notification', 'host-4', 'nova', RESCHEDULED, 1, at(24), at(24)), host5, span)
-    assert both(urls, 'errors', '--since', at(25), '--until', at(60)) == rows(
+    assert on_every_store(urls, 'errors', '--since', at(25), '--until', at(60)) == rows(
         errors, conductor, host5, span)
-    assert both(urls, 'errors', '--top', '1') == rows(errors, conductor)
+    assert on_every_store(urls, 'errors', '--top', '1') == rows(errors, conductor)
 
 
 def check_stuck(urls):
     # open 1800 s at 1861: not yet past the create limit; nothing else is open
-    assert both(urls, 'stuck', '--now', at(1861)) == []
-    assert both(urls, 'stuck', '--now', LATER) == rows(
+    assert on_every_store(urls, 'stuck', '--now', at(1861)) == []
+    assert on_every_store(urls, 'stuck', '--now', LATER) == rows(
         ('request_id', 'operation', 'host', 'project', 'started', 'open for (s)', 'limit (s)'),
         (HUNG, 'compute.instance.create', 'host-2', PROJECT, at(61), 1839.0, 1800.0))
-    assert both(urls, 'stuck', '--now', LATER, '--operation', 'instance.') == []
+    assert on_every_store(urls, 'stuck', '--now', LATER, '--operation', 'instance.') == []
 
 
 def check_hosts(urls):
     # 4 minutes: per minute = notifications / 4; silent = not seen after 180 s
-    assert both(urls, 'hosts', '--now', at(240), '--since', '4m', '--silent-after', '60s') == rows(
+    assert on_every_store(urls, 'hosts', '--now', at(240), '--since', '4m', '--silent-after', '60s') == rows(
         ('host', 'service', 'notifications', 'per minute', 'last seen', 'errors', 'error %',
          'silent'),
         ('cinder-1@lvm#lvm', 'cinder', 4, 1.0, at(82), 0, 0.0, 'yes'),
@@ -541,4 +541,4 @@ def check_hosts(urls):
         ('host-5', 'nova', 2, 0.5, at(29), 1, 50.0, 'yes'),
         ('host-6', 'nova', 4, 1.0, at(212), 0, 0.0, 'no'))
     # a window after the script: every row is gone
-    assert both(urls, 'hosts', '--now', at(900), '--since', at(300)) == []
+    assert on_every_store(urls, 'hosts', '--now', at(900), '--since', at(300)) == []

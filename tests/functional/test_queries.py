@@ -1,8 +1,8 @@
-"""The operator commands answer the same, and right, from SQLite and from Elasticsearch.
+"""The operator commands answer the same, and right, from SQLite, Elasticsearch and OpenSearch.
 
 One simulated cloud (``simulate(3000, seed=11)``) is replayed through the nvs
-endpoint into a fresh SQLite file and a fresh Elasticsearch prefix; every
-command runs in-process through the cliff app (``-f json``) against both, the
+endpoint into a fresh SQLite file and a fresh prefix in each search engine; every
+command runs in-process through the cliff app (``-f json``) against all three, the
 outputs must be identical, and spot checks compare them with values computed
 directly from ``store.spans()``.
 """
@@ -19,20 +19,22 @@ from nvs_notif import replay
 from nvs_notif import simulate
 from nvs_notif import spans as spans_mod
 from nvs_notif import storage
-from tests.functional.cli import both
-from tests.functional.support import es_store_url
+from tests.functional.cli import on_every_store
+from tests.functional.support import delete_prefix, store_url
 
 
 @pytest.fixture(scope='module')
-def stores(es_client, tmp_path_factory):
-    """``{'sqlite': url, 'es': url}`` holding the same replayed cloud.
+def stores(es_client, os_client, tmp_path_factory):
+    """``{'sqlite': url, 'elasticsearch': url, 'opensearch': url}`` holding the
+    same replayed cloud.
 
     Module-scoped (one replay for every test here), so it makes and removes
     its own prefix the way the ``es_prefix`` fixture does.
     """
     prefix = 'nvs-test-%s' % uuid.uuid4().hex[:10]
     urls = {'sqlite': 'sqlite:///%s' % (tmp_path_factory.mktemp('queries') / 'nvs.db'),
-            'es': es_store_url(prefix, refresh='false')}
+            'elasticsearch': store_url('elasticsearch', prefix, refresh='false'),
+            'opensearch': store_url('opensearch', prefix, refresh='false')}
     try:
         for url in urls.values():
             endpoint = replay.local_endpoint(url)
@@ -40,8 +42,8 @@ def stores(es_client, tmp_path_factory):
             replay.local_store(endpoint).close()
         yield urls
     finally:
-        es_client.options(ignore_status=404).indices.delete(index='%s-*' % prefix)
-        es_client.options(ignore_status=404).indices.delete_index_template(name='%s-*' % prefix)
+        for client in (es_client, os_client):
+            delete_prefix(client, prefix)
 
 
 @pytest.fixture(scope='module')
@@ -58,19 +60,20 @@ def now(spans):
     return queries.latest_time(spans)
 
 
-def test_stores_hold_the_same_spans(stores, spans):
-    es = storage.get_store(stores['es'])
+@pytest.mark.parametrize('engine', ['elasticsearch', 'opensearch'])
+def test_stores_hold_the_same_spans(stores, spans, engine):
+    store = storage.get_store(stores[engine])
     try:
-        assert sorted(map(repr, es.spans())) == sorted(map(repr, spans))
-        assert es.count('notifications') == 3000
+        assert sorted(map(repr, store.spans())) == sorted(map(repr, spans))
+        assert store.count('notifications') == 3000
     finally:
-        es.close()
+        store.close()
 
 
 def test_trace_rescheduled_create(stores, spans, now):
     create = min((s for s in spans if s.operation == 'compute.instance.create'
                   and s.attempts > 1 and len(s.hosts) > 1), key=lambda s: s.request_id)
-    rows = both(stores, 'trace', create.request_id, '--now', now.isoformat())
+    rows = on_every_store(stores, 'trace', create.request_id, '--now', now.isoformat())
     (row,) = [r for r in rows if r['step'].strip() == 'compute.instance.create'
               and r['request'] == create.request_id]
     assert row['attempts'] == create.attempts and 2 <= row['attempts'] <= 3
@@ -87,7 +90,7 @@ def test_trace_across_services_is_one_tree(stores, spans, now):
         if s.global_request_id:
             services[s.global_request_id].add(s.service)
     global_id = min(g for g, names in services.items() if len(names) >= 3)
-    rows = both(stores, 'trace', global_id, '--now', now.isoformat())
+    rows = on_every_store(stores, 'trace', global_id, '--now', now.isoformat())
     linked = [s for s in spans if s.global_request_id == global_id or s.request_id == global_id]
     assert {s.span_id for s in linked} <= {
         s.span_id for s in spans if s.request_id in {r['request'] for r in rows}}
@@ -101,7 +104,7 @@ def test_trace_across_services_is_one_tree(stores, spans, now):
 def test_trace_raw(stores, spans):
     create = min((s for s in spans if s.operation == 'compute.instance.create'
                   and s.attempts > 1), key=lambda s: s.request_id)
-    rows = both(stores, 'trace', create.request_id, '--raw')
+    rows = on_every_store(stores, 'trace', create.request_id, '--raw')
     mine = [r for r in rows if r['request'] == create.request_id]
     starts = [r for r in mine if r['event_type'] == 'compute.instance.create.start']
     assert len(starts) == create.attempts
@@ -109,7 +112,7 @@ def test_trace_raw(stores, spans):
 
 
 def test_errors(stores, spans):
-    rows = both(stores, 'errors')
+    rows = on_every_store(stores, 'errors')
     failed = [s for s in spans if s.status == 'failure']
     assert failed
     assert sum(r['count'] for r in rows if r['source'] == 'span') == len(failed)
@@ -132,7 +135,7 @@ def test_errors_window(stores, spans):
     # a span failed with its outer operation (aborted) failed then: finished
     failed = sorted(s.finished for s in spans if s.status == 'failure')
     since, until = failed[1], failed[-2]
-    rows = both(stores, 'errors', '--since', since.isoformat(), '--until', until.isoformat())
+    rows = on_every_store(stores, 'errors', '--since', since.isoformat(), '--until', until.isoformat())
     assert (sum(r['count'] for r in rows if r['source'] == 'span')
             == sum(1 for f in failed if since <= f <= until))
     for r in rows:
@@ -151,7 +154,7 @@ def test_stuck(stores, spans, now, later):
     # The replayed cloud lasts minutes: at its latest time nothing is past its
     # limit yet; 900 s on, the 600 s operations are but creates (1800 s) not.
     when = now + datetime.timedelta(seconds=later)
-    rows = both(stores, 'stuck', '--now', when.isoformat())
+    rows = on_every_store(stores, 'stuck', '--now', when.isoformat())
     expected = expected_stuck(spans, when)
     assert {spans_mod.span_id(r['request_id'], r['operation']) for r in rows} == expected
     assert len(rows) == len(expected)
@@ -164,7 +167,7 @@ def test_stuck(stores, spans, now, later):
 
 
 def test_sla(stores, spans):
-    rows = both(stores, 'sla', '--operation', 'compute.instance.create')
+    rows = on_every_store(stores, 'sla', '--operation', 'compute.instance.create')
     (row,) = rows
     creates = [s for s in spans if s.operation == 'compute.instance.create']
     assert row['count'] == len(creates)
@@ -174,13 +177,13 @@ def test_sla(stores, spans):
     assert row['max (s)'] == round(durations[-1], 3)
     assert row['reschedules'] == sum(s.attempts > 1 and len(s.hosts) > 1 for s in creates)
     assert row['reschedules'] > 0
-    grouped = both(stores, 'sla', '--group-by', 'host', '--operation', 'compute.instance.create')
+    grouped = on_every_store(stores, 'sla', '--group-by', 'host', '--operation', 'compute.instance.create')
     assert sum(r['count'] for r in grouped) == len(creates)
-    assert len(both(stores, 'sla')) == len({s.operation for s in spans})
+    assert len(on_every_store(stores, 'sla')) == len({s.operation for s in spans})
 
 
 def test_sla_breakdown(stores, spans):
-    rows = both(stores, 'sla', '--breakdown', 'compute.instance.create')
+    rows = on_every_store(stores, 'sla', '--breakdown', 'compute.instance.create')
     root = rows[0]
     assert root['operation'] == 'compute.instance.create' and root['share %'] == 100.0
     children = {r['operation'].strip(): r for r in rows[1:]}
@@ -195,7 +198,7 @@ def test_sla_breakdown(stores, spans):
 
 def test_history(stores, spans):
     project = collections.Counter(s.project_id for s in spans if s.project_id).most_common(1)[0][0]
-    rows = both(stores, 'history', '--project', project, '--limit', '25')
+    rows = on_every_store(stores, 'history', '--project', project, '--limit', '25')
     assert len(rows) == 25
     stamps = [r['timestamp'] for r in rows]
     assert stamps == sorted(stamps, reverse=True)
@@ -206,15 +209,15 @@ def test_history(stores, spans):
         store.close()
     assert stamps[0] == newest
     until = rows[10]['timestamp']
-    windowed = both(stores, 'history', '--project', project, '--until', until, '--limit', '5')
+    windowed = on_every_store(stores, 'history', '--project', project, '--until', until, '--limit', '5')
     assert windowed[0]['timestamp'] == until
     resource = rows[0]['resource_id']
     assert all(r['resource_id'] == resource
-               for r in both(stores, 'history', '--resource', resource, '--limit', '1000'))
+               for r in on_every_store(stores, 'history', '--resource', resource, '--limit', '1000'))
 
 
 def test_read_filters_agree(stores, spans):
-    """Each read filter selects the same records from both stores."""
+    """Each read filter selects the same records from every store."""
     some = min((s for s in spans if s.global_request_id and s.start), key=lambda s: s.span_id)
     since = some.start
     until = since + datetime.timedelta(seconds=45)
@@ -232,11 +235,11 @@ def test_read_filters_agree(stores, spans):
     try:
         for f in span_filters:
             got = {name: sorted(map(repr, st.spans(**f))) for name, st in opened.items()}
-            assert got['sqlite'] == got['es'] and got['es'], f
+            assert got['sqlite'] and all(g == got['sqlite'] for g in got.values()), f
         for f in doc_filters:
             got = {name: [d['message_id'] for d in st.notifications(**f)]
                    for name, st in opened.items()}
-            assert got['sqlite'] == got['es'] and got['es'], f
+            assert got['sqlite'] and all(g == got['sqlite'] for g in got.values()), f
     finally:
         for st in opened.values():
             st.close()

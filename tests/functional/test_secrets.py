@@ -18,10 +18,8 @@ import json
 import pathlib
 import uuid
 
-from elasticsearch import helpers
-
 from nvs_notif import storage
-from tests.functional.support import es_count, es_store_url, wait_for
+from tests.functional.support import es_count, scan_sources, store_url, wait_for
 from tests.functional.wire import WirePublisher
 
 MARKER = 'S3CR3T'
@@ -131,10 +129,10 @@ def _files_text(sqlite_path):
                    for p in sorted(sqlite_path.parent.glob(sqlite_path.name + '*')))
 
 
-def test_no_secret_reaches_the_stores_or_the_log(agent_factory, sender, topic, es_client,
-                                                 es_prefix, tmp_path):
+def test_no_secret_reaches_the_stores_or_the_log(agent_factory, sender, topic, engine,
+                                                 search_client, es_prefix, tmp_path):
     sqlite_path = tmp_path / 'secrets.db'
-    agent = agent_factory([es_store_url(es_prefix), 'sqlite:///%s' % sqlite_path],
+    agent = agent_factory([store_url(engine, es_prefix), 'sqlite:///%s' % sqlite_path],
                           batch_size=5,
                           extra_conf='redact_keys = %s\n[DEFAULT]\ndebug = true\n' % OPERATOR_KEY)
     req = 'req-%s' % uuid.uuid4()
@@ -154,15 +152,14 @@ def test_no_secret_reaches_the_stores_or_the_log(agent_factory, sender, topic, e
     stored = len(cases) + sum(s for _, _, s in bodies)
     rejected = sum(not s for _, _, s in bodies)
     notifications = '%s-notifications' % es_prefix
-    wait_for(lambda: (es_count(es_client, notifications) >= stored
-                      and es_count(es_client, '%s-rejects' % es_prefix) >= rejected),
-             timeout=120, what='%d notifications and %d reject in ES' % (stored, rejected))
+    wait_for(lambda: (es_count(search_client, notifications) >= stored
+                      and es_count(search_client, '%s-rejects' % es_prefix) >= rejected),
+             timeout=120, what='%d notifications and %d reject in %s' % (stored, rejected, engine))
     agent.stop()    # SQLite files complete and closed; the log final
 
-    assert es_count(es_client, notifications) == stored
-    es_client.indices.refresh(index='%s-*' % es_prefix)
-    documents = json.dumps([h['_source'] for h in
-                            helpers.scan(es_client, index='%s-*' % es_prefix)])
+    assert es_count(search_client, notifications) == stored
+    search_client.indices.refresh(index='%s-*' % es_prefix)
+    documents = json.dumps(scan_sources(search_client, '%s-*' % es_prefix))
     store = storage.get_store('sqlite:///%s' % sqlite_path)
     try:
         assert store.count('notifications') == stored

@@ -1,17 +1,17 @@
-"""The whole path is real: oslo.messaging Notifier -> RabbitMQ -> ceilometer agent -> ES."""
+"""The whole path is real: oslo.messaging Notifier -> RabbitMQ -> ceilometer agent ->
+Elasticsearch or OpenSearch."""
 import json
 import time
 import uuid
 
-from elasticsearch import helpers
-
 from nvs_notif import storage
-from tests.functional.support import es_count, es_store_url, wait_for
+from tests.functional.cli import run_text_err
+from tests.functional.support import es_count, scan_sources, store_url, wait_for
 
 
-def test_notifications_reach_elasticsearch_through_the_agent(
-        agent_factory, sender, es_client, es_prefix):
-    agent = agent_factory([es_store_url(es_prefix)], extra_conf='stats_interval = 1\n')
+def test_notifications_reach_the_search_engine_through_the_agent(
+        agent_factory, sender, engine, search_client, es_prefix):
+    agent = agent_factory([store_url(engine, es_prefix)], extra_conf='stats_interval = 1\n')
     request_ids = []
     for i in range(5):
         req = 'req-%s' % uuid.uuid4()
@@ -26,25 +26,27 @@ def test_notifications_reach_elasticsearch_through_the_agent(
 
     index = '%s-notifications' % es_prefix
 
-    assert wait_for(lambda: es_count(es_client, index) >= 10, timeout=90, what='10 notifications in ES')
-    assert es_count(es_client, index) == 10
-    hits = es_client.search(index=index, query={'term': {'request_id': request_ids[0]}})
+    assert wait_for(lambda: es_count(search_client, index) >= 10, timeout=90,
+                    what='10 notifications in %s' % engine)
+    assert es_count(search_client, index) == 10
+    hits = search_client.search(index=index, body={'query': {'term': {'request_id': request_ids[0]}}})
     docs = [h['_source'] for h in hits['hits']['hits']]
     assert sorted(d['phase'] for d in docs) == ['end', 'start']
     assert {d['host'] for d in docs} == {'host-0'}
     assert {d['service'] for d in docs} == {'nova'}
 
     spans = '%s-spans' % es_prefix
-    wait_for(lambda: es_client.indices.exists(index=spans), timeout=30, what='span index')
-    es_client.indices.refresh(index=spans)
-    span_hits = es_client.search(index=spans, query={'term': {'request_id': request_ids[0]}})
+    wait_for(lambda: search_client.indices.exists(index=spans), timeout=30, what='span index')
+    search_client.indices.refresh(index=spans)
+    span_hits = search_client.search(index=spans,
+                                     body={'query': {'term': {'request_id': request_ids[0]}}})
     (span,) = [h['_source'] for h in span_hits['hits']['hits']]
     assert span['operation'] == 'compute.instance.create'
     assert span['status'] == 'success' and span['duration'] is not None
 
     # The auth token of the context reaches neither the store nor the log.
-    es_client.indices.refresh(index='%s-*' % es_prefix)
-    everything = json.dumps([h['_source'] for h in helpers.scan(es_client, index='%s-*' % es_prefix)])
+    search_client.indices.refresh(index='%s-*' % es_prefix)
+    everything = json.dumps(scan_sources(search_client, '%s-*' % es_prefix))
     assert request_ids[0] in everything
     assert 'SECRET-TOKEN' not in everything
     assert 'SECRET-TOKEN' not in agent.log_text()
@@ -78,3 +80,16 @@ def test_agent_warns_when_rabbit_prefetch_cuts_its_batches(agent_factory, sender
         store.close()
     assert agent.log_text().count('rabbit_qos_prefetch_count = 100 holds the agent back') == 1
     assert agent.tracebacks() == []
+
+
+def test_cli_prints_no_http_request_lines(engine, es_prefix):
+    """A replay into a search engine sends many requests; the terminal gets
+    none of the HTTP client's INFO lines (``-v`` is cliff's default level)."""
+    code, out, err = run_text_err(store_url(engine, es_prefix), 'replay', '--simulate', '200')
+    assert code == 0, err
+    assert 'elastic_transport' not in err and '_bulk' not in err and 'HTTP' not in err, err
+    store = storage.get_store(store_url(engine, es_prefix))
+    try:
+        assert store.count('notifications') == 200
+    finally:
+        store.close()

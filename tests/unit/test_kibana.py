@@ -10,7 +10,8 @@ import pytest
 
 from nvs_notif import kibana
 from nvs_notif.cli.main import NvsNotifApp
-from nvs_notif.storage import es_templates
+from nvs_notif.storage import elasticsearch as es_store
+from nvs_notif.storage import search_templates
 
 
 @pytest.fixture(scope='module')
@@ -91,10 +92,11 @@ def test_dashboards_have_visualizations(objects):
 
 
 def _mapped(kind):
-    fields = set(es_templates.MAPPINGS[kind])
+    fields = set(search_templates.MAPPINGS[kind])
     if kind in ('notifications', 'spans'):
-        fields |= set(es_templates._ECS_ALIASES)
-    props = es_templates.template_body('nvs', kind)['template']['mappings']['properties']
+        fields |= set(search_templates._ECS_ALIASES)
+    template = search_templates.template_body('nvs', kind, es_store.Engine.flat_type)
+    props = template['template']['mappings']['properties']
     assert fields == set(props)
     return fields
 

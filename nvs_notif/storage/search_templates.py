@@ -1,9 +1,10 @@
-"""Index templates for the Elasticsearch store, installed idempotently.
+"""Index templates of the search-engine stores, installed idempotently.
 
 Documents are flat (the same shape the SQLite store keeps); ECS names are
 field aliases, so Kibana users can search ``event.action`` or ``trace.id``.
 Unknown top-level fields are not mapped (``dynamic: false``) and raw payloads
-are ``flattened``, so one service sending a number where another sends a
+are flat objects (the engine's type: Elasticsearch's ``flattened``, OpenSearch's
+``flat_object``), so one service sending a number where another sends a
 string never gets a document rejected.
 """
 # ignore_above: an absurdly long id is kept in _source but not indexed,
@@ -13,6 +14,8 @@ _DATE = {'type': 'date'}
 # Kept for the merge (read from _source), never searched: a span is
 # rewritten with every notification of it, so indexing them cost every time.
 _SOURCE_ONLY_KW = {'type': 'keyword', 'index': False, 'doc_values': False}
+#: Where a schemaless object goes: replaced by the engine's flat type.
+FLAT = {'type': 'flat'}
 
 _COMMON = {
     'operation': _KW, 'service': _KW, 'host': _KW, 'request_id': _KW,
@@ -44,8 +47,8 @@ MAPPINGS = {
         'timestamp': dict(_DATE, fields={'exact': {'type': 'keyword'}}),
         '@timestamp': {'type': 'alias', 'path': 'timestamp'},
         'event_type': _KW, 'phase': _KW, 'priority': _KW, 'publisher_id': _KW,
-        'state': _KW, # Deeper than redact.MAX_DEPTH, which truncates payloads first.
-        'payload': {'type': 'flattened', 'depth_limit': 128, 'ignore_above': 2048},
+        'state': _KW,
+        'payload': FLAT,
         'event.kind': {'type': 'alias', 'path': 'event_type'},
     }),
     'spans': dict(_COMMON, **{
@@ -58,7 +61,7 @@ MAPPINGS = {
     'events': {
         'message_id': _KW, 'event_type': _KW, 'generated': _DATE,
         '@timestamp': {'type': 'alias', 'path': 'generated'},
-        'traits': {'type': 'flattened', 'ignore_above': 2048},
+        'traits': FLAT,
         'raw': {'type': 'object', 'enabled': False},
     },
     'samples': {
@@ -66,7 +69,7 @@ MAPPINGS = {
         'counter_volume': {'type': 'double'}, 'user_id': _KW, 'project_id': _KW,
         'resource_id': _KW, 'source': _KW, 'timestamp': _DATE,
         '@timestamp': {'type': 'alias', 'path': 'timestamp'},
-        'resource_metadata': {'type': 'flattened', 'ignore_above': 2048},
+        'resource_metadata': FLAT,
     },
     'rejects': {
         'received': _DATE, '@timestamp': {'type': 'alias', 'path': 'received'},
@@ -81,8 +84,8 @@ MAPPINGS = {
 _PAYLOAD_STORED_ONLY = {'type': 'object', 'enabled': False}
 
 
-def _properties(kind, index_payload=True):
-    props = dict(MAPPINGS[kind])
+def _properties(kind, flat, index_payload=True):
+    props = {name: flat if field is FLAT else field for name, field in MAPPINGS[kind].items()}
     if kind == 'notifications' and not index_payload:
         props['payload'] = _PAYLOAD_STORED_ONLY
     if kind in ('notifications', 'spans'):
@@ -91,13 +94,18 @@ def _properties(kind, index_payload=True):
     return props
 
 
-def template_body(prefix, kind, index_payload=True):
+def template_body(prefix, kind, flat, index_payload=True):
+    """The index template of ``kind``.
+
+    :param flat: the engine's mapping of schemaless objects
+        (:attr:`nvs_notif.storage.search.Engine.flat_type`)
+    """
     return {
         'index_patterns': ['%s-%s*' % (prefix, kind)],
         'priority': 200,
         'template': {
             'settings': {'index': {'refresh_interval': '1s'}},
-            'mappings': {'dynamic': False, 'properties': _properties(kind, index_payload)},
+            'mappings': {'dynamic': False, 'properties': _properties(kind, flat, index_payload)},
             # Daily indices are read through one alias per kind.
             'aliases': {} if kind == 'spans' else {'%s-%s' % (prefix, kind): {}},
         },
@@ -105,8 +113,11 @@ def template_body(prefix, kind, index_payload=True):
     }
 
 
-def install(client, prefix, index_payload=True):
-    """Install (or update to the same content) the index template of every kind."""
+def install(engine, prefix, index_payload=True):
+    """Install (or update to the same content) the index template of every kind.
+
+    :param engine: a :class:`nvs_notif.storage.search.Engine`
+    """
     for kind in MAPPINGS:
-        client.indices.put_index_template(name='%s-%s' % (prefix, kind),
-                                          **template_body(prefix, kind, index_payload))
+        engine.put_index_template('%s-%s' % (prefix, kind),
+                                  template_body(prefix, kind, engine.flat_type, index_payload))

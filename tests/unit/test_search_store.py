@@ -1,0 +1,73 @@
+"""The search-engine core's reads of an index whose shards are not started
+yet (a daily index created between the wait and the read), for both engines'
+errors. The servers' side is in tests/functional (count() under load)."""
+import urllib.parse
+
+import elastic_transport
+import elasticsearch
+import opensearchpy
+import pytest
+
+from nvs_notif.storage import elasticsearch as es_store
+from nvs_notif.storage import opensearch as os_store
+
+
+def _es_error(status):
+    meta = elastic_transport.ApiResponseMeta(
+        status=status, http_version='1.1', headers=elastic_transport.HttpHeaders(),
+        duration=0.1, node=elastic_transport.NodeConfig('http', 'es1', 9200))
+    return elasticsearch.ApiError('search_phase_execution_exception', meta=meta, body={})
+
+
+STORES = [(es_store.ElasticsearchStore, 'elasticsearch://es1:9200/', _es_error),
+          (os_store.OpenSearchStore, 'opensearch://os1:9200/',
+           lambda status: opensearchpy.TransportError(status, 'search_phase_execution_exception'))]
+
+
+@pytest.fixture(params=STORES, ids=['elasticsearch', 'opensearch'])
+def store_and_error(request, monkeypatch):
+    cls, url, error = request.param
+    store = cls(urllib.parse.urlsplit(url))
+    waits = []
+    monkeypatch.setattr(store, '_refresh', waits.append)
+    yield store, error, waits
+    store.close()
+
+
+def test_a_read_answered_503_waits_and_reads_again(store_and_error):
+    store, error, waits = store_and_error
+    answers = [error(503), 7]
+
+    def read():
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert store._read_ready('nvs-notifications', read) == 7
+    assert waits == ['nvs-notifications']
+
+
+@pytest.mark.parametrize('status', [400, 404, 500])
+def test_other_errors_are_not_read_again(store_and_error, status):
+    store, error, waits = store_and_error
+    calls = []
+
+    def read():
+        calls.append(1)
+        raise error(status)
+
+    with pytest.raises(type(error(status))):
+        store._read_ready('nvs-notifications', read)
+    assert len(calls) == 1 and waits == []
+
+
+def test_a_second_503_is_raised(store_and_error):
+    store, error, waits = store_and_error
+
+    def read():
+        raise error(503)
+
+    with pytest.raises(type(error(503))):
+        store._read_ready('nvs-spans', read)
+    assert waits == ['nvs-spans']
