@@ -42,7 +42,7 @@ NO_PYTHON_PATH = ('trace',)
 #: The ``hosts`` window starts this long before the simulation: the whole history.
 HISTORY_START = '2000-01-01T00:00:00+00:00'
 SEARCH_ENGINES = {'elasticsearch': ('NVS_TEST_ES_URL', 'http://127.0.0.1:9200'),
-                  'opensearch': ('NVS_TEST_OS_URL', 'http://127.0.0.1:9201')}
+                  'opensearch': ('NVS_TEST_OPENSEARCH_URL', 'http://127.0.0.1:9201')}
 
 
 # --- the Python-aggregation path (kept callable for the comparison) ------------------
@@ -100,7 +100,7 @@ def data_key(count, seed, kind):
     if kind == 'sqlite':
         from nvs_notif.storage import sqlite as schema
     else:
-        from nvs_notif.storage import es_templates as schema
+        from nvs_notif.storage import search_templates as schema
     digest = hashlib.sha1(_schema_text(schema).encode())
     digest.update(inspect.getsource(documents).encode())
     for sim in simulate.simulate(min(count, 2000), seed=seed):
