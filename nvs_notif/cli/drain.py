@@ -3,11 +3,8 @@ import os
 import time
 
 from cliff import show
-import kombu
 
 from nvs_notif.cli import common
-from nvs_notif import drain as drain_mod
-from nvs_notif import replay as replay_mod
 
 
 class Drain(show.ShowOne):
@@ -35,6 +32,9 @@ class Drain(show.ShowOne):
                                      'give --transport-url (or set NVS_NOTIF_TRANSPORT_URL)')
 
     def take_action(self, args):
+        # Imported here: cliff imports every command module when any command
+        # runs, and these (kombu, oslo.messaging, ceilometer) take seconds.
+        from nvs_notif import replay as replay_mod
         endpoint = self.app.local_endpoint()
         started = time.monotonic()
         try:
@@ -52,6 +52,8 @@ class Drain(show.ShowOne):
 
     @staticmethod
     def _drain(args, endpoint):
+        import kombu
+        from nvs_notif import drain as drain_mod
         with kombu.Connection(drain_mod.kombu_url(args.transport_url),
                               connect_timeout=10) as conn:
             conn.ensure_connection(max_retries=3)

@@ -7,7 +7,6 @@ from nvs_notif.cli import common
 from nvs_notif import credentials
 from nvs_notif import opts
 from nvs_notif import queries
-from nvs_notif import replay as replay_mod
 from nvs_notif import simulate
 
 
@@ -36,6 +35,9 @@ class Replay(show.ShowOne):
                                      'give FILE arguments or --simulate N')
 
     def take_action(self, args):
+        # Imported here: cliff imports every command module when any command
+        # runs, and this one (ceilometer, oslo.messaging) takes seconds.
+        from nvs_notif import replay as replay_mod
         if args.simulate:
             messages = (s.to_message() for s in _simulated(args))
         else:

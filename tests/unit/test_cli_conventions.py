@@ -3,6 +3,8 @@ missing combination is argparse's usage error (status 2, the argument named), be
 store is opened."""
 import importlib.metadata
 import io
+import subprocess
+import sys
 
 import pytest
 
@@ -64,3 +66,15 @@ def test_now_is_defined_once():
         parser = cmd_class(app, None).get_parser('nvs-notif ' + name)
         now = next(a for a in parser._actions if '--now' in a.option_strings)
         assert now.type is common.time_arg and now.help.startswith('ISO time '), name
+
+
+def test_query_commands_do_not_import_the_agents_libraries(tmp_path):
+    # cliff imports every command module whichever runs: what only replay and
+    # drain need (ceilometer, oslo.messaging, kombu: seconds) waits for them.
+    code = ('import sys\nfrom nvs_notif.cli import main\n'
+            'main.main(["--store", "sqlite:///%s", "stuck", "-f", "value"])\n'
+            'print(sorted({"ceilometer", "oslo_messaging", "kombu"} & set(sys.modules)))'
+            % (tmp_path / 'nvs.db'))
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.splitlines()[-1] == '[]'
