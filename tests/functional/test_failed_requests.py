@@ -1,8 +1,8 @@
 """Failed requests as nova really reports them come out failed, hung ones stuck.
 
-A real ``ceilometer-agent-notification`` with two workers publishes to an
-Elasticsearch prefix and a SQLite file.  oslo.messaging's Notifier sends, in a
-shuffled order, failed snapshot / rescue / delete / rebuild requests and a
+A real ``ceilometer-agent-notification`` with two workers publishes to a
+SQLite file, an Elasticsearch prefix and an OpenSearch prefix.
+oslo.messaging's Notifier sends, in a shuffled order, failed snapshot / rescue / delete / rebuild requests and a
 create that failed after a reschedule, in the shapes nova sends
 (nova/exception_wrapper.py: legacy, an ERROR notification named after the
 wrapped method with ``{"exception", "args"}``; versioned, ``compute.exception``
@@ -10,7 +10,7 @@ with an ``ExceptionPayload`` whose traceback names the method;
 nova/compute/utils.py: legacy ``.error`` payloads carry ``exception_to_dict``,
 a message and a code without a class), the conductor's NoValidHost and
 MaxRetriesExceeded, successful requests, and two that really hang.  trace,
-errors, stuck and sla must say exactly that, identically from both stores.
+errors, stuck and sla must say exactly that, identically from every store (SQLite, Elasticsearch, OpenSearch).
 """
 import datetime
 import random
@@ -19,8 +19,8 @@ from unittest import mock
 from oslo_utils import timeutils
 
 from nvs_notif import storage
-from tests.functional.cli import both
-from tests.functional.support import es_store_url, wait_for
+from tests.functional.cli import on_every_store
+from tests.functional.support import store_url, wait_for
 
 T0 = datetime.datetime(2024, 7, 1, 9, 0, 0)     # naive UTC, as timeutils.utcnow() gives
 PROJECT = '7e1d2c3b4a5f4e6d8c9b0a1f2e3d4c5b'
@@ -179,8 +179,10 @@ SLA = ('operation', 'group', 'count', 'success %', 'failures', 'avg (s)', 'p50 (
 
 
 def test_failed_requests_in_real_shapes(agent_factory, sender, es_prefix, tmp_path):
-    urls = {'sqlite': 'sqlite:///%s' % (tmp_path / 'nvs.db'), 'es': es_store_url(es_prefix)}
-    agent = agent_factory([urls['es'], urls['sqlite']], workers=2, batch_size=5)
+    urls = {'sqlite': 'sqlite:///%s' % (tmp_path / 'nvs.db'),
+            'elasticsearch': store_url('elasticsearch', es_prefix),
+            'opensearch': store_url('opensearch', es_prefix)}
+    agent = agent_factory(list(urls.values()), workers=2, batch_size=5)
     shuffled = list(SCRIPT)
     random.Random(13).shuffle(shuffled)         # errors before their starts, and so on
     for t, publisher, priority, event_type, payload, request in shuffled:
@@ -205,7 +207,7 @@ def test_failed_requests_in_real_shapes(agent_factory, sender, es_prefix, tmp_pa
 
 def check_trace(urls):
     def trace(request):
-        return both(urls, 'trace', request, '--now', LATER)
+        return on_every_store(urls, 'trace', request, '--now', LATER)
 
     assert trace(SNAP) == rows(TRACE, ('compute.instance.snapshot', 'nova', 'host-1', at(0),
                                        6.1, 1, 'failure', 'ImageNotFound', SNAP))
@@ -236,7 +238,7 @@ def check_trace(urls):
 
 
 def check_errors(urls):
-    assert both(urls, 'errors') == rows(
+    assert on_every_store(urls, 'errors') == rows(
         ERRORS,
         ('notification', 'host-1', 'nova', 'ImageNotFound', 2, at(6), at(6.1)),
         ('notification', 'host-4', 'nova', 'BuildAbortException', 2, at(34), at(34.2)),
@@ -257,11 +259,11 @@ def check_errors(urls):
 
 def check_stuck(urls):
     # only the two that hang; at 700 s only the rescue is past its 600 s
-    assert both(urls, 'stuck', '--now', LATER) == rows(
+    assert on_every_store(urls, 'stuck', '--now', LATER) == rows(
         STUCK,
         (HUNG_CREATE, 'compute.instance.create', 'host-8', PROJECT, at(100), 1900.0, 1800.0),
         (HUNG_RESCUE, 'instance.rescue', 'host-9', PROJECT, at(110), 1890.0, 600.0))
-    assert both(urls, 'stuck', '--now', at(720)) == rows(
+    assert on_every_store(urls, 'stuck', '--now', at(720)) == rows(
         STUCK, (HUNG_RESCUE, 'instance.rescue', 'host-9', PROJECT, at(110), 610.0, 600.0))
 
 
@@ -269,7 +271,7 @@ def check_sla(urls):
     def timed(op, count, success, failures, seconds, attempts=1.0, reschedules=0):
         return (op, '-', count, success, failures) + (seconds,) * 5 + (attempts, reschedules)
 
-    assert both(urls, 'sla') == rows(
+    assert on_every_store(urls, 'sla') == rows(
         SLA,
         timed('compute.instance.create', 2, 0.0, RESCHEDULED_KEY + ':1', 8.0, 1.5, 1),
         timed('compute.instance.delete', 1, 0.0, DESTROY_KEY + ':1', 5.0),
