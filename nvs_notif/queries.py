@@ -50,11 +50,13 @@ def _rescheduled(span):
 
 
 def top_failures(spans, limit=5):
-    """The most frequent (operation, exception) pairs among failed spans."""
+    """The most frequent (operation, exception) pairs among failed spans; ties in name
+    order, so the answer does not depend on the order the store returns spans in."""
     counts = collections.Counter(
         (s.operation, faults.fault_name(s.fault))
         for s in spans if s.status == 'failure')
-    return counts.most_common(limit)
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0][0], kv[0][1] or ''))
+    return ranked[:limit]
 
 
 # -- Shared helpers ----------------------------------------------------------

@@ -253,6 +253,15 @@ def test_existing_summary_still_works():
     assert queries.top_failures(spans) == [(('a', 'E'), 1)]
 
 
+def test_top_failures_rank_ties_by_name_whatever_the_store_order():
+    spans = [span('b', 'r1', 0, failed=1, exc='X'), span('a', 'r2', 0, failed=1, exc='Y'),
+             span('a', 'r3', 0, failed=1, exc='X'), span('c', 'r4', 0, failed=1, exc='Z'),
+             span('c', 'r5', 0, failed=1, exc='Z')]
+    expected = [(('c', 'Z'), 2), (('a', 'X'), 1), (('a', 'Y'), 1), (('b', 'X'), 1)]
+    assert queries.top_failures(spans, 4) == expected
+    assert queries.top_failures(spans[::-1], 4) == expected
+
+
 class TestSQLiteReads:
     """The read filters the commands rely on, against the embedded store."""
 
