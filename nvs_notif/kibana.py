@@ -1,4 +1,4 @@
-"""The Kibana saved objects shipped in ``etc/kibana/nvs-notif.ndjson``.
+"""The Kibana saved objects shipped in the package (``nvs_notif/data/kibana/nvs-notif.ndjson``).
 
 Pure functions to read them, rewrite them for another index prefix, list the
 fields and the Elasticsearch queries they imply (so tests can check them
@@ -7,17 +7,17 @@ saved objects import API.
 """
 import base64
 import copy
+import importlib.resources
 import json
-import os
 import re
 import urllib.error
 import urllib.request
 import uuid
 
 DEFAULT_PREFIX = 'nvs'
-# Not package data: found next to the package in the source tree (editable installs).
-DEFAULT_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                            'etc', 'kibana', 'nvs-notif.ndjson')
+#: Package data, where every kind of install puts it (read as a file: wheels install
+#: unpacked).
+DEFAULT_FILE = str(importlib.resources.files('nvs_notif') / 'data' / 'kibana' / 'nvs-notif.ndjson')
 KINDS = ('notifications', 'spans', 'rejects')
 
 

@@ -20,7 +20,10 @@ mkdir -p "$out"
 rm -rf build
 wheel=$(ls "$out"/nvs_notif-*.whl)
 "$PYTHON" -m venv "$venv"
-"$venv/bin/pip" install -q "$wheel" >"$out/install.log" 2>&1 \
+# The editable venv's versions as constraints: both installs run the same libraries, so
+# their demo outputs are comparable (and pip has nothing to resolve).
+.venv/bin/pip freeze --exclude-editable >"$out/constraints.txt"
+"$venv/bin/pip" install -q -c "$out/constraints.txt" "$wheel" >"$out/install.log" 2>&1 \
     || { cat "$out/install.log" >&2; exit 1; }
 cmd="$venv/bin/nvs-notif"
 
@@ -42,9 +45,10 @@ for name in ('nvs-notif.conf.sample', 'nvs_pipeline.yaml', 'ceilometer.conf.samp
     assert (samples / name).is_file(), samples / name
 PY
 ) >"$out/commands"
-"$cmd" --help >/dev/null
+"$cmd" --help >/dev/null 2>"$out/help.log"
 while read -r name; do
-    "$cmd" help "$name" >/dev/null || { echo "check-wheel: '$name --help' failed" >&2; exit 1; }
+    "$cmd" help "$name" >/dev/null 2>>"$out/help.log" \
+        || { cat "$out/help.log" >&2; echo "check-wheel: '$name --help' failed" >&2; exit 1; }
 done <"$out/commands"
 
 # The demo, from both installs, with the same end: same answers.
