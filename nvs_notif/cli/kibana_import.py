@@ -28,8 +28,33 @@ class KibanaImport(show.ShowOne):
         objects = kibana.with_prefix(kibana.load(args.file), args.index_prefix)
         result = kibana.import_objects(args.kibana, objects, overwrite=not args.no_overwrite,
                                        auth=args.user)
-        return (('success', 'successCount', 'errors'),
-                (result.get('success'), result.get('successCount'), result.get('errors', [])))
+        errors = result.get('errors') or []
+        # Without overwrite, an object that exists is kept as it is: Kibana
+        # reports it as a conflict and imports the others.
+        kept = [e for e in errors if args.no_overwrite and _error_type(e) == 'conflict']
+        refused = [e for e in errors if e not in kept]
+        if refused or (not result.get('success') and not kept):
+            raise RuntimeError('Kibana refused %d of %d objects: %s' % (
+                len(refused), len(objects),
+                '; '.join(_describe(e) for e in refused) or 'no reason given'))
+        return (('imported', 'kept (existing)', 'objects'),
+                (result.get('successCount'), ', '.join(_describe(e) for e in kept) or '-',
+                 len(objects)))
+
+
+def _error_type(error):
+    return (error.get('error') or {}).get('type')
+
+
+def _describe(error):
+    """One object of Kibana's import errors: type, id, title and why."""
+    why = error.get('error') or {}
+    detail = why.get('type', 'unknown')
+    if why.get('references'):
+        detail += ' (%s)' % ', '.join('%s %s' % (r.get('type'), r.get('id'))
+                                      for r in why['references'])
+    return '%s %s "%s": %s' % (error.get('type'), error.get('id'),
+                               (error.get('meta') or {}).get('title', ''), detail)
 
 
 def _credentials(value):

@@ -165,11 +165,12 @@ def test_queries_cover_every_search_and_visualization(objects):
 
 class _Recorder(http.server.BaseHTTPRequestHandler):
     received = []
+    answer = {'success': True, 'successCount': 19, 'errors': []}
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers['Content-Length']))
         self.received.append((self.path, dict(self.headers), body))
-        answer = json.dumps({'success': True, 'successCount': 19, 'errors': []}).encode()
+        answer = json.dumps(self.answer).encode()
         self.send_response(200)
         self.send_header('Content-Type', 'application/json')
         self.send_header('Content-Length', str(len(answer)))
@@ -183,6 +184,7 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def kibana_server():
     _Recorder.received = []
+    _Recorder.answer = {'success': True, 'successCount': 19, 'errors': []}
     server = http.server.HTTPServer(('127.0.0.1', 0), _Recorder)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -231,16 +233,55 @@ def test_import_objects_reports_http_errors():
         server.server_close()
 
 
+def _import(url, tmp_path, *options):
+    out, err = io.StringIO(), io.StringIO()
+    app = NvsNotifApp()
+    app.stdout, app.stderr = out, err
+    rc = app.run(['--store', 'sqlite:///%s' % (tmp_path / 'x.db'), 'kibana-import',
+                  '--kibana', url, '--index-prefix', 'prod', '-f', 'json'] + list(options))
+    return rc, out.getvalue(), err.getvalue()
+
+
 def test_kibana_import_command(kibana_server, tmp_path):
     url, received = kibana_server
-    out = io.StringIO()
-    app = NvsNotifApp()
-    app.stdout = out
-    rc = app.run(['--store', 'sqlite:///%s' % (tmp_path / 'x.db'), 'kibana-import',
-                  '--kibana', url, '--index-prefix', 'prod', '-f', 'json'])
+    rc, out, _ = _import(url, tmp_path)
     assert rc == 0
-    assert json.loads(out.getvalue()) == {'success': True, 'successCount': 19, 'errors': []}
+    assert json.loads(out) == {'imported': 19, 'kept (existing)': '-', 'objects': 19}
     (path, headers, body), = received
     content = _file_part(headers, body)
     titles = {json.loads(line)['attributes']['title'] for line in content.splitlines()}
     assert {'prod-notifications', 'prod-spans', 'prod-rejects', 'prod health'} <= titles
+
+
+def _error(kind, obj_id, title, why, **more):
+    return {'type': kind, 'id': obj_id, 'meta': {'title': title},
+            'error': dict(type=why, **more)}
+
+
+def test_kibana_import_names_every_refused_object_and_fails(kibana_server, tmp_path):
+    """Kibana answers 200 with success:false and the objects it refused."""
+    url, _ = kibana_server
+    _Recorder.answer = {'success': False, 'successCount': 17, 'errors': [
+        _error('dashboard', 'nvs-health', 'prod health', 'missing_references',
+               references=[{'type': 'search', 'id': 'nvs-gone'}]),
+        _error('index-pattern', 'nvs-spans', 'prod-spans', 'conflict')]}
+    rc, out, err = _import(url, tmp_path)
+    assert rc != 0 and out == ''
+    assert 'Kibana refused 2 of 19 objects' in err
+    assert 'dashboard nvs-health "prod health": missing_references (search nvs-gone)' in err
+    assert 'index-pattern nvs-spans "prod-spans": conflict' in err
+
+
+def test_kibana_import_no_overwrite_keeps_existing_and_imports_the_rest(kibana_server, tmp_path):
+    url, received = kibana_server
+    _Recorder.answer = {'success': False, 'successCount': 18, 'errors': [
+        _error('index-pattern', 'nvs-spans', 'prod-spans', 'conflict')]}
+    rc, out, _ = _import(url, tmp_path, '--no-overwrite')
+    assert rc == 0
+    assert json.loads(out) == {'imported': 18, 'objects': 19,
+                               'kept (existing)': 'index-pattern nvs-spans "prod-spans": conflict'}
+    assert received[0][0] == '/api/saved_objects/_import?overwrite=false'
+    # Anything else than a conflict still fails the command.
+    _Recorder.answer['errors'].append(_error('dashboard', 'nvs-health', 'prod health', 'unknown'))
+    rc, _, err = _import(url, tmp_path, '--no-overwrite')
+    assert rc != 0 and 'Kibana refused 1 of 19 objects: dashboard nvs-health' in err
