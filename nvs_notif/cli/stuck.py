@@ -24,8 +24,8 @@ class Stuck(lister.Lister):
     def take_action(self, args):
         now = common.now(args)
         stuck_after, overrides = common.stuck_settings(self.app.conf)
-        store = self.app.store
-        spans = store.spans(operation=args.operation)
+        # The store reads only its open spans, past their limits.
+        spans = self.app.store.stuck_spans(now, stuck_after, overrides, args.operation)
         rows = queries.stuck(spans, now, stuck_after, overrides)
         return queries.STUCK_COLUMNS, common.explain_if_empty(
             self.app, rows, 'no request open past its limit as of %s' % queries.iso(now))

@@ -7,6 +7,7 @@ import urllib.parse
 from stevedore import driver
 
 from nvs_notif import credentials as credentials_mod
+from nvs_notif import spans as spans_mod
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,6 +90,24 @@ class Store(metaclass=abc.ABCMeta):
         may let through a span a microsecond outside the range, never drop one
         inside it; :mod:`nvs_notif.queries` applies exact bounds.
         """
+
+    def stuck_spans(self, now, stuck_after, overrides, operation=None):
+        """Spans still open past their operation's stuck limit as of ``now``:
+        what ``nvs-notif stuck`` lists (:func:`nvs_notif.queries.stuck` orders them).
+
+        :param now: aware datetime
+        :param stuck_after: seconds, the default limit
+        :param overrides: ``{operation prefix: seconds}``; the longest matching
+            prefix wins (:func:`nvs_notif.spans.stuck_limit`)
+        :param operation: only operations starting with this prefix
+
+        Stores answer from their open spans only (an indexed status), with the
+        limits as query parameters; they may return a few more (coarse times),
+        never fewer.  This fallback filters every span in Python.
+        """
+        return [s for s in self.spans(operation=operation)
+                if spans_mod.outcome(s, now, spans_mod.stuck_limit(
+                    s.operation, stuck_after, overrides)) == 'timeout']
 
     def notifications(self, request_ids=None, project_id=None, user_id=None,
                       resource_id=None, since=None, until=None, priorities=None,

@@ -3,6 +3,7 @@
 Several processes may share the file: each batch is one ``BEGIN IMMEDIATE``
 transaction, so span merges are serialised by SQLite's write lock.
 """
+import datetime
 import json
 import logging
 import operator
@@ -36,7 +37,8 @@ CREATE TABLE IF NOT EXISTS spans (
     span_id TEXT PRIMARY KEY, operation TEXT, service TEXT, host TEXT,
     request_id TEXT, global_request_id TEXT, project_id TEXT, user_id TEXT,
     resource_id TEXT, start TEXT, "end" TEXT, failed TEXT, duration REAL,
-    status TEXT, error_type TEXT, doc TEXT NOT NULL, availability_zone TEXT, flavor TEXT);
+    status TEXT, error_type TEXT, doc TEXT NOT NULL, availability_zone TEXT, flavor TEXT,
+    open_since TEXT);
 CREATE INDEX IF NOT EXISTS spans_request ON spans (request_id);
 CREATE INDEX IF NOT EXISTS spans_global_request ON spans (global_request_id);
 CREATE INDEX IF NOT EXISTS spans_operation ON spans (operation, start);
@@ -47,6 +49,12 @@ CREATE TABLE IF NOT EXISTS samples (
 CREATE TABLE IF NOT EXISTS rejects (
     reject_id TEXT PRIMARY KEY, received TEXT, reason TEXT, raw TEXT);
 """
+# After the columns added since are there (_add_missing_columns).
+_LATER_INDEXES = """
+-- Only the spans with an attempt running, by when it started: what ``stuck``
+-- reads (a few rows, whatever the history holds).
+CREATE INDEX IF NOT EXISTS spans_open ON spans (open_since) WHERE status = 'open';
+"""
 
 _NOTIFICATION_COLUMNS = ('message_id', 'timestamp', 'event_type', 'operation', 'phase',
                          'priority', 'service', 'host', 'request_id',
@@ -56,8 +64,13 @@ _SPAN_COLUMNS = ('span_id', 'operation', 'service', 'host', 'request_id',
                  'global_request_id', 'project_id', 'user_id', 'resource_id',
                  'start', 'end', 'failed', 'duration', 'status', 'error_type',
                  'availability_zone', 'flavor')
-# Columns added after files were first made: such files get them on open.
-_ADDED_COLUMNS = {'spans': ('availability_zone', 'flavor')}
+# Columns added after files were first made: such files get them on open,
+# filled by the statement given for them (Span.open_since of the open spans).
+_ADDED_COLUMNS = {'spans': ('availability_zone', 'flavor', 'open_since')}
+_FILL_ADDED = {('spans', 'open_since'): """
+    UPDATE spans SET open_since = CASE WHEN "end" IS NULL AND failed IS NULL THEN start
+                                       ELSE json_extract(doc, '$.last_start') END
+    WHERE status = 'open'"""}
 _KINDS = ('notifications', 'spans', 'events', 'samples', 'rejects')
 # Notifications written between background checkpoints (SQLiteStore._maybe_checkpoint).
 _CHECKPOINT_EVERY = 2000
@@ -84,7 +97,16 @@ def _notification_row(n, payload_json):
 
 
 _INSERT_NOTIFICATIONS = _insert('notifications', _NOTIFICATION_COLUMNS)
-_INSERT_SPANS = _insert('spans', _SPAN_COLUMNS, 'INSERT OR REPLACE')
+_INSERT_SPANS = _insert('spans', _SPAN_COLUMNS + ('open_since',), 'INSERT OR REPLACE')
+
+
+def _span_row(span):
+    # open_since is derived (Span.open_since): a column to query, not in the document.
+    doc = documents.span_doc(span)
+    return (tuple(doc.get(c) for c in _SPAN_COLUMNS)
+            + (documents.iso(span.open_since), jsontext.encode(doc)))
+
+
 _INSERT_REJECTS = 'INSERT OR IGNORE INTO rejects VALUES (?, ?, ?, ?)'
 
 
@@ -110,6 +132,44 @@ def _missing_columns(db):
 def _add_missing_columns(db):
     for table, column in list(_missing_columns(db)):
         db.execute('ALTER TABLE %s ADD COLUMN "%s" TEXT' % (table, column))
+        if (table, column) in _FILL_ADDED:
+            db.execute(_FILL_ADDED[table, column])
+
+
+def _add_operation_prefix(where, args, operation):
+    # A range the spans_operation index serves: with BINARY collation the
+    # operations starting with the prefix sort from it to (not including) the
+    # prefix with its last character incremented.
+    where.append('operation >= ? AND substr(operation, 1, ?) = ?')
+    args += [operation, len(operation), operation]
+    if operation[-1] != '\U0010ffff':
+        where.append('operation < ?')
+        args.append(operation[:-1] + chr(ord(operation[-1]) + 1))
+
+
+def _opened_before(now, seconds):
+    """The ISO time a span open since no later than is past a limit of ``seconds``
+    (compared inclusively: the store may return spans exactly at the limit, which
+    :func:`nvs_notif.spans.outcome` leaves out); '' when that is before year 1."""
+    try:
+        return base.utc_iso(now - datetime.timedelta(seconds=float(seconds)))
+    except OverflowError:
+        return ''
+
+
+def _stuck_limit_sql(now, stuck_after, overrides):
+    """``(SQL expression, its args, the latest cutoff)``: per span, the latest
+    ``open_since`` past its operation's limit; the longest matching prefix
+    wins, as in spans.stuck_limit."""
+    cases, args = [], []
+    cutoffs = [_opened_before(now, stuck_after)]
+    for prefix, seconds in sorted(overrides.items(), key=lambda kv: -len(kv[0])):
+        cutoffs.append(_opened_before(now, seconds))
+        cases.append('WHEN substr(operation, 1, ?) = ? THEN ?')
+        args += [len(prefix), prefix, cutoffs[-1]]
+    if not cases:
+        return '?', cutoffs, cutoffs[0]
+    return 'CASE %s ELSE ? END' % ' '.join(cases), args + cutoffs[:1], max(cutoffs)
 
 
 class SQLiteStore(base.Store):
@@ -135,6 +195,7 @@ class SQLiteStore(base.Store):
         if any(_missing_columns(self._db)):
             # Checked again under the write lock: another process may be adding them too.
             self._transaction(_add_missing_columns)
+        self._db.executescript(_LATER_INDEXES)
 
     def _transaction(self, work):
         with self._lock:
@@ -158,8 +219,7 @@ class SQLiteStore(base.Store):
             existing = {s.span_id: s for s in self._load_spans(db, ids)}
             merged = spans_mod.merge_all(batch.fragments, existing)
             inserted = db.executemany(_INSERT_NOTIFICATIONS, rows).rowcount
-            db.executemany(_INSERT_SPANS, (_row(documents.span_doc(merged[i]), _SPAN_COLUMNS)
-                                           for i in ids))
+            db.executemany(_INSERT_SPANS, (_span_row(merged[i]) for i in ids))
             db.executemany(_INSERT_REJECTS,
                            ((documents.reject_id(r), documents.iso(r.received), r.reason, r.raw)
                             for r in batch.rejects))
@@ -214,14 +274,7 @@ class SQLiteStore(base.Store):
                 where.append('%s = ?' % column)
                 args.append(value)
         if operation:
-            # A range the spans_operation index serves: with BINARY collation
-            # the operations starting with the prefix sort from it to (not
-            # including) the prefix with its last character incremented.
-            where.append('operation >= ? AND substr(operation, 1, ?) = ?')
-            args += [operation, len(operation), operation]
-            if operation[-1] != '\U0010ffff':
-                where.append('operation < ?')
-                args.append(operation[:-1] + chr(ord(operation[-1]) + 1))
+            _add_operation_prefix(where, args, operation)
         if since is not None or until is not None:
             either = []
             # aborted: an inner operation failed with its outer one (spans.Span.aborted_at)
@@ -240,6 +293,19 @@ class SQLiteStore(base.Store):
             query += ' WHERE ' + ' AND '.join(where)
         with self._lock:
             rows = self._db.execute(query, args).fetchall()
+        return [documents.span_from_doc(json.loads(doc)) for (doc,) in rows]
+
+    def stuck_spans(self, now, stuck_after, overrides, operation=None):
+        # Only the spans_open index: the open spans started before the latest
+        # cutoff, each then held to its own operation's.
+        limit, limit_args, latest = _stuck_limit_sql(now, stuck_after, overrides)
+        where = ["status = 'open'", 'open_since <= ?', 'open_since <= ' + limit]
+        args = [latest] + limit_args
+        if operation:
+            _add_operation_prefix(where, args, operation)
+        with self._lock:
+            rows = self._db.execute('SELECT doc FROM spans INDEXED BY spans_open WHERE '
+                                    + ' AND '.join(where), args).fetchall()
         return [documents.span_from_doc(json.loads(doc)) for (doc,) in rows]
 
     def notifications(self, request_ids=None, project_id=None, user_id=None,

@@ -9,6 +9,7 @@ import sqlite3
 import pytest
 
 from nvs_notif import jsontext
+from nvs_notif import queries
 from nvs_notif import replay
 from nvs_notif import simulate
 from nvs_notif import spans
@@ -428,3 +429,84 @@ def test_purge_keeps_a_span_while_its_abort_is_recent(store):
     assert store.count('spans') == 2
     store.purge(T0 + datetime.timedelta(seconds=60))
     assert store.count('spans') == 0
+
+
+# --- stuck: the store reads its open spans only -------------------------------------------
+
+STUCK_OVERRIDES = ({}, {'compute.instance.create': 60, 'compute.': 7200,
+                        'network.port': 10 ** 12, 'volume': 1e-7})
+
+
+@pytest.fixture(scope='module')
+def simulated_store(tmp_path_factory):
+    url = _endpoint_url(tmp_path_factory.mktemp('stuck') / 'nvs.db')
+    endpoint = replay.local_endpoint(url)
+    replay.replay((n.to_message() for n in simulate.simulate(N_SIM, seed=1)), endpoint,
+                  batch_size=200)
+    replay.local_store(endpoint).close()
+    store = storage.get_store(url)
+    yield store
+    store.close()
+
+
+def _python_stuck(store, now, stuck_after, overrides, operation=None):
+    # The Python path: every span read, each judged by spans.outcome.
+    return storage.Store.stuck_spans(store, now, stuck_after, overrides, operation)
+
+
+def _ids(span_list):
+    return sorted(s.span_id for s in span_list)
+
+
+@pytest.mark.parametrize('overrides', STUCK_OVERRIDES)
+@pytest.mark.parametrize('operation', [None, 'compute.', 'volume.create'])
+def test_stuck_spans_equal_the_python_path(simulated_store, overrides, operation):
+    latest = queries.latest_time(simulated_store.spans())
+    open_spans = [s for s in simulated_store.spans() if s.status == 'open']
+    # At a limit exactly: the store returns the span, outcome leaves it out.
+    exactly = open_spans[0].open_since + datetime.timedelta(seconds=300)
+    found = 0
+    for now in (latest, latest + datetime.timedelta(minutes=10),
+                latest + datetime.timedelta(days=1), latest + datetime.timedelta(days=400),
+                exactly):
+        for stuck_after in (0, 300, 3600, 10 ** 12):
+            python = _python_stuck(simulated_store, now, stuck_after, overrides, operation)
+            store = simulated_store.stuck_spans(now, stuck_after, overrides, operation)
+            assert set(_ids(python)) <= set(_ids(store))
+            assert (queries.stuck(store, now, stuck_after, overrides)
+                    == queries.stuck(python, now, stuck_after, overrides))
+            found += len(python)
+    assert found and len(open_spans) < simulated_store.count('spans') / 4
+
+
+def test_stuck_reads_only_the_open_spans_index(simulated_store):
+    plan = simulated_store._db.execute(
+        "EXPLAIN QUERY PLAN SELECT doc FROM spans INDEXED BY spans_open "
+        "WHERE status = 'open' AND open_since <= ?", ('9999',)).fetchall()
+    assert [row[-1] for row in plan] == [
+        'SEARCH spans USING INDEX spans_open (open_since<?)']
+    column = dict(simulated_store._db.execute('SELECT span_id, open_since FROM spans'))
+    assert column == {s.span_id: documents.iso(s.open_since)
+                      for s in simulated_store.spans()}
+
+
+def test_file_from_before_open_since_gains_it_on_open(db_url):
+    hung_retry = [notif('volume.detach.start', 0, request_id='req-3'),
+                  notif('volume.detach.error', 1, request_id='req-3', fault=FAULT_A),
+                  notif('volume.detach.start', 4, request_id='req-3')]
+    store = storage.get_store(db_url)
+    store.write(_batch(_notifications() + hung_retry))
+    store.close()
+    with sqlite3.connect(db_url[len('sqlite:///'):]) as db:
+        db.executescript('DROP INDEX spans_open; ALTER TABLE spans DROP COLUMN open_since;')
+    store = storage.get_store(db_url)
+    try:
+        now = T0 + datetime.timedelta(hours=2)
+        stuck = store.stuck_spans(now, 600, {})
+        assert _ids(stuck) == _ids(_python_stuck(store, now, 600, {}))
+        assert {(s.operation, s.open_since) for s in stuck} == {
+            ('volume.detach', T0 + datetime.timedelta(seconds=4)),
+            ('compute.instance.create', T0),
+            ('scheduler.select_destinations', T0)}
+    finally:
+        store.close()
