@@ -154,6 +154,17 @@ def utc_iso(when):
     return when.astimezone(datetime.timezone.utc).isoformat()
 
 
+def stuck_cutoff(now, seconds):
+    """The UTC ISO time an open span must have been open since (at the latest,
+    inclusively: a span exactly at its limit is returned, and
+    :func:`nvs_notif.spans.outcome` leaves it out) to be past a limit of
+    ``seconds`` as of ``now``; None when that is before year 1 (none is)."""
+    try:
+        return utc_iso(now - datetime.timedelta(seconds=float(seconds)))
+    except OverflowError:
+        return None
+
+
 def get_store(url, conf=None):
     """Load the driver for a store URL (``sqlite:///path``, ``elasticsearch://host:9200``).
 

@@ -315,6 +315,18 @@ class SearchStore(base.Store):
         if window:
             filters.append({'bool': {'minimum_should_match': 1, 'should': [
                 {'range': {field: window}} for field in ('start', 'end', 'failed', 'aborted')]}})
+        return self._scan_spans(filters)
+
+    def stuck_spans(self, now, stuck_after, overrides, operation=None):
+        # Only the open spans (status, a keyword), each held to its
+        # operation's cutoff by the engine; a span matching several prefixes
+        # may come back under a shorter one's: queries.stuck judges exactly.
+        filters = [{'term': {'status': 'open'}}, _past_limits(now, stuck_after, overrides)]
+        if operation is not None:
+            filters.append({'prefix': {'operation': operation}})
+        return self._scan_spans(filters)
+
+    def _scan_spans(self, filters):
         self._refresh(self.index('spans'))
         return self._read_ready(self.index('spans'), lambda: [
             documents.span_from_doc(hit['_source']) for hit in self.engine.helpers.scan(
@@ -424,6 +436,30 @@ def _range(since, until):
     if until is not None:
         window['lte'] = base.utc_iso(until)
     return window
+
+
+def _open_since_at_most(cutoff):
+    """Open spans whose running attempt started at or before ``cutoff``
+    (:attr:`nvs_notif.spans.Span.open_since`: the start while nothing ended or
+    failed, else the latest start); none for None."""
+    if cutoff is None:
+        return {'match_none': {}}
+    finished = [{'exists': {'field': 'end'}}, {'exists': {'field': 'failed'}}]
+    return {'bool': {'minimum_should_match': 1, 'should': [
+        {'bool': {'must_not': finished, 'filter': [{'range': {'start': {'lte': cutoff}}}]}},
+        {'bool': {'minimum_should_match': 1, 'should': finished,
+                  'filter': [{'range': {'last_start': {'lte': cutoff}}}]}}]}}
+
+
+def _past_limits(now, stuck_after, overrides):
+    """Spans open past their operation's limit as of ``now``: the limit of a
+    matching ``overrides`` prefix, else ``stuck_after`` (seconds)."""
+    prefixed = [{'bool': {'filter': [{'prefix': {'operation': prefix}},
+                                     _open_since_at_most(base.stuck_cutoff(now, seconds))]}}
+                for prefix, seconds in overrides.items()]
+    other = {'bool': {'must_not': [{'prefix': {'operation': p}} for p in overrides],
+                      'filter': [_open_since_at_most(base.stuck_cutoff(now, stuck_after))]}}
+    return {'bool': {'minimum_should_match': 1, 'should': prefixed + [other]}}
 
 
 def _bool(filters):

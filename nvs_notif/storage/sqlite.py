@@ -3,7 +3,6 @@
 Several processes may share the file: each batch is one ``BEGIN IMMEDIATE``
 transaction, so span merges are serialised by SQLite's write lock.
 """
-import datetime
 import json
 import logging
 import operator
@@ -148,13 +147,8 @@ def _add_operation_prefix(where, args, operation):
 
 
 def _opened_before(now, seconds):
-    """The ISO time a span open since no later than is past a limit of ``seconds``
-    (compared inclusively: the store may return spans exactly at the limit, which
-    :func:`nvs_notif.spans.outcome` leaves out); '' when that is before year 1."""
-    try:
-        return base.utc_iso(now - datetime.timedelta(seconds=float(seconds)))
-    except OverflowError:
-        return ''
+    # '' when no time is early enough: no open_since is <= it.
+    return base.stuck_cutoff(now, seconds) or ''
 
 
 def _stuck_limit_sql(now, stuck_after, overrides):

@@ -166,6 +166,31 @@ def test_stuck(stores, spans, now, later):
         assert len(rows) == sum(1 for s in spans if s.status == 'open' and s.start is not None)
 
 
+@pytest.mark.parametrize('overrides', [{}, {'compute.instance.create': 60, 'compute.': 7200,
+                                             'network.port': 10 ** 12, 'volume': 1e-7}])
+def test_stuck_spans_read_open_spans_and_answer_as_the_python_path(stores, spans, now,
+                                                                   overrides):
+    """Each store's query over its open spans (limits as parameters) gives the rows
+    the Python filter over every span gives, at a limit exactly too."""
+    exactly = next(s.open_since for s in spans if s.open_since) + datetime.timedelta(seconds=300)
+    times = [now + datetime.timedelta(seconds=t) for t in (0, 600, 86400, 10 ** 8)] + [exactly]
+    found = 0
+    for name, url in stores.items():
+        store = storage.get_store(url)
+        try:
+            for when in times:
+                for stuck_after in (0, 300, 3600):
+                    python = storage.Store.stuck_spans(store, when, stuck_after, overrides)
+                    got = store.stuck_spans(when, stuck_after, overrides)
+                    assert len(got) <= sum(1 for s in spans if s.status == 'open'), name
+                    assert (queries.stuck(got, when, stuck_after, overrides)
+                            == queries.stuck(python, when, stuck_after, overrides)), name
+                    found += len(python)
+        finally:
+            store.close()
+    assert found
+
+
 def test_sla(stores, spans):
     rows = on_every_store(stores, 'sla', '--operation', 'compute.instance.create')
     (row,) = rows
