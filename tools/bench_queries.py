@@ -34,8 +34,6 @@ import sys
 import tempfile
 import time
 
-from tools import benchutil
-
 QUERIES = ('sla', 'errors', 'stuck', 'hosts', 'trace')
 #: Queries whose Python path is the same as the CLI's whole answer path (nothing to compare).
 NO_PYTHON_PATH = ('trace',)
@@ -165,6 +163,7 @@ def search_store(kind, count, seed, say):
         if client.indices.exists_alias(name=prefix + '-notifications') else 0
     if stored != count:
         say('building %s on %s (%d there)' % (prefix, server, stored))
+        from tools import benchutil
         benchutil.es_delete_prefix(client, prefix)
         say('  built in %.0f s' % fill(url, count, seed, say))
         client.indices.refresh(index=prefix + '-*')
@@ -315,6 +314,8 @@ def main(argv=None):
     args = parse_args(argv)
     if args.python_path:
         return run_python_path(args)
+    # Not imported by the python side's child: it imports what that path needs only.
+    from tools import benchutil
     say = benchutil.stderr
     os.makedirs(args.cache_dir, exist_ok=True)
     queries = set(args.queries.split(','))
