@@ -19,6 +19,8 @@ DEFAULT_PREFIX = 'nvs'
 #: unpacked).
 DEFAULT_FILE = str(importlib.resources.files('nvs_notif') / 'data' / 'kibana' / 'nvs-notif.ndjson')
 KINDS = ('notifications', 'spans', 'rejects')
+#: The key Kibana gives documents without the field (a terms aggregation's missingBucket).
+MISSING_BUCKET = '__missing__'
 
 
 def load(path=DEFAULT_FILE):
@@ -190,8 +192,11 @@ def _bucket_agg(a):
     if a['type'] == 'terms':
         order_by = p.get('orderBy', '1')
         key = '_count' if order_by in ('1', '_count') else order_by
-        return {'terms': {'field': p['field'], 'size': p.get('size', 10),
-                          'order': {key: p.get('order', 'desc')}}}
+        terms = {'field': p['field'], 'size': p.get('size', 10),
+                 'order': {key: p.get('order', 'desc')}}
+        if p.get('missingBucket'):
+            terms['missing'] = MISSING_BUCKET
+        return {'terms': terms}
     if a['type'] == 'date_histogram':
         # Kibana derives 'auto' from the time range; a fixed minute stands in for it here.
         interval = p.get('interval', 'auto')

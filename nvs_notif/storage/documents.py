@@ -61,6 +61,9 @@ def span_doc(s):
         'resource_id': s.resource_id, 'availability_zone': s.availability_zone,
         'flavor': s.flavor, 'zone_seen': iso(s.zone_seen), 'flavor_seen': iso(s.flavor_seen),
         'start': iso(s.start),
+        # Where dashboards place the span in time: a failure reported
+        # without a start (NoValidHost from select_destinations) has one too.
+        'timestamp': iso(s.start or s.finished or s.last_start),
         'last_start': iso(s.last_start), 'end': iso(s.end),
         'failed': iso(s.failed), 'aborted': iso(s.aborted), 'duration': s.duration,
         'attempts': s.attempts,

@@ -53,8 +53,8 @@ MAPPINGS = {
     }),
     'spans': dict(_COMMON, **{
         'span_id': _KW, 'hosts': _KW, 'start': _DATE, 'last_start': _DATE, 'end': _DATE,
-        'failed': _DATE, 'aborted': _DATE,
-        '@timestamp': {'type': 'alias', 'path': 'start'},
+        'failed': _DATE, 'aborted': _DATE, 'timestamp': _DATE,
+        '@timestamp': {'type': 'alias', 'path': 'timestamp'},
         'duration': {'type': 'double'}, 'attempts': {'type': 'integer'}, 'status': _KW,
         'start_ids': _SOURCE_ONLY_KW, 'end_ids': _SOURCE_ONLY_KW, 'error_ids': _SOURCE_ONLY_KW,
     }),

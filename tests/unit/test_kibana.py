@@ -43,14 +43,15 @@ def test_expected_objects(objects):
             ('dashboard', 'nvs SLA'), ('dashboard', 'nvs tenant activity')} <= titles
     views = {o['attributes']['title']: o['attributes']['timeFieldName']
              for o in objects if o['type'] == 'index-pattern'}
-    assert views == {'nvs-notifications': 'timestamp', 'nvs-spans': 'start',
+    # spans: timestamp, set also on failures reported without a start
+    assert views == {'nvs-notifications': 'timestamp', 'nvs-spans': 'timestamp',
                      'nvs-rejects': 'received'}
     by_title = {o['attributes']['title']: o for o in objects}
     # error_message: an exception serialised without a class has only its message
     assert by_title['nvs errors']['attributes']['columns'] == [
         'host', 'service', 'event_type', 'error_type', 'error_message', 'request_id']
     trace = by_title['nvs request trace']['attributes']
-    assert trace['sort'] == [['start', 'asc']]
+    assert trace['sort'] == [['timestamp', 'asc']]
     assert trace['columns'] == ['operation', 'service', 'host', 'duration', 'attempts', 'status',
                                 'error_type', 'error_message', 'request_id', 'global_request_id']
 
@@ -112,7 +113,7 @@ def test_referenced_fields_exist_in_the_index_templates(objects):
     assert kibana.referenced_fields(objects) == union
     # Spot checks that the extraction sees each place fields are named.
     assert {'priority', 'status', 'duration', 'attempts', 'global_request_id', 'received',
-            'user_id', 'start', 'timestamp'} <= union
+            'user_id', 'timestamp'} <= union
 
 
 def test_referenced_fields_sees_ecs_aliases_and_filters():
