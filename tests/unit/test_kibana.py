@@ -62,29 +62,6 @@ def test_ids_unique(objects):
     assert len({o['id'] for o in objects}) == len(objects)
 
 
-def test_every_reference_resolves(objects):
-    known = {(o['type'], o['id']) for o in objects}
-    for o in objects:
-        names = [r['name'] for r in o['references']]
-        assert len(names) == len(set(names)), o['id']
-        for ref in o['references']:
-            assert (ref['type'], ref['id']) in known, (o['id'], ref)
-        attrs = o['attributes']
-        meta = attrs.get('kibanaSavedObjectMeta')
-        source = json.loads(meta['searchSourceJSON']) if meta else {}
-        wanted = [source['indexRefName']] if 'indexRefName' in source else []
-        wanted += [f['meta']['indexRefName'] for f in source.get('filter', ())]
-        if o['type'] == 'dashboard':
-            panels = json.loads(attrs['panelsJSON'])
-            assert panels
-            wanted += ['%s:%s' % (p['panelIndex'], p['panelRefName']) for p in panels]
-            assert len({p['panelIndex'] for p in panels}) == len(panels)
-        elif o['type'] in ('search', 'visualization'):
-            assert source.get('indexRefName'), o['id']
-        for name in wanted:
-            assert name in names, (o['id'], name)
-
-
 def test_dashboards_have_visualizations(objects):
     for o in objects:
         if o['type'] == 'dashboard':
