@@ -1,15 +1,12 @@
 """The Kibana saved objects shipped in the package (``nvs_notif/data/kibana/nvs-notif.ndjson``).
 
-Pure functions to read them, rewrite them for another index prefix, list the
-fields and the Elasticsearch queries they imply (so tests can check them
-against the index templates and a real cluster), and post them to Kibana's
+Read them, rewrite them for another index prefix, and post them to Kibana's
 saved objects import API.
 """
 import base64
 import copy
 import importlib.resources
 import json
-import re
 import urllib.error
 import urllib.request
 import uuid
@@ -18,9 +15,6 @@ DEFAULT_PREFIX = 'nvs'
 #: Package data, where every kind of install puts it (read as a file: wheels install
 #: unpacked).
 DEFAULT_FILE = str(importlib.resources.files('nvs_notif') / 'data' / 'kibana' / 'nvs-notif.ndjson')
-KINDS = ('notifications', 'spans', 'rejects')
-#: The key Kibana gives documents without the field (a terms aggregation's missingBucket).
-MISSING_BUCKET = '__missing__'
 
 
 def load(path=DEFAULT_FILE):
@@ -68,184 +62,6 @@ def with_prefix(objects, prefix, old=DEFAULT_PREFIX):
                 vis_state['title'] = attrs['title']
                 attrs['visState'] = json.dumps(vis_state, sort_keys=True)
         result.append(o)
-    return result
-
-
-def _search_source(o):
-    meta = o.get('attributes', {}).get('kibanaSavedObjectMeta', {})
-    return json.loads(meta.get('searchSourceJSON') or '{}')
-
-
-def _by_id(objects):
-    return {(o['type'], o['id']): o for o in objects}
-
-
-def index_title(obj, objects):
-    """The data view title (index or alias) a search or visualization reads."""
-    source = _search_source(obj)
-    ref_name = source.get('indexRefName')
-    for ref in obj.get('references', ()):
-        if ref['name'] == ref_name and ref['type'] == 'index-pattern':
-            view = _by_id(objects).get(('index-pattern', ref['id']))
-            return view['attributes']['title'] if view else None
-    return None
-
-
-def kind_of(title):
-    """``notifications`` for ``<prefix>-notifications`` etc.; None if unknown."""
-    for kind in KINDS:
-        if title and title.endswith('-' + kind):
-            return kind
-    return None
-
-
-# field:value, field:(a or b), field:"x", field:* ; a field name may be dotted or @-prefixed.
-_QUERY_FIELD = re.compile(r'(?<![\w.@])(@?[A-Za-z_][\w.]*)\s*:')
-
-
-def query_fields(query):
-    """Field names used in a KQL or Lucene query string."""
-    return set(_QUERY_FIELD.findall(query or ''))
-
-
-def _kuery_to_lucene(query):
-    # The KQL the shipped objects use (field:value, field:(a or b), not, and, or, field:*)
-    # is Lucene once its boolean operators are upper case.
-    return re.sub(r'\b(and|or|not)\b', lambda m: m.group(1).upper(), query)
-
-
-def _vis_state(o):
-    return json.loads(o['attributes']['visState']) if o['type'] == 'visualization' else None
-
-
-def _fields_of(o, objects):
-    fields = set()
-    attrs = o.get('attributes', {})
-    if o['type'] == 'index-pattern':
-        if attrs.get('timeFieldName'):
-            fields.add(attrs['timeFieldName'])
-        return fields
-    source = _search_source(o)
-    fields |= query_fields(source.get('query', {}).get('query'))
-    for f in source.get('filter', ()):
-        if f.get('meta', {}).get('key'):
-            fields.add(f['meta']['key'])
-        for clause in f.get('query', {}).values():
-            if isinstance(clause, dict):
-                fields.update(clause)
-    fields.update(attrs.get('columns', ()))
-    fields.update(s[0] for s in attrs.get('sort', ()))
-    vis_state = _vis_state(o)
-    if vis_state:
-        for a in vis_state.get('aggs', ()):
-            if a.get('params', {}).get('field'):
-                fields.add(a['params']['field'])
-    return fields
-
-
-def referenced_fields(objects):
-    """Every field name the objects reference (columns, sort, aggregation and query fields)."""
-    fields = set()
-    for o in objects:
-        fields |= _fields_of(o, objects)
-    return fields
-
-
-def referenced_fields_by_kind(objects):
-    """``{kind: fields}``: the fields each object references, under the kind of index it reads."""
-    result = {}
-    for o in objects:
-        if o['type'] == 'dashboard':
-            continue
-        title = o['attributes']['title'] if o['type'] == 'index-pattern' else index_title(o, objects)
-        result.setdefault(kind_of(title), set()).update(_fields_of(o, objects))
-    return result
-
-
-def _es_query(source):
-    bool_ = {'filter': [], 'must_not': []}
-    q = source.get('query', {})
-    text = (q.get('query') or '').strip()
-    if text:
-        if q.get('language', 'kuery') == 'kuery':
-            text = _kuery_to_lucene(text)
-        bool_['filter'].append({'query_string': {'query': text, 'analyze_wildcard': True}})
-    for f in source.get('filter', ()):
-        meta = f.get('meta', {})
-        if meta.get('disabled'):
-            continue
-        bool_['must_not' if meta.get('negate') else 'filter'].append(f['query'])
-    return {'bool': {k: v for k, v in bool_.items() if v}}
-
-
-def _metric_agg(a):
-    p = a['params']
-    if a['type'] == 'percentiles':
-        return {'percentiles': {'field': p['field'], 'percents': p.get('percents', [50, 95, 99])}}
-    if a['type'] in ('avg', 'min', 'max', 'sum', 'cardinality'):
-        return {a['type']: {'field': p['field']}}
-    raise ValueError('unsupported metric aggregation %r' % a['type'])
-
-
-def _bucket_agg(a):
-    p = a['params']
-    if a['type'] == 'terms':
-        order_by = p.get('orderBy', '1')
-        key = '_count' if order_by in ('1', '_count') else order_by
-        terms = {'field': p['field'], 'size': p.get('size', 10),
-                 'order': {key: p.get('order', 'desc')}}
-        if p.get('missingBucket'):
-            terms['missing'] = MISSING_BUCKET
-        return {'terms': terms}
-    if a['type'] == 'date_histogram':
-        # Kibana derives 'auto' from the time range; a fixed minute stands in for it here.
-        interval = p.get('interval', 'auto')
-        return {'date_histogram': {'field': p['field'],
-                                   'fixed_interval': '1m' if interval == 'auto' else interval,
-                                   'min_doc_count': p.get('min_doc_count', 1)}}
-    raise ValueError('unsupported bucket aggregation %r' % a['type'])
-
-
-def _aggregations(vis_state):
-    aggs = [a for a in vis_state.get('aggs', ()) if a.get('enabled', True)]
-    metrics = {a['id']: _metric_agg(a) for a in aggs
-               if a['schema'] == 'metric' and a['type'] != 'count'}
-    buckets = [a for a in aggs if a['schema'] != 'metric']
-    if not buckets:
-        return metrics
-    top = inner = None
-    for a in buckets:
-        body = _bucket_agg(a)
-        if inner is None:
-            top = {a['id']: body}
-        else:
-            inner['aggs'] = {a['id']: body}
-        inner = body
-    if metrics:
-        inner['aggs'] = metrics
-    return top
-
-
-def queries(objects):
-    """For each visualization and saved search, the Elasticsearch request Kibana would send.
-
-    Returns dicts ``{type, id, title, index, query, aggs, sort}`` (``aggs`` and
-    ``sort`` may be None); ``index`` is the data view title (an alias or index).
-    """
-    result = []
-    for o in objects:
-        if o['type'] not in ('visualization', 'search'):
-            continue
-        source = _search_source(o)
-        vis_state = _vis_state(o)
-        sort = None
-        if o['type'] == 'search':
-            sort = [{field: {'order': order}} for field, order in o['attributes'].get('sort', ())]
-        result.append({'type': o['type'], 'id': o['id'], 'title': o['attributes']['title'],
-                       'index': index_title(o, objects), 'query': _es_query(source),
-                       'aggs': (_aggregations(vis_state) or None) if vis_state else None,
-                       'sort': sort,
-                       'columns': o['attributes'].get('columns')})
     return result
 
 

@@ -13,6 +13,7 @@ import pytest
 from nvs_notif import kibana
 from nvs_notif import replay
 from nvs_notif import simulate
+from tests import saved_objects
 from tests.functional.cli import run
 from tests.functional.support import es_store_url
 
@@ -32,7 +33,7 @@ def test_every_kibana_query_runs_and_finds_data(es_client, es_prefix):
     es_client.indices.refresh(index='%s-*' % es_prefix)
 
     objects = kibana.with_prefix(kibana.load(), es_prefix)
-    qs = kibana.queries(objects)
+    qs = saved_objects.queries(objects)
     assert len(qs) >= 10
     views = {o['attributes']['title'] for o in objects if o['type'] == 'index-pattern'}
     assert views == {'%s-%s' % (es_prefix, k) for k in ('notifications', 'spans', 'rejects')}
@@ -65,7 +66,7 @@ def test_ecs_aliases_usable_in_kibana_queries(es_client, es_prefix):
     replay.local_store(endpoint).close()
     es_client.indices.refresh(index='%s-*' % es_prefix)
     source = {'query': {'query': 'event.action:* and not error.type:*', 'language': 'kuery'}}
-    query = kibana._es_query(source)
+    query = saved_objects.es_query(source)
     result = es_client.search(index='%s-spans' % es_prefix, query=query, size=0,
                               track_total_hits=True)
     assert result['hits']['total']['value'] > 0
@@ -115,7 +116,7 @@ def test_start_less_failures_counted_like_the_cli_errors(es_client, es_prefix):
     objects = kibana.with_prefix(kibana.load(), es_prefix)
     view = next(o for o in objects if o['id'] == '%s-spans' % es_prefix)
     time_field = view['attributes']['timeFieldName']
-    failures, = [q for q in kibana.queries(objects) if q['title'].endswith(
+    failures, = [q for q in saved_objects.queries(objects) if q['title'].endswith(
         'failures by operation and exception')]
     # What Kibana adds for the dashboard's time picker: a range on the data view's time field.
     query = copy.deepcopy(failures['query'])
@@ -132,5 +133,5 @@ def test_start_less_failures_counted_like_the_cli_errors(es_client, es_prefix):
     # the panel has it under Kibana's missing bucket.
     named = {k: n for k, n in cli.items() if k in panel}
     unnamed = sum(n for k, n in cli.items() if k not in panel)
-    assert panel == collections.Counter(named, **{kibana.MISSING_BUCKET: unnamed}) + \
+    assert panel == collections.Counter(named, **{saved_objects.MISSING_BUCKET: unnamed}) + \
         collections.Counter()   # (+ drops a zero missing bucket)

@@ -12,6 +12,7 @@ from nvs_notif import kibana
 from nvs_notif.cli.main import NvsNotifApp
 from nvs_notif.storage import elasticsearch as es_store
 from nvs_notif.storage import search_templates
+from tests import saved_objects
 
 
 @pytest.fixture(scope='module')
@@ -80,14 +81,14 @@ def _mapped(kind):
 
 
 def test_referenced_fields_exist_in_the_index_templates(objects):
-    by_kind = kibana.referenced_fields_by_kind(objects)
+    by_kind = saved_objects.referenced_fields_by_kind(objects)
     assert set(by_kind) == {'notifications', 'spans', 'rejects'}
     for kind, fields in by_kind.items():
         assert fields, kind
         missing = fields - _mapped(kind)
         assert not missing, (kind, missing)
     union = set().union(*by_kind.values())
-    assert kibana.referenced_fields(objects) == union
+    assert saved_objects.referenced_fields(objects) == union
     # Spot checks that the extraction sees each place fields are named.
     assert {'priority', 'status', 'duration', 'attempts', 'global_request_id', 'received',
             'user_id', 'timestamp'} <= union
@@ -103,7 +104,7 @@ def test_referenced_fields_sees_ecs_aliases_and_filters():
             'filter': [{'meta': {'key': 'cloud.project.id'},
                         'query': {'match_phrase': {'cloud.project.id': 'p'}}}]})}},
         'references': []}
-    assert kibana.referenced_fields([search]) == {
+    assert saved_objects.referenced_fields([search]) == {
         'trace.id', '@timestamp', 'event.action', 'error.type', 'cloud.project.id'}
     assert view['type'] == 'index-pattern'
 
@@ -122,13 +123,13 @@ def test_with_prefix_rewrites_all_titles(objects):
         if 'visState' in o['attributes']:
             assert json.loads(o['attributes']['visState'])['title'] == o['attributes']['title']
     assert 'nvs-' not in kibana.dumps([o for o in moved if o['type'] == 'index-pattern'])
-    for q in kibana.queries(moved):
+    for q in saved_objects.queries(moved):
         assert q['index'] in views
     assert kibana.with_prefix(objects, 'nvs') == objects
 
 
 def test_queries_cover_every_search_and_visualization(objects):
-    qs = kibana.queries(objects)
+    qs = saved_objects.queries(objects)
     assert len(qs) == sum(o['type'] in ('search', 'visualization') for o in objects)
     by_title = {q['title']: q for q in qs}
     assert by_title['nvs errors']['query'] == {'bool': {'filter': [
