@@ -1,9 +1,12 @@
-"""The Kibana saved objects shipped in the package (``nvs_notif/data/kibana/nvs-notif.ndjson``).
+"""The saved objects shipped in the package for Kibana
+(``nvs_notif/data/kibana/nvs-notif.ndjson``) and OpenSearch Dashboards
+(``nvs_notif/data/opensearch-dashboards/nvs-notif.ndjson``).
 
-Read them, rewrite them for another index prefix, and post them to Kibana's
-saved objects import API.
+Read them, rewrite them for another index prefix, and post them to the
+server's saved objects import API (the same API in both).
 """
 import base64
+import collections
 import copy
 import importlib.resources
 import json
@@ -12,9 +15,25 @@ import urllib.request
 import uuid
 
 DEFAULT_PREFIX = 'nvs'
-#: Package data, where every kind of install puts it (read as a file: wheels install
-#: unpacked).
-DEFAULT_FILE = str(importlib.resources.files('nvs_notif') / 'data' / 'kibana' / 'nvs-notif.ndjson')
+
+
+class Server(collections.namedtuple('Server', 'name data_dir xsrf_header')):
+    """A dashboards server: its name, its objects' package data directory and
+    the header its API wants on every write (against cross-site requests)."""
+
+    @property
+    def file(self):
+        # Package data, where every kind of install puts it (read as a file:
+        # wheels install unpacked).
+        return str(importlib.resources.files('nvs_notif') / 'data' / self.data_dir
+                   / 'nvs-notif.ndjson')
+
+
+KIBANA = Server('Kibana', 'kibana', ('kbn-xsrf', 'nvs-notif'))
+# OpenSearch Dashboards 2.x: its own file (its saved-object format is Kibana 7.10's).
+OPENSEARCH_DASHBOARDS = Server('OpenSearch Dashboards', 'opensearch-dashboards',
+                               ('osd-xsrf', 'true'))
+DEFAULT_FILE = KIBANA.file
 
 
 def load(path=DEFAULT_FILE):
@@ -73,17 +92,18 @@ def _multipart(filename, content):
     return body, 'multipart/form-data; boundary=%s' % boundary
 
 
-def import_objects(kibana_url, objects, overwrite=True, auth=None, timeout=60):
-    """POST ``objects`` to ``<kibana_url>/api/saved_objects/_import``; returns Kibana's answer.
+def import_objects(base_url, objects, overwrite=True, auth=None, timeout=60, server=KIBANA):
+    """POST ``objects`` to ``<base_url>/api/saved_objects/_import``; returns the server's answer.
 
     :param auth: ``(user, password)`` for basic auth, or a full ``Authorization``
         header value (e.g. ``'ApiKey ...'``)
-    :raises RuntimeError: when Kibana answers with an HTTP error
+    :param server: :data:`KIBANA` or :data:`OPENSEARCH_DASHBOARDS`
+    :raises RuntimeError: when the server answers with an HTTP error
     """
     body, content_type = _multipart('nvs-notif.ndjson', dumps(objects))
-    url = '%s/api/saved_objects/_import?overwrite=%s' % (kibana_url.rstrip('/'),
+    url = '%s/api/saved_objects/_import?overwrite=%s' % (base_url.rstrip('/'),
                                                          'true' if overwrite else 'false')
-    headers = {'kbn-xsrf': 'nvs-notif', 'Content-Type': content_type}
+    headers = dict([server.xsrf_header], **{'Content-Type': content_type})
     if isinstance(auth, (tuple, list)):
         headers['Authorization'] = 'Basic ' + base64.b64encode(
             ('%s:%s' % tuple(auth)).encode()).decode()
@@ -95,4 +115,5 @@ def import_objects(kibana_url, objects, overwrite=True, auth=None, timeout=60):
             return json.loads(response.read().decode('utf-8'))
     except urllib.error.HTTPError as exc:
         detail = exc.read().decode('utf-8', 'replace')[:2000]
-        raise RuntimeError('Kibana import failed: HTTP %s %s' % (exc.code, detail)) from exc
+        raise RuntimeError('%s import failed: HTTP %s %s' % (server.name, exc.code,
+                                                             detail)) from exc

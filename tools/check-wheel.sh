@@ -38,6 +38,8 @@ import importlib.metadata, pathlib, sys
 import nvs_notif, nvs_notif.kibana
 assert 'site-packages' in nvs_notif.__file__, nvs_notif.__file__
 assert nvs_notif.kibana.load(), 'no Kibana saved objects in the package'
+assert nvs_notif.kibana.load(nvs_notif.kibana.OPENSEARCH_DASHBOARDS.file), \
+    'no OpenSearch Dashboards saved objects in the package'
 eps = importlib.metadata.entry_points(group='nvs_notif.cli')
 print('\n'.join(sorted(ep.name for ep in eps)))
 samples = pathlib.Path(sys.prefix, 'etc', 'nvs-notif')

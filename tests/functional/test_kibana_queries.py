@@ -1,4 +1,5 @@
-"""The queries behind the shipped Kibana objects run against the real Elasticsearch.
+"""The queries behind the shipped dashboards run against the real engines
+(Kibana's on Elasticsearch, OpenSearch Dashboards' on OpenSearch).
 
 A simulated cloud (plus one unparseable message, so the rejects alias exists)
 is replayed into a fresh prefix; every search and visualization of
@@ -16,6 +17,7 @@ from nvs_notif import simulate
 from tests import saved_objects
 from tests.functional.cli import run
 from tests.functional.support import es_store_url
+from tests.functional.support import store_url
 
 
 def _first_buckets(aggs, result):
@@ -24,28 +26,31 @@ def _first_buckets(aggs, result):
 
 
 @pytest.mark.timeout(600)
-def test_every_kibana_query_runs_and_finds_data(es_client, es_prefix):
-    endpoint = replay.local_endpoint(es_store_url(es_prefix))
+@pytest.mark.parametrize('engine, server', [
+    ('elasticsearch', kibana.KIBANA), ('opensearch', kibana.OPENSEARCH_DASHBOARDS)])
+def test_every_dashboard_query_runs_and_finds_data(engine, server, search_client, es_prefix):
+    """Kibana's objects on Elasticsearch, OpenSearch Dashboards' on OpenSearch."""
+    endpoint = replay.local_endpoint(store_url(engine, es_prefix))
     messages = [s.to_message() for s in simulate.simulate(1500, seed=2)]
     messages.append('this is not a notification')
     replay.replay(messages, endpoint)
     replay.local_store(endpoint).close()
-    es_client.indices.refresh(index='%s-*' % es_prefix)
+    search_client.indices.refresh(index='%s-*' % es_prefix)
 
-    objects = kibana.with_prefix(kibana.load(), es_prefix)
+    objects = kibana.with_prefix(kibana.load(server.file), es_prefix)
     qs = saved_objects.queries(objects)
     assert len(qs) >= 10
     views = {o['attributes']['title'] for o in objects if o['type'] == 'index-pattern'}
     assert views == {'%s-%s' % (es_prefix, k) for k in ('notifications', 'spans', 'rejects')}
     for view in views:   # the data view titles name existing aliases/indices
-        assert es_client.indices.exists(index=view), view
+        assert search_client.indices.exists(index=view), view
     for q in qs:
         body = {'query': q['query'], 'size': 5, 'track_total_hits': True}
         if q['aggs']:
             body['aggs'] = q['aggs']
         if q['sort']:
             body['sort'] = q['sort']
-        result = es_client.search(index=q['index'], **body)
+        result = search_client.search(index=q['index'], body=body)
         assert result['hits']['total']['value'] > 0, q['title']
         if q['aggs']:
             buckets = _first_buckets(q['aggs'], result)
@@ -98,14 +103,17 @@ START_LESS_FAILURES = [
 ]
 
 
-def test_start_less_failures_counted_like_the_cli_errors(es_client, es_prefix):
+@pytest.mark.parametrize('engine, server', [
+    ('elasticsearch', kibana.KIBANA), ('opensearch', kibana.OPENSEARCH_DASHBOARDS)])
+def test_start_less_failures_counted_like_the_cli_errors(engine, server, search_client,
+                                                          es_prefix):
     """The failure panel, under a dashboard time range, counts what ``errors`` counts."""
-    url = es_store_url(es_prefix)
+    url = store_url(engine, es_prefix)
     endpoint = replay.local_endpoint(url)
     messages = [s.to_message() for s in simulate.simulate(300, seed=5)]
     replay.replay(messages + START_LESS_FAILURES, endpoint)
     replay.local_store(endpoint).close()
-    es_client.indices.refresh(index='%s-*' % es_prefix)
+    search_client.indices.refresh(index='%s-*' % es_prefix)
 
     cli = collections.Counter()
     for row in run(url, 'errors'):
@@ -113,7 +121,7 @@ def test_start_less_failures_counted_like_the_cli_errors(es_client, es_prefix):
             cli[row['exception']] += row['count']
     assert cli['NoValidHost'] == 1 and cli['NoValidBackend'] == 1, cli
 
-    objects = kibana.with_prefix(kibana.load(), es_prefix)
+    objects = kibana.with_prefix(kibana.load(server.file), es_prefix)
     view = next(o for o in objects if o['id'] == '%s-spans' % es_prefix)
     time_field = view['attributes']['timeFieldName']
     failures, = [q for q in saved_objects.queries(objects) if q['title'].endswith(
@@ -122,8 +130,8 @@ def test_start_less_failures_counted_like_the_cli_errors(es_client, es_prefix):
     query = copy.deepcopy(failures['query'])
     query['bool']['filter'].append({'range': {time_field: {
         'gte': '2000-01-01T00:00:00Z', 'lte': 'now+1d'}}})
-    result = es_client.search(index=failures['index'], query=query, aggs=failures['aggs'],
-                              size=0, track_total_hits=True)
+    result = search_client.search(index=failures['index'], body={
+        'query': query, 'aggs': failures['aggs'], 'size': 0, 'track_total_hits': True})
     panel = collections.Counter()
     for operation in _first_buckets(failures['aggs'], result):
         for exception in operation['3']['buckets']:

@@ -264,3 +264,27 @@ def test_kibana_import_no_overwrite_keeps_existing_and_imports_the_rest(kibana_s
     _Recorder.answer['errors'].append(_error('dashboard', 'nvs-health', 'prod health', 'unknown'))
     rc, _, err = _import(url, tmp_path, '--no-overwrite')
     assert rc != 0 and 'Kibana refused 1 of 19 objects: dashboard nvs-health' in err
+
+
+def test_dashboards_import_command_posts_the_opensearch_dashboards_file(kibana_server, tmp_path):
+    url, received = kibana_server
+    out, err = io.StringIO(), io.StringIO()
+    app = NvsNotifApp()
+    app.stdout, app.stderr = out, err
+    rc = app.run(['--store', 'sqlite:///%s' % (tmp_path / 'x.db'), 'dashboards-import',
+                  '--dashboards', url, '--index-prefix', 'prod', '-f', 'json'])
+    assert rc == 0, err.getvalue()
+    (path, headers, body), = received
+    assert path == '/api/saved_objects/_import?overwrite=true'
+    headers = {k.lower(): v for k, v in headers.items()}
+    assert headers['osd-xsrf'] == 'true' and 'kbn-xsrf' not in headers
+    sent = [json.loads(line) for line in _file_part(headers | {'Content-Type':
+                                                             headers['content-type']},
+                                                  body).splitlines()]
+    assert sent == kibana.with_prefix(kibana.load(kibana.OPENSEARCH_DASHBOARDS.file), 'prod')
+    assert not any('coreMigrationVersion' in o or 'typeMigrationVersion' in o for o in sent)
+    _Recorder.answer = {'success': False, 'successCount': 18, 'errors': [
+        _error('dashboard', 'prod-dashboard-health', 'prod health', 'unknown')]}
+    rc = app.run(['--store', 'sqlite:///%s' % (tmp_path / 'x.db'), 'dashboards-import',
+                  '--dashboards', url])
+    assert rc != 0 and 'OpenSearch Dashboards refused 1 of 19 objects' in err.getvalue()

@@ -85,3 +85,34 @@ def test_panels_past_the_grid_or_overlapping(objects):
     under[2]['gridData'].update(y=under[0]['gridData']['h'] - 1)
     _set_panels(health, under)
     assert 'overlap' in _one_problem(objects)
+
+
+def test_the_shipped_opensearch_dashboards_file_is_sound():
+    osd = kibana.load(kibana.OPENSEARCH_DASHBOARDS.file)
+    assert saved_objects.problems(osd, 'osd') == []
+    # Kibana 8's format is refused by the check for OpenSearch Dashboards.
+    assert saved_objects.problems(kibana.load(), 'osd')
+
+
+def test_opensearch_dashboards_panel_references_are_plain_names():
+    osd = kibana.load(kibana.OPENSEARCH_DASHBOARDS.file)
+    health = _by_id(osd, 'nvs-dashboard-health')
+    assert [r['name'] for r in health['references']][:3] == ['panel_1', 'panel_2', 'panel_3']
+    health['references'][0]['name'] = '1:panel_1'   # Kibana 8's name
+    assert saved_objects.problems(osd, 'osd') == [
+        'dashboard nvs-dashboard-health: uses reference panel_1, not in its references',
+        'dashboard nvs-dashboard-health: reference 1:panel_1 is not used']
+
+
+def test_both_files_show_the_same_things(objects):
+    """The two files differ in format only: same objects, data views, queries and panels."""
+    osd = kibana.load(kibana.OPENSEARCH_DASHBOARDS.file)
+    assert [(o['type'], o['id']) for o in osd] == [(o['type'], o['id']) for o in objects]
+    assert saved_objects.queries(osd) == saved_objects.queries(objects)
+    for o, k in zip(osd, objects):
+        assert {(r['type'], r['id']) for r in o['references']} == {
+            (r['type'], r['id']) for r in k['references']}
+        if o['type'] == 'index-pattern':
+            assert o['attributes']['timeFieldName'] == k['attributes']['timeFieldName']
+        if o['type'] == 'dashboard':
+            assert [p['gridData'] for p in _panels(o)] == [p['gridData'] for p in _panels(k)]
