@@ -50,6 +50,7 @@ def python_answer(store, query, now, conf):
     returns, as every command did before the stores aggregated."""
     from nvs_notif.cli import common
     from nvs_notif import queries
+    from nvs_notif import timeutil
     if query == 'sla':
         return queries.SLA_COLUMNS, queries.sla(store.spans())
     if query == 'errors':
@@ -59,7 +60,7 @@ def python_answer(store, query, now, conf):
         stuck_after, overrides = common.stuck_settings(conf)
         return queries.STUCK_COLUMNS, queries.stuck(store.spans(), now, stuck_after, overrides)
     if query == 'hosts':
-        since = queries.parse_time(HISTORY_START, now)
+        since = timeutil.parse_time(HISTORY_START, now)
         return queries.HOSTS_COLUMNS, queries.hosts(store.notifications(since=since, until=now),
                                                     now, since, 600.0)
     raise ValueError('no Python path for %r' % query)
@@ -68,13 +69,13 @@ def python_answer(store, query, now, conf):
 def run_python_path(args):
     """The child process of the ``python`` side: print the answer as ``-f json`` would."""
     from nvs_notif.cli import common
-    from nvs_notif import queries
     from nvs_notif import storage
+    from nvs_notif import timeutil
     conf = common.load_conf([args.config_file])
     store = storage.get_store(args.store, conf)
     try:
         columns, rows = python_answer(store, args.python_path,
-                                      queries.parse_time(args.now, None), conf)
+                                      timeutil.parse_time(args.now, None), conf)
         json.dump([dict(zip(columns, row)) for row in rows], sys.stdout)
     finally:
         store.close()

@@ -6,12 +6,11 @@ status 2, the usage line, the argument named) before any store is opened; argume
 combinations argparse cannot express are checked by :func:`check`."""
 import argparse
 import dataclasses
-import datetime
 
 from oslo_config import cfg
 
 from nvs_notif import opts
-from nvs_notif import queries
+from nvs_notif import timeutil
 
 
 def config_files(given=()):
@@ -36,10 +35,6 @@ def stuck_settings(conf):
     return conf[opts.GROUP].stuck_after, dict(conf[opts.GROUP].stuck_after_overrides)
 
 
-def utcnow():
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
 # -- argument types ----------------------------------------------------------------------
 
 @dataclasses.dataclass(frozen=True)
@@ -50,13 +45,13 @@ class TimeArg:
 
     def at(self, now):
         """The aware datetime this argument means when it is ``now``."""
-        return queries.parse_time(self.text, now)
+        return timeutil.parse_time(self.text, now)
 
 
 def time_arg(value):
     """argparse type of a time or an age: a :class:`TimeArg`."""
     try:
-        queries.parse_time(value, utcnow())
+        timeutil.parse_time(value, timeutil.utcnow())
     except ValueError:
         raise argparse.ArgumentTypeError(
             'not an ISO time nor an age like 2h or 7d: %r' % value)
@@ -93,7 +88,7 @@ def positive_seconds(value):
 def duration(value):
     """argparse type of a duration (``90``, ``90s``, ``10m``, ``2h``, ``1d``) in seconds."""
     try:
-        return queries.parse_duration(value)
+        return timeutil.parse_duration(value)
     except ValueError:
         raise argparse.ArgumentTypeError('not a duration like 90s, 10m or 2h: %r' % value)
 
@@ -110,7 +105,7 @@ def add_window(parser):
 
 def window(args, now=None):
     """``(since, until)`` of :func:`add_window`'s options, ages counted from ``now``."""
-    now = now or utcnow()
+    now = now or timeutil.utcnow()
     return at(args.since, now), at(args.until, now)
 
 
@@ -122,7 +117,7 @@ def add_now(parser, judged, default='the current time'):
 
 def now(args, default=None):
     """``--now`` as a datetime; else ``default``, else the current time."""
-    current = utcnow()
+    current = timeutil.utcnow()
     if args.now is not None:
         return args.now.at(current)
     return default if default is not None else current
@@ -161,9 +156,9 @@ def require_one_of(parser, dests, message):
 def between(since, until):
     """A window as operators read it in a message."""
     if since and until:
-        return 'between %s and %s' % (queries.iso(since), queries.iso(until))
+        return 'between %s and %s' % (timeutil.iso(since), timeutil.iso(until))
     if since or until:
-        return '%s %s' % ('since' if since else 'until', queries.iso(since or until))
+        return '%s %s' % ('since' if since else 'until', timeutil.iso(since or until))
     return 'at any time'
 
 

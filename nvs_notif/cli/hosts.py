@@ -5,6 +5,7 @@ from cliff import lister
 
 from nvs_notif.cli import common
 from nvs_notif import queries
+from nvs_notif import timeutil
 
 
 class Hosts(lister.Lister):
@@ -49,5 +50,5 @@ def _since_before_now(args):
     now = common.now(args)
     since = _since(args, now)
     if since > now:
-        return '--since (%s) is after --now (%s)' % (queries.iso(since), queries.iso(now))
+        return '--since (%s) is after --now (%s)' % (timeutil.iso(since), timeutil.iso(now))
     return None

@@ -8,6 +8,7 @@ from nvs_notif import credentials
 from nvs_notif import opts
 from nvs_notif import queries
 from nvs_notif import simulate
+from nvs_notif import timeutil
 
 
 class Replay(show.ShowOne):
@@ -28,7 +29,7 @@ class Replay(show.ShowOne):
                                'are about the last minutes; the ids stay the same)')
         when.add_argument('--start', metavar='TIME', type=common.time_arg,
                           help='with --simulate: the simulated cloud starts at this ISO '
-                               'time instead (e.g. %s)' % queries.iso(simulate.DEFAULT_START))
+                               'time instead (e.g. %s)' % timeutil.iso(simulate.DEFAULT_START))
         parser.add_argument('--batch-size', type=common.positive_int, default=500,
                             help='notifications per store write (default %(default)s)')
         return common.require_one_of(parser, ('files', 'simulate'),
@@ -53,7 +54,7 @@ class Replay(show.ShowOne):
         spans = store.spans()
         nvs = endpoint.conf[opts.GROUP]
         # Replayed data has its own clock: "now" is the newest thing in it.
-        summary = queries.span_summary(spans, queries.latest_time(spans) or common.utcnow(),
+        summary = queries.span_summary(spans, queries.latest_time(spans) or timeutil.utcnow(),
                                        nvs.stuck_after, nvs.stuck_after_overrides)
         failures = ['%s %s: %d' % (op, exc or '?', n)
                     for (op, exc), n in queries.top_failures(spans)]
@@ -93,7 +94,7 @@ class _Progress:
 def _simulated(args):
     """The simulated cloud of ``--simulate``/``--seed``, starting at ``--start`` or
     ending at ``--end`` (default: now, to the second)."""
-    current = common.utcnow()
+    current = timeutil.utcnow()
     if args.start is not None:
         return simulate.simulate(args.simulate, seed=args.seed, start=args.start.at(current))
     end = args.end.at(current) if args.end is not None else current.replace(microsecond=0)

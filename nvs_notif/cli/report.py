@@ -7,6 +7,7 @@ from nvs_notif.cli import common
 from nvs_notif.cli.errors import error_rows
 from nvs_notif.cli.trace import trace_spans
 from nvs_notif import queries
+from nvs_notif import timeutil
 
 #: The columns of ``sla`` the report keeps.
 _SLA_COLUMNS = ('operation', 'count', 'success %', 'failures', 'avg (s)', 'p95 (s)',
@@ -73,7 +74,7 @@ class Report(show.ShowOne):
                 ', '.join(sorted(sample.hosts)))
             trace = queries.trace_tree(trace_spans(store, sample.request_id), now,
                                        stuck_after, overrides, ident=sample.request_id)
-        rows = [('now', queries.iso(now) if spans else None),
+        rows = [('now', timeutil.iso(now) if spans else None),
                 ('service levels', _Table(_SLA_COLUMNS, sla)),
                 ('top errors', _Table(queries.ERRORS_COLUMNS,
                                       error_rows(store, top=args.top))),

@@ -3,6 +3,7 @@ from cliff import lister
 
 from nvs_notif.cli import common
 from nvs_notif import queries
+from nvs_notif import timeutil
 
 
 class Stuck(lister.Lister):
@@ -28,4 +29,4 @@ class Stuck(lister.Lister):
         spans = self.app.store.stuck_spans(now, stuck_after, overrides, args.operation)
         rows = queries.stuck(spans, now, stuck_after, overrides)
         return queries.STUCK_COLUMNS, common.explain_if_empty(
-            self.app, rows, 'no request open past its limit as of %s' % queries.iso(now))
+            self.app, rows, 'no request open past its limit as of %s' % timeutil.iso(now))

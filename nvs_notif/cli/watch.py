@@ -7,6 +7,7 @@ from cliff import command
 
 from nvs_notif.cli import common
 from nvs_notif import queries
+from nvs_notif import timeutil
 
 _FORMAT = '%-32s %-8s %-12s %-44s %-40s %s'
 
@@ -63,10 +64,10 @@ class Watch(command.Command):
         deadline = time.monotonic() + args.duration if args.duration is not None else None
         late = max(args.late, 0.0)
         if args.since:
-            since, show = args.since.at(common.utcnow()), True
+            since, show = args.since.at(timeutil.utcnow()), True
         else:
             # The first poll only learns what is already there.
-            since, show = common.utcnow() - datetime.timedelta(seconds=late), False
+            since, show = timeutil.utcnow() - datetime.timedelta(seconds=late), False
         left = args.count
         seen = {}
         try:

@@ -1,18 +1,10 @@
 """The document shapes both stores keep: flat, JSON-ready dicts."""
-import datetime
 import hashlib
 
 from nvs_notif import jsontext
+from nvs_notif import timeutil
 from nvs_notif.notification import Fault
 from nvs_notif.spans import Span
-
-
-def iso(ts):
-    return ts.isoformat() if ts is not None else None
-
-
-def parse_iso(value):
-    return datetime.datetime.fromisoformat(value) if value else None
 
 
 def _fault_fields(fault):
@@ -23,7 +15,7 @@ def _fault_fields(fault):
 
 def notification_doc(n):
     doc = {
-        'message_id': n.message_id, 'timestamp': iso(n.timestamp),
+        'message_id': n.message_id, 'timestamp': timeutil.iso(n.timestamp),
         'event_type': n.event_type, 'operation': n.operation, 'phase': n.phase,
         'priority': n.priority, 'publisher_id': n.publisher_id,
         'service': n.service, 'host': n.host, 'request_id': n.request_id,
@@ -59,13 +51,14 @@ def span_doc(s):
         'global_request_id': s.global_request_id, 'project_id': s.project_id,
         'user_id': s.user_id, 'resource_type': s.resource_type,
         'resource_id': s.resource_id, 'availability_zone': s.availability_zone,
-        'flavor': s.flavor, 'zone_seen': iso(s.zone_seen), 'flavor_seen': iso(s.flavor_seen),
-        'start': iso(s.start),
+        'flavor': s.flavor, 'zone_seen': timeutil.iso(s.zone_seen),
+        'flavor_seen': timeutil.iso(s.flavor_seen),
+        'start': timeutil.iso(s.start),
         # Where dashboards place the span in time: a failure reported
         # without a start (NoValidHost from select_destinations) has one too.
-        'timestamp': iso(s.start or s.finished or s.last_start),
-        'last_start': iso(s.last_start), 'end': iso(s.end),
-        'failed': iso(s.failed), 'aborted': iso(s.aborted), 'duration': s.duration,
+        'timestamp': timeutil.iso(s.start or s.finished or s.last_start),
+        'last_start': timeutil.iso(s.last_start), 'end': timeutil.iso(s.end),
+        'failed': timeutil.iso(s.failed), 'aborted': timeutil.iso(s.aborted), 'duration': s.duration,
         'attempts': s.attempts,
         'status': s.status,
         'start_ids': sorted(s.start_ids), 'end_ids': sorted(s.end_ids),
@@ -86,10 +79,10 @@ def span_from_doc(d):
         project_id=d.get('project_id'), user_id=d.get('user_id'),
         resource_type=d.get('resource_type'), resource_id=d.get('resource_id'),
         availability_zone=d.get('availability_zone'), flavor=d.get('flavor'),
-        zone_seen=parse_iso(d.get('zone_seen')), flavor_seen=parse_iso(d.get('flavor_seen')),
-        start=parse_iso(d.get('start')), last_start=parse_iso(d.get('last_start')),
-        end=parse_iso(d.get('end')),
-        failed=parse_iso(d.get('failed')), aborted=parse_iso(d.get('aborted')),
+        zone_seen=timeutil.parse_iso(d.get('zone_seen')), flavor_seen=timeutil.parse_iso(d.get('flavor_seen')),
+        start=timeutil.parse_iso(d.get('start')), last_start=timeutil.parse_iso(d.get('last_start')),
+        end=timeutil.parse_iso(d.get('end')),
+        failed=timeutil.parse_iso(d.get('failed')), aborted=timeutil.parse_iso(d.get('aborted')),
         # A failure always has a fault, if only an empty one.
         fault=Fault(d.get('error_type'), d.get('error_message'), d.get('error_code'),
                     d.get('error_function')) if has_fault or d.get('failed') else None,
@@ -105,4 +98,4 @@ def reject_id(r):
 
 
 def reject_doc(r):
-    return {'raw': r.raw, 'reason': r.reason, 'received': iso(r.received)}
+    return {'raw': r.raw, 'reason': r.reason, 'received': timeutil.iso(r.received)}

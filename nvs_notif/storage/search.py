@@ -19,6 +19,7 @@ import urllib.parse
 
 from nvs_notif import jsontext
 from nvs_notif import spans as spans_mod
+from nvs_notif import timeutil
 from nvs_notif.storage import base
 from nvs_notif.storage import documents
 from nvs_notif.storage import search_templates
@@ -134,7 +135,7 @@ class SearchStore(base.Store):
         """
         if kind == 'spans':
             return '%s-spans' % self.prefix
-        day = (when or _utcnow()).astimezone(datetime.timezone.utc)
+        day = (when or timeutil.utcnow()).astimezone(datetime.timezone.utc)
         # Formatted by hand: strftime was a tenth of the documents' cost.
         return '%s-%s-%04d.%02d.%02d' % (self.prefix, kind, day.year, day.month, day.day)
 
@@ -270,7 +271,7 @@ class SearchStore(base.Store):
             raise StoreError('%d documents not accepted: %s' % (len(retryable), retryable[0]))
         LOG.warning('%d documents rejected by %s, kept in %s',
                     len(failed), self.engine.name, self.alias('rejects'))
-        now = _utcnow()
+        now = timeutil.utcnow()
         rejects = [base.Reject(raw=_text(sources.get(f.get('_id'))),
                                reason='%s: %s' % (f.get('_index'), f.get('error')),
                                received=now) for f in failed]
@@ -432,9 +433,9 @@ def _terms(**fields):
 def _range(since, until):
     window = {}
     if since is not None:
-        window['gte'] = base.utc_iso(since)
+        window['gte'] = timeutil.iso(since)
     if until is not None:
-        window['lte'] = base.utc_iso(until)
+        window['lte'] = timeutil.iso(until)
     return window
 
 
@@ -471,15 +472,11 @@ def _text(source):
     return source if isinstance(source, str) else jsontext.encode(source)
 
 
-def _utcnow():
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
 def _doc_time(value):
     """The time of a serialised event or sample (ISO string), or now."""
     if isinstance(value, datetime.datetime):
         return value
     try:
-        return documents.parse_iso(value) or _utcnow()
+        return timeutil.parse_iso(value) or timeutil.utcnow()
     except (TypeError, ValueError):
-        return _utcnow()
+        return timeutil.utcnow()

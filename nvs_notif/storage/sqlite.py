@@ -12,6 +12,7 @@ import threading
 
 from nvs_notif import jsontext
 from nvs_notif import spans as spans_mod
+from nvs_notif import timeutil
 from nvs_notif.storage import base
 from nvs_notif.storage import documents
 
@@ -215,7 +216,7 @@ class SQLiteStore(base.Store):
             inserted = db.executemany(_INSERT_NOTIFICATIONS, rows).rowcount
             db.executemany(_INSERT_SPANS, (_span_row(merged[i]) for i in ids))
             db.executemany(_INSERT_REJECTS,
-                           ((documents.reject_id(r), documents.iso(r.received), r.reason, r.raw)
+                           ((documents.reject_id(r), timeutil.iso(r.received), r.reason, r.raw)
                             for r in batch.rejects))
             return base.WriteResult({i: merged[i] for i in ids},
                                     len(batch.notifications) - max(inserted, 0))
@@ -276,10 +277,10 @@ class SQLiteStore(base.Store):
                 bounds = []
                 if since is not None:
                     bounds.append('%s >= ?' % column)
-                    args.append(base.utc_iso(since))
+                    args.append(timeutil.iso(since))
                 if until is not None:
                     bounds.append('%s <= ?' % column)
-                    args.append(base.utc_iso(until))
+                    args.append(timeutil.iso(until))
                 either.append('(%s)' % ' AND '.join(bounds))
             where.append('(%s)' % ' OR '.join(either))
         query = 'SELECT doc FROM spans'
@@ -318,10 +319,10 @@ class SQLiteStore(base.Store):
                 args += values
         if since is not None:
             where.append('timestamp >= ?')
-            args.append(base.utc_iso(since))
+            args.append(timeutil.iso(since))
         if until is not None:
             where.append('timestamp <= ?')
-            args.append(base.utc_iso(until))
+            args.append(timeutil.iso(until))
         query = 'SELECT doc FROM notifications'
         if where:
             query += ' WHERE ' + ' AND '.join(where)

@@ -4,6 +4,7 @@ import datetime
 import pytest
 
 from nvs_notif import queries
+from nvs_notif import timeutil
 
 T0 = datetime.datetime(2024, 1, 15, 8, 0, 0, tzinfo=datetime.timezone.utc)
 
@@ -26,13 +27,13 @@ class TestParseDuration:
                                               ('1.5h', 5400), ('2d', 172800), (' 1W ', 604800),
                                               ('0', 0)])
     def test_valid(self, text, seconds):
-        assert queries.parse_duration(text) == seconds
+        assert timeutil.parse_duration(text) == seconds
 
     @pytest.mark.parametrize('text', ['', 'm', 'ten', '-5m', '10x', None, 'inf', 'infh',
                                       '-inf', 'nan', '1e400', '1e300s', '99999999999w'])
     def test_invalid(self, text):
         with pytest.raises(ValueError):
-            queries.parse_duration(text)
+            timeutil.parse_duration(text)
 
 
 class TestHosts:
@@ -62,7 +63,7 @@ class TestHosts:
 
     def test_silent_after_longer_than_time_goes_back(self):
         # no OverflowError: nobody has been quiet that long
-        largest = queries.parse_duration('99999999d')
+        largest = timeutil.parse_duration('99999999d')
         for silent_after in (largest, 1e300, float('inf')):
             (row,) = queries.hosts([doc(0)], t(60), t(0), silent_after=silent_after)
             assert row[7] == 'no'

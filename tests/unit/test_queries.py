@@ -7,6 +7,7 @@ import pytest
 
 from nvs_notif.cli import common
 from nvs_notif import queries
+from nvs_notif import timeutil
 from nvs_notif.notification import Fault
 from nvs_notif.spans import Span
 
@@ -39,29 +40,29 @@ def doc(seconds, event_type='compute.instance.create.error', priority='error', h
 
 class TestParseTime:
     def test_relative(self):
-        assert queries.parse_time('2h', t(7200)) == T0
-        assert queries.parse_time('7d', t(7 * 86400)) == T0
-        assert queries.parse_time('90s', t(90)) == T0
+        assert timeutil.parse_time('2h', t(7200)) == T0
+        assert timeutil.parse_time('7d', t(7 * 86400)) == T0
+        assert timeutil.parse_time('90s', t(90)) == T0
 
     def test_iso(self):
-        assert queries.parse_time('2024-01-15T08:00:00Z', None) == T0
-        assert queries.parse_time('2024-01-15T08:00:00', None) == T0
-        assert queries.parse_time('2024-01-15T09:00:00+01:00', None) == T0
+        assert timeutil.parse_time('2024-01-15T08:00:00Z', None) == T0
+        assert timeutil.parse_time('2024-01-15T08:00:00', None) == T0
+        assert timeutil.parse_time('2024-01-15T09:00:00+01:00', None) == T0
 
     def test_empty_and_bad(self):
-        assert queries.parse_time('', T0) is None
+        assert timeutil.parse_time('', T0) is None
         with pytest.raises(ValueError):
-            queries.parse_time('yesterday', T0)
+            timeutil.parse_time('yesterday', T0)
 
     @pytest.mark.parametrize('text', ['infh', '-infh', 'nanm', '1e12d', '99999999w',
                                       '1e400s', '-2h', '-0.5d'])
     def test_absurd_or_negative_ages_are_value_errors(self, text):
         # not OverflowError (a traceback in the CLI), not a time in the future
         with pytest.raises(ValueError):
-            queries.parse_time(text, T0)
+            timeutil.parse_time(text, T0)
         with pytest.raises(argparse.ArgumentTypeError):
             common.time_arg(text)
-        assert queries.parse_time('0h', T0) == T0
+        assert timeutil.parse_time('0h', T0) == T0
 
 
 class TestTrace:
