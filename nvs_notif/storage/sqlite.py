@@ -104,7 +104,7 @@ def _span_row(span):
     # open_since is derived (Span.open_since): a column to query, not in the document.
     doc = documents.span_doc(span)
     return (tuple(doc.get(c) for c in _SPAN_COLUMNS)
-            + (documents.iso(span.open_since), jsontext.encode(doc)))
+            + (timeutil.iso(span.open_since), jsontext.encode(doc)))
 
 
 _INSERT_REJECTS = 'INSERT OR IGNORE INTO rejects VALUES (?, ?, ?, ?)'

@@ -14,6 +14,7 @@ from nvs_notif import replay
 from nvs_notif import simulate
 from nvs_notif import spans
 from nvs_notif import storage
+from nvs_notif import timeutil
 from nvs_notif.notification import Fault, Notification
 from nvs_notif.storage import documents
 
@@ -486,7 +487,7 @@ def test_stuck_reads_only_the_open_spans_index(simulated_store):
     assert [row[-1] for row in plan] == [
         'SEARCH spans USING INDEX spans_open (open_since<?)']
     column = dict(simulated_store._db.execute('SELECT span_id, open_since FROM spans'))
-    assert column == {s.span_id: documents.iso(s.open_since)
+    assert column == {s.span_id: timeutil.iso(s.open_since)
                       for s in simulated_store.spans()}
 
 
