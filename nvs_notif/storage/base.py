@@ -10,6 +10,10 @@ from nvs_notif import credentials as credentials_mod
 from nvs_notif import spans as spans_mod
 
 
+class StoreError(Exception):
+    """The store did not durably accept a batch; the caller should retry it."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Reject:
     """A message that could not be understood: kept, with why, for operators."""

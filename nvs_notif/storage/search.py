@@ -1,14 +1,10 @@
 """The search-engine core shared by the Elasticsearch and OpenSearch stores.
 
-Index layout, queries, span correlation, dead-lettering, retention and
-templates live here; each engine is a thin adapter (:class:`Engine`) over its
+Index layout, queries, retention and templates live here, the write path
+(span correlation, dead-lettering) in :mod:`nvs_notif.storage.search_writer`;
+each engine is a thin adapter (:class:`Engine`) over its
 own official client (:mod:`nvs_notif.storage.elasticsearch`,
 :mod:`nvs_notif.storage.opensearch`).
-
-Span correlation across workers and agents needs no scripting: spans are read
-with their ``_seq_no``/``_primary_term``, merged in Python
-(:func:`nvs_notif.spans.merge_all`) and written back with optimistic
-concurrency; a conflict re-reads and re-merges only the spans that lost the race.
 """
 import abc
 import dataclasses
@@ -17,20 +13,17 @@ import itertools
 import logging
 import urllib.parse
 
-from nvs_notif import jsontext
-from nvs_notif import spans as spans_mod
 from nvs_notif import timeutil
 from nvs_notif.storage import base
 from nvs_notif.storage import documents
 from nvs_notif.storage import search_templates
+from nvs_notif.storage import search_writer
+
+StoreError = base.StoreError
 
 LOG = logging.getLogger(__name__)
 
 _KINDS = ('notifications', 'spans', 'events', 'samples', 'rejects')
-
-
-class StoreError(Exception):
-    """The store did not durably accept a batch; the caller should retry it."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,9 +89,27 @@ class Engine(metaclass=abc.ABCMeta):
         """Real-time get of ``docs`` (``[{'_index', '_id'}]``), ``_source`` included."""
 
 
-# Of each bulk item only what we and the helpers read: a quarter of the
-# response, less for Elasticsearch to write and for us to decode.
-_BULK_RESPONSE = 'errors,items.*._index,items.*._id,items.*.status,items.*.error'
+@dataclasses.dataclass(frozen=True)
+class IndexLayout:
+    """Where each kind of document lives under an index prefix.
+
+    Spans live in one index (every fragment of a span must find it); the
+    other kinds go to daily indices by the document's own time, read through
+    one alias per kind, so retention drops whole indices.
+    """
+    prefix: str
+
+    def index(self, kind, when=None):
+        """Where documents of ``kind`` (of time ``when``, default now) are written."""
+        if kind == 'spans':
+            return '%s-spans' % self.prefix
+        day = (when or timeutil.utcnow()).astimezone(datetime.timezone.utc)
+        # Formatted by hand: strftime was a tenth of the documents' cost.
+        return '%s-%s-%04d.%02d.%02d' % (self.prefix, kind, day.year, day.month, day.day)
+
+    def alias(self, kind):
+        """The read name of ``kind``: an alias over its daily indices."""
+        return '%s-%s' % (self.prefix, kind)
 
 
 class SearchStore(base.Store):
@@ -115,9 +126,11 @@ class SearchStore(base.Store):
         self.engine = self.connect(conn, self.credentials)
         self.client = self.engine.client
         self.prefix = options.get('index_prefix', 'nvs')
-        self.refresh = options.get('refresh', 'false')
-        self.bulk_size = int(options.get('bulk_size', 500))
-        self.conflict_retries = int(options.get('conflict_retries', 10))
+        self.layout = IndexLayout(self.prefix)
+        self.writer = search_writer.SearchWriter(
+            self.engine, self.layout, bulk_size=int(options.get('bulk_size', 500)),
+            refresh=options.get('refresh', 'false'),
+            conflict_retries=int(options.get('conflict_retries', 10)))
         self.index_payload = options.get('index_payload', 'true').lower() != 'false'
         self._templates_ready = False
 
@@ -126,185 +139,25 @@ class SearchStore(base.Store):
     def connect(cls, connection, credentials):
         """The :class:`Engine` reaching ``connection`` with ``credentials``."""
 
-    def index(self, kind, when=None):
-        """Where documents of ``kind`` are written.
-
-        Spans live in one index (every fragment of a span must find it);
-        the other kinds go to daily indices by the document's own time, so
-        retention drops whole indices (:meth:`purge`).
-        """
-        if kind == 'spans':
-            return '%s-spans' % self.prefix
-        day = (when or timeutil.utcnow()).astimezone(datetime.timezone.utc)
-        # Formatted by hand: strftime was a tenth of the documents' cost.
-        return '%s-%s-%04d.%02d.%02d' % (self.prefix, kind, day.year, day.month, day.day)
-
-    def alias(self, kind):
-        """The read name of ``kind``: an alias over its daily indices."""
-        return '%s-%s' % (self.prefix, kind)
-
     def _ensure_templates(self):
         if not self._templates_ready:
             search_templates.install(self.engine, self.prefix, self.index_payload)
             self._templates_ready = True
 
-    def _bulk(self, actions):
-        """Yield ``(ok, op, item)`` per action; retries 429s with backoff."""
-        for ok, item in self.engine.helpers.streaming_bulk(
-                self.client, actions, chunk_size=self.bulk_size,
-                raise_on_error=False, raise_on_exception=True, max_retries=5,
-                initial_backoff=1, max_backoff=30, refresh=self.refresh,
-                filter_path=_BULK_RESPONSE):
-            op, result = next(iter(item.items()))
-            yield ok, op, result
-
     def write(self, batch):
         self._ensure_templates()
         try:
-            return self._write(batch)
+            return self.writer.write(batch)
         except self.engine.errors as exc:
             raise StoreError(str(exc)) from exc
 
-    def _write(self, batch):
-        by_id = {}
-        for f in batch.fragments:
-            by_id.setdefault(f.span_id, []).append(f)
-        merged = {}
-        # The first round of span writes travels with the batch's documents:
-        # one bulk request per batch, unless spans lost a race to another
-        # writer; then only those are re-read, re-merged and written again.
-        doc_actions = self._document_actions(batch)
-        pending, duplicates = set(by_id), 0
-        for _ in range(self.conflict_retries + 1):
-            actions = self._span_actions(pending, by_id, merged) + doc_actions
-            pending, found = self._bulk_or_dead_letter(actions)
-            duplicates += found
-            doc_actions = []
-            if not pending:
-                return base.WriteResult(merged, duplicates)
-        raise StoreError('%d spans still conflicting after %d retries'
-                         % (len(pending), self.conflict_retries))
-
-    def _document_actions(self, batch):
-        # The source as JSON text, the payload spliced in as the pipeline
-        # encoded it: helpers send text as is, so no payload is encoded twice.
-        texts = batch.payload_json
-        actions = [{'_op_type': 'create', '_index': self.index('notifications', n.timestamp),
-                    '_id': n.message_id,
-                    '_source': documents.notification_json(n, texts.get(n.message_id))[1]}
-                   for n in batch.notifications]
-        actions += [{'_op_type': 'create', '_index': self.index('rejects', r.received),
-                     '_id': reject_id, '_source': documents.reject_doc(r)}
-                    for reject_id, r in self._new_rejects(batch.rejects).items()]
-        return actions
-
-    def _new_rejects(self, rejects):
-        """``{reject id: reject}`` of those not stored yet.
-
-        A reject's index is the day it was received, which differs per
-        delivery: ``create`` alone would keep a message redelivered on
-        another day twice. Real-time gets in every reject index see
-        what was written, refreshed or not.
-        """
-        by_id = {documents.reject_id(r): r for r in rejects}
-        alias = self.alias('rejects')
-        if not by_id or not self.client.indices.exists_alias(name=alias):
-            return by_id
-        indices = self.client.indices.get_alias(name=alias)
-        found = self.engine.mget([{'_index': index, '_id': reject_id, '_source': False}
-                                  for index in indices for reject_id in by_id])
-        for doc in found['docs']:
-            if doc.get('found'):
-                by_id.pop(doc['_id'], None)
-        return by_id
-
-    def _span_actions(self, span_ids, by_id, merged):
-        """Read-merge the spans: create new ones, update the others only if
-        nobody wrote them since they were read (``if_seq_no``)."""
-        stored = self._read_spans(span_ids)
-        actions = []
-        for span_id in span_ids:
-            old = stored.get(span_id)
-            merged[span_id] = span = spans_mod.merge_all(
-                by_id[span_id], {span_id: old[0]} if old else None)[span_id]
-            action = {'_index': self.index('spans'), '_id': span_id,
-                      '_source': documents.span_doc(span)}
-            if old:
-                action.update(_op_type='index', if_seq_no=old[1], if_primary_term=old[2])
-            else:
-                action['_op_type'] = 'create'
-            actions.append(action)
-        return actions
-
-    def _bulk_or_dead_letter(self, actions):
-        """Bulk-write; refused documents go to the reject index.
-
-        :returns: ``(span ids that lost a race, notifications already stored)``;
-            a 409 on a notification, reject, event or sample is an earlier
-            delivery of the same document
-        """
-        spans_index = self.index('spans')
-        notifications = self.alias('notifications') + '-'
-        failed, conflicts, duplicates = [], set(), 0
-        for ok, op, item in self._bulk(actions):
-            if ok:
-                continue
-            index, status = item.get('_index', ''), item.get('status')
-            if index == spans_index:
-                if status != 409:
-                    raise StoreError('span %s not stored: %s' % (item.get('_id'), item.get('error')))
-                conflicts.add(item['_id'])
-            elif status == 409:
-                duplicates += index.startswith(notifications)
-            else:
-                failed.append(item)
-        if failed:
-            ids = {f.get('_id') for f in failed}
-            self._dead_letter(failed, {a['_id']: a['_source'] for a in actions
-                                       if a.get('_id') in ids})
-        return conflicts, duplicates
-
-    def _dead_letter(self, failed, sources):
-        """Documents the cluster refused (e.g. mapping errors) go to the reject index."""
-        retryable = [f for f in failed if f.get('status', 500) >= 500 or f.get('status') == 429]
-        if retryable:
-            raise StoreError('%d documents not accepted: %s' % (len(retryable), retryable[0]))
-        LOG.warning('%d documents rejected by %s, kept in %s',
-                    len(failed), self.engine.name, self.alias('rejects'))
-        now = timeutil.utcnow()
-        rejects = [base.Reject(raw=_text(sources.get(f.get('_id'))),
-                               reason='%s: %s' % (f.get('_index'), f.get('error')),
-                               received=now) for f in failed]
-        actions = [{'_op_type': 'create', '_index': self.index('rejects', now),
-                    '_id': documents.reject_id(r), '_source': documents.reject_doc(r)}
-                   for r in rejects]
-        for ok, op, item in self._bulk(actions):
-            if not ok and item.get('status') != 409:
-                raise StoreError('reject index refused a document: %s' % item)
-
-    def _read_spans(self, ids):
-        if not ids:
-            return {}
-        found = {}
-        resp = self.engine.mget([{'_index': self.index('spans'), '_id': i} for i in sorted(ids)])
-        for doc in resp['docs']:
-            if doc.get('found'):
-                found[doc['_id']] = (documents.span_from_doc(doc['_source']),
-                                     doc['_seq_no'], doc['_primary_term'])
-        return found
-
-    def _write_keyed(self, kind, docs):
-        self._ensure_templates()
-        time_field = 'generated' if kind == 'events' else 'timestamp'
-        self._bulk_or_dead_letter([{'_op_type': 'create',
-                                    '_index': self.index(kind, _doc_time(d.get(time_field))),
-                                    '_id': d['message_id'], '_source': d} for d in docs])
-
     def write_events(self, docs):
-        self._write_keyed('events', docs)
+        self._ensure_templates()
+        self.writer.write_keyed('events', docs)
 
     def write_samples(self, docs):
-        self._write_keyed('samples', docs)
+        self._ensure_templates()
+        self.writer.write_keyed('samples', docs)
 
     def spans(self, request_id=None, global_request_id=None, project_id=None,
               operation=None, since=None, until=None):
@@ -328,10 +181,10 @@ class SearchStore(base.Store):
         return self._scan_spans(filters)
 
     def _scan_spans(self, filters):
-        self._refresh(self.index('spans'))
-        return self._read_ready(self.index('spans'), lambda: [
+        self._refresh(self.layout.index('spans'))
+        return self._read_ready(self.layout.index('spans'), lambda: [
             documents.span_from_doc(hit['_source']) for hit in self.engine.helpers.scan(
-                self.client, index=self.index('spans'), query={'query': _bool(filters)},
+                self.client, index=self.layout.index('spans'), query={'query': _bool(filters)},
                 ignore_unavailable=True)])
 
     def notifications(self, request_ids=None, project_id=None, user_id=None,
@@ -344,7 +197,7 @@ class SearchStore(base.Store):
         window = _range(since, until)
         if window:
             filters.append({'range': {'timestamp': window}})
-        name = self.alias('notifications')
+        name = self.layout.alias('notifications')
         self._refresh(name)
         if limit is not None and limit <= 0:
             return iter(())
@@ -375,7 +228,7 @@ class SearchStore(base.Store):
     def count(self, kind):
         if kind not in _KINDS:
             raise ValueError('unknown kind %r' % kind)
-        name = self.index(kind) if kind == 'spans' else self.alias(kind)
+        name = self.layout.index(kind) if kind == 'spans' else self.layout.alias(kind)
         self._refresh(name)
         return self._read_ready(name, lambda: self.client.count(
             index=name, ignore_unavailable=True)['count'])
@@ -413,13 +266,13 @@ class SearchStore(base.Store):
         # Scan and bulk-delete rather than _delete_by_query, which lives in a
         # module minimal distributions leave out.
         old_spans = self.engine.helpers.scan(
-            self.client, index=self.index('spans'), _source=False,
+            self.client, index=self.layout.index('spans'), _source=False,
             query={'query': {'bool': {'must_not': recent}}}, ignore_unavailable=True)
         actions = ({'_op_type': 'delete', '_index': hit['_index'], '_id': hit['_id']}
                    for hit in old_spans)
-        removed['spans'] = sum(1 for ok, op, item in self._bulk(actions)
+        removed['spans'] = sum(1 for ok, op, item in self.writer.bulk(actions)
                                if ok)
-        self.client.indices.refresh(index=self.index('spans'), ignore_unavailable=True)
+        self.client.indices.refresh(index=self.layout.index('spans'), ignore_unavailable=True)
         return removed
 
     def close(self):
@@ -465,18 +318,3 @@ def _past_limits(now, stuck_after, overrides):
 
 def _bool(filters):
     return {'bool': {'filter': filters}} if filters else {'match_all': {}}
-
-
-def _text(source):
-    """A bulk action's source as JSON text (ours are text or dicts)."""
-    return source if isinstance(source, str) else jsontext.encode(source)
-
-
-def _doc_time(value):
-    """The time of a serialised event or sample (ISO string), or now."""
-    if isinstance(value, datetime.datetime):
-        return value
-    try:
-        return timeutil.parse_iso(value) or timeutil.utcnow()
-    except (TypeError, ValueError):
-        return timeutil.utcnow()

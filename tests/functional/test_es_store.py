@@ -290,7 +290,7 @@ def test_refused_document_goes_to_rejects_with_reason(es_client, es_prefix, as_t
         bad = {'message_id': 'bad-1', 'timestamp': 'not a date', 'event_type': 'x.start'}
         good = {'message_id': 'good-1', 'timestamp': '2024-05-17T06:00:00+00:00',
                 'event_type': 'x.end'}
-        conflicts, duplicates = store._bulk_or_dead_letter([
+        conflicts, duplicates = store.writer.bulk_or_dead_letter([
             {'_op_type': 'create', '_index': index, '_id': 'bad-1', '_source': source(bad)},
             {'_op_type': 'create', '_index': index, '_id': 'good-1', '_source': source(good)}])
         assert conflicts == set() and duplicates == 0

@@ -160,9 +160,9 @@ def test_store_reads_its_options():
         '&conflict_retries=4'))
     try:
         assert store.prefix == 'nvs-a'
-        assert store.bulk_size == 100
-        assert store.refresh == 'wait_for'
-        assert store.conflict_retries == 4
+        assert store.writer.bulk_size == 100
+        assert store.writer.refresh == 'wait_for'
+        assert store.writer.conflict_retries == 4
     finally:
         store.close()
 
@@ -171,7 +171,7 @@ def test_store_defaults():
     store = es_store.ElasticsearchStore(urllib.parse.urlsplit('elasticsearch://es1:9200/'))
     try:
         assert store.prefix == 'nvs'
-        assert store.bulk_size == 500
-        assert store.refresh == 'false'
+        assert store.writer.bulk_size == 500
+        assert store.writer.refresh == 'false'
     finally:
         store.close()

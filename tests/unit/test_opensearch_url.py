@@ -30,7 +30,7 @@ def test_defaults():
         assert store.client.transport.retry_on_timeout is True
         assert [c.timeout for c in connections(store)] == [30.0]
         assert 'authorization' not in connections(store)[0].headers
-        assert (store.prefix, store.bulk_size, store.refresh) == ('nvs', 500, 'false')
+        assert (store.prefix, store.writer.bulk_size, store.writer.refresh) == ('nvs', 500, 'false')
     finally:
         store.close()
 
@@ -44,7 +44,8 @@ def test_the_elasticsearch_options():
             ('os1', 9200), ('os2', 9201)]
         assert store.client.transport.max_retries == 1
         assert {c.timeout for c in connections(store)} == {5.0}
-        assert (store.prefix, store.bulk_size, store.refresh, store.conflict_retries,
+        writer = store.writer
+        assert (store.prefix, writer.bulk_size, writer.refresh, writer.conflict_retries,
                 store.index_payload) == ('nvs-a', 100, 'wait_for', 4, False)
     finally:
         store.close()
