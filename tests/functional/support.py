@@ -11,6 +11,8 @@ from elasticsearch import helpers as es_helpers
 import opensearchpy
 from opensearchpy import helpers as os_helpers
 
+from nvs_notif import storage
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / 'artifacts'
 TRANSPORT_URL = os.environ.get('NVS_TEST_TRANSPORT_URL', 'rabbit://guest:guest@127.0.0.1:5672/')
@@ -65,6 +67,19 @@ def wait_for(predicate, timeout=60, interval=0.5, what='condition'):
             return last
         time.sleep(interval)
     raise AssertionError('timed out after %ss waiting for %s (last: %r)' % (timeout, what, last))
+
+
+def wait_stored(urls, notifications, spans, timeout=120):
+    """Wait until every store of ``urls`` ({name: url}) holds ``notifications``
+    notifications; then each must hold ``spans`` spans and no reject."""
+    for name, url in urls.items():
+        store = storage.get_store(url)
+        try:
+            wait_for(lambda: store.count('notifications') == notifications, timeout=timeout,
+                     what='%d notifications in %s' % (notifications, name))
+            assert store.count('spans') == spans and store.count('rejects') == 0, name
+        finally:
+            store.close()
 
 
 def services(*args, timeout):

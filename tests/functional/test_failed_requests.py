@@ -18,9 +18,8 @@ from unittest import mock
 
 from oslo_utils import timeutils
 
-from nvs_notif import storage
 from tests.functional.cli import on_every_store
-from tests.functional.support import store_url, wait_for
+from tests.functional.support import store_url, wait_stored
 
 T0 = datetime.datetime(2024, 7, 1, 9, 0, 0)     # naive UTC, as timeutils.utcnow() gives
 PROJECT = '7e1d2c3b4a5f4e6d8c9b0a1f2e3d4c5b'
@@ -189,14 +188,7 @@ def test_failed_requests_in_real_shapes(agent_factory, sender, es_prefix, tmp_pa
         with mock.patch.object(timeutils, 'utcnow',
                                return_value=T0 + datetime.timedelta(seconds=t)):
             sender.send('nova', publisher, priority, event_type, payload, ctx(request))
-    for name, url in urls.items():
-        store = storage.get_store(url)
-        try:
-            wait_for(lambda: store.count('notifications') == len(SCRIPT), timeout=120,
-                     what='%d notifications in %s' % (len(SCRIPT), name))
-            assert store.count('spans') == SPANS and store.count('rejects') == 0
-        finally:
-            store.close()
+    wait_stored(urls, len(SCRIPT), SPANS)
     assert agent.proc.poll() is None and agent.tracebacks() == []
 
     check_trace(urls)

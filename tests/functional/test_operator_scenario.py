@@ -18,9 +18,8 @@ from unittest import mock
 
 from oslo_utils import timeutils
 
-from nvs_notif import storage
 from tests.functional.cli import on_every_store
-from tests.functional.support import es_store_url, wait_for
+from tests.functional.support import es_store_url, wait_stored
 
 T0 = datetime.datetime(2024, 3, 4, 10, 0, 0)     # naive UTC, as timeutils.utcnow() gives
 
@@ -372,14 +371,7 @@ def test_operator_commands_after_the_agent_ingested_a_scripted_day(
     agent = agent_factory([urls['es'], urls['sqlite']], batch_size=10)
     for step in STEPS:
         send(sender, step)
-    for name, url in urls.items():
-        store = storage.get_store(url)
-        try:
-            wait_for(lambda: store.count('notifications') == len(STEPS), timeout=120,
-                     what='%d notifications in %s' % (len(STEPS), name))
-            assert store.count('spans') == SPANS and store.count('rejects') == 0
-        finally:
-            store.close()
+    wait_stored(urls, len(STEPS), SPANS)
     assert agent.proc.poll() is None and agent.tracebacks() == []
 
     check_trace(urls)
