@@ -1,85 +1,27 @@
-"""Answers read from stored spans: the operator's side of the data flow.
+"""Answers read from stored spans and notifications not yet in :mod:`nvs_notif.answers`.
 
 Every function here is pure: it takes the :class:`~nvs_notif.spans.Span`
 objects and notification documents a store returned (``Store.spans()``,
 ``Store.notifications()``) and returns rows for the ``nvs-notif`` commands
-(``trace``, ``errors``, ``stuck``, ``sla``, ``history``).  Stores only filter,
-so the same code answers from SQLite and from Elasticsearch.  Times in rows
+(``trace``, ``errors``, ``history``, ``hosts``, ``watch``).  Times in rows
 are UTC ISO strings and seconds are rounded to milliseconds, so outputs can
 be compared as they are.
 """
 import collections
 import datetime
-import math
 
+from nvs_notif.answers.common import exception
+from nvs_notif.answers.common import in_window
+from nvs_notif.answers.common import seconds
 from nvs_notif import faults
-from nvs_notif import spans as spans_mod
 from nvs_notif.timeutil import iso
 from nvs_notif.timeutil import parse_iso
 
 
-def latest_time(spans):
-    """The newest start/end/failure among ``spans`` (a replay's "now")."""
-    times = [t for s in spans for t in (s.start, s.last_start, s.end, s.failed, s.aborted)
-             if t is not None]
-    return max(times) if times else None
-
-
-def span_summary(spans, now, stuck_after, overrides):
-    """How the stored spans stand as of ``now``.
-
-    :returns: ordered ``(name, count)`` pairs: spans by outcome, spans missing
-        their start (``.end``/``.error`` without ``.start``), spans with
-        several attempts, and those whose attempts ran on several hosts
-        (reschedules)
-    """
-    counts = collections.Counter()
-    for s in spans:
-        limit = spans_mod.stuck_limit(s.operation, stuck_after, overrides)
-        counts[spans_mod.outcome(s, now, limit)] += 1
-        counts['without start'] += s.start is None
-        counts['retried'] += s.attempts > 1
-        counts['rescheduled'] += _rescheduled(s)
-    names = ('success', 'failure', 'in_progress', 'timeout', 'without start',
-             'retried', 'rescheduled')
-    return [('spans', len(spans))] + [(n, counts[n]) for n in names]
-
-
-def _rescheduled(span):
-    # Several attempts on several hosts; one attempt that ends on another host
-    # than it started (a resize revert) is not a reschedule.
-    return span.attempts > 1 and len(span.hosts) > 1
-
-
-def top_failures(spans, limit=5):
-    """The most frequent (operation, exception) pairs among failed spans; ties in name
-    order, so the answer does not depend on the order the store returns spans in."""
-    counts = collections.Counter(
-        (s.operation, faults.fault_name(s.fault))
-        for s in spans if s.status == 'failure')
-    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0][0], kv[0][1] or ''))
-    return ranked[:limit]
-
-
 # -- Shared helpers ----------------------------------------------------------
-
-def _seconds(value):
-    return round(value, 3) if value is not None else None
-
-
-def _in_window(when, since, until):
-    if when is None:
-        return since is None and until is None
-    return (since is None or when >= since) and (until is None or when <= until)
-
 
 def _hosts(span):
     return ','.join(sorted(span.hosts)) or span.host
-
-
-def _exception(fault):
-    # Exceptions serialised without a class are named by their masked message.
-    return faults.fault_name(fault) or '-'
 
 
 def _doc_exception(doc):
@@ -91,8 +33,8 @@ def _trace_error(span):
     if span.fault is None:
         return '-'
     if span.status == 'failure':
-        return _exception(span.fault)
-    return 'retried after %s' % _exception(span.fault)
+        return exception(span.fault)
+    return 'retried after %s' % exception(span.fault)
 
 
 def _doc_time(doc):
@@ -129,7 +71,7 @@ def related_request_ids(spans, ident):
     return ids
 
 
-def trace_tree(spans, now, stuck_after, overrides, ident=None):
+def trace_tree(spans, now, policy, ident=None):
     """The spans of one traced request as an indented tree.
 
     Spans are grouped by request id.  A request whose global request id is
@@ -138,7 +80,8 @@ def trace_tree(spans, now, stuck_after, overrides, ident=None):
     request ``ident`` when that global request has no spans (a sibling called
     on behalf of the same user request); the others are roots.  Roots, then each request's children,
     come in start order; inside a request, spans come in start order.  The
-    ``step`` is the operation, indented two spaces per level.
+    ``step`` is the operation, indented two spaces per level; outcomes are
+    judged by ``policy`` (a :class:`nvs_notif.spans.StuckPolicy`).
 
     :returns: rows of :data:`TRACE_COLUMNS`
     """
@@ -168,10 +111,8 @@ def trace_tree(spans, now, stuck_after, overrides, ident=None):
         seen.add(request)
         for s in sorted(by_request[request],
                         key=lambda s: (s.start or _MAX, s.operation, s.span_id)):
-            limit = spans_mod.stuck_limit(s.operation, stuck_after, overrides)
             rows.append(('  ' * depth + s.operation, s.service, _hosts(s), iso(s.start),
-                         _seconds(s.duration), s.attempts,
-                         spans_mod.outcome(s, now, limit),
+                         seconds(s.duration), s.attempts, policy.outcome(s, now),
                          _trace_error(s), s.request_id))
         for child in sorted(children[request], key=first):
             walk(child, depth + 1, seen)
@@ -221,157 +162,16 @@ def errors(spans, notifications, since=None, until=None):
 
     for s in spans:
         # finished: the failure, or when the operation it ran inside failed
-        if s.status == 'failure' and _in_window(s.finished, since, until):
-            add(('span', s.host or '-', s.service or '-', _exception(s.fault)), s.finished)
+        if s.status == 'failure' and in_window(s.finished, since, until):
+            add(('span', s.host or '-', s.service or '-', exception(s.fault)), s.finished)
     for d in notifications:
         when = _doc_time(d)
-        if d.get('priority') in ERROR_PRIORITIES and when and _in_window(when, since, until):
+        if d.get('priority') in ERROR_PRIORITIES and when and in_window(when, since, until):
             add(('notification', d.get('host') or '-', d.get('service') or '-',
                  _doc_exception(d)), when)
     return [key + (count, iso(first), iso(last))
             for key, (count, first, last) in sorted(
                 groups.items(), key=lambda kv: (-kv[1][0], kv[0]))]
-
-
-# -- stuck -------------------------------------------------------------------
-
-STUCK_COLUMNS = ('request_id', 'operation', 'host', 'project', 'started', 'open for (s)',
-                 'limit (s)')
-
-
-def stuck(spans, now, stuck_after, overrides):
-    """Open spans past their per-operation limit as of ``now``, longest open first.
-
-    A span is open from its start, or, when an attempt ended or failed before
-    a later one started (a reschedule, a retry), from the start of that later
-    attempt (:attr:`~nvs_notif.spans.Span.open_since`): ``started`` and
-    ``open for`` count from there.
-
-    :returns: rows of :data:`STUCK_COLUMNS`
-    """
-    rows = []
-    for s in spans:
-        limit = spans_mod.stuck_limit(s.operation, stuck_after, overrides)
-        if spans_mod.outcome(s, now, limit) == 'timeout':
-            rows.append((s.request_id, s.operation, s.host, s.project_id, iso(s.open_since),
-                         _seconds((now - s.open_since).total_seconds()), limit))
-    rows.sort(key=lambda r: (-r[5], r[1], r[0] or ''))
-    return rows
-
-
-# -- sla ---------------------------------------------------------------------
-
-SLA_COLUMNS = ('operation', 'group', 'count', 'success %', 'failures', 'avg (s)', 'p50 (s)',
-               'p95 (s)', 'p99 (s)', 'max (s)', 'mean attempts', 'reschedules')
-SLA_GROUPS = {'host': lambda s: s.host, 'service': lambda s: s.service,
-              'project': lambda s: s.project_id,
-              'availability_zone': lambda s: s.availability_zone,
-              'flavor': lambda s: s.flavor}
-
-
-def percentile(values, p):
-    """Nearest-rank percentile of sorted ``values`` (None when empty)."""
-    if not values:
-        return None
-    rank = max(math.ceil(p / 100.0 * len(values)), 1)
-    return values[rank - 1]
-
-
-def sla(spans, group_by=None, operation=None, since=None, until=None):
-    """Per operation (and group) service levels.
-
-    ``success %`` is successful spans over all spans (open ones included);
-    durations are of the spans that have one (finished, with a start);
-    ``failures`` are the top three exceptions of failed spans as ``Exc:n``;
-    ``reschedules`` counts spans with several attempts that ran on more than
-    one host, as :func:`span_summary`'s ``rescheduled`` does (one attempt that
-    starts on one host and ends on another, a resize revert, is none).
-
-    :param group_by: None or a key of :data:`SLA_GROUPS`
-    :param operation: only operations starting with this prefix
-    :param since: only spans started at or after this (aware datetime)
-    :param until: only spans started at or before this
-    :returns: rows of :data:`SLA_COLUMNS` sorted by operation, then group
-    """
-    key_of = SLA_GROUPS[group_by] if group_by else (lambda s: None)
-    groups = collections.defaultdict(list)
-    for s in spans:
-        if operation and not s.operation.startswith(operation):
-            continue
-        if (since or until) and not _in_window(s.start, since, until):
-            continue
-        groups[(s.operation, key_of(s) or '-')].append(s)
-    rows = []
-    for (op, group), members in sorted(groups.items()):
-        durations = sorted(s.duration for s in members if s.duration is not None)
-        failures = collections.Counter(_exception(s.fault) for s in members
-                                       if s.status == 'failure')
-        top = sorted(failures.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
-        rows.append((
-            op, group, len(members),
-            round(100.0 * sum(s.status == 'success' for s in members) / len(members), 1),
-            ' '.join('%s:%d' % kv for kv in top),
-            _seconds(sum(durations) / len(durations)) if durations else None,
-            _seconds(percentile(durations, 50)), _seconds(percentile(durations, 95)),
-            _seconds(percentile(durations, 99)), _seconds(durations[-1] if durations else None),
-            round(sum(s.attempts for s in members) / len(members), 2),
-            sum(_rescheduled(s) for s in members)))
-    return rows
-
-
-BREAKDOWN_COLUMNS = ('operation', 'service', 'requests', 'spans', 'total (s)', 'share %')
-
-
-def breakdown(spans, operation, since=None, until=None):
-    """Where requests of ``operation`` spend their time.
-
-    The requests are those with a span of exactly ``operation`` (the root
-    spans) started inside ``since``/``until`` (aware datetimes or None).
-    Their other spans are those with the same request id, and those
-    of the sub-requests whose global request id is one of those request ids
-    (a neutron port created for a nova boot).  Each other operation's share is
-    the sum of its durations over the sum of the root durations, so nested or
-    parallel steps may add up to more than 100%.  Only the requests whose
-    root span has a duration (finished, with a start) count towards the
-    shares: the other spans of an open root are left out, as the root is.
-
-    :returns: rows of :data:`BREAKDOWN_COLUMNS`, the root first, then by
-        total time, largest first
-    """
-    spans = list(spans)
-    roots = {s.request_id: s for s in spans
-             if s.operation == operation and s.request_id
-             and (not (since or until) or _in_window(s.start, since, until))}
-    timed = {r for r, s in roots.items() if s.duration is not None}
-    root_total = sum(roots[r].duration for r in timed)
-    parts = collections.defaultdict(lambda: [set(), 0, 0.0, None])
-    for s in spans:
-        if s.operation == operation:
-            continue
-        request = (s.request_id if s.request_id in timed
-                   else s.global_request_id if s.global_request_id in timed else None)
-        if request is None or s.duration is None:
-            continue
-        part = parts[s.operation]
-        part[0].add(request)
-        part[1] += 1
-        part[2] += s.duration
-        part[3] = part[3] or s.service
-
-    def share(total):
-        return round(100.0 * total / root_total, 1) if root_total else None
-
-    rows = [(operation, _pick_service(roots.values()), len(roots),
-             sum(1 for s in roots.values() if s.duration is not None),
-             _seconds(root_total), share(root_total))] if roots else []
-    for op, (requests, count, total, service) in sorted(
-            parts.items(), key=lambda kv: (-kv[1][2], kv[0])):
-        rows.append(('  ' + op, service, len(requests), count, _seconds(total), share(total)))
-    return rows
-
-
-def _pick_service(spans):
-    return min((s.service for s in spans if s.service), default=None)
 
 
 # -- history -----------------------------------------------------------------

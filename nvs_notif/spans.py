@@ -283,10 +283,33 @@ def outcome(span, now, stuck_after):
     return 'in_progress'
 
 
-def stuck_limit(operation, default, overrides):
-    """Seconds before ``operation`` counts as stuck: the longest matching prefix wins."""
-    best = None
-    for prefix, seconds in overrides.items():
-        if operation.startswith(prefix) and (best is None or len(prefix) > len(best)):
-            best = prefix
-    return float(overrides[best]) if best is not None else float(default)
+@dataclasses.dataclass(frozen=True)
+class StuckPolicy:
+    """When an open span counts as stuck (``timeout``): ``default`` seconds
+    after it opened, or the seconds of the longest ``overrides`` prefix its
+    operation starts with.  One object, built once from ``[nvs] stuck_after``
+    and ``stuck_after_overrides`` (:meth:`of`), handed to every answer and
+    store that judges outcomes; stores turn it into query parameters.
+
+    :param default: seconds (float)
+    :param overrides: ``((prefix, seconds), ...)``, longest prefix first
+    """
+    default: float = 600.0
+    overrides: tuple = ()
+
+    @classmethod
+    def of(cls, default, overrides=None):
+        """The policy of a default and a ``{prefix: seconds}`` mapping."""
+        ordered = sorted((overrides or {}).items(), key=lambda kv: (-len(kv[0]), kv[0]))
+        return cls(float(default), tuple((p, float(s)) for p, s in ordered))
+
+    def limit(self, operation):
+        """Seconds before ``operation`` counts as stuck: the longest matching prefix wins."""
+        for prefix, seconds in self.overrides:
+            if operation.startswith(prefix):
+                return seconds
+        return self.default
+
+    def outcome(self, span, now):
+        """:func:`outcome` of ``span`` as of ``now`` under this policy's limit."""
+        return outcome(span, now, self.limit(span.operation))

@@ -48,17 +48,21 @@ SEARCH_ENGINES = {'elasticsearch': ('NVS_TEST_ES_URL', 'http://127.0.0.1:9200'),
 def python_answer(store, query, now, conf):
     """``(columns, rows)`` of ``query`` aggregated in Python over everything the store
     returns, as every command did before the stores aggregated."""
+    from nvs_notif.answers import sla
+    from nvs_notif.answers import stuck
     from nvs_notif.cli import common
     from nvs_notif import queries
+    from nvs_notif import storage
     from nvs_notif import timeutil
     if query == 'sla':
-        return queries.SLA_COLUMNS, queries.sla(store.spans())
+        return sla.COLUMNS, storage.Store.sla(store)
     if query == 'errors':
         docs = store.notifications(priorities=queries.ERROR_PRIORITIES)
         return queries.ERRORS_COLUMNS, queries.errors(store.spans(), docs)
     if query == 'stuck':
-        stuck_after, overrides = common.stuck_settings(conf)
-        return queries.STUCK_COLUMNS, queries.stuck(store.spans(), now, stuck_after, overrides)
+        policy = common.stuck_settings(conf)
+        return stuck.COLUMNS, stuck.stuck(storage.Store.stuck_spans(store, now, policy), now,
+                                          policy)
     if query == 'hosts':
         since = timeutil.parse_time(HISTORY_START, now)
         return queries.HOSTS_COLUMNS, queries.hosts(store.notifications(since=since, until=now),

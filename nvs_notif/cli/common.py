@@ -10,6 +10,7 @@ import dataclasses
 from oslo_config import cfg
 
 from nvs_notif import opts
+from nvs_notif import spans
 from nvs_notif import timeutil
 
 
@@ -31,8 +32,9 @@ def load_conf(files=()):
 
 
 def stuck_settings(conf):
-    """``(stuck_after, stuck_after_overrides)`` of the ``[nvs]`` options of ``conf``."""
-    return conf[opts.GROUP].stuck_after, dict(conf[opts.GROUP].stuck_after_overrides)
+    """The :class:`~nvs_notif.spans.StuckPolicy` of the ``[nvs]`` options of ``conf``."""
+    return spans.StuckPolicy.of(conf[opts.GROUP].stuck_after,
+                                conf[opts.GROUP].stuck_after_overrides)
 
 
 # -- argument types ----------------------------------------------------------------------

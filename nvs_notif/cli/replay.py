@@ -5,8 +5,6 @@ from cliff import show
 
 from nvs_notif.cli import common
 from nvs_notif import credentials
-from nvs_notif import opts
-from nvs_notif import queries
 from nvs_notif import simulate
 from nvs_notif import timeutil
 
@@ -51,13 +49,11 @@ class Replay(show.ShowOne):
             progress.done()
         elapsed = time.monotonic() - started
         store = replay_mod.local_store(endpoint)
-        spans = store.spans()
-        nvs = endpoint.conf[opts.GROUP]
+        policy = common.stuck_settings(endpoint.conf)
         # Replayed data has its own clock: "now" is the newest thing in it.
-        summary = queries.span_summary(spans, queries.latest_time(spans) or timeutil.utcnow(),
-                                       nvs.stuck_after, nvs.stuck_after_overrides)
-        failures = ['%s %s: %d' % (op, exc or '?', n)
-                    for (op, exc), n in queries.top_failures(spans)]
+        summary = store.span_summary(store.latest_time() or timeutil.utcnow(), policy)
+        failures = ['%s %s: %d' % (f.operation, f.exception or '?', f.count)
+                    for f in store.top_failures()]
         rows = [('store', credentials.public(self.app.store_url)),
                 ('notifications', stats['notifications']),
                 ('rejected', stats['rejects']),
@@ -65,7 +61,8 @@ class Replay(show.ShowOne):
                 ('seconds', round(elapsed, 2)),
                 ('per second', int((stats['notifications'] + stats['rejects']) / elapsed)
                  if elapsed else 0)]
-        rows += [('spans ' + name if name != 'spans' else 'spans', n) for name, n in summary]
+        rows += [('spans ' + name if name != 'spans' else 'spans', n)
+                 for name, n in summary.labelled()]
         rows.append(('top failures', '\n'.join(failures) or '-'))
         return tuple(zip(*rows))
 

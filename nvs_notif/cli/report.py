@@ -3,6 +3,8 @@ from cliff import columns
 from cliff import show
 import prettytable
 
+from nvs_notif.answers import sla
+from nvs_notif.answers import stuck
 from nvs_notif.cli import common
 from nvs_notif.cli.errors import error_rows
 from nvs_notif.cli.trace import trace_spans
@@ -12,6 +14,7 @@ from nvs_notif import timeutil
 #: The columns of ``sla`` the report keeps.
 _SLA_COLUMNS = ('operation', 'count', 'success %', 'failures', 'avg (s)', 'p95 (s)',
                 'max (s)', 'mean attempts', 'reschedules')
+_SLA_FIELDS = [sla.SlaRow._fields[sla.COLUMNS.index(c)] for c in _SLA_COLUMNS]
 
 
 class _Table(columns.FormattableColumn):
@@ -57,13 +60,14 @@ class Report(show.ShowOne):
 
     def take_action(self, args):
         store = self.app.store
-        spans = store.spans()
-        now = common.now(args, default=queries.latest_time(spans))
-        if not spans:
+        latest = store.latest_time()
+        now = common.now(args, default=latest)
+        if latest is None:
             self.app.stderr.write('The store holds no spans yet.\n')
-        stuck_after, overrides = common.stuck_settings(self.app.conf)
-        keep = [queries.SLA_COLUMNS.index(c) for c in _SLA_COLUMNS]
-        sla = [[row[i] for i in keep] for row in queries.sla(spans, operation=args.operation)]
+        policy = common.stuck_settings(self.app.conf)
+        levels = [[getattr(row, f) for f in _SLA_FIELDS]
+                  for row in store.sla(operation=args.operation)]
+        spans = store.spans()
         sample = max((s for s in spans if s.request_id),
                      key=lambda s: (s.attempts, len(s.hosts), s.span_id), default=None)
         if sample is None:
@@ -73,14 +77,14 @@ class Report(show.ShowOne):
                 sample.request_id, sample.operation, sample.attempts,
                 ', '.join(sorted(sample.hosts)))
             trace = queries.trace_tree(trace_spans(store, sample.request_id), now,
-                                       stuck_after, overrides, ident=sample.request_id)
-        rows = [('now', timeutil.iso(now) if spans else None),
-                ('service levels', _Table(_SLA_COLUMNS, sla)),
+                                       policy, ident=sample.request_id)
+        rows = [('now', timeutil.iso(now) if latest else None),
+                ('service levels', _Table(_SLA_COLUMNS, levels)),
                 ('top errors', _Table(queries.ERRORS_COLUMNS,
                                       error_rows(store, top=args.top))),
-                ('stuck requests', _Table(queries.STUCK_COLUMNS,
-                                          queries.stuck(spans, now, stuck_after, overrides)
-                                          if spans else [])),
+                ('stuck requests', _Table(stuck.COLUMNS,
+                                          stuck.stuck(store.stuck_spans(now, policy), now, policy)
+                                          if latest else [])),
                 ('sample request', sample_name),
                 ('sample trace', _Table(queries.TRACE_COLUMNS, trace))]
         return tuple(zip(*rows))

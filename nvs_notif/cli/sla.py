@@ -1,8 +1,8 @@
 """``nvs-notif sla``: service levels per operation, and where time goes."""
 from cliff import lister
 
+from nvs_notif.answers import sla
 from nvs_notif.cli import common
-from nvs_notif import queries
 
 
 class Sla(lister.Lister):
@@ -26,7 +26,7 @@ class Sla(lister.Lister):
         parser = super().get_parser(prog_name)
         common.add_operation(parser)
         table = parser.add_mutually_exclusive_group()
-        table.add_argument('--group-by', choices=sorted(queries.SLA_GROUPS),
+        table.add_argument('--group-by', choices=sorted(sla.GROUPS),
                            help='one row per operation and host, service, project, '
                                 'availability zone or flavor (- when unknown)')
         table.add_argument('--breakdown', metavar='OPERATION',
@@ -39,13 +39,11 @@ class Sla(lister.Lister):
         since, until = common.window(args)
         store = self.app.store
         if args.breakdown:
-            rows = queries.breakdown(store.spans(since=since, until=until), args.breakdown,
-                                     since, until)
-            return queries.BREAKDOWN_COLUMNS, common.explain_if_empty(
+            rows = store.breakdown(args.breakdown, since, until)
+            return sla.BREAKDOWN_COLUMNS, common.explain_if_empty(
                 self.app, rows, 'no finished %s span started %s' % (
                     args.breakdown, common.between(since, until)))
-        spans = store.spans(operation=args.operation, since=since, until=until)
-        rows = queries.sla(spans, args.group_by, args.operation, since, until)
-        return queries.SLA_COLUMNS, common.explain_if_empty(
+        rows = store.sla(args.group_by, args.operation, since, until)
+        return sla.COLUMNS, common.explain_if_empty(
             self.app, rows, 'no %sspan started %s' % (
                 args.operation + '* ' if args.operation else '', common.between(since, until)))

@@ -1,8 +1,8 @@
 """``nvs-notif stuck``: requests still open past their limit."""
 from cliff import lister
 
+from nvs_notif.answers import stuck
 from nvs_notif.cli import common
-from nvs_notif import queries
 from nvs_notif import timeutil
 
 
@@ -24,9 +24,9 @@ class Stuck(lister.Lister):
 
     def take_action(self, args):
         now = common.now(args)
-        stuck_after, overrides = common.stuck_settings(self.app.conf)
+        policy = common.stuck_settings(self.app.conf)
         # The store reads only its open spans, past their limits.
-        spans = self.app.store.stuck_spans(now, stuck_after, overrides, args.operation)
-        rows = queries.stuck(spans, now, stuck_after, overrides)
-        return queries.STUCK_COLUMNS, common.explain_if_empty(
+        spans = self.app.store.stuck_spans(now, policy, args.operation)
+        rows = stuck.stuck(spans, now, policy)
+        return stuck.COLUMNS, common.explain_if_empty(
             self.app, rows, 'no request open past its limit as of %s' % timeutil.iso(now))

@@ -61,7 +61,7 @@ class Trace(lister.Lister):
             return queries.RAW_COLUMNS, common.explain_if_empty(
                 self.app, rows, 'no notification of request %s' % args.id)
         now = common.now(args)
-        stuck_after, overrides = common.stuck_settings(self.app.conf)
-        rows = queries.trace_tree(spans, now, stuck_after, overrides, ident=args.id)
+        rows = queries.trace_tree(spans, now, common.stuck_settings(self.app.conf),
+                                  ident=args.id)
         return queries.TRACE_COLUMNS, common.explain_if_empty(
             self.app, rows, 'no span of request %s' % args.id)

@@ -6,8 +6,9 @@ import urllib.parse
 
 from stevedore import driver
 
+from nvs_notif.answers import sla as answers_sla
+from nvs_notif.answers import summary
 from nvs_notif import credentials as credentials_mod
-from nvs_notif import spans as spans_mod
 
 
 class StoreError(Exception):
@@ -95,23 +96,69 @@ class Store(metaclass=abc.ABCMeta):
         inside it; :mod:`nvs_notif.queries` applies exact bounds.
         """
 
-    def stuck_spans(self, now, stuck_after, overrides, operation=None):
+    # -- Answers computed by the store ------------------------------------------------
+    # Each method below is one answer; the body here is its meaning, computed in
+    # Python from spans() (what every store did before the stores aggregated).
+    # Stores override them with their own queries, which must give the same
+    # rows; these stay callable (``Store.sla(store, ...)``) for the comparison
+    # (tests, tools/bench_queries.py).
+
+    def stuck_spans(self, now, policy, operation=None, project_id=None):
         """Spans still open past their operation's stuck limit as of ``now``:
-        what ``nvs-notif stuck`` lists (:func:`nvs_notif.queries.stuck` orders them).
+        what ``nvs-notif stuck`` lists (:func:`nvs_notif.answers.stuck.stuck` orders them).
 
         :param now: aware datetime
-        :param stuck_after: seconds, the default limit
-        :param overrides: ``{operation prefix: seconds}``; the longest matching
-            prefix wins (:func:`nvs_notif.spans.stuck_limit`)
+        :param policy: the :class:`nvs_notif.spans.StuckPolicy`
         :param operation: only operations starting with this prefix
+        :param project_id: only spans of this project
 
         Stores answer from their open spans only (an indexed status), with the
         limits as query parameters; they may return a few more (coarse times),
-        never fewer.  This fallback filters every span in Python.
+        never fewer.
         """
-        return [s for s in self.spans(operation=operation)
-                if spans_mod.outcome(s, now, spans_mod.stuck_limit(
-                    s.operation, stuck_after, overrides)) == 'timeout']
+        return [s for s in self.spans(operation=operation, project_id=project_id)
+                if policy.outcome(s, now) == 'timeout']
+
+    def sla(self, group_by=None, operation=None, since=None, until=None, project_id=None):
+        """``nvs-notif sla``: :class:`nvs_notif.answers.sla.SlaRow` rows per
+        operation (and group), sorted by operation, then group.
+
+        :param group_by: None or a key of :data:`nvs_notif.answers.sla.GROUPS`
+        :param operation: only operations starting with this prefix
+        :param since: only spans started at or after this (aware datetime)
+        :param until: only spans started at or before this
+        :param project_id: only spans of this project
+
+        Percentiles are nearest-rank; a store whose engine estimates them
+        answers exactly for small groups and documents its tolerance.
+        """
+        return answers_sla.sla(self.spans(operation=operation, since=since, until=until,
+                                          project_id=project_id),
+                               group_by, operation, since, until)
+
+    def breakdown(self, operation, since=None, until=None, project_id=None):
+        """``nvs-notif sla --breakdown``: :class:`nvs_notif.answers.sla.BreakdownRow`
+        rows of where requests of ``operation`` (started inside ``since`` ..
+        ``until``, of ``project_id``) spend their time
+        (:func:`nvs_notif.answers.sla.breakdown`)."""
+        return answers_sla.breakdown(self.spans(since=since, until=until,
+                                                project_id=project_id),
+                                     operation, since, until)
+
+    def span_summary(self, now, policy, project_id=None):
+        """:class:`nvs_notif.answers.summary.SpanSummary` of the spans (of
+        ``project_id``) as of ``now``, outcomes judged by ``policy``."""
+        return summary.span_summary(self.spans(project_id=project_id), now, policy)
+
+    def top_failures(self, limit=5, project_id=None):
+        """The ``limit`` most frequent :class:`nvs_notif.answers.summary.Failure`
+        rows (operation, exception) of the failed spans (of ``project_id``)."""
+        return summary.top_failures(self.spans(project_id=project_id), limit)
+
+    def latest_time(self, project_id=None):
+        """The newest start, end, failure or abort of a span (of ``project_id``),
+        or None: the "now" of a replayed store."""
+        return summary.latest_time(self.spans(project_id=project_id))
 
     def notifications(self, request_ids=None, project_id=None, user_id=None,
                       resource_id=None, since=None, until=None, priorities=None,

@@ -171,11 +171,12 @@ class SearchStore(base.Store):
                 {'range': {field: window}} for field in ('start', 'end', 'failed', 'aborted')]}})
         return self._scan_spans(filters)
 
-    def stuck_spans(self, now, stuck_after, overrides, operation=None):
+    def stuck_spans(self, now, policy, operation=None, project_id=None):
         # Only the open spans (status, a keyword), each held to its
         # operation's cutoff by the engine; a span matching several prefixes
-        # may come back under a shorter one's: queries.stuck judges exactly.
-        filters = [{'term': {'status': 'open'}}, _past_limits(now, stuck_after, overrides)]
+        # may come back under a shorter one's: answers.stuck judges exactly.
+        filters = [{'term': {'status': 'open'}}, _past_limits(now, policy)]
+        filters += _terms(project_id=project_id)
         if operation is not None:
             filters.append({'prefix': {'operation': operation}})
         return self._scan_spans(filters)
@@ -305,14 +306,14 @@ def _open_since_at_most(cutoff):
                   'filter': [{'range': {'last_start': {'lte': cutoff}}}]}}]}}
 
 
-def _past_limits(now, stuck_after, overrides):
+def _past_limits(now, policy):
     """Spans open past their operation's limit as of ``now``: the limit of a
-    matching ``overrides`` prefix, else ``stuck_after`` (seconds)."""
+    matching prefix of ``policy`` (a spans.StuckPolicy), else its default."""
     prefixed = [{'bool': {'filter': [{'prefix': {'operation': prefix}},
                                      _open_since_at_most(base.stuck_cutoff(now, seconds))]}}
-                for prefix, seconds in overrides.items()]
-    other = {'bool': {'must_not': [{'prefix': {'operation': p}} for p in overrides],
-                      'filter': [_open_since_at_most(base.stuck_cutoff(now, stuck_after))]}}
+                for prefix, seconds in policy.overrides]
+    other = {'bool': {'must_not': [{'prefix': {'operation': p}} for p, _ in policy.overrides],
+                      'filter': [_open_since_at_most(base.stuck_cutoff(now, policy.default))]}}
     return {'bool': {'minimum_should_match': 1, 'should': prefixed + [other]}}
 
 

@@ -152,13 +152,13 @@ def _opened_before(now, seconds):
     return base.stuck_cutoff(now, seconds) or ''
 
 
-def _stuck_limit_sql(now, stuck_after, overrides):
+def _stuck_limit_sql(now, policy):
     """``(SQL expression, its args, the latest cutoff)``: per span, the latest
     ``open_since`` past its operation's limit; the longest matching prefix
-    wins, as in spans.stuck_limit."""
+    wins, as in spans.StuckPolicy.limit."""
     cases, args = [], []
-    cutoffs = [_opened_before(now, stuck_after)]
-    for prefix, seconds in sorted(overrides.items(), key=lambda kv: -len(kv[0])):
+    cutoffs = [_opened_before(now, policy.default)]
+    for prefix, seconds in policy.overrides:
         cutoffs.append(_opened_before(now, seconds))
         cases.append('WHEN substr(operation, 1, ?) = ? THEN ?')
         args += [len(prefix), prefix, cutoffs[-1]]
@@ -290,14 +290,17 @@ class SQLiteStore(base.Store):
             rows = self._db.execute(query, args).fetchall()
         return [documents.span_from_doc(json.loads(doc)) for (doc,) in rows]
 
-    def stuck_spans(self, now, stuck_after, overrides, operation=None):
+    def stuck_spans(self, now, policy, operation=None, project_id=None):
         # Only the spans_open index: the open spans started before the latest
         # cutoff, each then held to its own operation's.
-        limit, limit_args, latest = _stuck_limit_sql(now, stuck_after, overrides)
+        limit, limit_args, latest = _stuck_limit_sql(now, policy)
         where = ["status = 'open'", 'open_since <= ?', 'open_since <= ' + limit]
         args = [latest] + limit_args
         if operation:
             _add_operation_prefix(where, args, operation)
+        if project_id is not None:
+            where.append('project_id = ?')
+            args.append(project_id)
         with self._lock:
             rows = self._db.execute('SELECT doc FROM spans INDEXED BY spans_open WHERE '
                                     + ' AND '.join(where), args).fetchall()

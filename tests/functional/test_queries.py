@@ -12,6 +12,8 @@ import uuid
 
 import pytest
 
+from nvs_notif.answers import stuck
+from nvs_notif.answers import summary
 from nvs_notif.cli import common
 from nvs_notif import faults
 from nvs_notif import queries
@@ -57,7 +59,7 @@ def spans(stores):
 
 @pytest.fixture(scope='module')
 def now(spans):
-    return queries.latest_time(spans)
+    return summary.latest_time(spans)
 
 
 @pytest.mark.parametrize('engine', ['elasticsearch', 'opensearch'])
@@ -143,10 +145,9 @@ def test_errors_window(stores, spans):
 
 
 def expected_stuck(spans, now):
-    stuck_after, overrides = common.stuck_settings(common.load_conf())
+    policy = common.stuck_settings(common.load_conf())
     return {s.span_id for s in spans if s.status == 'open' and s.start is not None
-            and (now - s.start).total_seconds()
-            > spans_mod.stuck_limit(s.operation, stuck_after, overrides)}
+            and (now - s.start).total_seconds() > policy.limit(s.operation)}
 
 
 @pytest.mark.parametrize('later', [0, 900, 10 ** 6])
@@ -180,11 +181,12 @@ def test_stuck_spans_read_open_spans_and_answer_as_the_python_path(stores, spans
         try:
             for when in times:
                 for stuck_after in (0, 300, 3600):
-                    python = storage.Store.stuck_spans(store, when, stuck_after, overrides)
-                    got = store.stuck_spans(when, stuck_after, overrides)
+                    policy = spans_mod.StuckPolicy.of(stuck_after, overrides)
+                    python = storage.Store.stuck_spans(store, when, policy)
+                    got = store.stuck_spans(when, policy)
                     assert len(got) <= sum(1 for s in spans if s.status == 'open'), name
-                    assert (queries.stuck(got, when, stuck_after, overrides)
-                            == queries.stuck(python, when, stuck_after, overrides)), name
+                    assert stuck.stuck(got, when, policy) == stuck.stuck(python, when, policy), \
+                        name
                     found += len(python)
         finally:
             store.close()

@@ -5,14 +5,19 @@ import datetime
 
 import pytest
 
+from nvs_notif.answers import sla
+from nvs_notif.answers import stuck
+from nvs_notif.answers import summary
 from nvs_notif.cli import common
 from nvs_notif import queries
 from nvs_notif import timeutil
 from nvs_notif.notification import Fault
 from nvs_notif.spans import Span
+from nvs_notif.spans import StuckPolicy
 
 T0 = datetime.datetime(2024, 1, 15, 8, 0, 0, tzinfo=datetime.timezone.utc)
-OVERRIDES = {'compute.instance.create': 1800}
+POLICY = StuckPolicy.of(600, {'compute.instance.create': 1800})
+PLAIN = StuckPolicy.of(600)
 
 
 def t(seconds):
@@ -78,7 +83,7 @@ class TestTrace:
         ]
 
     def test_tree_order_and_indent(self):
-        rows = queries.trace_tree(self.spans(), t(100), 600, OVERRIDES, ident='r1')
+        rows = queries.trace_tree(self.spans(), t(100), POLICY, ident='r1')
         assert [r[0] for r in rows] == [
             'orchestration.stack.create', '  scheduler.select_destinations',
             '  compute.instance.create', '    port.create', '  volume.create']
@@ -91,17 +96,17 @@ class TestTrace:
     def test_siblings_hang_under_the_traced_request(self):
         # Without the global request's own spans, r3 (same global id) is r1's child.
         spans = [s for s in self.spans() if s.request_id != 'g1']
-        rows = queries.trace_tree(spans, t(100), 600, OVERRIDES, ident='r1')
+        rows = queries.trace_tree(spans, t(100), POLICY, ident='r1')
         assert [r[0] for r in rows] == [
             'scheduler.select_destinations', 'compute.instance.create',
             '  volume.create', '  port.create']
         # Traced by the global id: r1 and r3 are roots in start order, r2 stays r1's child.
-        rows = queries.trace_tree(spans, t(100), 600, OVERRIDES, ident='g1')
+        rows = queries.trace_tree(spans, t(100), POLICY, ident='g1')
         assert [r[0].strip() for r in rows][2:] == ['port.create', 'volume.create']
         assert [r[0].startswith('  ') for r in rows] == [False, False, True, False]
 
     def test_timeout_uses_per_operation_limit(self):
-        rows = queries.trace_tree(self.spans(), t(700), 600, OVERRIDES, ident='r1')
+        rows = queries.trace_tree(self.spans(), t(700), POLICY, ident='r1')
         assert rows[0][6] == 'timeout'
 
     def test_related_request_ids(self):
@@ -149,27 +154,27 @@ class TestStuck:
                  span('volume.create', 'r2', 100),                   # limit 600
                  span('volume.create', 'r3', 0, end=10),             # finished
                  span('port.create', 'r4', 1000)]                    # open 500s: fine
-        rows = queries.stuck(spans, t(1500), 600, OVERRIDES)
+        rows = stuck.stuck(spans, t(1500), POLICY)
         assert rows == [('r2', 'volume.create', 'host-1', 'p1', t(100).isoformat(), 1400.0,
                          600.0)]
-        rows = queries.stuck(spans, t(2000), 600, OVERRIDES)
+        rows = stuck.stuck(spans, t(2000), POLICY)
         assert [r[0] for r in rows] == ['r1', 'r2', 'r4']
         assert rows[0][6] == 1800.0
 
     def test_attempt_hanging_after_a_failed_one_is_stuck(self):
         # open since the reschedule started (+6 s), on the host it hangs on
-        assert queries.stuck([hung_retry()], t(1806), 600, OVERRIDES) == []
-        assert queries.stuck([hung_retry()], t(3 * 3600), 600, OVERRIDES) == [
+        assert stuck.stuck([hung_retry()], t(1806), POLICY) == []
+        assert stuck.stuck([hung_retry()], t(3 * 3600), POLICY) == [
             ('r1', 'compute.instance.create', 'host-2', 'p1', t(6).isoformat(),
              3 * 3600 - 6.0, 1800.0)]
 
     def test_trace_and_sla_of_a_hung_retry(self):
-        (row,) = queries.trace_tree([hung_retry()], t(3 * 3600), 600, OVERRIDES, ident='r1')
+        (row,) = queries.trace_tree([hung_retry()], t(3 * 3600), POLICY, ident='r1')
         assert row[4:8] == (None, 2, 'timeout', 'retried after ComputeResourcesUnavailable')
-        (row,) = queries.sla([hung_retry()])
+        (row,) = sla.sla([hung_retry()])
         assert row[3:6] == (0.0, '', None)
-        assert dict(queries.span_summary([hung_retry()], t(60), 600, {}))['in_progress'] == 1
-        assert queries.latest_time([hung_retry()]) == t(6)
+        assert summary.span_summary([hung_retry()], t(60), PLAIN).in_progress == 1
+        assert summary.latest_time([hung_retry()]) == t(6)
 
 
 class TestSla:
@@ -179,7 +184,7 @@ class TestSla:
                   span('op', 'f2', 0, failed=30, exc='E1'),
                   span('op', 'f3', 0, failed=1, exc='E2', hosts=['h1', 'h2'], attempts=3),
                   span('op', 'open', 0)]
-        (row,) = queries.sla(spans)
+        (row,) = sla.sla(spans)
         assert row[:5] == ('op', '-', 14, round(100 * 10 / 14, 1), 'E1:2 E2:1')
         durations = sorted(list(range(1, 11)) + [20, 30, 1])
         assert row[5] == round(sum(durations) / 13, 3)
@@ -190,9 +195,9 @@ class TestSla:
         spans = [span('compute.create', 'r1', 0, end=1, host='a'),
                  span('compute.create', 'r2', 0, end=3, host='b'),
                  span('volume.create', 'r3', 100, end=101)]
-        assert [r[:3] for r in queries.sla(spans, group_by='host', operation='compute')] == [
+        assert [r[:3] for r in sla.sla(spans, group_by='host', operation='compute')] == [
             ('compute.create', 'a', 1), ('compute.create', 'b', 1)]
-        assert [r[0] for r in queries.sla(spans, since=t(50))] == ['volume.create']
+        assert [r[0] for r in sla.sla(spans, since=t(50))] == ['volume.create']
 
     def test_one_attempt_on_two_hosts_is_no_reschedule(self):
         # a resize revert starts on the destination and ends on the source
@@ -200,16 +205,16 @@ class TestSla:
         rescheduled = span('resize.revert', 'r2', 0, end=9, hosts=['host-1', 'host-2'],
                            attempts=2)
         retried = span('resize.revert', 'r3', 0, end=9, attempts=2)
-        (row,) = queries.sla([revert, rescheduled, retried])
+        (row,) = sla.sla([revert, rescheduled, retried])
         assert row[11] == 1
-        summary = dict(queries.span_summary([revert, rescheduled, retried], t(10), 600, {}))
-        assert summary['rescheduled'] == row[11]
+        counts = summary.span_summary([revert, rescheduled, retried], t(10), PLAIN)
+        assert counts.rescheduled == row.reschedules
 
     def test_percentile(self):
-        assert queries.percentile([], 50) is None
-        assert queries.percentile([1, 2, 3, 4], 50) == 2
-        assert queries.percentile([1, 2, 3, 4], 99) == 4
-        assert queries.percentile([7], 1) == 7
+        assert sla.percentile([], 50) is None
+        assert sla.percentile([1, 2, 3, 4], 50) == 2
+        assert sla.percentile([1, 2, 3, 4], 99) == 4
+        assert sla.percentile([7], 1) == 7
 
 
 class TestBreakdown:
@@ -219,7 +224,7 @@ class TestBreakdown:
                  span('port.create', 'n1', 0, end=8, service='neutron',
                       global_request_id='r2'),
                  span('schedule', 'other', 0, end=100), span('create', 'r3', 0)]
-        rows = queries.breakdown(spans, 'create')
+        rows = sla.breakdown(spans, 'create')
         assert rows == [('create', 'nova', 3, 2, 40.0, 100.0),
                         ('  port.create', 'neutron', 1, 1, 8.0, 20.0),
                         ('  schedule', 'nova', 2, 2, 4.0, 10.0)]
@@ -230,13 +235,13 @@ class TestBreakdown:
                  span('volume.create', 'v1', 1, end=21, service='cinder',
                       global_request_id='r2'),
                  span('schedule', 'r2', 0, end=2), span('schedule', 'r1', 0, end=1)]
-        rows = queries.breakdown(spans, 'create')
+        rows = sla.breakdown(spans, 'create')
         assert rows == [('create', 'nova', 2, 1, 10.0, 100.0),
                         ('  schedule', 'nova', 1, 1, 1.0, 10.0)]
         assert all(r[5] <= 100.0 for r in rows)
 
     def test_no_roots(self):
-        assert queries.breakdown([span('x', 'r1', 0, end=1)], 'create') == []
+        assert sla.breakdown([span('x', 'r1', 0, end=1)], 'create') == []
 
 
 class TestHistory:
@@ -249,18 +254,18 @@ class TestHistory:
 
 def test_existing_summary_still_works():
     spans = [span('a', 'r1', 0, end=1), span('a', 'r2', 0, failed=2, exc='E')]
-    assert queries.latest_time(spans) == t(2)
-    assert dict(queries.span_summary(spans, t(3), 600, {}))['failure'] == 1
-    assert queries.top_failures(spans) == [(('a', 'E'), 1)]
+    assert summary.latest_time(spans) == t(2)
+    assert summary.span_summary(spans, t(3), PLAIN).failure == 1
+    assert summary.top_failures(spans) == [('a', 'E', 1)]
 
 
 def test_top_failures_rank_ties_by_name_whatever_the_store_order():
     spans = [span('b', 'r1', 0, failed=1, exc='X'), span('a', 'r2', 0, failed=1, exc='Y'),
              span('a', 'r3', 0, failed=1, exc='X'), span('c', 'r4', 0, failed=1, exc='Z'),
              span('c', 'r5', 0, failed=1, exc='Z')]
-    expected = [(('c', 'Z'), 2), (('a', 'X'), 1), (('a', 'Y'), 1), (('b', 'X'), 1)]
-    assert queries.top_failures(spans, 4) == expected
-    assert queries.top_failures(spans[::-1], 4) == expected
+    expected = [('c', 'Z', 2), ('a', 'X', 1), ('a', 'Y', 1), ('b', 'X', 1)]
+    assert summary.top_failures(spans, 4) == expected
+    assert summary.top_failures(spans[::-1], 4) == expected
 
 
 class TestSQLiteReads:
@@ -319,9 +324,9 @@ def test_exceptions_without_a_class_are_grouped_by_their_masked_message():
         ('span', 'host-1', 'nova', key, 2, t(5).isoformat(), t(7).isoformat()),
         ('notification', 'host-1', 'nova', 'VDI too big for requested resize up: vm # has # GB',
          1, t(5).isoformat(), t(5).isoformat())]
-    (row,) = queries.sla(spans)
+    (row,) = sla.sla(spans)
     assert row[4] == key + ':2'
-    assert queries.top_failures(spans) == [(('compute.instance.resize', key), 2)]
+    assert summary.top_failures(spans) == [('compute.instance.resize', key, 2)]
 
 
 def test_an_aborted_span_counts_when_its_outer_operation_failed():

@@ -289,21 +289,30 @@ def test_merge_all_onto_existing():
     assert existing == {start.span_id: start}      # input not mutated
 
 
-# --- stuck_limit ------------------------------------------------------------------
+# --- StuckPolicy ------------------------------------------------------------------
 
-def test_stuck_limit_longest_prefix_wins():
+def test_stuck_policy_longest_prefix_wins():
     overrides = {'compute.instance': 900, 'compute.instance.create': 1800,
                  'compute': 300, 'volume': '120'}
-    assert spans.stuck_limit('compute.instance.create', 60, overrides) == 1800.0
-    assert spans.stuck_limit('compute.instance.delete', 60, overrides) == 900.0
-    assert spans.stuck_limit('compute_task.build_instances', 60, overrides) == 300.0
-    assert spans.stuck_limit('volume.attach', 60, overrides) == 120.0
-    assert spans.stuck_limit('image.upload', 60, overrides) == 60.0
-    assert spans.stuck_limit('image.upload', 60, {}) == 60.0
-    assert isinstance(spans.stuck_limit('image.upload', 60, {}), float)
-    # order of the mapping does not matter
+    policy = spans.StuckPolicy.of(60, overrides)
+    assert policy.limit('compute.instance.create') == 1800.0
+    assert policy.limit('compute.instance.delete') == 900.0
+    assert policy.limit('compute_task.build_instances') == 300.0
+    assert policy.limit('volume.attach') == 120.0
+    assert policy.limit('image.upload') == 60.0
+    assert spans.StuckPolicy.of(60, {}).limit('image.upload') == 60.0
+    assert isinstance(spans.StuckPolicy.of(60).limit('image.upload'), float)
+    # order of the mapping does not matter: one policy whatever it was
     reverse = dict(reversed(list(overrides.items())))
-    assert spans.stuck_limit('compute.instance.create', 60, reverse) == 1800.0
+    assert spans.StuckPolicy.of(60, reverse) == policy
+
+
+def test_stuck_policy_outcome_uses_the_operation_limit():
+    s = spans.fragment(notif('compute.instance.create.start', 0))
+    policy = spans.StuckPolicy.of(60, {'compute.instance.create': 1800})
+    assert policy.outcome(s, T0 + datetime.timedelta(seconds=1800)) == 'in_progress'
+    assert policy.outcome(s, T0 + datetime.timedelta(seconds=1801)) == 'timeout'
+    assert spans.StuckPolicy.of(60).outcome(s, T0 + datetime.timedelta(seconds=61)) == 'timeout'
 
 
 # --- properties -------------------------------------------------------------------

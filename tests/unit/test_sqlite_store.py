@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 
 from nvs_notif import jsontext
-from nvs_notif import queries
+from nvs_notif.answers import stuck
 from nvs_notif import replay
 from nvs_notif import simulate
 from nvs_notif import spans
@@ -450,9 +450,9 @@ def simulated_store(tmp_path_factory):
     store.close()
 
 
-def _python_stuck(store, now, stuck_after, overrides, operation=None):
-    # The Python path: every span read, each judged by spans.outcome.
-    return storage.Store.stuck_spans(store, now, stuck_after, overrides, operation)
+def _python_stuck(store, now, policy, operation=None):
+    # The Python path: every span read, each judged by the policy.
+    return storage.Store.stuck_spans(store, now, policy, operation)
 
 
 def _ids(span_list):
@@ -462,7 +462,7 @@ def _ids(span_list):
 @pytest.mark.parametrize('overrides', STUCK_OVERRIDES)
 @pytest.mark.parametrize('operation', [None, 'compute.', 'volume.create'])
 def test_stuck_spans_equal_the_python_path(simulated_store, overrides, operation):
-    latest = queries.latest_time(simulated_store.spans())
+    latest = simulated_store.latest_time()
     open_spans = [s for s in simulated_store.spans() if s.status == 'open']
     # At a limit exactly: the store returns the span, outcome leaves it out.
     exactly = open_spans[0].open_since + datetime.timedelta(seconds=300)
@@ -471,11 +471,11 @@ def test_stuck_spans_equal_the_python_path(simulated_store, overrides, operation
                 latest + datetime.timedelta(days=1), latest + datetime.timedelta(days=400),
                 exactly):
         for stuck_after in (0, 300, 3600, 10 ** 12):
-            python = _python_stuck(simulated_store, now, stuck_after, overrides, operation)
-            store = simulated_store.stuck_spans(now, stuck_after, overrides, operation)
+            policy = spans.StuckPolicy.of(stuck_after, overrides)
+            python = _python_stuck(simulated_store, now, policy, operation)
+            store = simulated_store.stuck_spans(now, policy, operation)
             assert set(_ids(python)) <= set(_ids(store))
-            assert (queries.stuck(store, now, stuck_after, overrides)
-                    == queries.stuck(python, now, stuck_after, overrides))
+            assert stuck.stuck(store, now, policy) == stuck.stuck(python, now, policy)
             found += len(python)
     assert found and len(open_spans) < simulated_store.count('spans') / 4
 
@@ -503,9 +503,10 @@ def test_file_from_before_open_since_gains_it_on_open(db_url):
     store = storage.get_store(db_url)
     try:
         now = T0 + datetime.timedelta(hours=2)
-        stuck = store.stuck_spans(now, 600, {})
-        assert _ids(stuck) == _ids(_python_stuck(store, now, 600, {}))
-        assert {(s.operation, s.open_since) for s in stuck} == {
+        policy = spans.StuckPolicy.of(600)
+        found = store.stuck_spans(now, policy)
+        assert _ids(found) == _ids(_python_stuck(store, now, policy))
+        assert {(s.operation, s.open_since) for s in found} == {
             ('volume.detach', T0 + datetime.timedelta(seconds=4)),
             ('compute.instance.create', T0),
             ('scheduler.select_destinations', T0)}

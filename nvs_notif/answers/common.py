@@ -1,0 +1,27 @@
+"""How every answer shows values: seconds, exception names, time windows."""
+from nvs_notif import faults
+
+
+def seconds(value):
+    """Seconds as shown: rounded to milliseconds (None stays None)."""
+    return round(value, 3) if value is not None else None
+
+
+def in_window(when, since, until):
+    """Whether ``when`` is inside ``since``..``until`` (inclusive, either None
+    for open); a missing ``when`` is inside only an unbounded window."""
+    if when is None:
+        return since is None and until is None
+    return (since is None or when >= since) and (until is None or when <= until)
+
+
+def exception(fault):
+    """A fault as answers group and show it: its exception's name, else its
+    masked message (:func:`nvs_notif.faults.fault_name`), else ``-``."""
+    return faults.fault_name(fault) or '-'
+
+
+def rescheduled(span):
+    """Several attempts on several hosts; one attempt that ends on another host
+    than it started (a resize revert) is not a reschedule."""
+    return span.attempts > 1 and len(span.hosts) > 1

@@ -1,0 +1,43 @@
+"""``nvs-notif stuck``: requests open past their operation's limit."""
+import typing
+
+from nvs_notif.answers import common
+from nvs_notif import timeutil
+
+COLUMNS = ('request_id', 'operation', 'host', 'project', 'started', 'open for (s)',
+           'limit (s)')
+
+
+class StuckRow(typing.NamedTuple):
+    """One row of :data:`COLUMNS`."""
+    request_id: str
+    operation: str
+    host: str
+    project: str
+    started: str
+    open_for: float
+    limit: float
+
+
+def stuck(spans, now, policy):
+    """Open spans past their per-operation limit as of ``now``, longest open first.
+
+    A span is open from its start, or, when an attempt ended or failed before
+    a later one started (a reschedule, a retry), from the start of that later
+    attempt (:attr:`~nvs_notif.spans.Span.open_since`): ``started`` and
+    ``open for`` count from there.  ``spans`` may hold more than those
+    (:meth:`nvs_notif.storage.base.Store.stuck_spans` returns a superset):
+    each is judged exactly here.
+
+    :param policy: a :class:`nvs_notif.spans.StuckPolicy`
+    :returns: :class:`StuckRow` rows
+    """
+    rows = []
+    for s in spans:
+        if policy.outcome(s, now) == 'timeout':
+            rows.append(StuckRow(s.request_id, s.operation, s.host, s.project_id,
+                                 timeutil.iso(s.open_since),
+                                 common.seconds((now - s.open_since).total_seconds()),
+                                 policy.limit(s.operation)))
+    rows.sort(key=lambda r: (-r.open_for, r.operation, r.request_id or ''))
+    return rows
