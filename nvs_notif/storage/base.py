@@ -2,6 +2,8 @@
 import abc
 import dataclasses
 import datetime
+import functools
+import types
 import urllib.parse
 
 from stevedore import driver
@@ -9,10 +11,43 @@ from stevedore import driver
 from nvs_notif.answers import sla as answers_sla
 from nvs_notif.answers import summary
 from nvs_notif import credentials as credentials_mod
+from nvs_notif import timeutil
 
 
 class StoreError(Exception):
-    """The store did not durably accept a batch; the caller should retry it."""
+    """The store could not do what was asked: unreachable, closed, or it refused.
+
+    The one error every :class:`Store` method raises for a failure of the store
+    (the driver's own errors never escape); a write that raised it stored
+    nothing or a part that a retry of the whole batch completes, so the caller
+    retries.  Wrong arguments remain ``ValueError``.
+    """
+
+
+def operation(method):
+    """Make a :class:`Store` method keep the contract's one error: called on a
+    closed store, or failing with one of the driver's :attr:`Store.errors`
+    (also while an iterator it returned is consumed), it raises
+    :class:`StoreError`."""
+    @functools.wraps(method)
+    def checked(self, *args, **kwargs):
+        if self.closed:
+            raise StoreError('%s is closed' % type(self).__name__)
+        try:
+            result = method(self, *args, **kwargs)
+        except self.errors as exc:
+            raise StoreError('%s: %s' % (type(exc).__name__, exc)) from exc
+        if isinstance(result, types.GeneratorType):
+            return _checked_iteration(result, self.errors)
+        return result
+    return checked
+
+
+def _checked_iteration(results, errors):
+    try:
+        yield from results
+    except errors as exc:
+        raise StoreError('%s: %s' % (type(exc).__name__, exc)) from exc
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,14 +80,26 @@ class Batch:
 class Store(metaclass=abc.ABCMeta):
     """A place that durably keeps notifications, spans, events and meters.
 
+    The kinds of documents are :data:`KINDS`.  Every method below is an
+    :func:`operation`: a failure of the store raises :class:`StoreError`,
+    and so does any call after :meth:`close`.  The contract suite
+    (``tests/functional/test_store_contract.py``) holds every driver to this
+    on its real server.
+
     :param url: the store URL, already split (``urllib.parse.urlsplit``),
         without credentials
     :param credentials: a :class:`nvs_notif.credentials.Credentials`
+    :raises StoreError: when the store cannot be opened (a driver that opens
+        nothing before its first operation raises then)
     """
 
     #: Whether the store is across the network: the stock pipelines' one-event
     #: publishes then go through a local spool (see nvs_notif.publisher).
     remote = False
+    #: The driver's library errors that mean the store failed (raised as StoreError).
+    errors = ()
+    #: Set by :meth:`close`.
+    closed = False
 
     def __init__(self, url, credentials=None):
         self.url = url
@@ -163,7 +210,7 @@ class Store(metaclass=abc.ABCMeta):
     def notifications(self, request_ids=None, project_id=None, user_id=None,
                       resource_id=None, since=None, until=None, priorities=None,
                       limit=None):
-        """Stored notification documents (dicts), newest first.
+        """Stored notification documents (dicts), newest first, read lazily.
 
         Ties on ``timestamp`` are broken by ``message_id``, descending.
 
@@ -184,25 +231,32 @@ class Store(metaclass=abc.ABCMeta):
     def count(self, kind):
         """How many documents of ``kind`` are stored.
 
-        :param kind: ``notifications``, ``spans``, ``events``, ``samples`` or ``rejects``
+        :param kind: one of :data:`KINDS`
+        :raises ValueError: for any other kind
         """
 
     @abc.abstractmethod
     def purge(self, before):
-        """Remove documents older than ``before`` (aware datetime); spans only
-        when all their times are older.
+        """Remove documents older than ``before`` (aware datetime, any time
+        zone); spans only when all their times (start, latest start, end,
+        failure, abort) are older.
 
-        :returns: ``{kind: how many removed}`` (for Elasticsearch, daily
-            indices removed for the time-based kinds)
+        The search engines remove the time-based kinds by whole UTC days (the
+        daily indices before ``before``'s day): never a newer document, but
+        older ones of that day stay.
+
+        :returns: ``{kind: how many removed}`` for every kind (for the search
+            engines, daily indices removed for the time-based kinds)
         """
 
     def close(self):
-        """Release connections and files."""
+        """Release connections and files; the store answers no more calls
+        (:class:`StoreError`).  Closing again does nothing."""
+        self.closed = True
 
 
-def utc_iso(when):
-    """``when`` (aware datetime) as the UTC ISO string the stores compare."""
-    return when.astimezone(datetime.timezone.utc).isoformat()
+#: The kinds of documents a store keeps (:meth:`Store.count`).
+KINDS = ('notifications', 'spans', 'events', 'samples', 'rejects')
 
 
 def stuck_cutoff(now, seconds):
@@ -211,7 +265,7 @@ def stuck_cutoff(now, seconds):
     :func:`nvs_notif.spans.outcome` leaves it out) to be past a limit of
     ``seconds`` as of ``now``; None when that is before year 1 (none is)."""
     try:
-        return utc_iso(now - datetime.timedelta(seconds=float(seconds)))
+        return timeutil.iso(now - datetime.timedelta(seconds=float(seconds)))
     except OverflowError:
         return None
 

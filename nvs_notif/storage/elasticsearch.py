@@ -5,8 +5,6 @@ from elasticsearch import serializer
 
 from nvs_notif.storage import search
 
-StoreError = search.StoreError
-
 
 class _Serializer(serializer.OrjsonSerializer):
     """elasticsearch-py's orjson serializer for what we send (span documents,

@@ -19,11 +19,7 @@ from nvs_notif.storage import documents
 from nvs_notif.storage import search_templates
 from nvs_notif.storage import search_writer
 
-StoreError = base.StoreError
-
 LOG = logging.getLogger(__name__)
-
-_KINDS = ('notifications', 'spans', 'events', 'samples', 'rejects')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,21 +140,26 @@ class SearchStore(base.Store):
             search_templates.install(self.engine, self.prefix, self.index_payload)
             self._templates_ready = True
 
+    @property
+    def errors(self):
+        return self.engine.errors
+
+    @base.operation
     def write(self, batch):
         self._ensure_templates()
-        try:
-            return self.writer.write(batch)
-        except self.engine.errors as exc:
-            raise StoreError(str(exc)) from exc
+        return self.writer.write(batch)
 
+    @base.operation
     def write_events(self, docs):
         self._ensure_templates()
         self.writer.write_keyed('events', docs)
 
+    @base.operation
     def write_samples(self, docs):
         self._ensure_templates()
         self.writer.write_keyed('samples', docs)
 
+    @base.operation
     def spans(self, request_id=None, global_request_id=None, project_id=None,
               operation=None, since=None, until=None):
         filters = _terms(request_id=request_id, global_request_id=global_request_id,
@@ -171,6 +172,7 @@ class SearchStore(base.Store):
                 {'range': {field: window}} for field in ('start', 'end', 'failed', 'aborted')]}})
         return self._scan_spans(filters)
 
+    @base.operation
     def stuck_spans(self, now, policy, operation=None, project_id=None):
         # Only the open spans (status, a keyword), each held to its
         # operation's cutoff by the engine; a span matching several prefixes
@@ -188,6 +190,7 @@ class SearchStore(base.Store):
                 self.client, index=self.layout.index('spans'), query={'query': _bool(filters)},
                 ignore_unavailable=True)])
 
+    @base.operation
     def notifications(self, request_ids=None, project_id=None, user_id=None,
                       resource_id=None, since=None, until=None, priorities=None,
                       limit=None):
@@ -226,8 +229,9 @@ class SearchStore(base.Store):
         self.engine.wait_for_yellow(name, '30s')
         self.client.indices.refresh(index=name, ignore_unavailable=True)
 
+    @base.operation
     def count(self, kind):
-        if kind not in _KINDS:
+        if kind not in base.KINDS:
             raise ValueError('unknown kind %r' % kind)
         name = self.layout.index(kind) if kind == 'spans' else self.layout.alias(kind)
         self._refresh(name)
@@ -248,12 +252,13 @@ class SearchStore(base.Store):
             self._refresh(name)
             return read()
 
+    @base.operation
     def purge(self, before):
         """Drop what is older than ``before``: whole daily indices, and spans
         whose every time is older.  :returns: ``{kind: removed}``"""
         removed = {}
-        cutoff = before.strftime('%Y.%m.%d')
-        for kind in _KINDS:
+        cutoff = before.astimezone(datetime.timezone.utc).strftime('%Y.%m.%d')
+        for kind in base.KINDS:
             if kind == 'spans':
                 continue
             names = self.client.indices.get(index='%s-%s-*' % (self.prefix, kind),
@@ -262,7 +267,7 @@ class SearchStore(base.Store):
             for name in old:
                 self.client.indices.delete(index=name)
             removed[kind] = len(old)
-        recent = [{'range': {f: {'gte': before.isoformat()}}}
+        recent = [{'range': {f: {'gte': timeutil.iso(before)}}}
                   for f in ('start', 'last_start', 'end', 'failed', 'aborted')]
         # Scan and bulk-delete rather than _delete_by_query, which lives in a
         # module minimal distributions leave out.
@@ -278,6 +283,7 @@ class SearchStore(base.Store):
 
     def close(self):
         self.client.close()
+        super().close()
 
 
 def _terms(**fields):

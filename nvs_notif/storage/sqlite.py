@@ -71,7 +71,6 @@ _FILL_ADDED = {('spans', 'open_since'): """
     UPDATE spans SET open_since = CASE WHEN "end" IS NULL AND failed IS NULL THEN start
                                        ELSE json_extract(doc, '$.last_start') END
     WHERE status = 'open'"""}
-_KINDS = ('notifications', 'spans', 'events', 'samples', 'rejects')
 # Notifications written between background checkpoints (SQLiteStore._maybe_checkpoint).
 _CHECKPOINT_EVERY = 2000
 
@@ -170,17 +169,25 @@ def _stuck_limit_sql(now, policy):
 class SQLiteStore(base.Store):
     """``sqlite:///path/to/file.db`` (``sqlite://`` alone: in memory)."""
 
+    errors = (sqlite3.Error,)
+
     def __init__(self, url, credentials=None):
         super().__init__(url, credentials)
         path = url.path or ':memory:'
-        if path != ':memory:':
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         # The agent calls endpoints from several threads; one connection
         # behind a lock keeps each batch a single transaction.
         self._lock = threading.Lock()
         self._path = path
         self._checkpointer = None
         self._unchecked = 0
+        try:
+            self._db = self._open(path)
+        except (OSError, sqlite3.Error) as exc:
+            raise base.StoreError('cannot open %s: %s' % (path, exc)) from exc
+
+    def _open(self, path):
+        if path != ':memory:':
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         self._db = sqlite3.connect(path, timeout=60, isolation_level=None,
                                    check_same_thread=False)
         self._db.execute('PRAGMA journal_mode=WAL')
@@ -191,6 +198,7 @@ class SQLiteStore(base.Store):
             # Checked again under the write lock: another process may be adding them too.
             self._transaction(_add_missing_columns)
         self._db.executescript(_LATER_INDEXES)
+        return self._db
 
     def _transaction(self, work):
         with self._lock:
@@ -203,6 +211,7 @@ class SQLiteStore(base.Store):
             self._db.execute('COMMIT')
             return result
 
+    @base.operation
     def write(self, batch):
         # Built before the transaction: they need nothing stored, and other
         # writers wait while it is open.
@@ -249,16 +258,19 @@ class SQLiteStore(base.Store):
             for (doc,) in rows:
                 yield documents.span_from_doc(json.loads(doc))
 
+    @base.operation
     def write_events(self, docs):
         self._transaction(lambda db: db.executemany(
             _insert('events', ('message_id', 'event_type', 'generated')),
             (_row(d, ('message_id', 'event_type', 'generated')) for d in docs)))
 
+    @base.operation
     def write_samples(self, docs):
         self._transaction(lambda db: db.executemany(
             _insert('samples', ('message_id', 'counter_name', 'timestamp')),
             (_row(d, ('message_id', 'counter_name', 'timestamp')) for d in docs)))
 
+    @base.operation
     def spans(self, request_id=None, global_request_id=None, project_id=None,
               operation=None, since=None, until=None):
         where, args = [], []
@@ -290,6 +302,7 @@ class SQLiteStore(base.Store):
             rows = self._db.execute(query, args).fetchall()
         return [documents.span_from_doc(json.loads(doc)) for (doc,) in rows]
 
+    @base.operation
     def stuck_spans(self, now, policy, operation=None, project_id=None):
         # Only the spans_open index: the open spans started before the latest
         # cutoff, each then held to its own operation's.
@@ -306,6 +319,7 @@ class SQLiteStore(base.Store):
                                     + ' AND '.join(where), args).fetchall()
         return [documents.span_from_doc(json.loads(doc)) for (doc,) in rows]
 
+    @base.operation
     def notifications(self, request_ids=None, project_id=None, user_id=None,
                       resource_id=None, since=None, until=None, priorities=None,
                       limit=None):
@@ -337,14 +351,16 @@ class SQLiteStore(base.Store):
             rows = self._db.execute(query, args).fetchall()
         return (json.loads(doc) for (doc,) in rows)
 
+    @base.operation
     def count(self, kind):
-        if kind not in _KINDS:
+        if kind not in base.KINDS:
             raise ValueError('unknown kind %r' % kind)
         with self._lock:
             return self._db.execute('SELECT count(*) FROM %s' % kind).fetchone()[0]
 
+    @base.operation
     def purge(self, before):
-        cutoff = before.isoformat()
+        cutoff = timeutil.iso(before)
         statements = {
             'notifications': 'DELETE FROM notifications WHERE timestamp < ?',
             'events': 'DELETE FROM events WHERE generated < ?',
@@ -362,3 +378,4 @@ class SQLiteStore(base.Store):
             if self._checkpointer is not None:
                 self._checkpointer.join()
             self._db.close()
+        super().close()

@@ -1,0 +1,451 @@
+"""The store contract (``nvs_notif/storage/base.py``), one suite for every driver.
+
+Every test runs on SQLite, Elasticsearch and OpenSearch (the real servers of
+``tools/test-services.sh``), only through ``storage.get_store`` and the
+``Store`` methods, and every expectation is written out from the data below.
+
+Where a case goes:
+
+- a read of stored data (a filter, an ordering, an answer of a new method):
+  under "Reads", on ``loaded`` (one store per driver holding ``NOTES``,
+  ``EVENTS``, ``SAMPLES`` and ``REJECT``, written once per module); extend
+  ``NOTES`` only with what no read below counts;
+- a write, purge or failure semantic: under "Writes" / "Purge" / "Failures",
+  on ``fresh`` (an empty store per test);
+- a method every driver must answer the same: add it to ``OPERATIONS``, so
+  the failure tests hold it to StoreError too.
+"""
+import datetime
+import uuid
+
+import pytest
+
+from nvs_notif import spans as spans_mod
+from nvs_notif import storage
+from nvs_notif.notification import Fault, Notification
+from nvs_notif.storage import documents
+from tests.functional.support import delete_prefix, store_url
+
+DRIVERS = ('sqlite', 'elasticsearch', 'opensearch')
+KINDS = ('notifications', 'spans', 'events', 'samples', 'rejects')
+UTC = datetime.timezone.utc
+T0 = datetime.datetime(2024, 5, 17, 6, 0, 0, tzinfo=UTC)
+NO_HOST = Fault(exception='NoValidHost', message='No valid host was found.', code=500,
+                function='select_destinations')
+
+
+def at(seconds):
+    return T0 + datetime.timedelta(seconds=seconds)
+
+
+def note(message_id, seconds, event_type, request_id=None, project_id='p-1', user_id='u-1',
+         resource_id='vm-a', host='host-1', global_request_id=None, fault=None, when=None):
+    """A notification as ``notification.normalize`` makes them (nova's shapes)."""
+    operation, _, phase = event_type.rpartition('.')
+    if phase not in spans_mod.CORRELATED_PHASES:
+        operation, phase = event_type, 'none'
+    return Notification(
+        message_id=message_id, timestamp=when or at(seconds), event_type=event_type,
+        operation=operation, phase=phase, priority='error' if phase == 'error' else 'info',
+        publisher_id='compute.' + host, service='nova', host=host, request_id=request_id,
+        global_request_id=global_request_id, project_id=project_id, user_id=user_id,
+        resource_type='instance', resource_id=resource_id, state='active',
+        fault=fault if phase == 'error' else None,
+        payload={'instance_id': resource_id, 'nested': {'sizes': [1, 'two', {'three': 3}]}})
+
+
+def batch(notes, rejects=()):
+    """What the pipeline hands a store for ``notes`` (``pipeline.Items.batch``)."""
+    return storage.Batch(list(notes), [f for n in notes for f in spans_mod.fragments(n)],
+                         list(rejects))
+
+
+# The read data: six spans (by request and operation)
+#   req-a compute.instance.create   start 0, end 10          success  g-1 p-1
+#   req-b compute.instance.create   start 20, failed 25      failure  g-1 p-1
+#   req-c volume.create             start 30                 open         p-2
+#   req-d compute.instance.resize   start 40                 open         p-1
+#   req-e compute.instance.delete   start 75, failed 80      failure      p-1
+#   req-e compute.instance.shutdown aborted 80 (by the delete's error)    p-1
+# and notifications that tell no span: two at one time (ties), two a
+# microsecond apart (message ids in the other order).
+NOTES = [
+    note('a-1', 0, 'compute.instance.create.start', 'req-a', global_request_id='g-1'),
+    note('a-2', 10, 'compute.instance.create.end', 'req-a', global_request_id='g-1'),
+    note('b-1', 20, 'compute.instance.create.start', 'req-b', user_id='u-2',
+         resource_id='vm-b', host='host-2', global_request_id='g-1'),
+    note('b-2', 25, 'compute.instance.create.error', 'req-b', user_id='u-2',
+         resource_id='vm-b', host='host-2', global_request_id='g-1', fault=NO_HOST),
+    note('c-1', 30, 'volume.create.start', 'req-c', project_id='p-2', user_id='u-3',
+         resource_id='vol-c', host='cinder-1'),
+    note('d-1', 40, 'compute.instance.resize.start', 'req-d'),
+    note('tie-a', 50, 'compute.instance.update', 'req-d'),
+    note('tie-b', 50, 'compute.instance.update', 'req-d'),
+    note('us-b', 0, 'compute.instance.exists', project_id='p-2', user_id='u-3',
+         resource_id='vm-c', when=at(60) + datetime.timedelta(microseconds=1)),
+    note('us-a', 0, 'compute.instance.exists', project_id='p-2', user_id='u-3',
+         resource_id='vm-c', when=at(60) + datetime.timedelta(microseconds=2)),
+    note('e-1', 75, 'compute.instance.delete.start', 'req-e', user_id='u-2', resource_id='vm-b'),
+    note('e-2', 80, 'compute.instance.delete.error', 'req-e', user_id='u-2', resource_id='vm-b',
+         fault=NO_HOST),
+]
+#: notifications() with no filter: newest first, ties by message_id descending.
+NEWEST_FIRST = ['e-2', 'e-1', 'us-a', 'us-b', 'tie-b', 'tie-a', 'd-1', 'c-1', 'b-2', 'b-1',
+                'a-2', 'a-1']
+A = ('req-a', 'compute.instance.create')
+B = ('req-b', 'compute.instance.create')
+C = ('req-c', 'volume.create')
+D = ('req-d', 'compute.instance.resize')
+E = ('req-e', 'compute.instance.delete')
+E_ABORTED = ('req-e', 'compute.instance.shutdown')
+EVENTS = [{'message_id': 'ev-%d' % i, 'event_type': 'nvs.span', 'generated': at(i).isoformat(),
+           'traits': {'operation': 'compute.instance.create', 'duration': 10.0}}
+          for i in (1, 2)]
+SAMPLES = [{'message_id': 'sa-%d' % i, 'counter_name': 'nvs.request.duration',
+            'counter_type': 'gauge', 'counter_unit': 's', 'counter_volume': 10.0,
+            'user_id': 'u-1', 'project_id': 'p-1', 'resource_id': 'vm-a',
+            'timestamp': at(i).isoformat(), 'resource_metadata': {'operation': 'x'}}
+           for i in (1, 2)]
+REJECT = storage.Reject('"not a notification"', 'message is a str, not a dict', at(5))
+
+
+def names(spans):
+    """Spans by (request id, operation), sorted."""
+    return sorted((s.request_id, s.operation) for s in spans)
+
+
+def message_ids(docs):
+    return [d['message_id'] for d in docs]
+
+
+# --- stores ----------------------------------------------------------------------------
+
+def _new_url(request, driver, directory):
+    """A store URL of ``driver`` nobody else uses, removed after the test (or module)."""
+    if driver == 'sqlite':
+        return 'sqlite:///%s' % (directory / ('%s.db' % uuid.uuid4().hex[:10]))
+    client = request.getfixturevalue({'elasticsearch': 'es_client',
+                                      'opensearch': 'os_client'}[driver])
+    prefix = 'nvs-test-%s' % uuid.uuid4().hex[:10]
+    request.addfinalizer(lambda: delete_prefix(client, prefix))
+    return store_url(driver, prefix)
+
+
+@pytest.fixture(scope='module', params=DRIVERS)
+def driver(request):
+    return request.param
+
+
+@pytest.fixture(scope='module')
+def loaded(request, driver, tmp_path_factory):
+    """A store of ``driver`` holding the read data, shared by the module's reads."""
+    store = storage.get_store(_new_url(request, driver, tmp_path_factory.mktemp('contract')))
+    store.write(batch(NOTES, [REJECT]))
+    store.write_events(EVENTS)
+    store.write_samples(SAMPLES)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def url(request, driver, tmp_path):
+    """The URL of an empty store of ``driver``."""
+    return _new_url(request, driver, tmp_path)
+
+
+@pytest.fixture
+def fresh(url):
+    store = storage.get_store(url)
+    yield store
+    store.close()
+
+
+# --- Reads -----------------------------------------------------------------------------
+
+def test_documents_read_back_as_written(loaded):
+    """Every notification comes back as its document, payload and all; every
+    span as the merge of its fragments."""
+    assert {d['message_id']: d for d in loaded.notifications()} == {
+        n.message_id: documents.notification_doc(n) for n in NOTES}
+    expected = spans_mod.merge_all(batch(NOTES).fragments)
+    assert {s.span_id: s for s in loaded.spans()} == expected
+    assert names(expected.values()) == sorted([A, B, C, D, E, E_ABORTED])
+
+
+def test_count_per_kind(loaded):
+    assert {kind: loaded.count(kind) for kind in KINDS} == {
+        'notifications': 12, 'spans': 6, 'events': 2, 'samples': 2, 'rejects': 1}
+    with pytest.raises(ValueError):
+        loaded.count('meters')
+
+
+@pytest.mark.parametrize('filters, expected', [
+    ({}, [A, B, C, D, E, E_ABORTED]),
+    (dict(request_id='req-a'), [A]),
+    (dict(request_id='req-unknown'), []),
+    (dict(global_request_id='g-1'), [A, B]),
+    (dict(project_id='p-1'), [A, B, D, E, E_ABORTED]),
+    (dict(project_id='p-2'), [C]),
+    (dict(operation='compute.instance.create'), [A, B]),
+    (dict(operation='compute.'), [A, B, D, E, E_ABORTED]),
+    (dict(operation='volume'), [C]),
+    (dict(operation='compute.instance.resize'), [D]),
+    # one of start, end, failure or abort inside the range, bounds inclusive
+    (dict(since=at(30)), [C, D, E, E_ABORTED]),
+    (dict(until=at(10)), [A]),
+    (dict(since=at(5), until=at(10)), [A]),
+    (dict(since=at(21), until=at(24)), []),         # B started before, failed after
+    (dict(since=at(78)), [E, E_ABORTED]),           # the aborted span by its abort
+    (dict(since=at(30).astimezone(datetime.timezone(datetime.timedelta(hours=-5)))),
+     [C, D, E, E_ABORTED]),                          # any time zone
+    (dict(project_id='p-1', operation='compute.instance.create', since=at(22)), [B]),
+], ids=repr)
+def test_spans_filters(loaded, filters, expected):
+    assert names(loaded.spans(**filters)) == sorted(expected)
+
+
+@pytest.mark.parametrize('filters, expected', [
+    ({}, NEWEST_FIRST),
+    (dict(request_ids=['req-a', 'req-b']), ['b-2', 'b-1', 'a-2', 'a-1']),
+    (dict(request_ids=[]), []),
+    (dict(request_ids=('req-d',)), ['tie-b', 'tie-a', 'd-1']),
+    (dict(project_id='p-2'), ['us-a', 'us-b', 'c-1']),
+    (dict(user_id='u-2'), ['e-2', 'e-1', 'b-2', 'b-1']),
+    (dict(resource_id='vm-a'), ['tie-b', 'tie-a', 'd-1', 'a-2', 'a-1']),
+    (dict(priorities=['error']), ['e-2', 'b-2']),
+    (dict(priorities=['warn', 'critical']), []),
+    (dict(since=at(25)), NEWEST_FIRST[:9]),                  # inclusive
+    (dict(until=at(20)), ['b-1', 'a-2', 'a-1']),             # inclusive
+    (dict(since=at(50), until=at(50)), ['tie-b', 'tie-a']),
+    (dict(until=at(25).astimezone(datetime.timezone(datetime.timedelta(hours=9)))),
+     ['b-2', 'b-1', 'a-2', 'a-1']),                           # any time zone
+    (dict(limit=3), NEWEST_FIRST[:3]),
+    (dict(limit=0), []),
+    (dict(limit=100), NEWEST_FIRST),
+    (dict(project_id='p-1', since=at(40), limit=2), ['e-2', 'e-1']),
+    (dict(request_ids=['req-b', 'req-e'], priorities=['error'], user_id='u-2',
+          resource_id='vm-b', until=at(79)), ['b-2']),
+], ids=repr)
+def test_notifications_filters_and_order(loaded, filters, expected):
+    assert message_ids(loaded.notifications(**filters)) == expected
+
+
+def test_notifications_are_read_lazily(loaded):
+    """An iterator: the first document without reading the rest, and one
+    left unfinished costs nothing afterwards."""
+    docs = loaded.notifications()
+    assert iter(docs) is docs
+    assert next(docs)['message_id'] == 'e-2'
+    assert next(docs)['message_id'] == 'e-1'
+    docs.close()
+    assert message_ids(loaded.notifications(limit=1)) == ['e-2']
+
+
+NOW = at(100)     # C open 70 s, D 60 s
+
+
+@pytest.mark.parametrize('stuck_after, overrides, filters, expected', [
+    (50, {}, {}, [C, D]),
+    (65, {}, {}, [C]),
+    (100, {}, {}, []),
+    (0, {}, {}, [C, D]),                             # never a finished span
+    (50, {}, dict(operation='volume'), [C]),
+    (50, {}, dict(operation='compute.'), [D]),
+    (50, {}, dict(project_id='p-1'), [D]),
+    (50, {}, dict(project_id='p-2', operation='compute.'), []),
+    (1000, {'volume': 10}, {}, [C]),
+    (50, {'compute.instance.resize': 1000}, {}, [C]),
+    (1000, {'compute.': 10, 'compute.instance.resize': 1000}, {}, []),   # longest prefix wins
+    (1000, {'compute.instance.resize': 10, 'compute.': 1000}, {}, [D]),
+    (70, {}, {}, []),                                # C exactly at its limit: not past it
+], ids=repr)
+def test_stuck_spans(loaded, stuck_after, overrides, filters, expected):
+    """Open spans past their limit: a store may return a few more (coarse
+    times, a shorter prefix's limit), never fewer; the policy judges exactly."""
+    policy = spans_mod.StuckPolicy.of(stuck_after, overrides)
+    got = list(loaded.stuck_spans(NOW, policy, **filters))
+    assert set(expected) <= set(names(got)) <= {C, D}
+    assert names(s for s in got if policy.outcome(s, NOW) == 'timeout') == sorted(expected)
+
+
+# --- Writes ----------------------------------------------------------------------------
+
+def test_same_batch_twice_changes_nothing(fresh):
+    first = fresh.write(batch(NOTES, [REJECT]))
+    expected = spans_mod.merge_all(batch(NOTES).fragments)
+    assert first.duplicates == 0 and first.spans == expected
+    again = fresh.write(batch(NOTES, [REJECT]))
+    assert again.duplicates == len(NOTES) and again.spans == expected
+    assert {kind: fresh.count(kind) for kind in ('notifications', 'spans', 'rejects')} == {
+        'notifications': 12, 'spans': 6, 'rejects': 1}
+    assert {s.span_id: s for s in fresh.spans()} == expected
+
+
+def test_duplicates_in_one_batch_are_counted_and_kept_once(fresh):
+    a1 = NOTES[0]
+    result = fresh.write(batch([a1, a1, NOTES[1], a1]))
+    assert result.duplicates == 2
+    assert fresh.count('notifications') == 2
+    (span,) = fresh.spans()
+    assert span.attempts == 1 and span.status == 'success'
+
+
+RETRIED = [note('r-1', 0, 'compute.instance.create.start', 'req-r', host='host-1'),
+           note('r-2', 2, 'compute.instance.create.error', 'req-r', host='host-1',
+                fault=NO_HOST),
+           note('r-3', 3, 'compute.instance.create.start', 'req-r', host='host-2'),
+           note('r-4', 9, 'compute.instance.create.end', 'req-r', host='host-2')]
+
+
+@pytest.mark.parametrize('order', [(3, 2, 1, 0), (2, 0, 3, 1)], ids=str)
+def test_span_merges_across_batches_in_any_order(url, order):
+    """One notification per batch, each written by another store (another
+    worker or agent), in any order: one span, as if seen at once."""
+    results = []
+    for i in order:
+        store = storage.get_store(url)
+        try:
+            results.append(store.write(batch([RETRIED[i]])))
+        finally:
+            store.close()
+    store = storage.get_store(url)
+    try:
+        (span,) = store.spans()
+    finally:
+        store.close()
+    assert span == spans_mod.merge_all(batch(RETRIED).fragments)[span.span_id]
+    assert (span.status, span.attempts, span.hosts, span.duration) == (
+        'success', 2, frozenset({'host-1', 'host-2'}), 9.0)
+    assert span.fault == NO_HOST and span.start_ids == {'r-1', 'r-3'}
+    assert results[-1].spans == {span.span_id: span}
+    assert all(r.duplicates == 0 for r in results)
+
+
+def test_rejects_kept_once_whenever_redelivered(fresh):
+    for received in (at(0), at(0), at(86400)):     # again, and on another day
+        result = fresh.write(batch([], [storage.Reject(REJECT.raw, REJECT.reason, received)]))
+        assert result.duplicates == 0               # a reject is no duplicate notification
+    assert fresh.count('rejects') == 1
+    fresh.write(batch([], [storage.Reject(REJECT.raw, 'another reason', at(0))]))
+    assert fresh.count('rejects') == 2
+
+
+def test_events_and_samples_kept_once_per_message_id(fresh):
+    for _ in range(2):
+        fresh.write_events(EVENTS)
+        fresh.write_samples(SAMPLES)
+    assert (fresh.count('events'), fresh.count('samples')) == (2, 2)
+
+
+def test_an_empty_store_answers_empty(fresh):
+    assert {kind: fresh.count(kind) for kind in KINDS} == dict.fromkeys(KINDS, 0)
+    assert list(fresh.spans()) == [] and list(fresh.notifications()) == []
+    assert list(fresh.stuck_spans(NOW, spans_mod.StuckPolicy.of(0))) == []
+    assert fresh.write(batch([])) == storage.WriteResult({}, 0)
+
+
+# --- Purge -----------------------------------------------------------------------------
+
+DAY2 = datetime.datetime(2024, 5, 18, tzinfo=UTC)
+
+
+def on_day(day, hour, minute=0):
+    return DAY2 + datetime.timedelta(days=day - 2, hours=hour, minutes=minute)
+
+
+PURGED = [
+    # all times before the cutoff: removed
+    note('p1-1', 0, 'compute.instance.create.start', 'req-p1', when=on_day(1, 10)),
+    note('p1-2', 0, 'compute.instance.create.end', 'req-p1', when=on_day(1, 10, 5)),
+    note('p3-1', 0, 'compute.instance.create.start', 'req-p3', when=on_day(1, 11)),   # open
+    # one time after it: kept
+    note('p2-1', 0, 'compute.instance.create.start', 'req-p2', when=on_day(1, 23, 59)),
+    note('p2-2', 0, 'compute.instance.create.end', 'req-p2', when=on_day(2, 0, 1)),
+    note('p4-1', 0, 'compute.instance.create.start', 'req-p4', when=on_day(1, 8)),
+    note('p4-2', 0, 'compute.instance.create.error', 'req-p4', when=on_day(1, 8, 1)),
+    note('p4-3', 0, 'compute.instance.create.start', 'req-p4', when=on_day(2, 1)),  # a retry
+    note('p5-1', 0, 'compute.instance.shutdown.start', 'req-p5', when=on_day(1, 9)),
+    note('p5-2', 0, 'compute.instance.delete.error', 'req-p5', when=on_day(2, 2)),  # aborts it
+]
+
+
+def test_purge_removes_what_is_older_and_spans_only_when_all_their_times_are(fresh):
+    """A cutoff at midnight (the search engines drop whole daily indices), in
+    a time zone other than UTC (the instant counts)."""
+    fresh.write(batch(PURGED, [storage.Reject('"old"', 'old', on_day(1, 3)),
+                               storage.Reject('"new"', 'new', on_day(2, 3))]))
+    fresh.write_events([dict(EVENTS[0], message_id='ev-old', generated=on_day(1, 1).isoformat()),
+                        dict(EVENTS[0], message_id='ev-new', generated=on_day(2, 1).isoformat())])
+    fresh.write_samples([dict(SAMPLES[0], message_id='sa-old', timestamp=on_day(1, 1).isoformat()),
+                         dict(SAMPLES[0], message_id='sa-new', timestamp=on_day(2, 1).isoformat())])
+    cutoff = DAY2.astimezone(datetime.timezone(datetime.timedelta(hours=-5)))
+
+    removed = fresh.purge(cutoff)
+    assert set(removed) == set(KINDS) and removed['spans'] == 2
+    assert all(removed[kind] >= 1 for kind in KINDS)
+    assert {kind: fresh.count(kind) for kind in KINDS} == {
+        'notifications': 3, 'spans': 4, 'events': 1, 'samples': 1, 'rejects': 1}
+    assert message_ids(fresh.notifications()) == ['p5-2', 'p4-3', 'p2-2']
+    assert sorted(s.request_id for s in fresh.spans()) == [
+        'req-p2', 'req-p4', 'req-p5', 'req-p5']
+    # Again: nothing more is old.
+    assert fresh.purge(cutoff) == dict.fromkeys(KINDS, 0)
+
+
+# --- Failures --------------------------------------------------------------------------
+
+#: Every Store method, called as its callers do (iterators consumed).
+OPERATIONS = {
+    'write': lambda s: s.write(batch(NOTES[:2], [REJECT])),
+    'write_events': lambda s: s.write_events(EVENTS),
+    'write_samples': lambda s: s.write_samples(SAMPLES),
+    'spans': lambda s: list(s.spans()),
+    'stuck_spans': lambda s: list(s.stuck_spans(NOW, spans_mod.StuckPolicy.of(0))),
+    'notifications': lambda s: list(s.notifications()),
+    'count': lambda s: s.count('notifications'),
+    'purge': lambda s: s.purge(NOW),
+}
+
+
+def not_store_errors(store):
+    """The operations that did not raise StoreError on ``store``, with what they did."""
+    leaks = {}
+    for name, operation in OPERATIONS.items():
+        try:
+            leaks[name] = 'returned %r' % (operation(store),)
+        except storage.StoreError:
+            pass
+        except Exception as exc:
+            leaks[name] = 'raised %r' % exc
+    return leaks
+
+
+@pytest.fixture
+def unreachable_url(driver, tmp_path):
+    if driver == 'sqlite':
+        blocker = tmp_path / 'a-file'
+        blocker.write_text('')
+        return 'sqlite:///%s' % (blocker / 'nvs.db')     # a directory that cannot be
+    # A port nothing listens on (discard), no retries.
+    return '%s://127.0.0.1:9/?index_prefix=nvs-test-unreachable&max_retries=0&timeout=5' % driver
+
+
+def test_unreachable_store_raises_store_error(driver, unreachable_url):
+    """Opening may fail already (SQLite opens its file); else every operation does."""
+    try:
+        store = storage.get_store(unreachable_url)
+    except storage.StoreError:
+        assert driver == 'sqlite'
+        return
+    try:
+        assert not_store_errors(store) == {}
+    finally:
+        store.close()
+
+
+def test_closed_store_raises_store_error(url):
+    store = storage.get_store(url)
+    store.write(batch(NOTES[:2]))
+    store.close()
+    assert not_store_errors(store) == {}
+    store.close()       # closing again is harmless
