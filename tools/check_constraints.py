@@ -5,10 +5,11 @@ upper-constraints (and global-requirements) of each branch kept in constraints/.
 
 BRANCH is the part after ``upper-constraints-`` of a file in constraints/
 (``master``, ``2026.1``); default: every branch there. For each requirement of
-setup.cfg, the version the branch's upper-constraints pins must satisfy it
-and the branch's global-requirements entry; a requirement the branch does not
-pin is reported and left to pip. Exits 1 if any pin is outside a requirement,
-which is when ``pip install -c upper-constraints.txt .`` cannot resolve.
+setup.cfg (install_requires and the ``test`` extra), the version the branch's
+upper-constraints pins must satisfy it and the branch's global-requirements
+entry; a requirement the branch does not pin is reported and left to pip.
+Exits 1 if any pin is outside a requirement, which is when
+``pip install -c upper-constraints.txt .`` cannot resolve.
 """
 import argparse
 import configparser
@@ -24,11 +25,14 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 CONSTRAINTS = ROOT / 'constraints'
 
 
-def install_requires(setup_cfg=ROOT / 'setup.cfg'):
-    """setup.cfg's ``[options] install_requires`` as Requirement objects."""
+def install_requires(setup_cfg=ROOT / 'setup.cfg', extra=None):
+    """setup.cfg's ``[options] install_requires`` as Requirement objects, or
+    with ``extra`` those of ``[options.extras_require]`` ``extra``."""
     parser = configparser.ConfigParser(inline_comment_prefixes=('#',))
     parser.read(setup_cfg)
-    lines = parser['options']['install_requires'].splitlines()
+    section, key = ('options', 'install_requires') if extra is None else (
+        'options.extras_require', extra)
+    lines = parser[section][key].splitlines()
     return [requirements.Requirement(line) for line in (x.strip() for x in lines)
             if line and not line.startswith('#')]
 
@@ -90,7 +94,7 @@ def main(argv=None):
     environment = dict(markers.default_environment(),
                        python_version='.'.join(args.python.split('.')[:2]),
                        python_full_version=args.python)
-    reqs = install_requires()
+    reqs = install_requires() + install_requires(extra='test')
     failed = False
     for branch in branches:
         problems, notes = check_branch(branch, reqs, environment)

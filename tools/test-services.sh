@@ -5,21 +5,29 @@
 #                    on 127.0.0.1:9200
 #   OpenSearch     - 2.19.x, the integ-test-zip distribution from Maven Central (Java 17),
 #                    on 127.0.0.1:9201
+#   Keystone       - the keystone package from PyPI in its own venv (pinned by
+#                    constraints/upper-constraints-master.txt), SQLite, fernet tokens,
+#                    served by gunicorn on 127.0.0.1:5000, with the test projects and
+#                    users of tools/keystone_setup.py
 # The search engines are unpacked under $NVS_CACHE_DIR, security off, small heaps, data
 # in a directory per version. Each server is reused when it already answers; a server of
 # ours of another version on the port (an older release of this script) is stopped and
 # replaced. Point the tests at existing servers instead with
-#   NVS_TEST_TRANSPORT_URL=rabbit://user:pass@host:5672/,  NVS_TEST_ES_URL=http://host:9200
-#   and/or NVS_TEST_OPENSEARCH_URL=http://host:9201
-# in which case nothing is installed or started for that service.
-# Ports and versions: NVS_ES_PORT, NVS_ES_VERSION, NVS_OPENSEARCH_PORT, NVS_OPENSEARCH_VERSION.
+#   NVS_TEST_TRANSPORT_URL=rabbit://user:pass@host:5672/,  NVS_TEST_ES_URL=http://host:9200,
+#   NVS_TEST_OPENSEARCH_URL=http://host:9201  and/or  NVS_TEST_KEYSTONE_URL=http://host:5000
+# in which case nothing is installed or started for that service (the test users are
+# still made in that Keystone, as admin with $NVS_TEST_KEYSTONE_ADMIN_PASSWORD, by the
+# project's .venv). Ports and versions: NVS_ES_PORT, NVS_ES_VERSION, NVS_OPENSEARCH_PORT,
+# NVS_OPENSEARCH_VERSION, NVS_KEYSTONE_PORT, NVS_KEYSTONE_VERSION.
 #
 # Usage: tools/test-services.sh [start|stop|status|start-es|stop-es|start-opensearch|
-#                                stop-opensearch|start-rabbit|stop-rabbit]
+#                                stop-opensearch|start-rabbit|stop-rabbit|
+#                                start-keystone|stop-keystone]
 #        tools/test-services.sh add-vhost|delete-vhost NAME   (guest gets all rights on NAME)
 #        tools/test-services.sh dead-letter-policy VHOST PATTERN EXCHANGE
 #            (queues of VHOST matching PATTERN dead-letter into EXCHANGE; docs/operations.rst)
 set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
 # Search engines must run unprivileged, so as root the cache lives where that user can read it.
 if [ "$(id -u)" = 0 ]; then CACHE=${NVS_CACHE_DIR:-/var/cache/nvs-notif}; else CACHE=${NVS_CACHE_DIR:-$HOME/.cache/nvs-notif}; fi
@@ -205,6 +213,144 @@ stop_rabbit() {
     log "RabbitMQ did not stop"; return 1
 }
 
+# Keystone: the facts, as engine() gives a search engine's.
+KS_VERSION=${NVS_KEYSTONE_VERSION:-30.0.0}
+KS_PORT=${NVS_KEYSTONE_PORT:-5000}
+KS_URL=${NVS_TEST_KEYSTONE_URL:-http://127.0.0.1:$KS_PORT}
+KS_HOME=$CACHE/keystone-$KS_VERSION          # the venv
+KS_DATA=$CACHE/keystone-$KS_VERSION-data     # config, SQLite database, keys, logs
+KS_PIDFILE=$CACHE/keystone-$KS_PORT.pid
+
+keystone_up() { curl -fsS "$KS_URL/v3" >/dev/null 2>&1; }
+
+# The gunicorn master of ours serving on $KS_PORT (any version), from its pidfile.
+keystone_pid() {
+    local pid
+    [ -s "$KS_PIDFILE" ] && pid=$(cat "$KS_PIDFILE") && kill -0 "$pid" 2>/dev/null \
+        && grep -qa -- "$CACHE/keystone-" "/proc/$pid/cmdline" 2>/dev/null && echo "$pid"
+}
+
+# keystone's deps stay in its own venv, pinned as OpenStack's master pins the oslo libs.
+install_keystone() {
+    [ -x "$KS_HOME/bin/keystone-manage" ] && [ -x "$KS_HOME/bin/gunicorn" ] && return 0
+    log "Keystone $KS_VERSION: installing from PyPI into $KS_HOME"
+    mkdir -p "$CACHE" && rm -rf "$KS_HOME" && python3 -m venv "$KS_HOME"
+    "$KS_HOME/bin/pip" install -q -c "$ROOT/constraints/upper-constraints-master.txt" \
+        "keystone==$KS_VERSION" gunicorn >"$CACHE/keystone-pip.log" 2>&1 \
+        || { rm -rf "$KS_HOME"; cat "$CACHE/keystone-pip.log" >&2; return 1; }
+}
+
+# keystone.conf and gunicorn.conf.py on stdout (the files on disk are compared with
+# them to know whether a running Keystone is the one wanted).
+keystone_conf() {
+    cat <<EOF
+[DEFAULT]
+log_file = $KS_DATA/keystone.log
+[database]
+connection = sqlite:///$KS_DATA/keystone.db
+[token]
+provider = fernet
+[fernet_tokens]
+key_repository = $KS_DATA/fernet-keys
+[credential]
+key_repository = $KS_DATA/credential-keys
+[identity]
+# bcrypt's minimum: every test token costs a password check.
+password_hash_rounds = 4
+[cache]
+# Token validations from the cache: a request takes ~0.1 s instead of ~0.5 s. A
+# process's own memory: one worker process (gunicorn_conf), so a revoked token is
+# revoked in every thread at once.
+enabled = true
+backend = dogpile.cache.memory
+EOF
+}
+
+gunicorn_conf() {
+    cat <<EOF
+# gunicorn reads this file from its working directory: keystone parses the
+# process's command line with oslo.config, so gunicorn gets no arguments.
+wsgi_app = 'keystone.wsgi.api:application'
+bind = '127.0.0.1:$KS_PORT'
+workers = 1
+threads = 4
+timeout = 60
+control_socket_disable = True
+daemon = True
+pidfile = '$KS_PIDFILE'
+errorlog = '$KS_DATA/gunicorn.log'
+raw_env = ['OS_KEYSTONE_CONFIG_FILES=$KS_DATA/keystone.conf']
+EOF
+}
+
+# The database, keys and bootstrap (admin; roles admin, member, reader, service;
+# region; the public identity endpoint) of a new data directory, once per version.
+init_keystone() {
+    [ -f "$KS_DATA/bootstrapped" ] && return 0
+    log "Keystone $KS_VERSION: creating the database and keys in $KS_DATA"
+    rm -rf "$KS_DATA" && mkdir -p "$KS_DATA"
+    keystone_conf >"$KS_DATA/keystone.conf"
+    local manage=("$KS_HOME/bin/keystone-manage" --config-file "$KS_DATA/keystone.conf")
+    local owner=(--keystone-user "$(id -un)" --keystone-group "$(id -gn)")
+    local password; password=$(python3 "$ROOT/tools/keystone_setup.py" --admin-password)
+    # Quiet unless it fails: keystone-manage prints pages of deprecation warnings.
+    { "${manage[@]}" db_sync \
+        && "${manage[@]}" fernet_setup "${owner[@]}" \
+        && "${manage[@]}" credential_setup "${owner[@]}" \
+        && "${manage[@]}" bootstrap --bootstrap-password "$password" \
+            --bootstrap-username admin --bootstrap-project-name admin \
+            --bootstrap-region-id RegionOne --bootstrap-public-url "$KS_URL"
+    } >"$KS_DATA/keystone-manage.log" 2>&1 || { cat "$KS_DATA/keystone-manage.log" >&2; return 1; }
+    touch "$KS_DATA/bootstrapped"
+}
+
+# The test projects and users (tools/keystone_setup.py), by a Python with keystoneauth1.
+provision_keystone() {
+    local python=$KS_HOME/bin/python
+    [ -n "${NVS_TEST_KEYSTONE_URL:-}" ] && python=$ROOT/.venv/bin/python
+    "$python" "$ROOT/tools/keystone_setup.py" "$KS_URL" | sed 's/^/[test-services] Keystone: /' >&2
+    test "${PIPESTATUS[0]}" = 0
+}
+
+start_keystone() {
+    if [ -n "${NVS_TEST_KEYSTONE_URL:-}" ]; then
+        keystone_up || { log "Keystone at $KS_URL (from the environment) does not answer"; return 1; }
+        log "Keystone: using $KS_URL"; provision_keystone; return 0
+    fi
+    local pid; pid=$(keystone_pid || true)
+    if keystone_up; then
+        [ -n "$pid" ] || { log "$KS_URL answers and is not a Keystone of ours to stop"; return 1; }
+        if grep -qa -- "$KS_HOME/" "/proc/$pid/cmdline" && [ "$(keystone_conf; gunicorn_conf)" \
+                = "$(cat "$KS_DATA/keystone.conf" "$KS_DATA/gunicorn.conf.py" 2>/dev/null)" ]; then
+            log "Keystone $KS_VERSION: already running"; provision_keystone; return 0
+        fi
+        log "Keystone: replacing pid $pid (another version or configuration) on port $KS_PORT"
+        TITLE=Keystone stop_pid "$pid"
+    fi
+    install_keystone
+    init_keystone
+    keystone_conf >"$KS_DATA/keystone.conf"
+    gunicorn_conf >"$KS_DATA/gunicorn.conf.py"
+    log "Keystone $KS_VERSION: starting on 127.0.0.1:$KS_PORT"
+    # setsid: see start_rabbit; no arguments: see gunicorn_conf.
+    (cd "$KS_DATA" && setsid "$KS_HOME/bin/gunicorn" >>"$KS_DATA/gunicorn.log" 2>&1)
+    for _ in $(seq 1 60); do
+        if keystone_up; then log "Keystone $KS_VERSION: up"; provision_keystone; return 0; fi
+        sleep 1
+    done
+    log "Keystone did not start; see $KS_DATA/gunicorn.log and keystone.log"; return 1
+}
+
+stop_keystone() {
+    [ -n "${NVS_TEST_KEYSTONE_URL:-}" ] && return 0
+    local pid; pid=$(keystone_pid) || return 0
+    TITLE=Keystone stop_pid "$pid"
+}
+
+status_keystone() {
+    if keystone_up; then echo "keystone: up ($KS_URL)"; else echo "keystone: down ($KS_URL)"; fi
+}
+
 vhost() {
     local action=$1 name=${2:-}
     [ -n "$name" ] || { echo "usage: $0 $action-vhost NAME" >&2; exit 2; }
@@ -234,21 +380,23 @@ dead_letter_policy() {
 }
 
 case "${1:-start}" in
-    start) start_rabbit; start_engine es; start_engine opensearch ;;
+    start) start_rabbit; start_engine es; start_engine opensearch; start_keystone ;;
     start-es) start_engine es ;;
     stop-es) stop_engine es ;;
     start-opensearch) start_engine opensearch ;;
     stop-opensearch) stop_engine opensearch ;;
     start-rabbit) start_rabbit ;;
     stop-rabbit) stop_rabbit ;;
+    start-keystone) start_keystone ;;
+    stop-keystone) stop_keystone ;;
     add-vhost) vhost add "${2:-}" ;;
     delete-vhost) vhost delete "${2:-}" ;;
     dead-letter-policy) dead_letter_policy "${2:-}" "${3:-}" "${4:-}" ;;
-    stop) stop_engine es; stop_engine opensearch; stop_rabbit ;;
+    stop) stop_keystone; stop_engine es; stop_engine opensearch; stop_rabbit ;;
     status) rabbit_up && echo "rabbitmq: up" || echo "rabbitmq: down"
-            status_engine es; status_engine opensearch ;;
+            status_engine es; status_engine opensearch; status_keystone ;;
     *) echo "usage: $0 [start|stop|status|start-es|stop-es|start-opensearch|stop-opensearch" \
-            "|start-rabbit|stop-rabbit] | add-vhost|delete-vhost NAME" \
+            "|start-rabbit|stop-rabbit|start-keystone|stop-keystone] | add-vhost|delete-vhost NAME" \
             "| dead-letter-policy VHOST PATTERN EXCHANGE" >&2
        exit 2 ;;
 esac

@@ -1,4 +1,5 @@
-"""Fixtures for the real stack: RabbitMQ, Elasticsearch and ceilometer-agent-notification.
+"""Fixtures for the real stack: RabbitMQ, Elasticsearch, OpenSearch, Keystone and
+ceilometer-agent-notification.
 
 Plain helpers and settings the tests import live in ``tests.functional.support``.
 
@@ -13,9 +14,10 @@ import elasticsearch
 import opensearchpy
 import pytest
 
+from tests.functional import keystone as keystone_mod
 from tests.functional import sender as sender_mod
-from tests.functional.support import (ARTIFACTS, ES_URL, OPENSEARCH_URL, TRANSPORT_URL,
-                                      delete_prefix, services)
+from tests.functional.support import (ARTIFACTS, ES_URL, KEYSTONE_URL, OPENSEARCH_URL,
+                                      TRANSPORT_URL, delete_prefix, services)
 from tools.agentproc import Agent
 
 
@@ -47,6 +49,42 @@ def os_client():
                     % (OPENSEARCH_URL, exc))
     yield client
     client.close()
+
+
+@pytest.fixture(scope='session')
+def keystone():
+    """The test Keystone (tests/functional/keystone.py), its users provisioned."""
+    server = keystone_mod.Keystone(KEYSTONE_URL)
+    try:
+        server.token('admin')
+    except Exception as exc:
+        pytest.fail('Keystone at %s is not reachable or lacks the test users '
+                    '(run tools/test-services.sh start): %s' % (KEYSTONE_URL, exc))
+    return server
+
+
+@pytest.fixture(scope='session')
+def keystone_url(keystone):
+    return keystone.url
+
+
+@pytest.fixture(scope='session')
+def keystone_tokens(keystone):
+    """A project-scoped token of every test user, by key: ``a-member``,
+    ``a-reader``, ``b-member``, ``b-reader``, ``admin`` (tools/keystone_setup.py)."""
+    return {key: keystone.token(key) for key in keystone_mod.USERS}
+
+
+@pytest.fixture(scope='session')
+def keystone_expired_token(keystone):
+    """A token of ``a-member`` that was valid and has expired (~6 s to make)."""
+    return keystone.expired_token('a-member')
+
+
+@pytest.fixture(scope='session')
+def keystone_authtoken(keystone):
+    """The ``[keystone_authtoken]`` options of a service validating the tokens."""
+    return keystone.authtoken_options()
 
 
 @pytest.fixture(params=['elasticsearch', 'opensearch'])

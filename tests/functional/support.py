@@ -21,6 +21,8 @@ ES_URL = os.environ.get('NVS_TEST_ES_URL',
 
 OPENSEARCH_URL = os.environ.get(
     'NVS_TEST_OPENSEARCH_URL', 'http://127.0.0.1:%s' % os.environ.get('NVS_OPENSEARCH_PORT', '9201'))
+KEYSTONE_URL = os.environ.get(
+    'NVS_TEST_KEYSTONE_URL', 'http://127.0.0.1:%s' % os.environ.get('NVS_KEYSTONE_PORT', '5000'))
 #: The search engines the store tests run on, and their servers.
 ENGINE_URLS = {'elasticsearch': ES_URL, 'opensearch': OPENSEARCH_URL}
 

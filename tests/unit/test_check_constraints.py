@@ -84,3 +84,14 @@ def test_install_requires_resolve_within_the_kept_constraints(branch):
     problems, _ = check_constraints.check_branch(
         branch, check_constraints.install_requires(), markers.default_environment())
     assert problems == []
+
+
+@pytest.mark.parametrize('branch', sorted(
+    p.name[len('upper-constraints-'):-len('.txt')]
+    for p in check_constraints.CONSTRAINTS.glob('upper-constraints-*.txt')))
+def test_test_requirements_resolve_within_the_kept_constraints(branch):
+    """The test venv's own pins (keystonemiddleware, keystoneauth1 ...) too."""
+    reqs = check_constraints.install_requires(extra='test')
+    assert {'keystoneauth1', 'keystonemiddleware'} <= {r.name for r in reqs}
+    problems, _ = check_constraints.check_branch(branch, reqs, markers.default_environment())
+    assert problems == []
