@@ -49,6 +49,51 @@ SPOOL_OPTS = [
 
 ALL_OPTS = PIPELINE_OPTS + SPAN_OPTS + SPOOL_OPTS
 
+#: Options of the WebSub hub (nvs_notif/websub), in their own group.
+WEBSUB_GROUP = 'websub'
+WEBSUB_OPTS = [
+    cfg.IntOpt('lease_seconds_default', default=86400, min=1,
+               help='Lease of a subscription that asks for none (hub.lease_seconds).'),
+    cfg.IntOpt('lease_seconds_min', default=300, min=1,
+               help='Shortest lease granted; shorter requests get this one.'),
+    cfg.IntOpt('lease_seconds_max', default=864000, min=1,
+               help='Longest lease granted; longer requests get this one.'),
+    cfg.IntOpt('max_subscriptions_per_topic', default=1000, min=1,
+               help='Subscriptions one topic may have; past it a subscribe is denied '
+                    '(hub.mode=denied to the callback).'),
+    cfg.ListOpt('callback_allowed_networks', default=[],
+                help='Networks (CIDR) callbacks may reach besides public addresses, '
+                     'e.g. 10.20.0.0/16. The address a connection really reaches is '
+                     'checked, at every call and redirect; loopback, private, '
+                     'link-local (cloud metadata) and multicast addresses are refused '
+                     'unless listed here.'),
+    cfg.ListOpt('callback_allowed_hosts', default=[],
+                help='Host names callbacks may reach whatever they resolve to; a '
+                     'leading dot allows subdomains (.hooks.example.com).'),
+    cfg.BoolOpt('callback_allow_public', default=True,
+                help='Whether callbacks may reach globally routable addresses; false '
+                     'keeps them to callback_allowed_networks/hosts.'),
+    cfg.FloatOpt('connect_timeout', default=5.0, min=0.1,
+                 help='Seconds to connect to a callback.'),
+    cfg.FloatOpt('read_timeout', default=10.0, min=0.1,
+                 help='Seconds a callback may take between bytes of its answer.'),
+    cfg.IntOpt('max_response_bytes', default=65536, min=1024,
+               help='Bytes of a callback\'s answer read; the rest is ignored.'),
+    cfg.IntOpt('max_redirects', default=3, min=0,
+               help='Redirects followed by a verification request (each hop checked '
+                    'like the callback); deliveries follow none.'),
+    cfg.FloatOpt('delivery_retry_initial', default=2.0, min=0.01,
+                 help='Seconds before a failed delivery is tried again; doubles per '
+                      'failure up to delivery_retry_max.'),
+    cfg.FloatOpt('delivery_retry_max', default=300.0, min=0.01,
+                 help='Longest wait between two attempts of a delivery.'),
+    cfg.FloatOpt('delivery_retry_window', default=3600.0, min=0,
+                 help='Seconds after its first failure a delivery is given up '
+                      '(logged at ERROR, counted).'),
+    cfg.IntOpt('delivery_workers', default=8, min=1,
+               help='Threads per hub process that verify intents and send deliveries.'),
+]
+
 #: Options of the ``nvs-notif`` command only (its own config file).
 CLI_GROUP = 'cli'
 CLI_OPTS = [
@@ -67,4 +112,5 @@ def register(conf):
 
 def list_opts():
     """For oslo-config-generator (entry point ``oslo.config.opts: nvs_notif``)."""
-    return [(GROUP, ALL_OPTS), (CLI_GROUP, CLI_OPTS)] + credentials.list_opts()
+    return [(GROUP, ALL_OPTS), (CLI_GROUP, CLI_OPTS),
+            (WEBSUB_GROUP, WEBSUB_OPTS)] + credentials.list_opts()

@@ -166,6 +166,21 @@ def _stuck_limit_sql(now, policy):
     return 'CASE %s ELSE ? END' % ' '.join(cases), args + cutoffs[:1], max(cutoffs)
 
 
+def in_transaction(db, lock, work):
+    """``work(db)`` in one ``BEGIN IMMEDIATE`` transaction (SQLite's write
+    lock, so processes sharing the file take turns), under ``lock`` (threads
+    sharing the connection); rolled back if it raises.  Its result."""
+    with lock:
+        db.execute('BEGIN IMMEDIATE')
+        try:
+            result = work(db)
+        except BaseException:
+            db.execute('ROLLBACK')
+            raise
+        db.execute('COMMIT')
+        return result
+
+
 class SQLiteStore(base.Store):
     """``sqlite:///path/to/file.db`` (``sqlite://`` alone: in memory)."""
 
@@ -201,15 +216,7 @@ class SQLiteStore(base.Store):
         return self._db
 
     def _transaction(self, work):
-        with self._lock:
-            self._db.execute('BEGIN IMMEDIATE')
-            try:
-                result = work(self._db)
-            except BaseException:
-                self._db.execute('ROLLBACK')
-                raise
-            self._db.execute('COMMIT')
-            return result
+        return in_transaction(self._db, self._lock, work)
 
     @base.operation
     def write(self, batch):

@@ -1,0 +1,236 @@
+"""Where the hub keeps its state, shared by every API process: subscriptions,
+intents waiting for verification, and deliveries waiting to be sent.
+
+:class:`HubStore` is the interface; :class:`SQLiteHubStore` keeps the state
+in ``websub_*`` tables of a SQLite file (the store's own file when the store
+is ``sqlite://``).  Work is *claimed* before it is done: a claim is held for
+``hold`` seconds, so two processes never take the same intent or delivery,
+and the work of a process that died is taken again once its claim lapses.
+"""
+import abc
+import dataclasses
+import datetime
+import sqlite3
+import threading
+
+from nvs_notif.storage import sqlite
+from nvs_notif.websub.subscriptions import Intent, Subscription
+
+
+@dataclasses.dataclass(frozen=True)
+class Delivery:
+    """New entries of a topic, for one subscriber."""
+    id: int
+    topic: str
+    callback: str
+    secret: str | None
+    body: bytes
+    content_type: str
+    link: str
+    attempts: int           # failed attempts so far
+    first_attempt: float | None     # epoch seconds
+
+
+class HubStore(metaclass=abc.ABCMeta):
+    """The hub's shared state.  Times are aware datetimes."""
+
+    @abc.abstractmethod
+    def add_intent(self, intent, now):
+        """Keep a request until it is verified."""
+
+    @abc.abstractmethod
+    def claim_intents(self, now, hold, limit):
+        """Up to ``limit`` unclaimed intents, oldest first, claimed for
+        ``hold`` seconds: ``[(id, Intent)]``."""
+
+    @abc.abstractmethod
+    def finish_intent(self, intent_id):
+        """Forget an intent (verified, refused or failed)."""
+
+    @abc.abstractmethod
+    def put_subscription(self, subscription):
+        """Add or renew (same topic and callback) a subscription."""
+
+    @abc.abstractmethod
+    def remove_subscription(self, topic, callback):
+        """End a subscription and drop its pending deliveries; whether it existed."""
+
+    @abc.abstractmethod
+    def subscriptions(self, topic, now):
+        """The subscriptions of ``topic`` whose lease runs at ``now``."""
+
+    @abc.abstractmethod
+    def expire(self, now):
+        """End the subscriptions whose lease ran out; how many."""
+
+    @abc.abstractmethod
+    def enqueue(self, topic, body, content_type, link, now):
+        """A delivery of ``body`` to every subscriber of ``topic`` at ``now``; how many."""
+
+    @abc.abstractmethod
+    def claim_deliveries(self, now, hold, limit):
+        """Up to ``limit`` deliveries due at ``now``, claimed for ``hold``
+        seconds: :class:`Delivery` objects."""
+
+    @abc.abstractmethod
+    def delivered(self, delivery_id):
+        """Forget a delivery the subscriber took (or that is given up)."""
+
+    @abc.abstractmethod
+    def reschedule(self, delivery_id, due, attempts, first_attempt):
+        """Try a delivery again at ``due``."""
+
+    def close(self):
+        """Release the connection."""
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS websub_subscriptions (
+    topic TEXT NOT NULL, callback TEXT NOT NULL, secret TEXT, expires REAL NOT NULL,
+    PRIMARY KEY (topic, callback));
+CREATE INDEX IF NOT EXISTS websub_subscriptions_expires ON websub_subscriptions (expires);
+CREATE TABLE IF NOT EXISTS websub_intents (
+    id INTEGER PRIMARY KEY, mode TEXT NOT NULL, topic TEXT NOT NULL, callback TEXT NOT NULL,
+    lease_seconds INTEGER, secret TEXT, received REAL NOT NULL, claimed_until REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS websub_contents (
+    id INTEGER PRIMARY KEY, topic TEXT NOT NULL, body BLOB NOT NULL,
+    content_type TEXT NOT NULL, link TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS websub_deliveries (
+    id INTEGER PRIMARY KEY, content_id INTEGER NOT NULL, topic TEXT NOT NULL,
+    callback TEXT NOT NULL, attempts INTEGER NOT NULL, first_attempt REAL,
+    due REAL NOT NULL, claimed_until REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS websub_deliveries_due ON websub_deliveries (due);
+CREATE INDEX IF NOT EXISTS websub_deliveries_sub ON websub_deliveries (topic, callback);
+CREATE INDEX IF NOT EXISTS websub_deliveries_content ON websub_deliveries (content_id);
+"""
+
+
+def _epoch(when):
+    return when.timestamp()
+
+
+def _time(epoch):
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc)
+
+
+class SQLiteHubStore(HubStore):
+    """The hub's state in a SQLite file (WAL), safe for several processes:
+    every claim is one ``BEGIN IMMEDIATE`` transaction."""
+
+    def __init__(self, path):
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, timeout=60, isolation_level=None,
+                                   check_same_thread=False)
+        self._db.execute('PRAGMA journal_mode=WAL')
+        self._db.executescript(_SCHEMA)
+
+    def _write(self, work):
+        return sqlite.in_transaction(self._db, self._lock, work)
+
+    def add_intent(self, intent, now):
+        self._write(lambda db: db.execute(
+            'INSERT INTO websub_intents (mode, topic, callback, lease_seconds, secret,'
+            ' received, claimed_until) VALUES (?, ?, ?, ?, ?, ?, 0)',
+            (intent.mode, intent.topic, intent.callback, intent.lease_seconds, intent.secret,
+             _epoch(now))))
+
+    def claim_intents(self, now, hold, limit):
+        def claim(db):
+            rows = db.execute(
+                'SELECT id, mode, topic, callback, lease_seconds, secret FROM websub_intents'
+                ' WHERE claimed_until <= ? ORDER BY id LIMIT ?', (_epoch(now), limit)).fetchall()
+            db.executemany('UPDATE websub_intents SET claimed_until = ? WHERE id = ?',
+                           [(_epoch(now) + hold, r[0]) for r in rows])
+            return [(r[0], Intent(*r[1:])) for r in rows]
+        return self._write(claim)
+
+    def finish_intent(self, intent_id):
+        self._write(lambda db: db.execute('DELETE FROM websub_intents WHERE id = ?',
+                                          (intent_id,)))
+
+    def put_subscription(self, subscription):
+        s = subscription
+        self._write(lambda db: db.execute(
+            'INSERT OR REPLACE INTO websub_subscriptions (topic, callback, secret, expires)'
+            ' VALUES (?, ?, ?, ?)', (s.topic, s.callback, s.secret, _epoch(s.expires))))
+
+    def remove_subscription(self, topic, callback):
+        def remove(db):
+            db.execute('DELETE FROM websub_deliveries WHERE topic = ? AND callback = ?',
+                       (topic, callback))
+            _drop_orphan_contents(db)
+            return db.execute('DELETE FROM websub_subscriptions WHERE topic = ? AND callback = ?',
+                              (topic, callback)).rowcount > 0
+        return self._write(remove)
+
+    def subscriptions(self, topic, now):
+        with self._lock:
+            rows = self._db.execute(
+                'SELECT topic, callback, expires, secret FROM websub_subscriptions'
+                ' WHERE topic = ? AND expires > ? ORDER BY callback', (topic, _epoch(now)))
+            return [Subscription(t, c, _time(e), s) for t, c, e, s in rows]
+
+    def expire(self, now):
+        def expire(db):
+            db.execute('DELETE FROM websub_deliveries WHERE EXISTS (SELECT 1 FROM'
+                       ' websub_subscriptions s WHERE s.topic = websub_deliveries.topic AND'
+                       ' s.callback = websub_deliveries.callback AND s.expires <= ?)',
+                       (_epoch(now),))
+            _drop_orphan_contents(db)
+            return db.execute('DELETE FROM websub_subscriptions WHERE expires <= ?',
+                              (_epoch(now),)).rowcount
+        return self._write(expire)
+
+    def enqueue(self, topic, body, content_type, link, now):
+        def enqueue(db):
+            callbacks = [r[0] for r in db.execute(
+                'SELECT callback FROM websub_subscriptions WHERE topic = ? AND expires > ?',
+                (topic, _epoch(now)))]
+            if not callbacks:
+                return 0
+            content = db.execute('INSERT INTO websub_contents (topic, body, content_type, link)'
+                                 ' VALUES (?, ?, ?, ?)', (topic, body, content_type, link)).lastrowid
+            db.executemany(
+                'INSERT INTO websub_deliveries (content_id, topic, callback, attempts, due,'
+                ' claimed_until) VALUES (?, ?, ?, 0, ?, 0)',
+                [(content, topic, c, _epoch(now)) for c in callbacks])
+            return len(callbacks)
+        return self._write(enqueue)
+
+    def claim_deliveries(self, now, hold, limit):
+        def claim(db):
+            rows = db.execute(
+                'SELECT d.id, d.topic, d.callback, s.secret, c.body, c.content_type, c.link,'
+                ' d.attempts, d.first_attempt FROM websub_deliveries d'
+                ' JOIN websub_contents c ON c.id = d.content_id'
+                ' JOIN websub_subscriptions s ON s.topic = d.topic AND s.callback = d.callback'
+                ' WHERE d.due <= ? AND d.claimed_until <= ? ORDER BY d.due, d.id LIMIT ?',
+                (_epoch(now), _epoch(now), limit)).fetchall()
+            db.executemany('UPDATE websub_deliveries SET claimed_until = ? WHERE id = ?',
+                           [(_epoch(now) + hold, r[0]) for r in rows])
+            return [Delivery(*r) for r in rows]
+        return self._write(claim)
+
+    def delivered(self, delivery_id):
+        def forget(db):
+            row = db.execute('SELECT content_id FROM websub_deliveries WHERE id = ?',
+                             (delivery_id,)).fetchone()
+            db.execute('DELETE FROM websub_deliveries WHERE id = ?', (delivery_id,))
+            if row:
+                _drop_orphan_contents(db, 'AND id = %d' % row[0])
+        self._write(forget)
+
+    def reschedule(self, delivery_id, due, attempts, first_attempt):
+        self._write(lambda db: db.execute(
+            'UPDATE websub_deliveries SET due = ?, attempts = ?, first_attempt = ?,'
+            ' claimed_until = 0 WHERE id = ?', (_epoch(due), attempts, first_attempt, delivery_id)))
+
+    def close(self):
+        with self._lock:
+            self._db.close()
+
+
+def _drop_orphan_contents(db, only=''):
+    # Contents are shared by the deliveries of one publish; the last one out drops it.
+    db.execute('DELETE FROM websub_contents WHERE NOT EXISTS (SELECT 1 FROM websub_deliveries d'
+               ' WHERE d.content_id = websub_contents.id) ' + only)
