@@ -47,26 +47,28 @@ SEARCH_ENGINES = {'elasticsearch': ('NVS_TEST_ES_URL', 'http://127.0.0.1:9200'),
 
 def python_answer(store, query, now, conf):
     """``(columns, rows)`` of ``query`` aggregated in Python over everything the store
-    returns, as every command did before the stores aggregated."""
+    returns, as every command did before the stores aggregated: for the answers the
+    stores compute, the contract's Python fallback (:class:`nvs_notif.storage.base.Store`),
+    called past the store's own method."""
+    from nvs_notif.answers import errors
+    from nvs_notif.answers import hosts
     from nvs_notif.answers import sla
     from nvs_notif.answers import stuck
     from nvs_notif.cli import common
-    from nvs_notif import queries
     from nvs_notif import storage
     from nvs_notif import timeutil
     if query == 'sla':
         return sla.COLUMNS, storage.Store.sla(store)
     if query == 'errors':
-        docs = store.notifications(priorities=queries.ERROR_PRIORITIES)
-        return queries.ERRORS_COLUMNS, queries.errors(store.spans(), docs)
+        return errors.COLUMNS, errors.rows(storage.Store.error_groups(store))
     if query == 'stuck':
         policy = common.stuck_settings(conf)
         return stuck.COLUMNS, stuck.stuck(storage.Store.stuck_spans(store, now, policy), now,
                                           policy)
     if query == 'hosts':
         since = timeutil.parse_time(HISTORY_START, now)
-        return queries.HOSTS_COLUMNS, queries.hosts(store.notifications(since=since, until=now),
-                                                    now, since, 600.0)
+        return hosts.COLUMNS, hosts.rows(storage.Store.host_activity(store, since, now),
+                                         now, since, 600.0)
     raise ValueError('no Python path for %r' % query)
 
 

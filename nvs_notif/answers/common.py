@@ -1,5 +1,8 @@
-"""How every answer shows values: seconds, exception names, time windows."""
+"""How every answer shows values: seconds, exception names, time windows, keys."""
+import datetime
+
 from nvs_notif import faults
+from nvs_notif.timeutil import parse_iso
 
 
 def seconds(value):
@@ -25,3 +28,23 @@ def rescheduled(span):
     """Several attempts on several hosts; one attempt that ends on another host
     than it started (a resize revert) is not a reschedule."""
     return span.attempts > 1 and len(span.hosts) > 1
+
+
+#: Before and after any stored time: where a missing one sorts.
+MIN = datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)
+MAX = datetime.datetime.max.replace(tzinfo=datetime.timezone.utc)
+
+
+def doc_time(doc):
+    """A notification document's time (aware datetime), or None."""
+    return parse_iso(doc.get('timestamp'))
+
+
+def is_error(doc):
+    """Whether a notification document is an error notification (priority error or critical)."""
+    return doc.get('priority') in faults.ERROR_PRIORITIES
+
+
+def key(value):
+    """A grouping key as rows show it: ``-`` when missing or empty."""
+    return value or '-'

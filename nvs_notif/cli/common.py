@@ -6,6 +6,7 @@ status 2, the usage line, the argument named) before any store is opened; argume
 combinations argparse cannot express are checked by :func:`check`."""
 import argparse
 import dataclasses
+import itertools
 
 from oslo_config import cfg
 
@@ -165,9 +166,16 @@ def between(since, until):
 
 
 def explain_if_empty(app, rows, nothing):
-    """Return ``rows``; when there are none, say why on stderr: ``nothing`` (what was
-    asked and found missing), and the newest notification the store holds, if any, so an
-    operator sees at once whether the window or the store is the reason."""
+    """Return ``rows`` (a list, or an iterator that stays one: only its first row is
+    read here); when there are none, say why on stderr: ``nothing`` (what was asked and
+    found missing), and the newest notification the store holds, if any, so an operator
+    sees at once whether the window or the store is the reason."""
+    if not isinstance(rows, list):
+        rows = iter(rows)
+        first = next(rows, None)        # rows are tuples, never None
+        if first is not None:
+            return itertools.chain((first,), rows)
+        rows = []
     if rows:
         return rows
     newest = next(iter(app.store.notifications(limit=1)), None)

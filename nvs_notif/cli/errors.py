@@ -1,8 +1,8 @@
 """``nvs-notif errors``: which hosts and services fail, with which exceptions."""
 from cliff import lister
 
+from nvs_notif.answers import errors as errors_answer
 from nvs_notif.cli import common
-from nvs_notif import queries
 
 
 class Errors(lister.Lister):
@@ -12,7 +12,7 @@ class Errors(lister.Lister):
     on the host of its last attempt, at its failure time) or
     ``notification`` (one of priority error or critical).  A failed span's
     ``.error`` notification is counted in both; see
-    :func:`nvs_notif.queries.errors`.
+    :mod:`nvs_notif.answers.errors`.
     """
 
     def get_parser(self, prog_name):
@@ -25,13 +25,11 @@ class Errors(lister.Lister):
     def take_action(self, args):
         since, until = common.window(args)
         rows = error_rows(self.app.store, since, until, args.top)
-        return queries.ERRORS_COLUMNS, common.explain_if_empty(
+        return errors_answer.COLUMNS, common.explain_if_empty(
             self.app, rows, 'no errors %s' % common.between(since, until))
 
 
-def error_rows(store, since=None, until=None, top=None):
-    """The rows of ``errors`` (``ERRORS_COLUMNS``), the ``top`` most frequent if given."""
-    spans = store.spans(since=since, until=until)
-    docs = store.notifications(since=since, until=until, priorities=queries.ERROR_PRIORITIES)
-    rows = queries.errors(spans, docs, since, until)
-    return rows[:top] if top else rows
+def error_rows(store, since=None, until=None, top=None, project_id=None):
+    """The rows of ``errors`` (:class:`~nvs_notif.answers.errors.ErrorRow`), grouped by
+    the store, the ``top`` most frequent if given."""
+    return errors_answer.rows(store.error_groups(since, until, project_id), top)

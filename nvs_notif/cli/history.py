@@ -1,8 +1,8 @@
 """``nvs-notif history``: what a tenant, user or resource did, newest first."""
 from cliff import lister
 
+from nvs_notif.answers import history as history_answer
 from nvs_notif.cli import common
-from nvs_notif import queries
 
 
 class History(lister.Lister):
@@ -26,9 +26,9 @@ class History(lister.Lister):
         docs = store.notifications(project_id=args.project, user_id=args.user,
                                    resource_id=args.resource, since=since,
                                    until=until, limit=args.limit)
-        rows = queries.history(docs)
+        rows = history_answer.history_rows(docs)
         whose = ', '.join('%s %s' % (name, value) for name, value in (
             ('project', args.project), ('user', args.user), ('resource', args.resource))
             if value)
-        return queries.HISTORY_COLUMNS, common.explain_if_empty(
+        return history_answer.HISTORY_COLUMNS, common.explain_if_empty(
             self.app, rows, 'no notifications of %s %s' % (whose, common.between(since, until)))

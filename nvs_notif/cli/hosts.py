@@ -3,8 +3,8 @@ import datetime
 
 from cliff import lister
 
+from nvs_notif.answers import hosts as hosts_answer
 from nvs_notif.cli import common
-from nvs_notif import queries
 from nvs_notif import timeutil
 
 
@@ -36,9 +36,9 @@ class Hosts(lister.Lister):
     def take_action(self, args):
         now = common.now(args)
         since = _since(args, now)
-        docs = self.app.store.notifications(since=since, until=now)
-        rows = queries.hosts(docs, now, since, args.silent_after)
-        return queries.HOSTS_COLUMNS, common.explain_if_empty(
+        rows = hosts_answer.rows(self.app.store.host_activity(since, now), now, since,
+                                 args.silent_after)
+        return hosts_answer.COLUMNS, common.explain_if_empty(
             self.app, rows, 'no notifications %s' % common.between(since, now))
 
 

@@ -3,12 +3,13 @@ from cliff import columns
 from cliff import show
 import prettytable
 
+from nvs_notif.answers import errors as errors_answer
 from nvs_notif.answers import sla
 from nvs_notif.answers import stuck
+from nvs_notif.answers import trace as trace_answer
 from nvs_notif.cli import common
 from nvs_notif.cli.errors import error_rows
 from nvs_notif.cli.trace import trace_spans
-from nvs_notif import queries
 from nvs_notif import timeutil
 
 #: The columns of ``sla`` the report keeps.
@@ -76,15 +77,15 @@ class Report(show.ShowOne):
             sample_name = '%s (%s: %d attempts on %s)' % (
                 sample.request_id, sample.operation, sample.attempts,
                 ', '.join(sorted(sample.hosts)))
-            trace = queries.trace_tree(trace_spans(store, sample.request_id), now,
-                                       policy, ident=sample.request_id)
+            trace = trace_answer.trace_tree(trace_spans(store, sample.request_id), now,
+                                            policy, ident=sample.request_id)
         rows = [('now', timeutil.iso(now) if latest else None),
                 ('service levels', _Table(_SLA_COLUMNS, levels)),
-                ('top errors', _Table(queries.ERRORS_COLUMNS,
+                ('top errors', _Table(errors_answer.COLUMNS,
                                       error_rows(store, top=args.top))),
                 ('stuck requests', _Table(stuck.COLUMNS,
                                           stuck.stuck(store.stuck_spans(now, policy), now, policy)
                                           if latest else [])),
                 ('sample request', sample_name),
-                ('sample trace', _Table(queries.TRACE_COLUMNS, trace))]
+                ('sample trace', _Table(trace_answer.TRACE_COLUMNS, trace))]
         return tuple(zip(*rows))

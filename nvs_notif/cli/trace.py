@@ -1,8 +1,8 @@
 """``nvs-notif trace``: everything about one request, across services."""
 from cliff import lister
 
+from nvs_notif.answers import trace as trace_answer
 from nvs_notif.cli import common
-from nvs_notif import queries
 
 #: Rounds of following global request ids (request -> its global request ->
 #: the other requests made on its behalf).
@@ -23,7 +23,7 @@ def trace_spans(store, ident, hops=MAX_HOPS):
                       + store.spans(global_request_id=request)):
                 found[s.span_id] = s
         asked |= wanted
-        wanted = queries.related_request_ids(found.values(), ident)
+        wanted = trace_answer.related_request_ids(found.values(), ident)
         if wanted <= asked:
             break
     return list(found.values())
@@ -57,11 +57,12 @@ class Trace(lister.Lister):
         spans = trace_spans(store, args.id)
         if args.raw:
             requests = sorted({s.request_id for s in spans if s.request_id} | {args.id})
-            rows = queries.raw_rows(store.notifications(request_ids=requests))
-            return queries.RAW_COLUMNS, common.explain_if_empty(
+            rows = trace_answer.raw_rows(store.notifications(request_ids=requests,
+                                                             oldest_first=True))
+            return trace_answer.RAW_COLUMNS, common.explain_if_empty(
                 self.app, rows, 'no notification of request %s' % args.id)
         now = common.now(args)
-        rows = queries.trace_tree(spans, now, common.stuck_settings(self.app.conf),
-                                  ident=args.id)
-        return queries.TRACE_COLUMNS, common.explain_if_empty(
+        rows = trace_answer.trace_tree(spans, now, common.stuck_settings(self.app.conf),
+                                       ident=args.id)
+        return trace_answer.TRACE_COLUMNS, common.explain_if_empty(
             self.app, rows, 'no span of request %s' % args.id)

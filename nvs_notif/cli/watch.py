@@ -5,8 +5,9 @@ import time
 
 from cliff import command
 
+from nvs_notif.answers import errors as errors_answer
+from nvs_notif.answers import history as history_answer
 from nvs_notif.cli import common
-from nvs_notif import queries
 from nvs_notif import timeutil
 
 _FORMAT = '%-32s %-8s %-12s %-44s %-40s %s'
@@ -58,9 +59,6 @@ class Watch(command.Command):
         return parser
 
     def take_action(self, args):
-        filters = dict(project=args.project, request=args.request, host=args.host,
-                       service=args.service, event_type=args.event_type,
-                       errors_only=args.errors_only)
         deadline = time.monotonic() + args.duration if args.duration is not None else None
         late = max(args.late, 0.0)
         if args.since:
@@ -69,15 +67,15 @@ class Watch(command.Command):
             # The first poll only learns what is already there.
             since, show = timeutil.utcnow() - datetime.timedelta(seconds=late), False
         left = args.count
-        seen = {}
+        tail = history_answer.Tail(since, late)
         try:
             while left is None or left > 0:
-                docs = self._poll(since, args)
-                fresh, seen, since = queries.tail_step(
-                    (d for d in docs if queries.watch_match(d, **filters)), seen, since, late)
-                for doc in (fresh if show else [])[:left]:
-                    self._emit(doc, args.format)
-                    left = left - 1 if left is not None else None
+                for doc in tail.step(self._poll(tail, args, left if show else None)):
+                    if show:
+                        self._emit(doc, args.format)
+                        left = left - 1 if left is not None else None
+                        if left == 0:
+                            break
                 show = True
                 self.app.stdout.flush()
                 remaining = deadline - time.monotonic() if deadline is not None else None
@@ -91,17 +89,20 @@ class Watch(command.Command):
             self.app.stdout.flush()
         return 0
 
-    def _poll(self, since, args):
-        """Ask the store for what it can filter itself; the rest is queries.watch_match."""
+    def _poll(self, tail, args, left):
+        """What the store lists since the tail's bound, oldest first, every filter
+        applied by the store; at most ``left`` new ones (plus those already shown
+        that it may list again)."""
         return self.app.store.notifications(
-            since=since, project_id=args.project,
-            request_ids=None,  # a request may match by its global request id
-            priorities=queries.ERROR_PRIORITIES if args.errors_only else None)
+            since=tail.since, project_id=args.project, request=args.request, host=args.host,
+            service=args.service, event_type=args.event_type,
+            priorities=errors_answer.PRIORITIES if args.errors_only else None,
+            oldest_first=True, limit=left + len(tail.seen) if left is not None else None)
 
     def _emit(self, doc, fmt):
-        row = queries.watch_row(doc)
+        row = history_answer.watch_row(doc)
         if fmt == 'json':
-            line = json.dumps(dict(zip(queries.WATCH_COLUMNS, row)), sort_keys=True)
+            line = json.dumps(dict(zip(history_answer.WATCH_COLUMNS, row)), sort_keys=True)
         else:
             line = (_FORMAT % row).rstrip()
         self.app.stdout.write(line + '\n')

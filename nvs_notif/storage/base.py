@@ -8,6 +8,8 @@ import urllib.parse
 
 from stevedore import driver
 
+from nvs_notif.answers import errors as errors_answer
+from nvs_notif.answers import hosts as hosts_answer
 from nvs_notif.answers import sla as answers_sla
 from nvs_notif.answers import summary
 from nvs_notif import credentials as credentials_mod
@@ -207,12 +209,17 @@ class Store(metaclass=abc.ABCMeta):
         or None: the "now" of a replayed store."""
         return summary.latest_time(self.spans(project_id=project_id))
 
+    # -- listings and aggregations of notifications (errors, hosts, history, trace, watch)
+
     def notifications(self, request_ids=None, project_id=None, user_id=None,
                       resource_id=None, since=None, until=None, priorities=None,
-                      limit=None):
-        """Stored notification documents (dicts), newest first, read lazily.
+                      limit=None, host=None, service=None, event_type=None, request=None,
+                      oldest_first=False, after=None):
+        """Stored notification documents (dicts), streamed: newest first by
+        ``(timestamp, message_id)``, or oldest first.
 
-        Ties on ``timestamp`` are broken by ``message_id``, descending.
+        Stores read them in pages (bounded memory whatever the listing's
+        length) and apply every filter and the limit themselves.
 
         :param request_ids: notifications of any of these request ids
         :param project_id: of this project
@@ -222,10 +229,64 @@ class Store(metaclass=abc.ABCMeta):
         :param until: aware datetime, inclusive (coarse, like :meth:`spans`)
         :param priorities: notifications of any of these priorities
         :param limit: at most this many
+        :param host: from this host
+        :param service: from this service (``nova``...)
+        :param event_type: whose event type starts with this prefix
+        :param request: whose request id or global request id is this
+        :param oldest_first: ascending ``(timestamp, message_id)`` order
+        :param after: ``(timestamp ISO text, message_id)`` of a document
+            listed before: only what follows it in this order (a page marker)
         :returns: an iterator of dicts shaped by
             :func:`nvs_notif.storage.documents.notification_doc`
         """
         raise NotImplementedError('%s cannot read notifications' % type(self).__name__)
+
+    def notification_page(self, limit, marker=None, **filters):
+        """One page of notifications, newest first by ``(timestamp, message_id)``.
+
+        :param limit: at most this many (> 0)
+        :param marker: None for the first page, else the ``next`` marker the
+            previous page returned
+        :param filters: :meth:`notifications`' filters (``project_id``...)
+        :returns: ``(documents, next)``: ``next`` is the last document's
+            ``(timestamp, message_id)`` when the page is full, else None
+        """
+        docs = list(self.notifications(limit=limit, after=marker, **filters))
+        last = docs[-1] if len(docs) == limit else None
+        return docs, (last['timestamp'], last['message_id']) if last else None
+
+    def error_groups(self, since=None, until=None, project_id=None):
+        """What ``nvs-notif errors`` counts (:mod:`nvs_notif.answers.errors`):
+        failed spans by host, service and ``error_key`` at their ``finished``
+        time, and notifications of priority error or critical by host, service
+        and ``error_key`` at their time, each with its count and first and
+        last time, exactly inside ``since``..``until`` (inclusive).
+
+        :param project_id: only spans and notifications of this project
+        :returns: an iterable of :class:`~nvs_notif.answers.errors.ErrorGroup`
+
+        Stores group in the engine (one row per group crosses into Python).
+        This fallback reads every span and error notification into Python.
+        """
+        return errors_answer.groups_of(
+            self.spans(since=since, until=until, project_id=project_id),
+            self.notifications(since=since, until=until, project_id=project_id,
+                               priorities=errors_answer.PRIORITIES), since, until)
+
+    def host_activity(self, since, until, project_id=None):
+        """What ``nvs-notif hosts`` counts (:mod:`nvs_notif.answers.hosts`):
+        per host and service, the notifications timed exactly inside
+        ``since``..``until`` (inclusive), those of priority error or critical,
+        and the newest one's time.
+
+        :param project_id: only notifications of this project
+        :returns: an iterable of :class:`~nvs_notif.answers.hosts.HostActivity`
+
+        Stores group in the engine; this fallback reads every notification of
+        the window into Python.
+        """
+        return hosts_answer.activity_of(
+            self.notifications(since=since, until=until, project_id=project_id), since, until)
 
     @abc.abstractmethod
     def count(self, kind):

@@ -77,6 +77,9 @@ class Engine(search.Engine):
     def mget(self, docs):
         return self.client.mget(docs=docs)
 
+    def search(self, index, body):
+        return self.client.search(index=index, ignore_unavailable=True, **body)
+
 
 class ElasticsearchStore(search.SearchStore):
     """``elasticsearch://host:9200?index_prefix=nvs&refresh=false&bulk_size=500``."""

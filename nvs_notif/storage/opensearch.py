@@ -71,6 +71,9 @@ class Engine(search.Engine):
     def mget(self, docs):
         return self.client.mget(body={'docs': docs})
 
+    def search(self, index, body):
+        return self.client.search(index=index, body=body, ignore_unavailable=True)
+
 
 class OpenSearchStore(search.SearchStore):
     """``opensearch://host:9200?index_prefix=nvs&refresh=false&bulk_size=500``."""

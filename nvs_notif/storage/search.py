@@ -16,6 +16,7 @@ import urllib.parse
 from nvs_notif import timeutil
 from nvs_notif.storage import base
 from nvs_notif.storage import documents
+from nvs_notif.storage import search_reads
 from nvs_notif.storage import search_templates
 from nvs_notif.storage import search_writer
 
@@ -83,6 +84,11 @@ class Engine(metaclass=abc.ABCMeta):
     @abc.abstractmethod
     def mget(self, docs):
         """Real-time get of ``docs`` (``[{'_index', '_id'}]``), ``_source`` included."""
+
+    @abc.abstractmethod
+    def search(self, index, body):
+        """The response of a search request ``body`` (query, aggregations) on
+        ``index``, missing indices ignored."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,11 +168,11 @@ class SearchStore(base.Store):
     @base.operation
     def spans(self, request_id=None, global_request_id=None, project_id=None,
               operation=None, since=None, until=None):
-        filters = _terms(request_id=request_id, global_request_id=global_request_id,
+        filters = search_reads.terms(request_id=request_id, global_request_id=global_request_id,
                          project_id=project_id)
         if operation is not None:
             filters.append({'prefix': {'operation': operation}})
-        window = _range(since, until)
+        window = search_reads.date_range(since, until)
         if window:
             filters.append({'bool': {'minimum_should_match': 1, 'should': [
                 {'range': {field: window}} for field in ('start', 'end', 'failed', 'aborted')]}})
@@ -178,7 +184,7 @@ class SearchStore(base.Store):
         # operation's cutoff by the engine; a span matching several prefixes
         # may come back under a shorter one's: answers.stuck judges exactly.
         filters = [{'term': {'status': 'open'}}, _past_limits(now, policy)]
-        filters += _terms(project_id=project_id)
+        filters += search_reads.terms(project_id=project_id)
         if operation is not None:
             filters.append({'prefix': {'operation': operation}})
         return self._scan_spans(filters)
@@ -187,34 +193,36 @@ class SearchStore(base.Store):
         self._refresh(self.layout.index('spans'))
         return self._read_ready(self.layout.index('spans'), lambda: [
             documents.span_from_doc(hit['_source']) for hit in self.engine.helpers.scan(
-                self.client, index=self.layout.index('spans'), query={'query': _bool(filters)},
+                self.client, index=self.layout.index('spans'),
+                query={'query': search_reads.bool_filter(filters)},
                 ignore_unavailable=True)])
 
     @base.operation
     def notifications(self, request_ids=None, project_id=None, user_id=None,
                       resource_id=None, since=None, until=None, priorities=None,
-                      limit=None):
-        filters = _terms(project_id=project_id, user_id=user_id, resource_id=resource_id)
-        for field, values in (('request_id', request_ids), ('priority', priorities)):
-            if values is not None:
-                filters.append({'terms': {field: list(values)}})
-        window = _range(since, until)
-        if window:
-            filters.append({'range': {'timestamp': window}})
+                      limit=None, host=None, service=None, event_type=None, request=None,
+                      oldest_first=False, after=None):
+        filters = search_reads.notification_filters(
+            request_ids=request_ids, project_id=project_id, user_id=user_id,
+            resource_id=resource_id, since=since, until=until, priorities=priorities,
+            host=host, service=service, event_type=event_type, request=request)
         name = self.layout.alias('notifications')
         self._refresh(name)
         if limit is not None and limit <= 0:
             return iter(())
+        # The client's scan helper: a scroll, read a page at a time.
         hits = self.engine.helpers.scan(
             self.client, index=name, ignore_unavailable=True, preserve_order=True,
             size=min(limit or 1000, 1000),
-            query={'query': _bool(filters),
-                   # timestamp.exact: indices made before it existed sort as if
-                   # it were missing (ties by message_id, as before).
-                   'sort': [{'timestamp': 'desc'},
-                            {'timestamp.exact': {'order': 'desc', 'unmapped_type': 'keyword'}},
-                            {'message_id': 'desc'}]})
+            query=search_reads.listing(filters, oldest_first, after))
         return (hit['_source'] for hit in itertools.islice(hits, limit))
+
+    @base.operation
+    def host_activity(self, since, until, project_id=None):
+        name = self.layout.alias('notifications')
+        self._refresh(name)
+        return self._read_ready(name, lambda: search_reads.host_activity(
+            self.engine.search, name, since, until, project_id))
 
     def _refresh(self, name):
         """Make what was written to ``name`` searchable before a read.
@@ -286,19 +294,6 @@ class SearchStore(base.Store):
         super().close()
 
 
-def _terms(**fields):
-    return [{'term': {f: v}} for f, v in fields.items() if v is not None]
-
-
-def _range(since, until):
-    window = {}
-    if since is not None:
-        window['gte'] = timeutil.iso(since)
-    if until is not None:
-        window['lte'] = timeutil.iso(until)
-    return window
-
-
 def _open_since_at_most(cutoff):
     """Open spans whose running attempt started at or before ``cutoff``
     (:attr:`nvs_notif.spans.Span.open_since`: the start while nothing ended or
@@ -321,7 +316,3 @@ def _past_limits(now, policy):
     other = {'bool': {'must_not': [{'prefix': {'operation': p}} for p, _ in policy.overrides],
                       'filter': [_open_since_at_most(base.stuck_cutoff(now, policy.default))]}}
     return {'bool': {'minimum_should_match': 1, 'should': prefixed + [other]}}
-
-
-def _bool(filters):
-    return {'bool': {'filter': filters}} if filters else {'match_all': {}}

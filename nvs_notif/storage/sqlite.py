@@ -15,6 +15,7 @@ from nvs_notif import spans as spans_mod
 from nvs_notif import timeutil
 from nvs_notif.storage import base
 from nvs_notif.storage import documents
+from nvs_notif.storage import sqlite_reads
 
 _SCHEMA = """
 -- A notification is kept once per (timestamp, message_id): a redelivery or
@@ -133,17 +134,6 @@ def _add_missing_columns(db):
         db.execute('ALTER TABLE %s ADD COLUMN "%s" TEXT' % (table, column))
         if (table, column) in _FILL_ADDED:
             db.execute(_FILL_ADDED[table, column])
-
-
-def _add_operation_prefix(where, args, operation):
-    # A range the spans_operation index serves: with BINARY collation the
-    # operations starting with the prefix sort from it to (not including) the
-    # prefix with its last character incremented.
-    where.append('operation >= ? AND substr(operation, 1, ?) = ?')
-    args += [operation, len(operation), operation]
-    if operation[-1] != '\U0010ffff':
-        where.append('operation < ?')
-        args.append(operation[:-1] + chr(ord(operation[-1]) + 1))
 
 
 def _opened_before(now, seconds):
@@ -288,18 +278,13 @@ class SQLiteStore(base.Store):
                 where.append('%s = ?' % column)
                 args.append(value)
         if operation:
-            _add_operation_prefix(where, args, operation)
+            sqlite_reads.add_prefix(where, args, 'operation', operation)
         if since is not None or until is not None:
             either = []
             # aborted: an inner operation failed with its outer one (spans.Span.aborted_at)
             for column in ('start', '"end"', 'failed', "json_extract(doc, '$.aborted')"):
                 bounds = []
-                if since is not None:
-                    bounds.append('%s >= ?' % column)
-                    args.append(timeutil.iso(since))
-                if until is not None:
-                    bounds.append('%s <= ?' % column)
-                    args.append(timeutil.iso(until))
+                sqlite_reads.window(bounds, args, column, since, until)
                 either.append('(%s)' % ' AND '.join(bounds))
             where.append('(%s)' % ' OR '.join(either))
         query = 'SELECT doc FROM spans'
@@ -317,7 +302,7 @@ class SQLiteStore(base.Store):
         where = ["status = 'open'", 'open_since <= ?', 'open_since <= ' + limit]
         args = [latest] + limit_args
         if operation:
-            _add_operation_prefix(where, args, operation)
+            sqlite_reads.add_prefix(where, args, 'operation', operation)
         if project_id is not None:
             where.append('project_id = ?')
             args.append(project_id)
@@ -326,37 +311,25 @@ class SQLiteStore(base.Store):
                                     + ' AND '.join(where), args).fetchall()
         return [documents.span_from_doc(json.loads(doc)) for (doc,) in rows]
 
+    def _read(self, sql, args):
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
     @base.operation
     def notifications(self, request_ids=None, project_id=None, user_id=None,
                       resource_id=None, since=None, until=None, priorities=None,
-                      limit=None):
-        where, args = [], []
-        for column, value in (('project_id', project_id), ('user_id', user_id),
-                              ('resource_id', resource_id)):
-            if value is not None:
-                where.append('%s = ?' % column)
-                args.append(value)
-        for column, values in (('request_id', request_ids), ('priority', priorities)):
-            if values is not None:
-                values = list(values)
-                where.append('%s IN (%s)' % (column, ','.join('?' * len(values))))
-                args += values
-        if since is not None:
-            where.append('timestamp >= ?')
-            args.append(timeutil.iso(since))
-        if until is not None:
-            where.append('timestamp <= ?')
-            args.append(timeutil.iso(until))
-        query = 'SELECT doc FROM notifications'
-        if where:
-            query += ' WHERE ' + ' AND '.join(where)
-        query += ' ORDER BY timestamp DESC, message_id DESC'
-        if limit is not None:
-            query += ' LIMIT ?'
-            args.append(int(limit))
-        with self._lock:
-            rows = self._db.execute(query, args).fetchall()
-        return (json.loads(doc) for (doc,) in rows)
+                      limit=None, host=None, service=None, event_type=None, request=None,
+                      oldest_first=False, after=None):
+        where, args = sqlite_reads.notification_filter(
+            request_ids=request_ids, project_id=project_id, user_id=user_id,
+            resource_id=resource_id, since=since, until=until, priorities=priorities,
+            host=host, service=service, event_type=event_type, request=request)
+        return sqlite_reads.notification_pages(self._read, where, args, limit, oldest_first,
+                                               after)
+
+    @base.operation
+    def host_activity(self, since, until, project_id=None):
+        return sqlite_reads.host_activity(self._read, since, until, project_id)
 
     @base.operation
     def count(self, kind):

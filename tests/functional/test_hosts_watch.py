@@ -15,8 +15,8 @@ import uuid
 
 import pytest
 
+from nvs_notif.answers import history
 from nvs_notif import pipeline
-from nvs_notif import queries
 from nvs_notif import replay
 from nvs_notif import simulate
 from nvs_notif import storage
@@ -146,14 +146,13 @@ def store_url(request, tmp_path):
 def first_poll(monkeypatch):
     """Set once watch's first poll is done (what was already stored is known)."""
     done = threading.Event()
-    real = queries.tail_step
+    real = history.Tail.step
 
     def step(*args, **kwargs):
-        result = real(*args, **kwargs)
+        yield from real(*args, **kwargs)
         done.set()
-        return result
 
-    monkeypatch.setattr(queries, 'tail_step', step)
+    monkeypatch.setattr(history.Tail, 'step', step)
     return done
 
 
@@ -195,6 +194,11 @@ def test_watch_prints_new_notifications(store_url, first_poll):
 
 
 def test_watch_filters_and_duration(store_url, first_poll):
+    # The store (a search engine's templates and daily index) made before the
+    # watch starts: the writes below then take milliseconds, not the seconds
+    # of making an index on a loaded machine, and land inside --duration.
+    write(store_url, [message(now() - datetime.timedelta(seconds=1), 0, request='req-old')])
+
     def writer():
         t = now()
         write(store_url, [

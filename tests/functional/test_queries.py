@@ -12,15 +12,16 @@ import uuid
 
 import pytest
 
+from nvs_notif.answers import errors as errors_answer
 from nvs_notif.answers import stuck
 from nvs_notif.answers import summary
 from nvs_notif.cli import common
 from nvs_notif import faults
-from nvs_notif import queries
 from nvs_notif import replay
 from nvs_notif import simulate
 from nvs_notif import spans as spans_mod
 from nvs_notif import storage
+from nvs_notif import timeutil
 from tests.functional.cli import on_every_store
 from tests.functional.support import delete_prefix, store_url
 
@@ -127,7 +128,7 @@ def test_errors(stores, spans):
     assert counted == by_exception
     store = storage.get_store(stores['sqlite'])
     try:
-        error_docs = list(store.notifications(priorities=queries.ERROR_PRIORITIES))
+        error_docs = list(store.notifications(priorities=errors_answer.PRIORITIES))
     finally:
         store.close()
     assert sum(r['count'] for r in rows if r['source'] == 'notification') == len(error_docs)
@@ -270,3 +271,100 @@ def test_read_filters_agree(stores, spans):
     finally:
         for st in opened.values():
             st.close()
+
+
+@pytest.fixture(scope='module')
+def opened(stores):
+    """Every store of ``stores``, opened: ``{name: Store}``."""
+    opened = {name: storage.get_store(url) for name, url in stores.items()}
+    yield opened
+    for store in opened.values():
+        store.close()
+
+
+@pytest.fixture(scope='module')
+def docs(opened):
+    """Every stored notification, newest first (SQLite's listing)."""
+    return list(opened['sqlite'].notifications())
+
+
+def test_listing_filters_and_order_agree(opened, docs):
+    """The filters ``watch`` and the API push into the store select the same
+    notifications, in the same exact order both ways, from every store."""
+    some = next(d for d in docs if d['priority'] == 'error' and d.get('global_request_id'))
+    filters = [dict(host=some['host']), dict(service=some['service'], limit=40),
+               dict(event_type='compute.instance.'), dict(event_type=some['event_type']),
+               dict(request=some['global_request_id']), dict(request=some['request_id']),
+               dict(project_id=some['project_id'], priorities=['error', 'critical']),
+               dict(since=timeutil.parse_iso(docs[700]['timestamp']), host=some['host'])]
+    for f in filters:
+        for oldest_first in (False, True):
+            got = {name: [d['message_id'] for d in st.notifications(oldest_first=oldest_first,
+                                                                    **f)]
+                   for name, st in opened.items()}
+            assert got['sqlite'] and all(g == got['sqlite'] for g in got.values()), f
+    expected = [d['message_id'] for d in docs if d['host'] == some['host']]
+    assert [d['message_id'] for d in opened['elasticsearch'].notifications(
+        host=some['host'])] == expected
+    both = [d['message_id'] for d in docs
+            if some['global_request_id'] in (d['request_id'], d['global_request_id'])]
+    assert len(both) > 1 and [d['message_id'] for d in opened['opensearch'].notifications(
+        request=some['global_request_id'], oldest_first=True)] == both[::-1]
+
+
+def test_notification_pages_of_a_project(opened, docs):
+    """Pages newest first by (timestamp, message_id), each after the previous
+    page's marker: together the project's notifications, once each, on every store."""
+    project = collections.Counter(d['project_id'] for d in docs if d['project_id'])
+    project = project.most_common(1)[0][0]
+    mine = [d['message_id'] for d in docs if d['project_id'] == project]
+    assert len(mine) > 70
+    for name, store in opened.items():
+        pages, marker = [], None
+        while True:
+            page, marker = store.notification_page(25, marker, project_id=project)
+            pages.append([d['message_id'] for d in page])
+            assert len(page) <= 25, name
+            if marker is None:
+                break
+            assert marker == (page[-1]['timestamp'], page[-1]['message_id'])
+        assert [m for p in pages for m in p] == mine, name
+        assert [len(p) for p in pages[:-1]] == [25] * (len(pages) - 1)
+        # the marker's timestamp ties are ordered by message_id: a marker just
+        # above a stored row's id (same time) starts at that row; the empty id, after it
+        at = len(docs) // 2
+        stamp, message_id = docs[at]['timestamp'], docs[at]['message_id']
+        ids = [d['message_id'] for d in docs]
+        for marker, start in (((stamp, message_id + '0'), at), ((stamp, message_id), at + 1),
+                              ((stamp, ''), at + 1)):
+            page, _ = store.notification_page(3, marker)
+            assert [d['message_id'] for d in page] == ids[start:start + 3], (name, marker)
+
+
+def test_host_activity_is_computed_by_every_store_as_the_python_path(opened, docs):
+    """Each store's aggregation gives the Python fallback's groups, windows
+    bounded exactly at stored (microsecond) times, and per project."""
+    stamps = sorted(timeutil.parse_iso(d['timestamp']) for d in docs)
+    project = docs[0]['project_id']
+    windows = [(stamps[0], stamps[-1], None), (stamps[10], stamps[-10], None),
+               (stamps[100], stamps[100], None), (stamps[0], stamps[-1], project),
+               (stamps[-1] + datetime.timedelta(microseconds=1), stamps[-1]
+                + datetime.timedelta(hours=1), None)]
+    for since, until, project_id in windows:
+        python = sorted(storage.Store.host_activity(opened['sqlite'], since, until,
+                                                    project_id))
+        for name, store in opened.items():
+            assert sorted(store.host_activity(since, until, project_id)) == python, (
+                name, since, until)
+    full = storage.Store.host_activity(opened['sqlite'], stamps[0], stamps[-1])
+    assert sum(a.count for a in full) == len(docs) and sum(a.errors for a in full) > 0
+
+
+def test_hosts_rows_on_every_store(stores, docs):
+    first, last = docs[-1]['timestamp'], docs[0]['timestamp']
+    rows = on_every_store(stores, 'hosts', '--since', first, '--now', last,
+                          '--silent-after', '60s')
+    assert sum(r['notifications'] for r in rows) == len(docs)
+    assert sum(r['notifications'] for r in rows if r['host'] == '-') == sum(
+        1 for d in docs if not d['host'])
+    assert len({r['host'] for r in rows}) > 3

@@ -1,15 +1,18 @@
-"""Unit tests for the read-side answers (nvs_notif.queries) on hand-built spans and docs."""
+"""Unit tests for the read-side answers (nvs_notif.queries, nvs_notif.answers) on hand-built
+spans and docs."""
 import argparse
 import dataclasses
 import datetime
 
 import pytest
 
+from nvs_notif.answers import errors as errors_answer
+from nvs_notif.answers import history
 from nvs_notif.answers import sla
 from nvs_notif.answers import stuck
 from nvs_notif.answers import summary
+from nvs_notif.answers import trace
 from nvs_notif.cli import common
-from nvs_notif import queries
 from nvs_notif import timeutil
 from nvs_notif.notification import Fault
 from nvs_notif.spans import Span
@@ -41,6 +44,11 @@ def doc(seconds, event_type='compute.instance.create.error', priority='error', h
     return {'message_id': message_id or 'm-%s' % seconds, 'timestamp': t(seconds).isoformat(),
             'event_type': event_type, 'priority': priority, 'host': host, 'service': 'nova',
             'error_type': exc, 'request_id': request, 'resource_id': 'i1', 'state': 'error'}
+
+
+def errors(spans, docs, since=None, until=None):
+    """The ``errors`` rows of ``spans`` and ``docs`` by the Python path (the stores' fallback)."""
+    return errors_answer.rows(errors_answer.groups_of(spans, docs, since, until))
 
 
 class TestParseTime:
@@ -83,7 +91,7 @@ class TestTrace:
         ]
 
     def test_tree_order_and_indent(self):
-        rows = queries.trace_tree(self.spans(), t(100), POLICY, ident='r1')
+        rows = trace.trace_tree(self.spans(), t(100), POLICY, ident='r1')
         assert [r[0] for r in rows] == [
             'orchestration.stack.create', '  scheduler.select_destinations',
             '  compute.instance.create', '    port.create', '  volume.create']
@@ -96,25 +104,28 @@ class TestTrace:
     def test_siblings_hang_under_the_traced_request(self):
         # Without the global request's own spans, r3 (same global id) is r1's child.
         spans = [s for s in self.spans() if s.request_id != 'g1']
-        rows = queries.trace_tree(spans, t(100), POLICY, ident='r1')
+        rows = trace.trace_tree(spans, t(100), POLICY, ident='r1')
         assert [r[0] for r in rows] == [
             'scheduler.select_destinations', 'compute.instance.create',
             '  volume.create', '  port.create']
         # Traced by the global id: r1 and r3 are roots in start order, r2 stays r1's child.
-        rows = queries.trace_tree(spans, t(100), POLICY, ident='g1')
+        rows = trace.trace_tree(spans, t(100), POLICY, ident='g1')
         assert [r[0].strip() for r in rows][2:] == ['port.create', 'volume.create']
         assert [r[0].startswith('  ') for r in rows] == [False, False, True, False]
 
     def test_timeout_uses_per_operation_limit(self):
-        rows = queries.trace_tree(self.spans(), t(700), POLICY, ident='r1')
+        rows = trace.trace_tree(self.spans(), t(700), POLICY, ident='r1')
         assert rows[0][6] == 'timeout'
 
     def test_related_request_ids(self):
-        assert queries.related_request_ids(self.spans()[:3], 'r1') == {'r1', 'g1', 'r2'}
+        assert trace.related_request_ids(self.spans()[:3], 'r1') == {'r1', 'g1', 'r2'}
 
-    def test_raw_rows_oldest_first(self):
-        rows = queries.raw_rows([doc(5), doc(1), doc(3)])
-        assert [r[1] for r in rows] == [t(1).isoformat(), t(3).isoformat(), t(5).isoformat()]
+    def test_raw_rows_in_the_stores_order(self):
+        rows = list(trace.raw_rows(iter([doc(1), doc(3, exc=None), doc(5)])))
+        assert [r.timestamp for r in rows] == [t(1).isoformat(), t(3).isoformat(),
+                                               t(5).isoformat()]
+        assert rows[1] == ('compute.instance.create.error', t(3).isoformat(), 'host-1',
+                           'error', None, 'r1')
 
 
 def hung_retry(request='r1'):
@@ -131,21 +142,21 @@ class TestErrors:
                  span('a', 'r3', 0, failed=20, host='host-2', exc=None),
                  span('a', 'r4', 0, end=5)]
         docs = [doc(10), doc(50, host='host-2'), doc(60, priority='info')]
-        rows = queries.errors(spans, docs)
+        rows = errors(spans, docs)
         assert rows[0] == ('span', 'host-1', 'nova', 'E1', 2, t(10).isoformat(),
                            t(30).isoformat())
         assert ('span', 'host-2', 'nova', '-', 1, t(20).isoformat(), t(20).isoformat()) in rows
         assert sum(r[4] for r in rows if r[0] == 'notification') == 2
-        windowed = queries.errors(spans, docs, since=t(15), until=t(40))
+        windowed = errors(spans, docs, since=t(15), until=t(40))
         assert [(r[0], r[1], r[4]) for r in windowed] == [('span', 'host-1', 1),
                                                           ('span', 'host-2', 1)]
 
     def test_failure_then_success_is_not_an_error(self):
-        assert queries.errors([span('a', 'r1', 0, failed=5, end=9, exc='E')], []) == []
+        assert errors([span('a', 'r1', 0, failed=5, end=9, exc='E')], []) == []
 
     def test_failure_then_running_attempt_is_not_an_error(self):
         # host-1 failed, the reschedule to host-2 still runs: nothing failed yet
-        assert queries.errors([hung_retry()], []) == []
+        assert errors([hung_retry()], []) == []
 
 
 class TestStuck:
@@ -169,7 +180,7 @@ class TestStuck:
              3 * 3600 - 6.0, 1800.0)]
 
     def test_trace_and_sla_of_a_hung_retry(self):
-        (row,) = queries.trace_tree([hung_retry()], t(3 * 3600), POLICY, ident='r1')
+        (row,) = trace.trace_tree([hung_retry()], t(3 * 3600), POLICY, ident='r1')
         assert row[4:8] == (None, 2, 'timeout', 'retried after ComputeResourcesUnavailable')
         (row,) = sla.sla([hung_retry()])
         assert row[3:6] == (0.0, '', None)
@@ -245,11 +256,14 @@ class TestBreakdown:
 
 
 class TestHistory:
-    def test_newest_first_with_ties(self):
-        rows = queries.history([doc(1, message_id='a'), doc(5, message_id='b'),
-                                doc(1, message_id='c')])
-        assert [r[0] for r in rows] == [t(5).isoformat(), t(1).isoformat(), t(1).isoformat()]
+    def test_rows_in_the_stores_order(self):
+        rows = list(history.history_rows(iter([doc(5, message_id='b'), doc(1, message_id='c'),
+                                               doc(1, message_id='a')])))
+        assert [r.timestamp for r in rows] == [t(5).isoformat(), t(1).isoformat(),
+                                               t(1).isoformat()]
         assert [r[8] for r in rows] == ['NoValidHost'] * 3
+        assert rows[0] == (t(5).isoformat(), 'compute.instance.create.error', 'error', 'nova',
+                           'host-1', 'r1', 'i1', 'error', 'NoValidHost')
 
 
 def test_existing_summary_still_works():
@@ -300,7 +314,8 @@ class TestSQLiteReads:
     def test_notification_filters(self, store):
         docs = list(store.notifications())
         assert len(docs) == 600
-        assert docs == queries._newest_first(docs)
+        assert docs == sorted(docs, key=lambda d: (d['timestamp'], d['message_id']),
+                              reverse=True)
         project = docs[0]['project_id']
         mine = list(store.notifications(project_id=project, limit=7))
         assert mine == [d for d in docs if d['project_id'] == project][:7]
@@ -320,7 +335,7 @@ def test_exceptions_without_a_class_are_grouped_by_their_masked_message():
     docs = [dict(doc(5, exc=None, request='r1'),
                  error_message='VDI too big for requested resize up: vm 7 has 40 GB')]
     key = 'VDI too big for requested resize up: # has # GB'
-    assert queries.errors(spans, docs) == [
+    assert errors(spans, docs) == [
         ('span', 'host-1', 'nova', key, 2, t(5).isoformat(), t(7).isoformat()),
         ('notification', 'host-1', 'nova', 'VDI too big for requested resize up: vm # has # GB',
          1, t(5).isoformat(), t(5).isoformat())]
@@ -333,7 +348,7 @@ def test_an_aborted_span_counts_when_its_outer_operation_failed():
     inner = dataclasses.replace(span('compute.instance.shutdown', 'r1', 2), aborted=t(5),
                                 fault=Fault(exception='InstanceTerminationFailure'))
     assert inner.status == 'failure'
-    assert queries.errors([inner], []) == [
+    assert errors([inner], []) == [
         ('span', 'host-1', 'nova', 'InstanceTerminationFailure', 1, t(5).isoformat(),
          t(5).isoformat())]
-    assert queries.errors([inner], [], since=t(6)) == []
+    assert errors([inner], [], since=t(6)) == []

@@ -1,0 +1,149 @@
+"""The search-engine stores' read side, written once for Elasticsearch and
+OpenSearch: the notification listing's query, and the aggregations of
+``errors`` and ``hosts`` (composite aggregations, paged by their
+``after_key``), with only one row per group crossing into Python.
+
+Times: ``date`` fields keep milliseconds, the stored ISO text keeps
+microseconds.  Windows are a ``date`` range (served by its points) with the
+sub-millisecond rest at each end taken off on the exact text (``.exact``, a
+keyword: UTC ISO texts sort as the times do), and first/last times are the
+exact text of the first/last document (``top_hits`` sorted on it), so the
+answers are those of SQLite to the microsecond.
+"""
+import datetime
+
+from nvs_notif.answers import errors as errors_answer
+from nvs_notif.answers import hosts as hosts_answer
+from nvs_notif import timeutil
+
+#: Buckets per composite aggregation request.
+GROUPS_PAGE = 1000
+_MS = datetime.timedelta(milliseconds=1)
+
+
+def terms(**fields):
+    """``term`` filters of the fields given a value."""
+    return [{'term': {f: v}} for f, v in fields.items() if v is not None]
+
+
+def bool_filter(filters):
+    return {'bool': {'filter': filters}} if filters else {'match_all': {}}
+
+
+def date_range(since, until):
+    """The bounds of a ``range`` filter (coarse: the engine compares milliseconds)."""
+    window = {}
+    if since is not None:
+        window['gte'] = timeutil.iso(since)
+    if until is not None:
+        window['lte'] = timeutil.iso(until)
+    return window
+
+
+def _floor_ms(when):
+    return when.replace(microsecond=when.microsecond // 1000 * 1000)
+
+
+def exact_window(field, since, until):
+    """Filters of the documents whose ``field`` is inside ``since``..``until``
+    (aware datetimes or None, inclusive) to the microsecond."""
+    if since is None and until is None:
+        return []
+    rest = []
+    if since is not None:
+        # The engine compares since's millisecond: take off what is before since in it.
+        rest.append({'range': {field + '.exact': {'gte': timeutil.iso(_floor_ms(since)),
+                                                  'lt': timeutil.iso(since)}}})
+    if until is not None:
+        try:
+            # The engine compares until's millisecond: take off what is after until in it.
+            rest.append({'range': {field + '.exact': {
+                'gt': timeutil.iso(until), 'lt': timeutil.iso(_floor_ms(until) + _MS)}}})
+        except OverflowError:
+            pass    # until is the last millisecond of time: nothing is after it
+    return [{'range': {field: date_range(since, until)}}, {'bool': {'must_not': rest}}]
+
+
+def notification_filters(request_ids=None, project_id=None, user_id=None, resource_id=None,
+                         since=None, until=None, priorities=None, host=None, service=None,
+                         event_type=None, request=None):
+    """The filters of :meth:`nvs_notif.storage.base.Store.notifications`' arguments."""
+    filters = terms(project_id=project_id, user_id=user_id, resource_id=resource_id,
+                    host=host, service=service)
+    for field, values in (('request_id', request_ids), ('priority', priorities)):
+        if values is not None:
+            filters.append({'terms': {field: list(values)}})
+    if request is not None:
+        filters.append({'bool': {'minimum_should_match': 1, 'should': terms(
+            request_id=request, global_request_id=request)}})
+    if event_type:
+        filters.append({'prefix': {'event_type': event_type}})
+    window = date_range(since, until)
+    if window:
+        filters.append({'range': {'timestamp': window}})
+    return filters
+
+
+def listing(filters, oldest_first=False, after=None):
+    """The search body of a notification listing in ``(timestamp, message_id)`` order.
+
+    :param after: ``(timestamp ISO text, message_id)``: only what follows it
+    """
+    order = 'asc' if oldest_first else 'desc'
+    filters = list(filters)
+    if after is not None:
+        beyond = 'gt' if oldest_first else 'lt'
+        stamp, message_id = after
+        filters.append({'bool': {'minimum_should_match': 1, 'should': [
+            {'range': {'timestamp.exact': {beyond: stamp}}},
+            {'bool': {'filter': [{'term': {'timestamp.exact': stamp}},
+                                 {'range': {'message_id': {beyond: message_id}}}]}}]}})
+    # timestamp.exact: indices made before it existed sort as if it were
+    # missing (ties by message_id, as before).
+    return {'query': bool_filter(filters),
+            'sort': [{'timestamp': order},
+                     {'timestamp.exact': {'order': order, 'unmapped_type': 'keyword'}},
+                     {'message_id': order}]}
+
+
+def _edge(field, order):
+    """A sub-aggregation: the group's first (``asc``) or last (``desc``) exact ``field`` text."""
+    return {'top_hits': {'size': 1, '_source': [field],
+                         'sort': [{field + '.exact': {'order': order,
+                                                      'unmapped_type': 'keyword'}}]}}
+
+
+def _edge_time(bucket, name, field):
+    return timeutil.parse_iso(bucket[name]['hits']['hits'][0]['_source'][field])
+
+
+def groups(search, index, query, keys, aggs):
+    """Every bucket of a composite aggregation of ``query`` over the ``keys``
+    fields (missing values are a bucket), each with the sub-aggregations ``aggs``.
+
+    :param search: ``search(index, body)`` of the engine
+    """
+    sources = [{k: {'terms': {'field': k, 'missing_bucket': True}}} for k in keys]
+    after = None
+    while True:
+        composite = {'size': GROUPS_PAGE, 'sources': sources}
+        if after is not None:
+            composite['after'] = after
+        body = {'size': 0, 'query': query,
+                'aggs': {'groups': {'composite': composite, 'aggs': aggs}}}
+        result = search(index, body).get('aggregations', {}).get('groups', {})
+        yield from result.get('buckets', ())
+        after = result.get('after_key')
+        if after is None or not result.get('buckets'):
+            return
+
+
+def host_activity(search, index, since, until, project_id=None):
+    """:class:`~nvs_notif.answers.hosts.HostActivity` of ``since``..``until``."""
+    query = bool_filter(terms(project_id=project_id) + exact_window('timestamp', since, until))
+    aggs = {'errors': {'filter': {'terms': {'priority': list(errors_answer.PRIORITIES)}}},
+            'last': _edge('timestamp', 'desc')}
+    return [hosts_answer.HostActivity(b['key']['host'], b['key']['service'], b['doc_count'],
+                                      b['errors']['doc_count'],
+                                      _edge_time(b, 'last', 'timestamp'))
+            for b in groups(search, index, query, ('host', 'service'), aggs)]
