@@ -14,6 +14,7 @@ a way to reach internal services.
 """
 import dataclasses
 import ipaddress
+import urllib.parse
 
 import requests
 from requests import adapters
@@ -109,43 +110,33 @@ class Client:
         self.policy = policy
         self._session = requests.Session()
         self._session.trust_env = False          # no proxies or netrc from the environment
-        self._session.max_redirects = policy.max_redirects
         adapter = _GuardedAdapter(policy)
         self._session.mount('http://', adapter)
         self._session.mount('https://', adapter)
 
     def _call(self, method, url, **kwargs):
-        try:
-            with self._session.request(method, url, stream=True,
-                                       timeout=(self.policy.connect_timeout,
-                                                self.policy.read_timeout), **kwargs) as r:
-                body = r.raw.read(self.policy.max_response_bytes, decode_content=True)
-                return Response(r.status_code, body, r.url)
-        except requests.RequestException as exc:
-            # urllib3 wraps what _new_conn raised on some paths.
-            refused = _refusal(exc)
-            if refused is not None:
-                raise refused from None
-            raise
+        # CallbackRefused, raised while connecting, is no OSError: urllib3
+        # and requests let it through as it is.
+        with self._session.request(method, url, stream=True, allow_redirects=False,
+                                   timeout=(self.policy.connect_timeout,
+                                            self.policy.read_timeout), **kwargs) as r:
+            body = r.raw.read(self.policy.max_response_bytes, decode_content=True)
+            return Response(r.status_code, body, r.url), self._session.get_redirect_target(r)
 
     def get(self, url):
-        """GET ``url`` (redirects followed, each hop checked)."""
-        return self._call('GET', url, allow_redirects=True)
+        """GET ``url``, following at most ``max_redirects`` redirects (each
+        hop checked; requests' own following would read whole bodies)."""
+        for _ in range(self.policy.max_redirects + 1):
+            answer, target = self._call('GET', url)
+            if target is None:
+                return answer
+            url = urllib.parse.urljoin(answer.url, target)
+        raise requests.TooManyRedirects('more than %d redirects' % self.policy.max_redirects)
 
     def post(self, url, body, headers):
         """POST ``body``; a redirect is an answer, not followed."""
-        return self._call('POST', url, data=body, headers=headers, allow_redirects=False)
+        return self._call('POST', url, data=body, headers=headers)[0]
 
     def close(self):
         self._session.close()
 
-
-def _refusal(exc):
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, CallbackRefused):
-            return exc
-        exc = exc.__cause__ or exc.__context__ or (exc.args[0] if exc.args and isinstance(
-            exc.args[0], BaseException) else None) or getattr(exc, 'reason', None)
-    return None

@@ -11,6 +11,7 @@ import time
 import urllib.parse
 
 import pytest
+import requests
 
 from nvs_notif.websub import hub as hub_mod
 from nvs_notif.websub import outbound
@@ -439,3 +440,15 @@ def test_settings_and_policy_come_from_the_websub_options():
     assert (settings.retry_initial, settings.retry_max, settings.retry_window,
             settings.workers, settings.max_subscriptions_per_topic) == (2.0, 300.0, 3600.0, 8, 1000)
     assert (opts.WEBSUB_GROUP, opts.WEBSUB_OPTS) in opts.list_opts()
+
+
+def test_redirects_are_bounded(subscribers):
+    loop = subscribers()
+    loop.redirect_to = loop.url
+    client = outbound.Client(LOCAL_ONLY)
+    try:
+        with pytest.raises(requests.TooManyRedirects):
+            client.get(loop.url)
+    finally:
+        client.close()
+    assert len(loop.gets) == LOCAL_ONLY.max_redirects + 1
