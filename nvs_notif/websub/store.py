@@ -60,6 +60,10 @@ class HubStore(metaclass=abc.ABCMeta):
         """The subscriptions of ``topic`` whose lease runs at ``now``."""
 
     @abc.abstractmethod
+    def topics(self, now):
+        """The topics with a subscription whose lease runs at ``now``."""
+
+    @abc.abstractmethod
     def expire(self, now):
         """End the subscriptions whose lease ran out; how many."""
 
@@ -169,6 +173,12 @@ class SQLiteHubStore(HubStore):
                 'SELECT topic, callback, expires, secret FROM websub_subscriptions'
                 ' WHERE topic = ? AND expires > ? ORDER BY callback', (topic, _epoch(now)))
             return [Subscription(t, c, _time(e), s) for t, c, e, s in rows]
+
+    def topics(self, now):
+        with self._lock:
+            return [r[0] for r in self._db.execute(
+                'SELECT DISTINCT topic FROM websub_subscriptions WHERE expires > ?'
+                ' ORDER BY topic', (_epoch(now),))]
 
     def expire(self, now):
         def expire(db):
