@@ -8,16 +8,32 @@ import argparse
 import dataclasses
 import itertools
 
-from oslo_config import cfg
-
-from nvs_notif import opts
-from nvs_notif import spans
 from nvs_notif import timeutil
+
+# oslo.config (with nvs_notif.opts and nvs_notif.spans, which need it) is
+# imported by the functions below, when a command reads its configuration:
+# a fifth of a second that --help and "help <command>" never need.
+
+
+class Command:
+    """What every nvs-notif command is, besides its cliff base class (mixed in first).
+
+    cliff's epilog names the distribution of a command another package
+    provides, looking it up in every installed distribution's metadata
+    (``importlib.metadata.packages_distributions``: most of a second, before
+    any command runs, help or not); every ``nvs_notif.cli`` command is ours,
+    so the epilog is the command's own and its hooks'.
+    """
+
+    def get_epilog(self):
+        hooks = (h.obj.get_epilog() for h in self._hooks if h.obj is not None)
+        return '\n\n'.join([self._epilog or ''] + [e for e in hooks if e is not None])
 
 
 def config_files(given=()):
     """``given``, or else ``nvs-notif.conf`` where oslo.config looks for it
     (``~/.nvs-notif/``, ``~/``, ``/etc/nvs-notif/``, ``/etc/``), if anywhere."""
+    from oslo_config import cfg
     return list(given) or cfg.find_config_files(project='nvs-notif', prog='nvs-notif')
 
 
@@ -25,6 +41,8 @@ def load_conf(files=()):
     """The ``[nvs]`` and ``[cli]`` options of ``files`` (no file at all gives
     the defaults); the stores' credential groups are registered when a store
     is opened (:mod:`nvs_notif.credentials`)."""
+    from oslo_config import cfg
+    from nvs_notif import opts
     conf = cfg.ConfigOpts()
     opts.register(conf)
     conf.register_opts(opts.CLI_OPTS, group=opts.CLI_GROUP)
@@ -34,6 +52,8 @@ def load_conf(files=()):
 
 def stuck_settings(conf):
     """The :class:`~nvs_notif.spans.StuckPolicy` of the ``[nvs]`` options of ``conf``."""
+    from nvs_notif import opts
+    from nvs_notif import spans
     return spans.StuckPolicy.of(conf[opts.GROUP].stuck_after,
                                 conf[opts.GROUP].stuck_after_overrides)
 

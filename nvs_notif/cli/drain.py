@@ -7,7 +7,7 @@ from cliff import show
 from nvs_notif.cli import common
 
 
-class Drain(show.ShowOne):
+class Drain(common.Command, show.ShowOne):
     """Take every message of a dead-letter QUEUE and store it through the nvs pipeline.
 
     Each message is stored with its own priority, or kept as a reject with
@@ -32,8 +32,8 @@ class Drain(show.ShowOne):
                                      'give --transport-url (or set NVS_NOTIF_TRANSPORT_URL)')
 
     def take_action(self, args):
-        # Imported here: cliff imports every command module when any command
-        # runs, and these (kombu, oslo.messaging, ceilometer) take seconds.
+        # Imported here: "nvs-notif --help" imports every command's module,
+        # and these (kombu, oslo.messaging, ceilometer) take seconds.
         from nvs_notif import replay as replay_mod
         endpoint = self.app.local_endpoint()
         started = time.monotonic()

@@ -5,7 +5,7 @@ from nvs_notif.answers import errors as errors_answer
 from nvs_notif.cli import common
 
 
-class Errors(lister.Lister):
+class Errors(common.Command, lister.Lister):
     """Count failed spans and error notifications by host, service and exception.
 
     ``source`` says what was counted: ``span`` (a failed request operation,

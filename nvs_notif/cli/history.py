@@ -5,7 +5,7 @@ from nvs_notif.answers import history as history_answer
 from nvs_notif.cli import common
 
 
-class History(lister.Lister):
+class History(common.Command, lister.Lister):
     """List the notifications of a project, user or resource, newest first."""
 
     def get_parser(self, prog_name):

@@ -8,7 +8,7 @@ from nvs_notif.cli import common
 from nvs_notif import timeutil
 
 
-class Hosts(lister.Lister):
+class Hosts(common.Command, lister.Lister):
     """Per host and service: notifications, rate, last seen, errors, and silence.
 
     Counts the notifications timed between ``--since`` (default one hour

@@ -4,10 +4,11 @@ import argparse
 
 from cliff import show
 
+from nvs_notif.cli import common
 from nvs_notif import kibana
 
 
-class KibanaImport(show.ShowOne):
+class KibanaImport(common.Command, show.ShowOne):
     """Import the nvs data views, saved searches and dashboards into Kibana."""
 
     server = kibana.KIBANA

@@ -7,9 +7,10 @@ import warnings
 
 from cliff import app
 from cliff import commandmanager
+import stevedore
+from stevedore import extension
 
 from nvs_notif.cli import common
-from nvs_notif import storage
 
 #: The HTTP clients' loggers: one INFO line per request (a replay into
 #: Elasticsearch printed ~2,000 of them). Shown from ``-vv`` (debug) on.
@@ -19,12 +20,35 @@ DEFAULT_STORE = 'sqlite:///' + os.path.join(
     os.environ.get('XDG_DATA_HOME', os.path.expanduser('~/.local/share')), 'nvs-notif', 'nvs.db')
 
 
+class _EntryPoints(stevedore.ExtensionManager):
+    """The entry points of a namespace, from stevedore's cache, none imported."""
+
+    def _load_one_plugin(self, ep, invoke_on_load, invoke_args, invoke_kwds):
+        return extension.Extension(ep.name, ep, None, None)
+
+
+class CommandManager(commandmanager.CommandManager):
+    """cliff's command manager, importing only the command that runs.
+
+    cliff keeps entry points and loads the one :meth:`find_command` finds, but
+    lists them with a stevedore manager that imports every command's module
+    (what ``replay`` needs loads the simulator, ``kibana-import`` an HTTP
+    client...): half a second before any command.  Our command names have no
+    underscores and no module is ignored, so listing is all there is.
+    """
+
+    def load_commands(self, namespace):
+        self.group_list.append(namespace)
+        for ext in _EntryPoints(namespace):
+            self.commands[ext.name] = ext.entry_point
+
+
 class NvsNotifApp(app.App):
 
     def __init__(self):
         super().__init__(description='Query and feed the nvs-notif notification store.',
                          version=importlib.metadata.version('nvs-notif'),
-                         command_manager=commandmanager.CommandManager('nvs_notif.cli'),
+                         command_manager=CommandManager('nvs_notif.cli'),
                          deferred_help=True)
 
     _store = None
@@ -57,6 +81,8 @@ class NvsNotifApp(app.App):
     def store(self):
         """The store of :attr:`store_url`, opened on first use, closed by clean_up."""
         if self._store is None:
+            # Imported here: --help and the commands that open no store never load it.
+            from nvs_notif import storage
             self._store = storage.get_store(self.store_url, self.conf)
         return self._store
 

@@ -4,8 +4,10 @@ import datetime
 
 from cliff import lister
 
+from nvs_notif.cli import common
 
-class Purge(lister.Lister):
+
+class Purge(common.Command, lister.Lister):
     """Remove notifications, spans, events, samples and rejects older than N days."""
 
     def get_parser(self, prog_name):

@@ -4,15 +4,19 @@ import time
 from cliff import show
 
 from nvs_notif.cli import common
-from nvs_notif import credentials
-from nvs_notif import simulate
 from nvs_notif import timeutil
 
+# nvs_notif.simulate, nvs_notif.credentials (oslo.config) and nvs_notif.replay
+# (ceilometer, oslo.messaging) are imported by what needs them: "nvs-notif
+# --help" imports every command's module, and they take from a sixth of a
+# second to seconds.
 
-class Replay(show.ShowOne):
+
+class Replay(common.Command, show.ShowOne):
     """Replay JSON-lines notification files (or --simulate N) into the store."""
 
     def get_parser(self, prog_name):
+        from nvs_notif import simulate
         parser = super().get_parser(prog_name)
         parser.add_argument('files', nargs='*', metavar='FILE',
                             help='JSON-lines files: wire envelopes or notification dicts')
@@ -34,8 +38,7 @@ class Replay(show.ShowOne):
                                      'give FILE arguments or --simulate N')
 
     def take_action(self, args):
-        # Imported here: cliff imports every command module when any command
-        # runs, and this one (ceilometer, oslo.messaging) takes seconds.
+        from nvs_notif import credentials
         from nvs_notif import replay as replay_mod
         if args.simulate:
             messages = (s.to_message() for s in _simulated(args))
@@ -91,6 +94,7 @@ class _Progress:
 def _simulated(args):
     """The simulated cloud of ``--simulate``/``--seed``, starting at ``--start`` or
     ending at ``--end`` (default: now, to the second)."""
+    from nvs_notif import simulate
     current = timeutil.utcnow()
     if args.start is not None:
         return simulate.simulate(args.simulate, seed=args.seed, start=args.start.at(current))

@@ -38,7 +38,7 @@ class _Table(columns.FormattableColumn):
         return [dict(zip(self.names, row)) for row in self._value]
 
 
-class Report(show.ShowOne):
+class Report(common.Command, show.ShowOne):
     """Service levels, the top errors, stuck requests and one sample trace.
 
     The sections are the answers of ``sla`` (a few columns), ``errors --top``,

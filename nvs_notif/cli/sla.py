@@ -5,7 +5,7 @@ from nvs_notif.answers import sla
 from nvs_notif.cli import common
 
 
-class Sla(lister.Lister):
+class Sla(common.Command, lister.Lister):
     """Service levels per operation: count, success rate, failures, durations, attempts.
 
     ``success %`` is successful spans over all spans; durations (seconds,

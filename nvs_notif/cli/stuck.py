@@ -6,7 +6,7 @@ from nvs_notif.cli import common
 from nvs_notif import timeutil
 
 
-class Stuck(lister.Lister):
+class Stuck(common.Command, lister.Lister):
     """List requests still open past their per-operation stuck limit.
 
     A span counts as stuck when it is open (a start and no end or failure

@@ -29,7 +29,7 @@ def trace_spans(store, ident, hops=MAX_HOPS):
     return list(found.values())
 
 
-class Trace(lister.Lister):
+class Trace(common.Command, lister.Lister):
     """Show a request (request id or global request id) as a tree of spans.
 
     One row per span: the root request(s) first, then the requests other

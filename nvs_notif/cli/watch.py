@@ -13,7 +13,7 @@ from nvs_notif import timeutil
 _FORMAT = '%-32s %-8s %-12s %-44s %-40s %s'
 
 
-class Watch(command.Command):
+class Watch(common.Command, command.Command):
     """Follow new notifications as they reach the store, one line each.
 
     Polls the store every ``--interval`` seconds for notifications newer
