@@ -16,7 +16,6 @@ from nvs_notif import replay
 from nvs_notif import simulate
 from tests import saved_objects
 from tests.functional.cli import run
-from tests.functional.support import es_store_url
 from tests.functional.support import store_url
 
 
@@ -65,15 +64,15 @@ def test_every_dashboard_query_runs_and_finds_data(engine, server, search_client
             assert values == sorted(values, reverse=not asc), q['title']
 
 
-def test_ecs_aliases_usable_in_kibana_queries(es_client, es_prefix):
-    endpoint = replay.local_endpoint(es_store_url(es_prefix))
+def test_ecs_aliases_usable_in_kibana_queries(engine, search_client, es_prefix):
+    endpoint = replay.local_endpoint(store_url(engine, es_prefix))
     replay.replay((s.to_message() for s in simulate.simulate(300, seed=2)), endpoint)
     replay.local_store(endpoint).close()
-    es_client.indices.refresh(index='%s-*' % es_prefix)
+    search_client.indices.refresh(index='%s-*' % es_prefix)
     source = {'query': {'query': 'event.action:* and not error.type:*', 'language': 'kuery'}}
     query = saved_objects.es_query(source)
-    result = es_client.search(index='%s-spans' % es_prefix, query=query, size=0,
-                              track_total_hits=True)
+    result = search_client.search(index='%s-spans' % es_prefix, body={
+        'query': query, 'size': 0, 'track_total_hits': True})
     assert result['hits']['total']['value'] > 0
 
 

@@ -1,7 +1,7 @@
-"""Every operator command answers exactly, from both stores, after the real agent ingested a script.
+"""Every operator command answers exactly, from every store, after the real agent ingested a script.
 
-One ``ceilometer-agent-notification`` subprocess publishes to an Elasticsearch
-prefix and a SQLite file at once.  A scripted day of one tenant (creates,
+One ``ceilometer-agent-notification`` subprocess publishes to a SQLite file and
+an Elasticsearch and an OpenSearch prefix at once.  A scripted day of one tenant (creates,
 resizes, deletes; a create rescheduled twice; one failing with NoValidHost;
 one hung; a boot from volume crossing nova, neutron and cinder through the
 global request id; one server of another tenant) is sent with oslo.messaging's
@@ -9,7 +9,7 @@ Notifier in legacy and versioned nova shapes, over two availability zones and
 two flavors.  The Notifier stamps each message with ``timeutils.utcnow()``;
 the script sets that clock per message (as ``oslo_utils`` tells tests to:
 mock ``utcnow``), so every time, duration and rate below is exact.  Each
-command runs in-process with ``-f json`` against both stores; the outputs
+command runs in-process with ``-f json`` against the three stores; the outputs
 must be identical and equal to the values written here from the script.
 """
 import dataclasses
@@ -19,7 +19,7 @@ from unittest import mock
 from oslo_utils import timeutils
 
 from tests.functional.cli import on_every_store
-from tests.functional.support import es_store_url, wait_stored
+from tests.functional.support import store_url, wait_stored
 
 T0 = datetime.datetime(2024, 3, 4, 10, 0, 0)     # naive UTC, as timeutils.utcnow() gives
 
@@ -367,8 +367,10 @@ def in_group(group, value):
 
 def test_operator_commands_after_the_agent_ingested_a_scripted_day(
         agent_factory, sender, es_prefix, tmp_path):
-    urls = {'sqlite': 'sqlite:///%s' % (tmp_path / 'nvs.db'), 'es': es_store_url(es_prefix)}
-    agent = agent_factory([urls['es'], urls['sqlite']], batch_size=10)
+    urls = {'sqlite': 'sqlite:///%s' % (tmp_path / 'nvs.db'),
+            'elasticsearch': store_url('elasticsearch', es_prefix),
+            'opensearch': store_url('opensearch', es_prefix)}
+    agent = agent_factory(list(urls.values()), batch_size=10)
     for step in STEPS:
         send(sender, step)
     wait_stored(urls, len(STEPS), SPANS)

@@ -20,6 +20,8 @@ import uuid
 
 import pytest
 
+from nvs_notif import replay
+from nvs_notif import simulate
 from nvs_notif import spans as spans_mod
 from nvs_notif import storage
 from nvs_notif.notification import Fault, Notification
@@ -279,6 +281,27 @@ def test_same_batch_twice_changes_nothing(fresh):
     assert {kind: fresh.count(kind) for kind in ('notifications', 'spans', 'rejects')} == {
         'notifications': 12, 'spans': 6, 'rejects': 1}
     assert {s.span_id: s for s in fresh.spans()} == expected
+
+
+def test_replaying_a_stream_twice_changes_nothing(url):
+    """A simulated cloud through the nvs endpoint, then again through a fresh
+    one (another process): every notification a duplicate, nothing changed."""
+    messages = [s.to_message() for s in simulate.simulate(600, seed=5)]
+    first = replay.replay(messages, replay.local_endpoint(url))
+    assert first['duplicates'] == 0 and first['requeued'] == 0 and first['notifications'] > 0
+    store = storage.get_store(url)
+    try:
+        before = {kind: store.count(kind) for kind in ('notifications', 'spans', 'rejects')}
+        spans_before = {s.span_id: s for s in store.spans()}
+        assert before['notifications'] == first['notifications']
+        assert before['spans'] == len(spans_before) > 0
+        second = replay.replay(messages, replay.local_endpoint(url))
+        assert second['duplicates'] == second['notifications'] == first['notifications']
+        assert second['rejects'] == first['rejects'] and second['requeued'] == 0
+        assert {kind: store.count(kind) for kind in before} == before
+        assert {s.span_id: s for s in store.spans()} == spans_before
+    finally:
+        store.close()
 
 
 def test_duplicates_in_one_batch_are_counted_and_kept_once(fresh):

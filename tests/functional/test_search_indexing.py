@@ -1,4 +1,7 @@
-"""The Elasticsearch store against a real Elasticsearch (tools/test-services.sh).
+"""The search-engine stores against the real Elasticsearch and OpenSearch
+(tools/test-services.sh): what their index templates and mappings make of
+what services send.  What every store does (SQLite too) is the contract's
+(test_store_contract.py).
 
 Everything goes through the store's own code (``replay.local_endpoint`` with
 the store URL as publisher, or ``storage.get_store(url).write``). Indices are
@@ -11,15 +14,16 @@ import pathlib
 
 from nvs_notif import notification
 from nvs_notif import replay
-from nvs_notif import simulate
 from nvs_notif import storage
 import pytest
 
-from tests.functional.support import es_store_url
+from tests.functional.support import es_store_url, store_url
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[1] / 'unit' / 'fixtures' / 'notifications'
 KINDS = ('notifications', 'spans', 'events', 'samples', 'rejects')
 UTC = datetime.timezone.utc
+#: Each engine's mapping type of schemaless objects (payloads, traits).
+FLAT_TYPE = {'elasticsearch': 'flattened', 'opensearch': 'flat_object'}
 
 
 def pattern(prefix, kind):
@@ -30,16 +34,16 @@ def refresh(es, prefix):
     es.indices.refresh(index='%s-*' % prefix, ignore_unavailable=True, allow_no_indices=True)
 
 
+# Request bodies as ``body``: the one form both engines' clients take.
 def count(es, prefix, kind, query=None):
     refresh(es, prefix)
-    body = {'query': query} if query else {}
-    return es.count(index=pattern(prefix, kind), ignore_unavailable=True,
-                    allow_no_indices=True, **body)['count']
+    return es.count(index=pattern(prefix, kind), body={'query': query} if query else None,
+                    ignore_unavailable=True, allow_no_indices=True)['count']
 
 
 def search(es, prefix, kind, query, size=1000):
     refresh(es, prefix)
-    resp = es.search(index=pattern(prefix, kind), query=query, size=size,
+    resp = es.search(index=pattern(prefix, kind), body={'query': query, 'size': size},
                      ignore_unavailable=True, allow_no_indices=True)
     return resp['hits']['hits']
 
@@ -65,20 +69,20 @@ def message(message_id, payload, event_type='compute.instance.update', request_i
 
 
 def template_names(es, prefix):
-    resp = es.options(ignore_status=404).indices.get_index_template(name='%s-*' % prefix)
-    if resp.meta.status == 404:
-        return {}
-    return {t['name']: t['index_template'] for t in resp['index_templates']}
+    return {t['name']: t['index_template']
+            for t in es.indices.get_index_template()['index_templates']
+            if t['name'].startswith(prefix + '-')}
 
 
 # --- 1. templates -------------------------------------------------------------
 
-def test_templates_installed_once_per_kind_and_reused(es_client, es_prefix, monkeypatch):
-    url = es_store_url(es_prefix)
+def test_templates_installed_once_per_kind_and_reused(engine, search_client, es_prefix,
+                                                      monkeypatch):
+    url = store_url(engine, es_prefix)
     fixtures = load_fixtures()
     first = notification.normalize(fixtures['legacy_nova_compute_instance_create_start'])
     second = notification.normalize(fixtures['legacy_nova_compute_instance_create_end'])
-    assert template_names(es_client, es_prefix) == {}
+    assert template_names(search_client, es_prefix) == {}
 
     store = storage.get_store(url)
     puts = []
@@ -91,7 +95,7 @@ def test_templates_installed_once_per_kind_and_reused(es_client, es_prefix, monk
     monkeypatch.setattr(store.client.indices, 'put_index_template', counting_put)
     try:
         store.write(storage.Batch(notifications=[first]))
-        installed = template_names(es_client, es_prefix)
+        installed = template_names(search_client, es_prefix)
         expected_names = {'%s-%s' % (es_prefix, kind) for kind in KINDS}
         assert set(installed) == expected_names
         for kind in KINDS:
@@ -112,13 +116,13 @@ def test_templates_installed_once_per_kind_and_reused(es_client, es_prefix, monk
         other.write(storage.Batch(notifications=[first, second]))
     finally:
         other.close()
-    assert template_names(es_client, es_prefix) == installed
-    assert count(es_client, es_prefix, 'notifications') == 2
+    assert template_names(search_client, es_prefix) == installed
+    assert count(search_client, es_prefix, 'notifications') == 2
     # The indices written got the template's mapping (notifications are not dynamic).
-    mappings = es_client.indices.get_mapping(index=pattern(es_prefix, 'notifications'))
+    mappings = search_client.indices.get_mapping(index=pattern(es_prefix, 'notifications'))
     for index_mapping in mappings.values():
         props = index_mapping['mappings']['properties']
-        assert props['payload']['type'] == 'flattened'
+        assert props['payload']['type'] == FLAT_TYPE[engine]
         # Dotted names come back as objects.
         assert props['trace']['properties']['id'] == {'type': 'alias',
                                                       'path': 'global_request_id'}
@@ -129,10 +133,10 @@ def test_templates_installed_once_per_kind_and_reused(es_client, es_prefix, monk
 ID_FIELDS = ('event_type', 'service', 'host', 'request_id', 'project_id', 'resource_id')
 
 
-def test_every_fixture_is_stored_and_searchable(es_client, es_prefix):
+def test_every_fixture_is_stored_and_searchable(engine, search_client, es_prefix):
     fixtures = load_fixtures()
     assert len(fixtures) >= 30
-    endpoint = replay.local_endpoint(es_store_url(es_prefix))
+    endpoint = replay.local_endpoint(store_url(engine, es_prefix))
     expected = {}
     for name, msg in fixtures.items():
         prio = fixture_priority(msg)
@@ -140,13 +144,13 @@ def test_every_fixture_is_stored_and_searchable(es_client, es_prefix):
         assert endpoint.process(prio, [msg]) == 'handled', name
     assert endpoint.stats['rejects'] == 0
     assert endpoint.stats['notifications'] == len(fixtures)
-    assert count(es_client, es_prefix, 'notifications') == len(fixtures)
-    assert count(es_client, es_prefix, 'rejects') == 0
+    assert count(search_client, es_prefix, 'notifications') == len(fixtures)
+    assert count(search_client, es_prefix, 'rejects') == 0
 
     misses = []
 
     def check(name, field, value, message_id):
-        hits = search(es_client, es_prefix, 'notifications', {'term': {field: value}})
+        hits = search(search_client, es_prefix, 'notifications', {'term': {field: value}})
         if message_id not in {h['_id'] for h in hits}:
             misses.append((name, field, value))
 
@@ -167,40 +171,15 @@ def test_every_fixture_is_stored_and_searchable(es_client, es_prefix):
     assert any(n.fault and n.fault.exception for n in expected.values())
 
 
-# --- 3. replay twice is idempotent -------------------------------------------
+# --- 3. mapping conflicts never reject --------------------------------------
 
-def test_replaying_the_same_stream_twice_changes_nothing(es_client, es_prefix):
-    messages = [s.to_message() for s in simulate.simulate(2000, seed=5)]
-    url = es_store_url(es_prefix)
-
-    first = replay.replay(messages, replay.local_endpoint(url))
-    assert first['duplicates'] == 0 and first['requeued'] == 0
-    store = storage.get_store(url)
-    try:
-        notifications = count(es_client, es_prefix, 'notifications')
-        spans_before = {s.span_id: s for s in store.spans()}
-        assert notifications == first['notifications'] > 0
-        assert count(es_client, es_prefix, 'spans') == len(spans_before) > 0
-
-        # A fresh endpoint (another process) delivers the whole stream again.
-        second = replay.replay(messages, replay.local_endpoint(url))
-        assert second['notifications'] == first['notifications']
-        assert second['duplicates'] == first['notifications']
-        assert second['rejects'] == first['rejects']
-        assert count(es_client, es_prefix, 'notifications') == notifications
-        assert count(es_client, es_prefix, 'spans') == len(spans_before)
-        assert count(es_client, es_prefix, 'rejects') == first['rejects']
-        spans_after = {s.span_id: s for s in store.spans()}
-        assert spans_after.keys() == spans_before.keys()
-        changed = [k for k in spans_before if spans_before[k] != spans_after[k]]
-        assert changed == []
-    finally:
-        store.close()
-
-
-# --- 4. mapping conflicts never reject --------------------------------------
-
-def test_payload_type_conflicts_are_all_stored(es_client, es_prefix):
+def test_payload_type_conflicts_are_all_stored(engine, search_client, es_prefix, request):
+    if engine == 'opensearch':
+        request.applymarker(pytest.mark.xfail(strict=True, reason=(
+            'flat_object indexes every payload string as one keyword term and takes no '
+            'ignore_above (2.19: "unsupported parameters"): a string over 32,766 bytes '
+            '("immense term" in payload._value) gets the notification refused and '
+            'dead-lettered; Elasticsearch\'s flattened skips it (ignore_above 2048)')))
     long_text = 'x' * 40000
     messages = [
         message('m-number', {'size': 1}),
@@ -213,80 +192,80 @@ def test_payload_type_conflicts_are_all_stored(es_client, es_prefix):
         message('m-shadow', {'timestamp': 'not a date', 'error_code': 'not a number',
                              'message_id': {'nested': True}}),
     ]
-    stats = replay.replay(messages, replay.local_endpoint(es_store_url(es_prefix)))
+    stats = replay.replay(messages, replay.local_endpoint(store_url(engine, es_prefix)))
     assert stats['rejects'] == 0 and stats['requeued'] == 0
-    assert count(es_client, es_prefix, 'notifications') == len(messages)
-    assert count(es_client, es_prefix, 'rejects') == 0
+    assert count(search_client, es_prefix, 'notifications') == len(messages)
+    assert count(search_client, es_prefix, 'rejects') == 0
     hits = {h['_id']: h['_source'] for h in search(
-        es_client, es_prefix, 'notifications', {'match_all': {}})}
+        search_client, es_prefix, 'notifications', {'match_all': {}})}
     assert hits['m-dots']['payload']['description'] == long_text
     assert hits['m-object']['payload']['size'] == {'gb': 1}
     # Flattened payload keys stay searchable, dots and all.
-    found = search(es_client, es_prefix, 'notifications', {'term': {'payload.size': 'big'}})
+    found = search(search_client, es_prefix, 'notifications', {'term': {'payload.size': 'big'}})
     assert [h['_id'] for h in found] == ['m-string']
-    found = search(es_client, es_prefix, 'notifications', {'term': {'payload.a.b.c': 'dotted'}})
+    found = search(search_client, es_prefix, 'notifications', {'term': {'payload.a.b.c': 'dotted'}})
     assert [h['_id'] for h in found] == ['m-dots']
 
 
-def test_payload_stored_but_not_indexed_on_request(es_client, es_prefix):
+def test_payload_stored_but_not_indexed_on_request(engine, search_client, es_prefix):
     """``index_payload=false``: payloads in _source only, extracted fields searchable."""
     messages = [message('m-1', {'size': 1, 'instance_id': 'i-1'}),
                 message('m-2', {'size': {'gb': 1}, 'instance_id': 'i-2'})]
     stats = replay.replay(messages, replay.local_endpoint(
-        es_store_url(es_prefix, index_payload='false')))
+        store_url(engine, es_prefix, index_payload='false')))
     assert stats['rejects'] == 0 and stats['requeued'] == 0
-    template = es_client.indices.get_index_template(name='%s-notifications' % es_prefix)
+    template = search_client.indices.get_index_template(name='%s-notifications' % es_prefix)
     mapping = template['index_templates'][0]['index_template']['template']['mappings']
     assert mapping['properties']['payload'] == {'type': 'object', 'enabled': False}
     hits = {h['_id']: h['_source'] for h in search(
-        es_client, es_prefix, 'notifications', {'match_all': {}})}
+        search_client, es_prefix, 'notifications', {'match_all': {}})}
     assert hits['m-2']['payload'] == {'size': {'gb': 1}, 'instance_id': 'i-2'}
-    assert search(es_client, es_prefix, 'notifications', {'term': {'payload.size': 1}}) == []
-    found = search(es_client, es_prefix, 'notifications', {'term': {'resource_id': 'i-2'}})
+    assert search(search_client, es_prefix, 'notifications', {'term': {'payload.size': 1}}) == []
+    found = search(search_client, es_prefix, 'notifications', {'term': {'resource_id': 'i-2'}})
     assert [h['_id'] for h in found] == ['m-2']
 
 
-def test_deeply_nested_payload_is_stored(es_client, es_prefix):
+def test_deeply_nested_payload_is_stored(engine, search_client, es_prefix):
     deep = leaf = {}
     for _ in range(80):
         leaf['k'] = {}
         leaf = leaf['k']
     leaf['v'] = 1
     stats = replay.replay([message('m-deep', deep), message('m-ok', {'a': 1})],
-                          replay.local_endpoint(es_store_url(es_prefix)))
+                          replay.local_endpoint(store_url(engine, es_prefix)))
     assert stats['requeued'] == 0
     # Redaction truncates it below the mapping's depth limit: stored.
-    assert count(es_client, es_prefix, 'notifications') == 2
-    assert count(es_client, es_prefix, 'rejects') == 0
-    assert count(es_client, es_prefix, 'notifications', {'ids': {'values': ['m-ok']}}) == 1
+    assert count(search_client, es_prefix, 'notifications') == 2
+    assert count(search_client, es_prefix, 'rejects') == 0
+    assert count(search_client, es_prefix, 'notifications', {'ids': {'values': ['m-ok']}}) == 1
 
 
-def test_huge_ids_do_not_poison_the_batch(es_client, es_prefix):
+def test_huge_ids_do_not_poison_the_batch(engine, search_client, es_prefix):
     huge = 'r' * 40000
     good = message('m-good', {'instance_id': 'i-1'}, 'compute.instance.create.start',
                    request_id='req-good')
     bad = message('m-huge', {'instance_id': huge, 'host': huge},
                   'compute.instance.create.start', request_id='req-' + huge)
-    endpoint = replay.local_endpoint(es_store_url(es_prefix))
+    endpoint = replay.local_endpoint(store_url(engine, es_prefix))
     assert endpoint.process(None, [good, bad]) == 'handled'
-    assert count(es_client, es_prefix, 'notifications', {'ids': {'values': ['m-good']}}) == 1
-    assert count(es_client, es_prefix, 'spans', {'term': {'request_id': 'req-good'}}) == 1
-    assert (count(es_client, es_prefix, 'notifications')
-            + count(es_client, es_prefix, 'rejects')) == 2
+    assert count(search_client, es_prefix, 'notifications', {'ids': {'values': ['m-good']}}) == 1
+    assert count(search_client, es_prefix, 'spans', {'term': {'request_id': 'req-good'}}) == 1
+    assert (count(search_client, es_prefix, 'notifications')
+            + count(search_client, es_prefix, 'rejects')) == 2
 
 
-# --- 5. refused documents are dead-lettered ----------------------------------------
+# --- 4. refused documents are dead-lettered ----------------------------------------
 
 @pytest.mark.parametrize('as_text', [False, True], ids=['dict', 'json-text'])
-def test_refused_document_goes_to_rejects_with_reason(es_client, es_prefix, as_text):
+def test_refused_document_goes_to_rejects_with_reason(engine, search_client, es_prefix, as_text):
     """Sources are dicts (events, samples) or JSON text (notifications)."""
-    store = storage.get_store(es_store_url(es_prefix))
+    store = storage.get_store(store_url(engine, es_prefix))
     source = json.dumps if as_text else (lambda doc: doc)
     try:
         store._ensure_templates()
         index = '%s-notifications-x' % es_prefix
-        es_client.indices.create(index=index, mappings={
-            'properties': {'timestamp': {'type': 'date'}}})
+        search_client.indices.create(index=index, body={'mappings': {
+            'properties': {'timestamp': {'type': 'date'}}}})
         bad = {'message_id': 'bad-1', 'timestamp': 'not a date', 'event_type': 'x.start'}
         good = {'message_id': 'good-1', 'timestamp': '2024-05-17T06:00:00+00:00',
                 'event_type': 'x.end'}
@@ -297,10 +276,10 @@ def test_refused_document_goes_to_rejects_with_reason(es_client, es_prefix, as_t
         assert store.count('rejects') == 1
     finally:
         store.close()
-    refresh(es_client, es_prefix)
-    assert es_client.count(index=index)['count'] == 1
-    assert es_client.exists(index=index, id='good-1')
-    rejects = search(es_client, es_prefix, 'rejects', {'match_all': {}})
+    refresh(search_client, es_prefix)
+    assert search_client.count(index=index)['count'] == 1
+    assert search_client.exists(index=index, id='good-1')
+    rejects = search(search_client, es_prefix, 'rejects', {'match_all': {}})
     assert len(rejects) == 1
     doc = rejects[0]['_source']
     assert index in doc['reason']
@@ -308,42 +287,10 @@ def test_refused_document_goes_to_rejects_with_reason(es_client, es_prefix, as_t
     assert json.loads(doc['raw']) == bad
     assert doc['received']
     # The reason is searchable.
-    assert len(search(es_client, es_prefix, 'rejects', {'match': {'reason': 'timestamp'}})) == 1
+    assert len(search(search_client, es_prefix, 'rejects', {'match': {'reason': 'timestamp'}})) == 1
 
 
-# --- 6. rejects are kept once ----------------------------------------------------
-
-def test_unparseable_message_rejected_once_when_redelivered(es_client, es_prefix):
-    url = es_store_url(es_prefix)
-    batch = ['not json', message('m-1', {'a': 1})]
-    first = replay.replay(batch, replay.local_endpoint(url))
-    second = replay.replay(batch, replay.local_endpoint(url))
-    assert first['rejects'] == second['rejects'] == 1
-    assert count(es_client, es_prefix, 'rejects') == 1
-    assert count(es_client, es_prefix, 'notifications') == 1
-    doc = search(es_client, es_prefix, 'rejects', {'match_all': {}})[0]['_source']
-    assert 'not json' in doc['raw']
-    assert 'str' in doc['reason']
-
-
-def test_redelivered_reject_is_not_a_duplicate_notification(es_client, es_prefix):
-    url = es_store_url(es_prefix)
-    replay.replay(['not json'], replay.local_endpoint(url))
-    second = replay.replay(['not json'], replay.local_endpoint(url))
-    assert second['duplicates'] == 0
-
-
-def test_reject_redelivered_on_another_day_is_kept_once(es_client, es_prefix):
-    store = storage.get_store(es_store_url(es_prefix))
-    try:
-        for day in (datetime.datetime(2024, 5, 17, 23, 59, 59, tzinfo=UTC),
-                    datetime.datetime(2024, 5, 18, 0, 0, 1, tzinfo=UTC)):
-            store.write(storage.Batch(rejects=[
-                storage.Reject('"not json"', 'message is a str, not a dict', day)]))
-    finally:
-        store.close()
-    assert count(es_client, es_prefix, 'rejects') == 1
-
+# --- 5. indices of earlier layouts ------------------------------------------------
 
 @pytest.mark.xfail(strict=True, reason=(
     'es_templates.template_body adds the read alias <prefix>-<kind> to the templates; '
