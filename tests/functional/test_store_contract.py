@@ -20,6 +20,8 @@ import uuid
 
 import pytest
 
+from nvs_notif.answers.sla import BreakdownRow, SlaRow
+from nvs_notif.answers.summary import Failure, SpanSummary
 from nvs_notif import replay
 from nvs_notif import simulate
 from nvs_notif import spans as spans_mod
@@ -270,6 +272,67 @@ def test_stuck_spans(loaded, stuck_after, overrides, filters, expected):
     assert names(s for s in got if policy.outcome(s, NOW) == 'timeout') == sorted(expected)
 
 
+# The answers stores compute (nvs_notif.answers: the Store's Python fallbacks
+# define them; a store's own query must give the same rows).
+
+def sla_row(operation, group, count, success_pct, failures, durations, attempts):
+    """A row of spans with these sorted ``durations`` (p50/p95/p99 nearest-rank)."""
+    if not durations:
+        return SlaRow(operation, group, count, success_pct, failures, None, None, None, None,
+                      None, attempts, 0)
+    rank = [durations[max((p * len(durations) + 99) // 100, 1) - 1] for p in (50, 95, 99)]
+    return SlaRow(operation, group, count, success_pct, failures,
+                  sum(durations) / len(durations), *rank, durations[-1], attempts, 0)
+
+
+CREATE = sla_row('compute.instance.create', '-', 2, 50.0, 'NoValidHost:1', [5.0, 10.0], 1.0)
+DELETE = sla_row('compute.instance.delete', '-', 1, 0.0, 'NoValidHost:1', [5.0], 1.0)
+RESIZE = sla_row('compute.instance.resize', '-', 1, 0.0, '', [], 1.0)
+SHUTDOWN = sla_row('compute.instance.shutdown', '-', 1, 0.0, 'NoValidHost:1', [], 0.0)
+VOLUME = sla_row('volume.create', '-', 1, 0.0, '', [], 1.0)
+
+
+@pytest.mark.parametrize('filters, expected', [
+    ({}, [CREATE, DELETE, RESIZE, SHUTDOWN, VOLUME]),
+    (dict(operation='compute.instance.create', since=at(15)),
+     [sla_row('compute.instance.create', '-', 1, 0.0, 'NoValidHost:1', [5.0], 1.0)]),
+    (dict(until=at(10)), [sla_row('compute.instance.create', '-', 1, 100.0, '', [10.0], 1.0)]),
+    (dict(project_id='p-2'), [VOLUME]),
+    (dict(group_by='project'),
+     [r._replace(group='p-1') for r in (CREATE, DELETE, RESIZE, SHUTDOWN)]
+     + [VOLUME._replace(group='p-2')]),
+    (dict(group_by='host', operation='compute.instance.create'),
+     [sla_row('compute.instance.create', 'host-1', 1, 100.0, '', [10.0], 1.0),
+      sla_row('compute.instance.create', 'host-2', 1, 0.0, 'NoValidHost:1', [5.0], 1.0)]),
+], ids=repr)
+def test_sla(loaded, filters, expected):
+    assert list(loaded.sla(**filters)) == expected
+
+
+def test_breakdown(loaded):
+    assert list(loaded.breakdown('compute.instance.create')) == [
+        BreakdownRow('compute.instance.create', 'nova', 2, 2, 15.0, 100.0)]
+    assert list(loaded.breakdown('compute.instance.create', project_id='p-2')) == []
+
+
+def test_span_summary(loaded):
+    policy = spans_mod.StuckPolicy.of(65)       # C open 70 s: timed out; D 60 s: not yet
+    assert loaded.span_summary(NOW, policy) == SpanSummary(
+        spans=6, success=1, failure=3, in_progress=1, timeout=1, without_start=1)
+    assert loaded.span_summary(NOW, policy, project_id='p-2') == SpanSummary(
+        spans=1, timeout=1)
+
+
+def test_top_failures_and_latest_time(loaded):
+    failures = [Failure(op, 'NoValidHost', 1) for op in (
+        'compute.instance.create', 'compute.instance.delete', 'compute.instance.shutdown')]
+    assert list(loaded.top_failures()) == failures
+    assert list(loaded.top_failures(limit=2)) == failures[:2]
+    assert list(loaded.top_failures(project_id='p-2')) == []
+    assert loaded.latest_time() == at(80)
+    assert loaded.latest_time(project_id='p-2') == at(30)
+
+
 # --- Writes ----------------------------------------------------------------------------
 
 def test_same_batch_twice_changes_nothing(fresh):
@@ -364,6 +427,7 @@ def test_an_empty_store_answers_empty(fresh):
     assert {kind: fresh.count(kind) for kind in KINDS} == dict.fromkeys(KINDS, 0)
     assert list(fresh.spans()) == [] and list(fresh.notifications()) == []
     assert list(fresh.stuck_spans(NOW, spans_mod.StuckPolicy.of(0))) == []
+    assert fresh.latest_time() is None and list(fresh.sla()) == []
     assert fresh.write(batch([])) == storage.WriteResult({}, 0)
 
 
