@@ -20,12 +20,15 @@ import uuid
 
 import pytest
 
+from nvs_notif.answers.errors import ErrorGroup
+from nvs_notif.answers.hosts import HostActivity
 from nvs_notif.answers.sla import BreakdownRow, SlaRow
 from nvs_notif.answers.summary import Failure, SpanSummary
 from nvs_notif import replay
 from nvs_notif import simulate
 from nvs_notif import spans as spans_mod
 from nvs_notif import storage
+from nvs_notif import timeutil
 from nvs_notif.notification import Fault, Notification
 from nvs_notif.storage import documents
 from tests.functional.support import delete_prefix, store_url
@@ -229,6 +232,15 @@ def test_spans_filters(loaded, filters, expected):
     (dict(project_id='p-1', since=at(40), limit=2), ['e-2', 'e-1']),
     (dict(request_ids=['req-b', 'req-e'], priorities=['error'], user_id='u-2',
           resource_id='vm-b', until=at(79)), ['b-2']),
+    (dict(host='host-2'), ['b-2', 'b-1']),
+    (dict(service='cinder'), []),
+    (dict(event_type='compute.instance.create'), ['b-2', 'b-1', 'a-2', 'a-1']),   # a prefix
+    (dict(request='g-1'), ['b-2', 'b-1', 'a-2', 'a-1']),     # request or global request id
+    (dict(request='req-d'), ['tie-b', 'tie-a', 'd-1']),
+    (dict(oldest_first=True), NEWEST_FIRST[::-1]),
+    (dict(after=(timeutil.iso(at(50)), 'tie-b')), NEWEST_FIRST[5:]),    # a page marker
+    (dict(oldest_first=True, after=(timeutil.iso(at(50)), 'tie-a'), limit=3),
+     ['tie-b', 'us-b', 'us-a']),
 ], ids=repr)
 def test_notifications_filters_and_order(loaded, filters, expected):
     assert message_ids(loaded.notifications(**filters)) == expected
@@ -321,6 +333,56 @@ def test_span_summary(loaded):
         spans=6, success=1, failure=3, in_progress=1, timeout=1, without_start=1)
     assert loaded.span_summary(NOW, policy, project_id='p-2') == SpanSummary(
         spans=1, timeout=1)
+
+
+def test_notification_pages(loaded):
+    pages, marker = [], None
+    while True:
+        docs, marker = loaded.notification_page(5, marker)
+        pages.append(message_ids(docs))
+        if marker is None:
+            break
+    assert pages == [NEWEST_FIRST[:5], NEWEST_FIRST[5:10], NEWEST_FIRST[10:]]
+    assert loaded.notification_page(2, project_id='p-2') == (
+        [d for d in loaded.notifications(project_id='p-2', limit=2)],
+        (timeutil.iso(at(60) + datetime.timedelta(microseconds=1)), 'us-b'))
+
+
+def groups(rows):
+    """Answer rows, sorted, missing keys as '' (stores keep None or empty)."""
+    return sorted(tuple('' if v is None else v for v in row) for row in rows)
+
+
+@pytest.mark.parametrize('filters, expected', [
+    ({}, [ErrorGroup('notification', 'host-1', 'nova', 'NoValidHost', 1, at(80), at(80)),
+          ErrorGroup('notification', 'host-2', 'nova', 'NoValidHost', 1, at(25), at(25)),
+          ErrorGroup('span', 'host-1', 'nova', 'NoValidHost', 1, at(80), at(80)),
+          ErrorGroup('span', 'host-2', 'nova', 'NoValidHost', 1, at(25), at(25)),
+          ErrorGroup('span', None, 'nova', 'NoValidHost', 1, at(80), at(80))]),   # aborted
+    (dict(since=at(26), until=at(80)),
+     [ErrorGroup('notification', 'host-1', 'nova', 'NoValidHost', 1, at(80), at(80)),
+      ErrorGroup('span', 'host-1', 'nova', 'NoValidHost', 1, at(80), at(80)),
+      ErrorGroup('span', None, 'nova', 'NoValidHost', 1, at(80), at(80))]),
+    (dict(project_id='p-2'), []),
+], ids=repr)
+def test_error_groups(loaded, filters, expected):
+    assert groups(loaded.error_groups(**filters)) == groups(expected)
+
+
+@pytest.mark.parametrize('window, project_id, expected', [
+    ((0, 100), None, [HostActivity('cinder-1', 'nova', 1, 0, at(30)),
+                      HostActivity('host-1', 'nova', 9, 1, at(80)),
+                      HostActivity('host-2', 'nova', 2, 1, at(25))]),
+    ((25, 50), None, [HostActivity('cinder-1', 'nova', 1, 0, at(30)),      # bounds inclusive
+                      HostActivity('host-1', 'nova', 3, 0, at(50)),
+                      HostActivity('host-2', 'nova', 1, 1, at(25))]),
+    ((0, 100), 'p-2', [HostActivity('cinder-1', 'nova', 1, 0, at(30)),
+                       HostActivity('host-1', 'nova', 2, 0,
+                                    at(60) + datetime.timedelta(microseconds=2))]),
+], ids=repr)
+def test_host_activity(loaded, window, project_id, expected):
+    since, until = (at(t) for t in window)
+    assert groups(loaded.host_activity(since, until, project_id=project_id)) == groups(expected)
 
 
 def test_top_failures_and_latest_time(loaded):
@@ -491,6 +553,14 @@ OPERATIONS = {
     'notifications': lambda s: list(s.notifications()),
     'count': lambda s: s.count('notifications'),
     'purge': lambda s: s.purge(NOW),
+    'sla': lambda s: list(s.sla()),
+    'breakdown': lambda s: list(s.breakdown('compute.instance.create')),
+    'span_summary': lambda s: s.span_summary(NOW, spans_mod.StuckPolicy.of(0)),
+    'top_failures': lambda s: list(s.top_failures()),
+    'latest_time': lambda s: s.latest_time(),
+    'notification_page': lambda s: s.notification_page(5),
+    'error_groups': lambda s: list(s.error_groups()),
+    'host_activity': lambda s: list(s.host_activity(at(0), NOW)),
 }
 
 
