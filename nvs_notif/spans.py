@@ -124,6 +124,12 @@ class Span:
     def attempts(self):
         return len(self.start_ids)
 
+    @property
+    def rescheduled(self):
+        """Several attempts on several hosts; one attempt that ends on another
+        host than it started (a resize revert) is not a reschedule."""
+        return len(self.start_ids) > 1 and len(self.hosts) > 1
+
 
 def span_id(request_key, operation):
     """Deterministic id, so every worker and agent names a span the same."""

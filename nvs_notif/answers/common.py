@@ -24,12 +24,6 @@ def exception(fault):
     return faults.fault_name(fault) or '-'
 
 
-def rescheduled(span):
-    """Several attempts on several hosts; one attempt that ends on another host
-    than it started (a resize revert) is not a reschedule."""
-    return span.attempts > 1 and len(span.hosts) > 1
-
-
 #: Before and after any stored time: where a missing one sorts.
 MIN = datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)
 MAX = datetime.datetime.max.replace(tzinfo=datetime.timezone.utc)

@@ -80,7 +80,7 @@ def sla(spans, group_by=None, operation=None, since=None, until=None):
     durations are of the spans that have one (finished, with a start);
     ``failures`` are the top three exceptions of failed spans as ``Exc:n``;
     ``reschedules`` counts spans with several attempts that ran on more than
-    one host (:func:`nvs_notif.answers.common.rescheduled`).
+    one host (:attr:`nvs_notif.spans.Span.rescheduled`).
 
     :param group_by: None or a key of :data:`GROUPS`
     :param operation: only operations starting with this prefix
@@ -106,7 +106,7 @@ def sla(spans, group_by=None, operation=None, since=None, until=None):
             len(durations), sum(durations),
             [percentile(durations, p) for p in PERCENTILES],
             durations[-1] if durations else None,
-            sum(s.attempts for s in members), sum(map(common.rescheduled, members))))
+            sum(s.attempts for s in members), sum(s.rescheduled for s in members)))
     return rows
 
 

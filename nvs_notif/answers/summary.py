@@ -10,7 +10,7 @@ from nvs_notif import faults
 class SpanSummary(typing.NamedTuple):
     """Spans by outcome as of a time, and how many lack a start (``.end`` /
     ``.error`` without ``.start``), took several attempts, or ran those on
-    several hosts (:func:`nvs_notif.answers.common.rescheduled`)."""
+    several hosts (:attr:`nvs_notif.spans.Span.rescheduled`)."""
     spans: int = 0
     success: int = 0
     failure: int = 0
@@ -41,7 +41,7 @@ def span_summary(spans, now, policy):
         counts[policy.outcome(s, now)] += 1
         counts['without_start'] += s.start is None
         counts['retried'] += s.attempts > 1
-        counts['rescheduled'] += common.rescheduled(s)
+        counts['rescheduled'] += s.rescheduled
     return SpanSummary(**{f: counts[f] for f in SpanSummary._fields})
 
 

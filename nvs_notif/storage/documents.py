@@ -1,6 +1,7 @@
 """The document shapes both stores keep: flat, JSON-ready dicts."""
 import hashlib
 
+from nvs_notif import faults
 from nvs_notif import jsontext
 from nvs_notif import timeutil
 from nvs_notif.notification import Fault
@@ -10,7 +11,9 @@ from nvs_notif.spans import Span
 def _fault_fields(fault):
     f = fault or Fault()
     return {'error_type': f.exception, 'error_message': f.message,
-            'error_code': f.code, 'error_function': f.function}
+            'error_code': f.code, 'error_function': f.function,
+            # What answers group failures by (derived, for the stores to group on).
+            'error_key': faults.fault_name(fault)}
 
 
 def notification_doc(n):
@@ -61,6 +64,9 @@ def span_doc(s):
         'failed': timeutil.iso(s.failed), 'aborted': timeutil.iso(s.aborted), 'duration': s.duration,
         'attempts': s.attempts,
         'status': s.status,
+        # Derived, for the stores to filter and group on (never read back).
+        'finished': timeutil.iso(s.finished), 'open_since': timeutil.iso(s.open_since),
+        'rescheduled': s.rescheduled,
         'start_ids': sorted(s.start_ids), 'end_ids': sorted(s.end_ids),
         'error_ids': sorted(s.error_ids),
     }

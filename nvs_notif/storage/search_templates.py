@@ -26,6 +26,7 @@ _COMMON = {
     'error_message': {'type': 'text', 'fields': {'keyword': {'type': 'keyword', 'ignore_above': 1024}}},
     'error_code': {'type': 'long', 'ignore_malformed': True},
     'error_function': _KW,
+    'error_key': _KW,
 }
 
 # host.name and service.name are left out: ``host`` and ``service`` are
@@ -56,6 +57,7 @@ MAPPINGS = {
         'failed': _DATE, 'aborted': _DATE, 'timestamp': _DATE,
         '@timestamp': {'type': 'alias', 'path': 'timestamp'},
         'duration': {'type': 'double'}, 'attempts': {'type': 'integer'}, 'status': _KW,
+        'finished': _DATE, 'open_since': _DATE, 'rescheduled': {'type': 'boolean'},
         'start_ids': _SOURCE_ONLY_KW, 'end_ids': _SOURCE_ONLY_KW, 'error_ids': _SOURCE_ONLY_KW,
     }),
     'events': {

@@ -10,6 +10,7 @@ import os
 import sqlite3
 import threading
 
+from nvs_notif import faults
 from nvs_notif import jsontext
 from nvs_notif import spans as spans_mod
 from nvs_notif import timeutil
@@ -28,7 +29,7 @@ CREATE TABLE IF NOT EXISTS notifications (
     message_id TEXT NOT NULL, timestamp TEXT NOT NULL, event_type TEXT, operation TEXT,
     phase TEXT, priority TEXT, service TEXT, host TEXT, request_id TEXT,
     global_request_id TEXT, project_id TEXT, user_id TEXT, resource_type TEXT,
-    resource_id TEXT, error_type TEXT, doc TEXT NOT NULL);
+    resource_id TEXT, error_type TEXT, doc TEXT NOT NULL, error_key TEXT);
 CREATE INDEX IF NOT EXISTS notifications_request ON notifications (request_id);
 CREATE INDEX IF NOT EXISTS notifications_project ON notifications (project_id, timestamp);
 CREATE UNIQUE INDEX IF NOT EXISTS notifications_time ON notifications (timestamp, message_id);
@@ -39,7 +40,7 @@ CREATE TABLE IF NOT EXISTS spans (
     request_id TEXT, global_request_id TEXT, project_id TEXT, user_id TEXT,
     resource_id TEXT, start TEXT, "end" TEXT, failed TEXT, duration REAL,
     status TEXT, error_type TEXT, doc TEXT NOT NULL, availability_zone TEXT, flavor TEXT,
-    open_since TEXT);
+    open_since TEXT, finished TEXT, error_key TEXT, rescheduled INTEGER, attempts INTEGER);
 CREATE INDEX IF NOT EXISTS spans_request ON spans (request_id);
 CREATE INDEX IF NOT EXISTS spans_global_request ON spans (global_request_id);
 CREATE INDEX IF NOT EXISTS spans_operation ON spans (operation, start);
@@ -55,23 +56,31 @@ _LATER_INDEXES = """
 -- Only the spans with an attempt running, by when it started: what ``stuck``
 -- reads (a few rows, whatever the history holds).
 CREATE INDEX IF NOT EXISTS spans_open ON spans (open_since) WHERE status = 'open';
+-- Failures (and successes) by when they finished: what sla and errors group.
+CREATE INDEX IF NOT EXISTS spans_status ON spans (status, finished);
+-- Error notifications by time (errors), and when each host and service last
+-- reported (hosts).
+CREATE INDEX IF NOT EXISTS notifications_priority ON notifications (priority, timestamp);
+CREATE INDEX IF NOT EXISTS notifications_host ON notifications (host, service, timestamp);
 """
 
 _NOTIFICATION_COLUMNS = ('message_id', 'timestamp', 'event_type', 'operation', 'phase',
                          'priority', 'service', 'host', 'request_id',
                          'global_request_id', 'project_id', 'user_id',
-                         'resource_type', 'resource_id', 'error_type')
+                         'resource_type', 'resource_id', 'error_type', 'error_key')
 _SPAN_COLUMNS = ('span_id', 'operation', 'service', 'host', 'request_id',
                  'global_request_id', 'project_id', 'user_id', 'resource_id',
                  'start', 'end', 'failed', 'duration', 'status', 'error_type',
-                 'availability_zone', 'flavor')
+                 'availability_zone', 'flavor', 'open_since', 'finished', 'error_key',
+                 'rescheduled', 'attempts')
 # Columns added after files were first made: such files get them on open,
-# filled by the statement given for them (Span.open_since of the open spans).
-_ADDED_COLUMNS = {'spans': ('availability_zone', 'flavor', 'open_since')}
-_FILL_ADDED = {('spans', 'open_since'): """
-    UPDATE spans SET open_since = CASE WHEN "end" IS NULL AND failed IS NULL THEN start
-                                       ELSE json_extract(doc, '$.last_start') END
-    WHERE status = 'open'"""}
+# and their rows the values derived from the documents (_add_missing_columns).
+_ADDED_COLUMNS = {
+    'notifications': {'error_key': 'TEXT'},
+    'spans': {'availability_zone': 'TEXT', 'flavor': 'TEXT', 'open_since': 'TEXT',
+              'finished': 'TEXT', 'error_key': 'TEXT', 'rescheduled': 'INTEGER',
+              'attempts': 'INTEGER'},
+}
 # Notifications written between background checkpoints (SQLiteStore._maybe_checkpoint).
 _CHECKPOINT_EVERY = 2000
 
@@ -97,14 +106,11 @@ def _notification_row(n, payload_json):
 
 
 _INSERT_NOTIFICATIONS = _insert('notifications', _NOTIFICATION_COLUMNS)
-_INSERT_SPANS = _insert('spans', _SPAN_COLUMNS + ('open_since',), 'INSERT OR REPLACE')
+_INSERT_SPANS = _insert('spans', _SPAN_COLUMNS, 'INSERT OR REPLACE')
 
 
 def _span_row(span):
-    # open_since is derived (Span.open_since): a column to query, not in the document.
-    doc = documents.span_doc(span)
-    return (tuple(doc.get(c) for c in _SPAN_COLUMNS)
-            + (timeutil.iso(span.open_since), jsontext.encode(doc)))
+    return _row(documents.span_doc(span), _SPAN_COLUMNS)
 
 
 _INSERT_REJECTS = 'INSERT OR IGNORE INTO rejects VALUES (?, ?, ?, ?)'
@@ -126,14 +132,24 @@ def _checkpoint(path):
 def _missing_columns(db):
     for table, columns in _ADDED_COLUMNS.items():
         have = {row[1] for row in db.execute('PRAGMA table_info(%s)' % table)}
-        yield from ((table, c) for c in columns if c not in have)
+        yield from ((table, c, t) for c, t in columns.items() if c not in have)
 
 
 def _add_missing_columns(db):
-    for table, column in list(_missing_columns(db)):
-        db.execute('ALTER TABLE %s ADD COLUMN "%s" TEXT' % (table, column))
-        if (table, column) in _FILL_ADDED:
-            db.execute(_FILL_ADDED[table, column])
+    added = list(_missing_columns(db))
+    for table, column, kind in added:
+        db.execute('ALTER TABLE %s ADD COLUMN "%s" %s' % (table, column, kind))
+    if any(table == 'notifications' for table, _, _ in added):
+        db.create_function('nvs_message_key', 1, faults.message_key, deterministic=True)
+        db.execute("""UPDATE notifications SET error_key = coalesce(
+                          error_type, nvs_message_key(json_extract(doc, '$.error_message')))
+                      WHERE error_type IS NOT NULL
+                         OR json_extract(doc, '$.error_message') IS NOT NULL""")
+    if any(table == 'spans' for table, _, _ in added):
+        # Every derived column again, from the span the document holds.
+        spans = [documents.span_from_doc(json.loads(doc))
+                 for (doc,) in db.execute('SELECT doc FROM spans')]
+        db.executemany(_INSERT_SPANS, (_span_row(s) for s in spans))
 
 
 def _opened_before(now, seconds):

@@ -8,6 +8,7 @@ the store URL as publisher, or ``storage.get_store(url).write``). Indices are
 always addressed by pattern (``<prefix>-<kind>*``): notifications, events,
 samples and rejects may live in daily indices.
 """
+import collections
 import datetime
 import json
 import pathlib
@@ -306,3 +307,51 @@ def test_store_over_indices_of_the_single_index_layout(es_client, es_prefix):
     assert stats['requeued'] == 0
     assert count(es_client, es_prefix, 'notifications', {'ids': {'values': ['m-1']}}) == 1
     assert count(es_client, es_prefix, 'rejects') == 1
+
+
+# --- derived fields the stores aggregate on -------------------------------------
+
+def test_derived_span_and_error_fields_are_searchable(engine, search_client, es_prefix):
+    """What store-side answers group and filter on (finished, error_key,
+    rescheduled, attempts, open_since, status; the notifications' error_key)
+    agrees with the Python spans it is derived from."""
+    from nvs_notif import faults
+    from nvs_notif import spans as spans_mod
+    from tests.functional.support import store_url
+
+    sim = [notification.normalize(s.to_message()) for s in simulate.simulate(3000, seed=11)]
+    store = storage.get_store(store_url(engine, es_prefix))
+    try:
+        store.write(storage.Batch(sim, [f for n in sim for f in spans_mod.fragments(n)]))
+        spans = store.spans()
+    finally:
+        store.close()
+    index = '%s-spans' % es_prefix
+    search_client.indices.refresh(index=index)
+
+    def terms(field, query=None, kind='spans'):
+        name = index if kind == 'spans' else pattern(es_prefix, kind)
+        body = {'size': 0, 'query': query or {'match_all': {}},
+                'aggs': {'k': {'terms': {'field': field, 'size': 1000}}}}
+        if kind != 'spans':
+            search_client.indices.refresh(index=name)
+        resp = search_client.search(index=name, body=body)
+        return {b.get('key_as_string', b['key']): b['doc_count']
+                for b in resp['aggregations']['k']['buckets']}
+
+    failed = [s for s in spans if s.status == 'failure']
+    assert terms('error_key', {'term': {'status': 'failure'}}) == dict(
+        collections.Counter(faults.fault_name(s.fault) for s in failed
+                            if faults.fault_name(s.fault)))
+    assert terms('rescheduled').get('true', 0) == sum(s.rescheduled for s in spans) > 0
+    assert terms('attempts') == dict(collections.Counter(s.attempts for s in spans))
+    middle = sorted(s.finished for s in spans if s.finished)[len(spans) // 2]
+    finished_after = {'range': {'finished': {'gte': middle.isoformat()}}}
+    assert sum(terms('status', finished_after).values()) == sum(
+        1 for s in spans if s.finished and s.finished >= middle)
+    assert sum(terms('status', {'exists': {'field': 'open_since'}}).values()) == sum(
+        1 for s in spans if s.open_since) > 0
+    errors = [n for n in sim if n.fault is not None]
+    assert terms('error_key', kind='notifications') == dict(
+        collections.Counter(faults.fault_name(n.fault) for n in errors
+                            if faults.fault_name(n.fault)))

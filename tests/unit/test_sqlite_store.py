@@ -512,3 +512,66 @@ def test_file_from_before_open_since_gains_it_on_open(db_url):
             ('scheduler.select_destinations', T0)}
     finally:
         store.close()
+
+
+# --- derived columns the stores aggregate on ------------------------------------------
+
+def _layout_267924d():
+    with open(os.path.join(os.path.dirname(__file__), 'fixtures', 'sqlite',
+                           'layout-267924d.sql')) as f:
+        return f.read()
+
+
+def _derived(db_url):
+    with sqlite3.connect(db_url[len('sqlite:///'):]) as db:
+        spans_ = db.execute('SELECT operation, status, finished, error_key, rescheduled,'
+                            ' attempts, open_since FROM spans ORDER BY operation, request_id')
+        errors = db.execute('SELECT error_key FROM notifications WHERE error_key IS NOT NULL'
+                            ' ORDER BY timestamp')
+        return spans_.fetchall(), errors.fetchall()
+
+
+_DERIVED = ([
+    ('compute.instance.create', 'success', (T0 + datetime.timedelta(seconds=20.5)).isoformat(),
+     'NoValidHost', 1, 3, None),
+    ('compute.instance.create', 'open', None, None, 0, 1, T0.isoformat()),
+    ('image.upload', 'success', (T0 + datetime.timedelta(seconds=9)).isoformat(), None, 0, 0,
+     None),
+    ('scheduler.select_destinations', 'open', None, None, 0, 1, T0.isoformat()),
+    ('volume.attach', 'success', (T0 + datetime.timedelta(seconds=25)).isoformat(),
+     'PortBindingFailed', 0, 2, None)],
+    [('PortBindingFailed',), ('NoValidHost',), ('PortBindingFailed',)])
+
+
+def test_derived_columns_are_stored(store, db_url):
+    store.write(_batch(_notifications()))
+    assert _derived(db_url) == _DERIVED
+
+
+def test_file_of_the_previous_release_gains_the_derived_columns(db_url):
+    path = db_url[len('sqlite:///'):]
+    batch = _batch(_notifications())
+    merged = spans.merge_all(batch.fragments)
+    with sqlite3.connect(path) as db:
+        db.executescript(_layout_267924d())
+        for n in batch.notifications:
+            doc = documents.notification_doc(n)
+            del doc['error_key']
+            db.execute('INSERT INTO notifications (message_id, timestamp, priority, error_type,'
+                       ' doc) VALUES (?, ?, ?, ?, ?)', (doc['message_id'], doc['timestamp'],
+                                                       doc['priority'], doc['error_type'],
+                                                       jsontext.encode(doc)))
+        for s in merged.values():
+            doc = documents.span_doc(s)
+            for derived in ('finished', 'open_since', 'rescheduled', 'error_key'):
+                del doc[derived]
+            db.execute('INSERT INTO spans (span_id, operation, request_id, status, doc)'
+                       ' VALUES (?, ?, ?, ?, ?)', (doc['span_id'], doc['operation'],
+                                                   doc['request_id'], doc['status'],
+                                                   jsontext.encode(doc)))
+    store_ = storage.get_store(db_url)
+    try:
+        assert _by_id(store_.spans()) == merged
+    finally:
+        store_.close()
+    assert _derived(db_url) == _DERIVED
