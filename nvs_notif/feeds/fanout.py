@@ -42,5 +42,5 @@ def publish(hub, base, hub_url, notifications=(), spans=()):
             topics.append(topics_mod.parse(url, base))
         except topics_mod.InvalidTopic:
             continue
-    return sum(hub.publish(url, body, atom.CONTENT_TYPE, link)
-               for url, body, link in documents(topics, base, hub_url, notifications, spans))
+    return hub.publish_all((url, body, atom.CONTENT_TYPE, link) for url, body, link
+                           in documents(topics, base, hub_url, notifications, spans))

@@ -108,7 +108,11 @@ class Hub:
     def publish(self, topic, body, content_type, link):
         """Queue ``body`` (the topic's new entries) for every subscriber of
         ``topic``; how many deliveries that makes."""
-        return self.store.enqueue(topic, body, content_type, link, self.clock())
+        return self.publish_all([(topic, body, content_type, link)])
+
+    def publish_all(self, contents):
+        """:meth:`publish` of many ``(topic, body, content_type, link)`` in one write."""
+        return self.store.enqueue(list(contents), self.clock())
 
     def deny(self, topic, callback, reason):
         """End (or refuse) a subscription and tell the subscriber (WebSub 5.2)."""

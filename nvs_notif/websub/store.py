@@ -12,9 +12,14 @@ import dataclasses
 import datetime
 import sqlite3
 import threading
+import urllib.parse
 
 from nvs_notif.storage import sqlite
 from nvs_notif.websub.subscriptions import Intent, Subscription
+
+
+class HubStoreError(Exception):
+    """The hub's store refused a write; the round fails and is tried again."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,8 +73,12 @@ class HubStore(metaclass=abc.ABCMeta):
         """End the subscriptions whose lease ran out; how many."""
 
     @abc.abstractmethod
-    def enqueue(self, topic, body, content_type, link, now):
-        """A delivery of ``body`` to every subscriber of ``topic`` at ``now``; how many."""
+    def enqueue(self, contents, now):
+        """A delivery of each content to every subscriber of its topic at
+        ``now``, in one write; how many.
+
+        :param contents: ``(topic, body, content_type, link)`` tuples
+        """
 
     @abc.abstractmethod
     def claim_deliveries(self, now, hold, limit):
@@ -113,7 +122,8 @@ def _epoch(when):
     return when.timestamp()
 
 
-def _time(epoch):
+def time_of(epoch):
+    """The aware UTC datetime of epoch seconds (how the stores keep times)."""
     return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc)
 
 
@@ -172,7 +182,7 @@ class SQLiteHubStore(HubStore):
             rows = self._db.execute(
                 'SELECT topic, callback, expires, secret FROM websub_subscriptions'
                 ' WHERE topic = ? AND expires > ? ORDER BY callback', (topic, _epoch(now)))
-            return [Subscription(t, c, _time(e), s) for t, c, e, s in rows]
+            return [Subscription(t, c, time_of(e), s) for t, c, e, s in rows]
 
     def topics(self, now):
         with self._lock:
@@ -191,20 +201,24 @@ class SQLiteHubStore(HubStore):
                               (_epoch(now),)).rowcount
         return self._write(expire)
 
-    def enqueue(self, topic, body, content_type, link, now):
+    def enqueue(self, contents, now):
         def enqueue(db):
-            callbacks = [r[0] for r in db.execute(
-                'SELECT callback FROM websub_subscriptions WHERE topic = ? AND expires > ?',
-                (topic, _epoch(now)))]
-            if not callbacks:
-                return 0
-            content = db.execute('INSERT INTO websub_contents (topic, body, content_type, link)'
-                                 ' VALUES (?, ?, ?, ?)', (topic, body, content_type, link)).lastrowid
-            db.executemany(
-                'INSERT INTO websub_deliveries (content_id, topic, callback, attempts, due,'
-                ' claimed_until) VALUES (?, ?, ?, 0, ?, 0)',
-                [(content, topic, c, _epoch(now)) for c in callbacks])
-            return len(callbacks)
+            made = 0
+            for topic, body, content_type, link in contents:
+                callbacks = [r[0] for r in db.execute(
+                    'SELECT callback FROM websub_subscriptions WHERE topic = ? AND expires > ?',
+                    (topic, _epoch(now)))]
+                if not callbacks:
+                    continue
+                content = db.execute(
+                    'INSERT INTO websub_contents (topic, body, content_type, link)'
+                    ' VALUES (?, ?, ?, ?)', (topic, body, content_type, link)).lastrowid
+                db.executemany(
+                    'INSERT INTO websub_deliveries (content_id, topic, callback, attempts, due,'
+                    ' claimed_until) VALUES (?, ?, ?, 0, ?, 0)',
+                    [(content, topic, c, _epoch(now)) for c in callbacks])
+                made += len(callbacks)
+            return made
         return self._write(enqueue)
 
     def claim_deliveries(self, now, hold, limit):
@@ -244,3 +258,15 @@ def _drop_orphan_contents(db, only=''):
     # Contents are shared by the deliveries of one publish; the last one out drops it.
     db.execute('DELETE FROM websub_contents WHERE NOT EXISTS (SELECT 1 FROM websub_deliveries d'
                ' WHERE d.content_id = websub_contents.id) ' + only)
+
+
+def open_hub_store(url, conf=None):
+    """The hub's state in the store of ``url``: ``websub_*`` tables of the
+    SQLite file, or ``<prefix>-websub-*`` indices of Elasticsearch/OpenSearch
+    (``conf`` holds the store's credentials, as for ``get_store``)."""
+    from nvs_notif import storage
+    from nvs_notif.websub import search_store
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme == 'sqlite':
+        return SQLiteHubStore(parsed.path or ':memory:')
+    return search_store.SearchHubStore(storage.get_store(url, conf))
