@@ -2,6 +2,7 @@
 on 127.0.0.1 (threads with http.server) that verify intents, take
 deliveries, fail, come back, answer 410; the hub's state in a real SQLite
 file shared by two hubs; no part of the hub is replaced."""
+import datetime
 import hashlib
 import hmac
 import ipaddress
@@ -174,14 +175,17 @@ def test_410_ends_the_subscription(hub, subscribers):
 
 def test_lease_expires(hub, subscribers):
     h, sub = hub(), subscribers()
+    now = [h.clock()]
+    h.clock = lambda: now[0]                 # the lease is 1 s of this clock, whatever the load
     subscribe(h, sub, **{'hub.lease_seconds': '1'})
     assert sub.gets[0]['hub.lease_seconds'] == '1'
     assert h.publish(TOPIC, b'in lease', 'application/atom+xml', LINK) == 1
     h.run_once()
-    time.sleep(1.1)
+    now[0] += datetime.timedelta(seconds=1.01)
     assert h.publish(TOPIC, b'after', 'application/atom+xml', LINK) == 0
     h.run_once()
     assert h.stats['expired'] == 1 and [b for _, b in sub.posts] == [b'in lease']
+    assert h.store.topics(h.clock()) == []
 
 
 def test_renewal_replaces_lease_and_secret(hub, subscribers):
