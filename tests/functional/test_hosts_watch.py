@@ -1,8 +1,8 @@
-"""``hosts`` and ``watch`` against real stores: SQLite and Elasticsearch.
+"""``hosts`` and ``watch`` against real stores: SQLite, Elasticsearch and OpenSearch.
 
 ``hosts``: one simulated cloud (``simulate(2000, seed=3)``) is replayed into a
-SQLite file and an Elasticsearch prefix; the command's JSON output must be
-identical on both and match counts computed here from the stored
+SQLite file and an Elasticsearch and an OpenSearch prefix; the command's JSON
+output must be identical on all three and match counts computed here from the stored
 notifications.  ``watch``: notifications written into the store by another
 thread while the command runs are printed, once each, filtered.
 """
@@ -21,12 +21,14 @@ from nvs_notif import replay
 from nvs_notif import simulate
 from nvs_notif import storage
 from tests.functional.cli import on_every_store, run_text as run
-from tests.functional.support import es_store_url
+from tests.functional.support import store_url as search_store_url
 
 
 @pytest.fixture
 def stores(es_prefix, tmp_path):
-    urls = {'sqlite': 'sqlite:///%s' % (tmp_path / 'nvs.db'), 'es': es_store_url(es_prefix)}
+    urls = {'sqlite': 'sqlite:///%s' % (tmp_path / 'nvs.db'),
+            'elasticsearch': search_store_url('elasticsearch', es_prefix),
+            'opensearch': search_store_url('opensearch', es_prefix)}
     for url in urls.values():
         endpoint = replay.local_endpoint(url)
         replay.replay((s.to_message() for s in simulate.simulate(2000, seed=3)), endpoint)
@@ -135,11 +137,11 @@ def now():
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-@pytest.fixture(params=['sqlite', 'es'])
+@pytest.fixture(params=['sqlite', 'elasticsearch', 'opensearch'])
 def store_url(request, tmp_path):
     if request.param == 'sqlite':
         return 'sqlite:///%s' % (tmp_path / 'watch.db')
-    return es_store_url(request.getfixturevalue('es_prefix'))
+    return search_store_url(request.param, request.getfixturevalue('es_prefix'))
 
 
 @pytest.fixture
