@@ -24,6 +24,7 @@ plus the store's bytes per notification. Prints a table, or JSON with ``--json``
     .venv/bin/python -m tools.bench_queries --sqlite 1000000,5000000 --elasticsearch 1000000
 """
 import argparse
+import collections
 import hashlib
 import inspect
 import json
@@ -34,9 +35,13 @@ import sys
 import tempfile
 import time
 
-QUERIES = ('sla', 'errors', 'stuck', 'hosts', 'trace')
+QUERIES = ('sla', 'errors', 'stuck', 'hosts', 'trace', 'history')
 #: Queries whose Python path is the same as the CLI's whole answer path (nothing to compare).
-NO_PYTHON_PATH = ('trace',)
+NO_PYTHON_PATH = ('trace', 'history')
+#: Output formats other than ``json``: a whole listing goes out as CSV, the formatter
+#: that streams (cliff's json and table formatters hold every row), so its peak RSS
+#: shows whether the listing streams end to end.
+FORMATS = {'history': 'csv'}
 #: The ``hosts`` window starts this long before the simulation: the whole history.
 HISTORY_START = '2000-01-01T00:00:00+00:00'
 SEARCH_ENGINES = {'elasticsearch': ('NVS_TEST_ES_URL', 'http://127.0.0.1:9200'),
@@ -218,7 +223,8 @@ def measure(argv):
 
 
 def probe(url, conf_file):
-    """``(now, request id)``: the newest notification's time, and a create's request id."""
+    """``(now, request id, project)``: the newest notification's time, a create's
+    request id, and the project with the most of the newest notifications."""
     from nvs_notif.cli import common
     from nvs_notif import storage
     store = storage.get_store(url, common.load_conf([conf_file]))
@@ -229,28 +235,31 @@ def probe(url, conf_file):
     request = next((d['request_id'] for d in docs if d.get('request_id')
                     and d.get('operation') == 'compute.instance.create'),
                    next(d['request_id'] for d in docs if d.get('request_id')))
-    return docs[0]['timestamp'], request
+    project = collections.Counter(d['project_id'] for d in docs if d.get('project_id'))
+    return docs[0]['timestamp'], request, project.most_common(1)[0][0]
 
 
-def commands(url, conf_file, now, request):
+def commands(url, conf_file, now, request, project):
     """``{query: (cli argv, python-path argv or None)}``."""
     cli = [os.path.join(os.path.dirname(sys.executable), 'nvs-notif'),
            '--store', url, '--config-file', conf_file]
     arguments = {'sla': ['sla'], 'errors': ['errors'], 'stuck': ['stuck', '--now', now],
                  'hosts': ['hosts', '--since', HISTORY_START, '--now', now],
-                 'trace': ['trace', request]}
+                 'trace': ['trace', request],
+                 # every notification of the project: a listing of tens of thousands
+                 'history': ['history', '--project', project, '--limit', '1000000000']}
     python = [sys.executable, '-m', 'tools.bench_queries', '--store', url,
               '--config-file', conf_file, '--now', now, '--python-path']
-    return {q: (cli + arguments[q] + ['-f', 'json'],
+    return {q: (cli + arguments[q] + ['-f', FORMATS.get(q, 'json')],
                 None if q in NO_PYTHON_PATH else python + [q])
             for q in QUERIES}
 
 
 def bench_store(url, conf_file, repeat, queries, say):
     """Per query: median seconds and peak RSS of each path, and whether the answers agree."""
-    now, request = probe(url, conf_file)
+    now, request, project = probe(url, conf_file)
     results = {}
-    for query, argvs in commands(url, conf_file, now, request).items():
+    for query, argvs in commands(url, conf_file, now, request, project).items():
         if query not in queries:
             continue
         sides, answers = {}, {}
@@ -261,7 +270,8 @@ def bench_store(url, conf_file, repeat, queries, say):
                     continue
                 seconds, rss, out = measure(argv)
                 sides.setdefault(side, []).append((seconds, rss))
-                answers[side] = json.loads(out)
+                answers[side] = (out.decode().splitlines()[1:] if query in FORMATS
+                                 else json.loads(out))
         row = {'rows': len(answers['cli'])}
         for side, runs in sides.items():
             row[side] = {'median_s': round(statistics.median(s for s, _ in runs), 3),

@@ -224,6 +224,14 @@ class SearchStore(base.Store):
         return self._read_ready(name, lambda: search_reads.host_activity(
             self.engine.search, name, since, until, project_id))
 
+    @base.operation
+    def error_groups(self, since=None, until=None, project_id=None):
+        for name in (self.layout.index('spans'), self.layout.alias('notifications')):
+            self._refresh(name)
+        return self._read_ready(self.layout.alias('notifications'),
+                                lambda: search_reads.error_groups(
+                                    self.engine.search, self.layout, since, until, project_id))
+
     def _refresh(self, name):
         """Make what was written to ``name`` searchable before a read.
 

@@ -147,3 +147,25 @@ def host_activity(search, index, since, until, project_id=None):
                                       b['errors']['doc_count'],
                                       _edge_time(b, 'last', 'timestamp'))
             for b in groups(search, index, query, ('host', 'service'), aggs)]
+
+
+def error_groups(search, layout, since=None, until=None, project_id=None):
+    """:class:`~nvs_notif.answers.errors.ErrorGroup` of ``since``..``until``: failed
+    spans by when they finished, error notifications by their time, each grouped
+    by host, service and error key.
+
+    :param layout: the store's :class:`~nvs_notif.storage.search.IndexLayout`
+    """
+    sources = (('span', layout.index('spans'), [{'term': {'status': 'failure'}}], 'finished'),
+               ('notification', layout.alias('notifications'),
+                [{'terms': {'priority': list(errors_answer.PRIORITIES)}}], 'timestamp'))
+    found = []
+    for source, index, filters, field in sources:
+        query = bool_filter(filters + terms(project_id=project_id)
+                            + exact_window(field, since, until))
+        aggs = {'first': _edge(field, 'asc'), 'last': _edge(field, 'desc')}
+        found += [errors_answer.ErrorGroup(
+            source, b['key']['host'], b['key']['service'], b['key']['error_key'],
+            b['doc_count'], _edge_time(b, 'first', field), _edge_time(b, 'last', field))
+            for b in groups(search, index, query, ('host', 'service', 'error_key'), aggs)]
+    return found

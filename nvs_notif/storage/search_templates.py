@@ -11,6 +11,10 @@ string never gets a document rejected.
 # instead of failing its document (and its batch) as an immense term.
 _KW = {'type': 'keyword', 'ignore_above': 1024}
 _DATE = {'type': 'date'}
+# date keeps milliseconds; the ISO text (microseconds, UTC) as a keyword sorts
+# and bounds in exactly the order the SQLite store gives (exact windows,
+# first/last times: nvs_notif.storage.search_reads).
+_EXACT_DATE = dict(_DATE, fields={'exact': {'type': 'keyword'}})
 # Kept for the merge (read from _source), never searched: a span is
 # rewritten with every notification of it, so indexing them cost every time.
 _SOURCE_ONLY_KW = {'type': 'keyword', 'index': False, 'doc_values': False}
@@ -43,9 +47,7 @@ _ECS_ALIASES = {
 MAPPINGS = {
     'notifications': dict(_COMMON, **{
         'message_id': _KW,
-        # date keeps milliseconds; the ISO text (microseconds, UTC) sorts
-        # notifications in exactly the order the SQLite store gives.
-        'timestamp': dict(_DATE, fields={'exact': {'type': 'keyword'}}),
+        'timestamp': _EXACT_DATE,
         '@timestamp': {'type': 'alias', 'path': 'timestamp'},
         'event_type': _KW, 'phase': _KW, 'priority': _KW, 'publisher_id': _KW,
         'state': _KW,
@@ -57,7 +59,7 @@ MAPPINGS = {
         'failed': _DATE, 'aborted': _DATE, 'timestamp': _DATE,
         '@timestamp': {'type': 'alias', 'path': 'timestamp'},
         'duration': {'type': 'double'}, 'attempts': {'type': 'integer'}, 'status': _KW,
-        'finished': _DATE, 'open_since': _DATE, 'rescheduled': {'type': 'boolean'},
+        'finished': _EXACT_DATE, 'open_since': _DATE, 'rescheduled': {'type': 'boolean'},
         'start_ids': _SOURCE_ONLY_KW, 'end_ids': _SOURCE_ONLY_KW, 'error_ids': _SOURCE_ONLY_KW,
     }),
     'events': {

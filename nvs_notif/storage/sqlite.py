@@ -56,11 +56,19 @@ _LATER_INDEXES = """
 -- Only the spans with an attempt running, by when it started: what ``stuck``
 -- reads (a few rows, whatever the history holds).
 CREATE INDEX IF NOT EXISTS spans_open ON spans (open_since) WHERE status = 'open';
--- Failures (and successes) by when they finished: what sla and errors group.
+-- Failures (and successes) by when they finished: what sla groups.
 CREATE INDEX IF NOT EXISTS spans_status ON spans (status, finished);
--- Error notifications by time (errors), and when each host and service last
--- reported (hosts).
-CREATE INDEX IF NOT EXISTS notifications_priority ON notifications (priority, timestamp);
+-- Only the failed spans, by when they finished, with what errors groups and
+-- filters them by (its own condition's column too, which SQLite needs to
+-- cover a query): errors never reads the table.
+CREATE INDEX IF NOT EXISTS spans_failed
+    ON spans (finished, host, service, error_key, project_id, status)
+    WHERE status = 'failure';
+-- Only the error notifications, likewise (errors, and the errors of hosts).
+CREATE INDEX IF NOT EXISTS notifications_errors
+    ON notifications (timestamp, host, service, error_key, project_id, priority)
+    WHERE priority IN ('critical', 'error');
+-- When each host and service reported (hosts: counts and newest, in the index).
 CREATE INDEX IF NOT EXISTS notifications_host ON notifications (host, service, timestamp);
 """
 
@@ -346,6 +354,10 @@ class SQLiteStore(base.Store):
     @base.operation
     def host_activity(self, since, until, project_id=None):
         return sqlite_reads.host_activity(self._read, since, until, project_id)
+
+    @base.operation
+    def error_groups(self, since=None, until=None, project_id=None):
+        return sqlite_reads.error_groups(self._read, since, until, project_id)
 
     @base.operation
     def count(self, kind):

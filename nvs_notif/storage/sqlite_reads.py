@@ -13,7 +13,8 @@ from nvs_notif import timeutil
 
 #: Notifications read per statement of a listing.
 PAGE = 1000
-_PRIORITIES = ', '.join("'%s'" % p for p in errors_answer.PRIORITIES)
+# Written as the partial index notifications_errors says it, so that SQLite uses it.
+_ERRORS = 'priority IN (%s)' % ', '.join("'%s'" % p for p in errors_answer.PRIORITIES)
 
 
 def add_prefix(where, args, column, prefix):
@@ -92,9 +93,15 @@ def notification_pages(read, where, args, limit=None, oldest_first=False, after=
 def host_activity(read, since, until, project_id=None):
     """:class:`~nvs_notif.answers.hosts.HostActivity` of ``since``..``until``.
 
-    Two statements, each served by an index: every notification by host and
-    service (``notifications_host``, covering), and the error ones
-    (``notifications_priority``, a few rows)."""
+    Error notifications are counted on ``notifications_errors`` (a few
+    rows).  A project's notifications are grouped on its index.  Otherwise
+    each host and service is read on the covering ``notifications_host``
+    (host, service, timestamp): the pairs found by one seek each, then per
+    pair a count of its index range and a seek to its newest entry, so a
+    window costs the entries inside it (none outside), counted without
+    leaving the index; a window holding every stored time is not compared
+    at all.
+    """
     where, args = [], []
     if project_id is not None:
         where.append('project_id = ?')
@@ -102,10 +109,75 @@ def host_activity(read, since, until, project_id=None):
     window(where, args, 'timestamp', since, until)
     condition = ' AND '.join(where)
     errors = {(host, service): count for host, service, count in read(
-        'SELECT host, service, count(*) FROM notifications WHERE priority IN (%s) AND %s '
-        'GROUP BY host, service' % (_PRIORITIES, condition), args)}
+        'SELECT host, service, count(*) FROM notifications INDEXED BY notifications_errors '
+        'WHERE %s AND %s '
+        'GROUP BY host, service' % (_ERRORS, condition), args)}
+    if project_id is not None:
+        rows = read('SELECT host, service, count(*), max(timestamp) FROM notifications '
+                    'WHERE %s GROUP BY host, service' % condition, args)
+    else:
+        rows = _pair_activity(read, since, until)
     return [hosts_answer.HostActivity(host, service, count, errors.get((host, service), 0),
                                       timeutil.parse_iso(last))
-            for host, service, count, last in read(
-                'SELECT host, service, count(*), max(timestamp) FROM notifications WHERE %s '
-                'GROUP BY host, service' % condition, args)]
+            for host, service, count, last in rows]
+
+
+def _pair_activity(read, since, until):
+    """``(host, service, count, newest time)`` of each pair with notifications
+    inside ``since``..``until``, on ``notifications_host``."""
+    bounds, args = [], []
+    oldest = read('SELECT timestamp FROM notifications ORDER BY timestamp LIMIT 1', [])
+    newest = read('SELECT timestamp FROM notifications ORDER BY timestamp DESC LIMIT 1', [])
+    if oldest and not (timeutil.iso(since) <= oldest[0][0]
+                       and newest[0][0] <= timeutil.iso(until)):
+        window(bounds, args, 'timestamp', since, until)
+    inside = ''.join(' AND ' + b for b in bounds)
+    for pair in _host_service_pairs(read):
+        pair = list(pair)
+        ((count,),) = read('SELECT count(*) FROM notifications INDEXED BY notifications_host '
+                           'WHERE host IS ? AND service IS ?' + inside, pair + args)
+        if count:
+            ((last,),) = read('SELECT timestamp FROM notifications INDEXED BY notifications_host'
+                              ' WHERE host IS ? AND service IS ?' + inside
+                              + ' ORDER BY timestamp DESC LIMIT 1', pair + args)
+            yield pair[0], pair[1], count, last
+
+
+def _host_service_pairs(read):
+    """Every stored ``(host, service)`` in index order (NULL first), one seek each."""
+    first = 'SELECT host, service FROM notifications INDEXED BY notifications_host'
+    rows = read(first + ' ORDER BY host, service LIMIT 1', [])
+    while rows:
+        host, service = rows[0]
+        yield host, service
+        same_host = (('host IS ? AND service > ?', [host, service]) if service is not None
+                     else ('host IS ? AND service IS NOT NULL', [host]))
+        later_host = ('host > ?', [host]) if host is not None else ('host IS NOT NULL', [])
+        for condition, args in (same_host, later_host):
+            rows = read(first + ' WHERE %s ORDER BY host, service LIMIT 1' % condition, args)
+            if rows:
+                break
+
+
+def error_groups(read, since=None, until=None, project_id=None):
+    """:class:`~nvs_notif.answers.errors.ErrorGroup` of ``since``..``until``: failed
+    spans by when they finished, error notifications by their time, each grouped
+    by host, service and error key, each read from its partial covering index
+    (``spans_failed``, ``notifications_errors``: the failures only)."""
+    sources = (('span', 'spans INDEXED BY spans_failed', ["status = 'failure'"], 'finished'),
+               ('notification', 'notifications INDEXED BY notifications_errors', [_ERRORS],
+                'timestamp'))
+    groups = []
+    for source, table, where, column in sources:
+        args = []
+        window(where, args, column, since, until)
+        if project_id is not None:
+            where.append('project_id = ?')
+            args.append(project_id)
+        groups += [errors_answer.ErrorGroup(source, host, service, key, count,
+                                            timeutil.parse_iso(first), timeutil.parse_iso(last))
+                   for host, service, key, count, first, last in read(
+                       'SELECT host, service, error_key, count(*), min({0}), max({0}) '
+                       'FROM {1} WHERE {2} GROUP BY host, service, error_key'.format(
+                           column, table, ' AND '.join(where)), args)]
+    return groups

@@ -352,9 +352,9 @@ def test_host_activity_is_computed_by_every_store_as_the_python_path(opened, doc
                 + datetime.timedelta(hours=1), None)]
     for since, until, project_id in windows:
         python = sorted(storage.Store.host_activity(opened['sqlite'], since, until,
-                                                    project_id))
+                                                    project_id), key=repr)
         for name, store in opened.items():
-            assert sorted(store.host_activity(since, until, project_id)) == python, (
+            assert sorted(store.host_activity(since, until, project_id), key=repr) == python, (
                 name, since, until)
     full = storage.Store.host_activity(opened['sqlite'], stamps[0], stamps[-1])
     assert sum(a.count for a in full) == len(docs) and sum(a.errors for a in full) > 0
@@ -368,3 +368,26 @@ def test_hosts_rows_on_every_store(stores, docs):
     assert sum(r['notifications'] for r in rows if r['host'] == '-') == sum(
         1 for d in docs if not d['host'])
     assert len({r['host'] for r in rows}) > 3
+
+
+def test_error_groups_are_computed_by_every_store_as_the_python_path(opened, spans):
+    """Each store's aggregation gives the Python fallback's groups: whole
+    history, windows bounded exactly at failure times (microseconds), per project."""
+    failed = sorted(s.finished for s in spans if s.status == 'failure')
+    project = collections.Counter(s.project_id for s in spans if s.status == 'failure')
+    project = project.most_common(1)[0][0]
+    windows = [(None, None, None), (failed[1], failed[-2], None), (failed[3], failed[3], None),
+               (None, failed[5], None), (failed[-5], None, None), (None, None, project),
+               (failed[-1] + datetime.timedelta(microseconds=1), None, None)]
+    for since, until, project_id in windows:
+        python = sorted(storage.Store.error_groups(opened['sqlite'], since, until, project_id),
+                        key=repr)
+        for name, store in opened.items():
+            assert sorted(store.error_groups(since, until, project_id), key=repr) == python, (
+                name, since, until, project_id)
+    groups = storage.Store.error_groups(opened['sqlite'])
+    assert {g.source for g in groups} == {'span', 'notification'}
+    assert sum(g.count for g in groups if g.source == 'span') == len(failed)
+    assert sum(g.count for g in storage.Store.error_groups(opened['sqlite'], failed[3],
+                                                           failed[3])
+               if g.source == 'span') == failed.count(failed[3])

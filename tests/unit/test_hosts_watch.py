@@ -1,6 +1,7 @@
 """Unit tests for the pure parts of ``hosts`` and ``watch`` (nvs_notif.answers), and
 the SQLite store's filters, aggregation and order that they rely on."""
 import datetime
+import tracemalloc
 
 import pytest
 
@@ -237,10 +238,37 @@ class TestStoreListing:
         assert sqlite_store.notification_page(2, project_id='p9') == (
             [d for d in sqlite_store.notifications(project_id='p9')], None)
 
+    def test_a_listing_holds_one_page_at_a_time(self, sqlite_store, monkeypatch):
+        """Memory stays flat: streaming every notification peaks at a small
+        fraction of what holding them does (pages of 50 of 2,000)."""
+        from nvs_notif.storage import sqlite_reads
+        monkeypatch.setattr(sqlite_reads, 'PAGE', 50)
+        messages = [dict(notification(i / 10.0, i), payload={'text': 'x' * 1000, 'n': i})
+                    for i in range(2000)]
+        write(sqlite_store, messages)
+
+        def peak(consume):
+            tracemalloc.start()
+            try:
+                consume(sqlite_store.notifications(oldest_first=True))
+                return tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+        count = []
+        streamed = peak(lambda docs: count.append(sum(1 for _ in docs)))
+        held = peak(list)
+        assert count == [2000]
+        assert streamed * 10 < held, (streamed, held)
+
     def test_host_activity_is_the_python_paths(self, sqlite_store):
-        write(sqlite_store, self.MESSAGES + [notification(7, 5, priority='critical')])
-        for since, until in ((t(0), t(9)), (t(1), t(9)), (t(0), t(5)), (t(10), t(20))):
+        hostless = dict(notification(3, 6), publisher_id='compute')
+        write(sqlite_store, self.MESSAGES + [notification(7, 5, priority='critical'), hostless])
+        assert ((None, 'nova') in {(a.host, a.service) for a in storage.Store.host_activity(
+            sqlite_store, t(0), t(9))})
+        for since, until in ((t(0), t(9)), (t(1), t(9)), (t(0), t(5)), (t(10), t(20)),
+                             (t(-1), t(10)), (t(3), t(3))):
             python = storage.Store.host_activity(sqlite_store, since, until)
-            assert sorted(sqlite_store.host_activity(since, until)) == sorted(python)
+            assert sorted(sqlite_store.host_activity(since, until), key=repr) == sorted(
+                python, key=repr)
         assert sorted(sqlite_store.host_activity(t(0), t(9), project_id='p9')) == [
             ('host-3', 'nova', 1, 1, t(0))]
