@@ -3,7 +3,8 @@ document per topic (what WebSub distributes: the topic's new entries).
 
 Pure :func:`documents` and the call of the hub (:func:`publish`); reading
 what the store ingested since the last round (the store's tail) is the
-caller's.
+caller's.  :func:`end_project` ends the subscriptions of a project that is
+gone (what keystone's ``identity.project.deleted`` will call).
 """
 from nvs_notif.feeds import atom
 from nvs_notif.feeds import entries as entries_mod
@@ -44,3 +45,22 @@ def publish(hub, base, hub_url, notifications=(), spans=()):
             continue
     return hub.publish_all((url, body, atom.CONTENT_TYPE, link) for url, body, link
                            in documents(topics, base, hub_url, notifications, spans))
+
+
+def end_project(hub, base, project_id, reason):
+    """End every subscription to a topic of ``project_id`` (a project deleted
+    or disabled), with a denial notice to each subscriber; how many ended.
+    Topics of every project (admins') are kept."""
+    now = hub.clock()
+    ended = 0
+    for url in hub.store.topics(now):
+        try:
+            topic = topics_mod.parse(url, base)
+        except topics_mod.InvalidTopic:
+            continue
+        if topic.project_id != project_id:
+            continue
+        for subscription in hub.store.subscriptions(url, now):
+            hub.deny(url, subscription.callback, reason)
+            ended += 1
+    return ended
