@@ -69,12 +69,33 @@ def test_now_is_defined_once():
 
 
 def test_query_commands_do_not_import_the_agents_libraries(tmp_path):
-    # cliff imports every command module whichever runs: what only replay and
-    # drain need (ceilometer, oslo.messaging, kombu: seconds) waits for them.
+    # What only replay and drain need (ceilometer, oslo.messaging, kombu:
+    # seconds) waits for them; a command imports no other command's module.
     code = ('import sys\nfrom nvs_notif.cli import main\n'
             'main.main(["--store", "sqlite:///%s", "stuck", "-f", "value"])\n'
-            'print(sorted({"ceilometer", "oslo_messaging", "kombu"} & set(sys.modules)))'
+            'print(sorted({"ceilometer", "oslo_messaging", "kombu"} & set(sys.modules)))\n'
+            'print(sorted(m for m in sys.modules if m.startswith("nvs_notif.cli.")))'
             % (tmp_path / 'nvs.db'))
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                          check=True).stdout
+    assert out.splitlines()[-2:] == [
+        '[]', "['nvs_notif.cli.common', 'nvs_notif.cli.main', 'nvs_notif.cli.stuck']"]
+
+
+def test_help_imports_neither_configuration_nor_store():
+    """``--help`` lists every command (their modules are imported), and no more."""
+    code = ('import sys\nfrom nvs_notif.cli import main\n'
+            'try:\n    main.main(["--help"])\nexcept SystemExit:\n    pass\n'
+            'print(sorted(m for m in sys.modules if m.startswith(('
+            '"oslo_config", "nvs_notif.storage", "nvs_notif.simulate", "ceilometer"))))')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                         check=True).stdout
     assert out.splitlines()[-1] == '[]'
+
+
+def test_every_command_is_a_common_command():
+    """cliff's own epilog looks the command's distribution up in every installed
+    package's metadata on every run (most of a second); common.Command does not."""
+    from nvs_notif.cli import common
+    for ep in importlib.metadata.entry_points(group='nvs_notif.cli'):
+        assert issubclass(ep.load(), common.Command), ep.name
