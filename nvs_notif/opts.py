@@ -105,6 +105,21 @@ CLI_OPTS = [
                     'names). Secret: a deprecated URL may still hold a password.'),
 ]
 
+#: Options of ``nvs-notif-api`` (its nvs-notif.conf, see nvs_notif/api/config.py).
+API_GROUP = 'api'
+API_OPTS = [
+    cfg.StrOpt('store', secret=True,
+               help='Store URL the API answers from (sqlite:///path, '
+                    'elasticsearch://host:9200/?index_prefix=nvs or opensearch://...); '
+                    'its credentials go in [nvs_store_default] (or the group its '
+                    '?credentials= names), the stuck limits in [nvs]. Required.'),
+    cfg.IntOpt('default_limit', default=100, min=1,
+               help='Items per page when a request gives no limit.'),
+    cfg.IntOpt('max_limit', default=1000, min=1,
+               help='The largest limit a request may ask for; a larger one is '
+                    'refused (400).'),
+]
+
 
 def register(conf):
     conf.register_opts(ALL_OPTS, group=GROUP)
@@ -112,5 +127,5 @@ def register(conf):
 
 def list_opts():
     """For oslo-config-generator (entry point ``oslo.config.opts: nvs_notif``)."""
-    return [(GROUP, ALL_OPTS), (CLI_GROUP, CLI_OPTS),
-            (WEBSUB_GROUP, WEBSUB_OPTS)] + credentials.list_opts()
+    return ([(GROUP, ALL_OPTS), (CLI_GROUP, CLI_OPTS), (API_GROUP, API_OPTS),
+             (WEBSUB_GROUP, WEBSUB_OPTS)] + credentials.list_opts())

@@ -43,11 +43,15 @@ assert nvs_notif.kibana.load(nvs_notif.kibana.OPENSEARCH_DASHBOARDS.file), \
 eps = importlib.metadata.entry_points(group='nvs_notif.cli')
 print('\n'.join(sorted(ep.name for ep in eps)))
 samples = pathlib.Path(sys.prefix, 'etc', 'nvs-notif')
-for name in ('nvs-notif.conf.sample', 'nvs_pipeline.yaml', 'ceilometer.conf.sample'):
+for name in ('nvs-notif.conf.sample', 'nvs_pipeline.yaml', 'ceilometer.conf.sample',
+             'nvs-notif-api.conf.sample', 'policy.yaml.sample', 'gunicorn.conf.py.sample',
+             'uwsgi.ini.sample'):
     assert (samples / name).is_file(), samples / name
 PY
 ) >"$out/commands"
 "$cmd" --help >/dev/null 2>"$out/help.log"
+"$venv/bin/nvs-notif-api" --help >/dev/null 2>>"$out/help.log" \
+    || { cat "$out/help.log" >&2; echo "check-wheel: 'nvs-notif-api --help' failed" >&2; exit 1; }
 while read -r name; do
     "$cmd" help "$name" >/dev/null 2>>"$out/help.log" \
         || { cat "$out/help.log" >&2; echo "check-wheel: '$name --help' failed" >&2; exit 1; }

@@ -12,6 +12,10 @@ from nvs_notif.timeutil import iso
 
 COLUMNS = ('host', 'service', 'notifications', 'per minute', 'last seen', 'errors',
            'error %', 'silent')
+#: The window counted when none is given: this long before "now".
+WINDOW = datetime.timedelta(hours=1)
+#: A row quiet this long before "now" is silent, unless told otherwise (a duration).
+SILENT_AFTER = '10m'
 
 
 class HostActivity(typing.NamedTuple):

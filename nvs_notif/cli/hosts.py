@@ -1,6 +1,4 @@
 """``nvs-notif hosts``: how much each host and service says, how much is errors, who went quiet."""
-import datetime
-
 from cliff import lister
 
 from nvs_notif.answers import hosts as hosts_answer
@@ -27,7 +25,8 @@ class Hosts(common.Command, lister.Lister):
         parser.add_argument('--since', metavar='TIME', type=common.time_arg,
                             help='ISO time or age before --now (30m, 2h, 7d); default 1h')
         common.add_now(parser, 'the window ends and silence is judged')
-        parser.add_argument('--silent-after', metavar='DURATION', default='10m',
+        parser.add_argument('--silent-after', metavar='DURATION',
+                            default=hosts_answer.SILENT_AFTER,
                             type=common.duration,
                             help='a host/service not seen for this long before --now is '
                                  'silent (90s, 10m, 1h; default %(default)s)')
@@ -43,7 +42,7 @@ class Hosts(common.Command, lister.Lister):
 
 
 def _since(args, now):
-    return common.at(args.since, now) or now - datetime.timedelta(hours=1)
+    return common.at(args.since, now) or now - hosts_answer.WINDOW
 
 
 def _since_before_now(args):

@@ -9,18 +9,19 @@ from nvs_notif.cli import common
 MAX_HOPS = 3
 
 
-def trace_spans(store, ident, hops=MAX_HOPS):
+def trace_spans(store, ident, hops=MAX_HOPS, project_id=None):
     """The spans of request ``ident`` and of the requests linked to it.
 
     Reads the spans whose request id or global request id is ``ident``, then
-    those of every request id and global request id they name, ``hops`` times.
+    those of every request id and global request id they name, ``hops`` times;
+    with ``project_id``, only spans of that project.
     """
     found, asked = {}, set()
     wanted = {ident}
     for _ in range(hops):
         for request in sorted(wanted - asked):
-            for s in (store.spans(request_id=request)
-                      + store.spans(global_request_id=request)):
+            for s in (store.spans(request_id=request, project_id=project_id)
+                      + store.spans(global_request_id=request, project_id=project_id)):
                 found[s.span_id] = s
         asked |= wanted
         wanted = trace_answer.related_request_ids(found.values(), ident)

@@ -214,7 +214,7 @@ class Store(metaclass=abc.ABCMeta):
     def notifications(self, request_ids=None, project_id=None, user_id=None,
                       resource_id=None, since=None, until=None, priorities=None,
                       limit=None, host=None, service=None, event_type=None, request=None,
-                      oldest_first=False, after=None):
+                      oldest_first=False, after=None, message_id=None):
         """Stored notification documents (dicts), streamed: newest first by
         ``(timestamp, message_id)``, or oldest first.
 
@@ -236,6 +236,8 @@ class Store(metaclass=abc.ABCMeta):
         :param oldest_first: ascending ``(timestamp, message_id)`` order
         :param after: ``(timestamp ISO text, message_id)`` of a document
             listed before: only what follows it in this order (a page marker)
+        :param message_id: the notification(s) of this message id (the API's
+            ``/v1/notifications/{message_id}``)
         :returns: an iterator of dicts shaped by
             :func:`nvs_notif.storage.documents.notification_doc`
         """

@@ -201,11 +201,12 @@ class SearchStore(base.Store):
     def notifications(self, request_ids=None, project_id=None, user_id=None,
                       resource_id=None, since=None, until=None, priorities=None,
                       limit=None, host=None, service=None, event_type=None, request=None,
-                      oldest_first=False, after=None):
+                      oldest_first=False, after=None, message_id=None):
         filters = search_reads.notification_filters(
             request_ids=request_ids, project_id=project_id, user_id=user_id,
             resource_id=resource_id, since=since, until=until, priorities=priorities,
-            host=host, service=service, event_type=event_type, request=request)
+            host=host, service=service, event_type=event_type, request=request,
+            message_id=message_id)
         name = self.layout.alias('notifications')
         self._refresh(name)
         if limit is not None and limit <= 0:

@@ -66,10 +66,10 @@ def exact_window(field, since, until):
 
 def notification_filters(request_ids=None, project_id=None, user_id=None, resource_id=None,
                          since=None, until=None, priorities=None, host=None, service=None,
-                         event_type=None, request=None):
+                         event_type=None, request=None, message_id=None):
     """The filters of :meth:`nvs_notif.storage.base.Store.notifications`' arguments."""
     filters = terms(project_id=project_id, user_id=user_id, resource_id=resource_id,
-                    host=host, service=service)
+                    host=host, service=service, message_id=message_id)
     for field, values in (('request_id', request_ids), ('priority', priorities)):
         if values is not None:
             filters.append({'terms': {field: list(values)}})

@@ -41,11 +41,12 @@ def window(where, args, column, since, until):
 
 def notification_filter(request_ids=None, project_id=None, user_id=None, resource_id=None,
                         since=None, until=None, priorities=None, host=None, service=None,
-                        event_type=None, request=None):
+                        event_type=None, request=None, message_id=None):
     """``(where clauses, args)`` of :meth:`nvs_notif.storage.base.Store.notifications`' filters."""
     where, args = [], []
     for column, value in (('project_id', project_id), ('user_id', user_id),
-                          ('resource_id', resource_id), ('host', host), ('service', service)):
+                          ('resource_id', resource_id), ('host', host), ('service', service),
+                          ('message_id', message_id)):
         if value is not None:
             where.append('%s = ?' % column)
             args.append(value)

@@ -93,3 +93,13 @@ def dead_letter_policy(vhost_url, pattern, exchange):
     """On a :func:`rabbit_vhost`, the policy of docs/operations.rst "Poison
     messages": queues matching ``pattern`` dead-letter into ``exchange``."""
     services('dead-letter-policy', vhost_url.rsplit('/', 1)[1], pattern, exchange, timeout=60)
+
+
+def write_api_conf(path, store, authtoken, **api):
+    """The operator's one nvs-notif.conf of an nvs-notif-api: ``[api] store`` (and
+    ``api``'s other options) and ``[keystone_authtoken]`` (``authtoken``)."""
+    lines = ['[api]', 'store = %s' % store] + ['%s = %s' % kv for kv in api.items()]
+    lines += ['[keystone_authtoken]'] + ['%s = %s' % kv for kv in authtoken.items()]
+    path.write_text('\n'.join(lines) + '\n')
+    return path
+

@@ -198,5 +198,10 @@ def test_api_hooks_are_off_by_default_and_need_the_api(devstack):
     assert not (devstack.tmp / 'etc-nvs/nvs-notif-api.conf').exists()
     done = devstack('stack', 'post-config',
                     ENABLED_SERVICES='ceilometer-anotification,nvs-notif-api')
+    assert done.returncode == 0, done.stderr
+    assert 'store = ' in (devstack.tmp / 'etc-nvs/nvs-notif-api.conf').read_text()
+    done = devstack('stack', 'post-config',
+                    ENABLED_SERVICES='ceilometer-anotification,nvs-notif-api',
+                    NVS_NOTIF_API_WSGI='nvs_notif.no_api.wsgi:application')
     assert done.returncode != 0
-    assert 'nvs-notif-api is enabled but nvs_notif.api.wsgi:application' in done.stderr
+    assert 'nvs-notif-api is enabled but nvs_notif.no_api.wsgi:application' in done.stderr

@@ -1,0 +1,1 @@
+"""``nvs-notif-api``: the store's answers over HTTP, per Keystone project."""

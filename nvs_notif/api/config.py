@@ -1,0 +1,38 @@
+"""The API's configuration: the operator's one ``nvs-notif.conf``.
+
+The same file the ``nvs-notif`` command reads: ``[api]`` (the store URL and
+page sizes), ``[nvs]`` (stuck limits), the store's credentials
+(``[nvs_store_default]``, :mod:`nvs_notif.credentials`); the middleware
+registers and reads its own groups (``[keystone_authtoken]``, ``[cors]``,
+``[oslo_middleware]``, ``[healthcheck]``, ``[oslo_policy]``).
+"""
+import os
+
+from oslo_config import cfg
+from oslo_log import log
+
+from nvs_notif import opts
+
+#: ``;``-separated config files the WSGI entry point reads instead of the
+#: nvs-notif.conf oslo.config finds (a WSGI server passes no command line).
+FILES_ENV = 'NVS_NOTIF_API_CONFIG_FILES'
+PROG = 'nvs-notif-api'
+
+
+def config_files(environ=os.environ):
+    """The files of :data:`FILES_ENV`, else ``nvs-notif.conf`` and then
+    ``nvs-notif-api.conf`` (what devstack writes) where oslo.config looks for
+    them (``~/.nvs-notif/``, ``~/``, ``/etc/nvs-notif/``, ``/etc/``)."""
+    given = [f for f in environ.get(FILES_ENV, '').split(';') if f]
+    return given or cfg.find_config_files(project='nvs-notif', prog=PROG)
+
+
+def load_conf(files):
+    """A new ConfigOpts with the API's options, read from ``files``."""
+    conf = cfg.ConfigOpts()
+    opts.register(conf)
+    conf.register_opts(opts.API_OPTS, group=opts.API_GROUP)
+    log.register_options(conf)
+    conf([], project='nvs-notif', prog=PROG, default_config_files=list(files),
+         default_config_dirs=[])
+    return conf

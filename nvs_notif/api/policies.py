@@ -1,0 +1,74 @@
+"""Who may read what: the API's oslo.policy rules, in code.
+
+A project reader (or member) reads the records of their token's project; an
+admin reads any project's, and all of them with ``all_projects=true`` (the
+only way to reach records that carry no project, such as a host's periodic
+notifications). Operators override rules in ``policy.yaml``
+(``[oslo_policy] policy_file``); ``oslopolicy-sample-generator --namespace
+nvs_notif`` lists them.
+"""
+from oslo_policy import policy
+
+from nvs_notif.api import config
+
+ADMIN = 'role:admin'
+PROJECT_READER = '(role:reader or role:member) and project_id:%(project_id)s'
+
+#: Base rules, named once and composed by the API rules.
+RULE_ADMIN = 'rule:admin_api'
+RULE_PROJECT_READER_OR_ADMIN = 'rule:project_reader_or_admin'
+
+ALL_PROJECTS = 'nvs:all_projects'
+
+_BASE = [
+    policy.RuleDefault('admin_api', ADMIN, description='An administrator of the cloud.'),
+    policy.RuleDefault('project_reader_or_admin', '%s or (%s)' % (RULE_ADMIN, PROJECT_READER),
+                       description='A reader or member of the project the records '
+                                   'belong to, or an administrator.'),
+]
+
+
+def _read(name, path, description):
+    return policy.DocumentedRuleDefault(
+        name='nvs:%s' % name, check_str=RULE_PROJECT_READER_OR_ADMIN,
+        description=description, operations=[{'method': 'GET', 'path': path}],
+        scope_types=['project'])
+
+
+_API = [
+    policy.DocumentedRuleDefault(
+        name=ALL_PROJECTS, check_str=RULE_ADMIN,
+        description='Read the records of every project, and those of none '
+                    '(all_projects=true), or of a project other than the token\'s '
+                    '(project_id=...).',
+        operations=[{'method': 'GET', 'path': '/v1/*?all_projects=true'},
+                    {'method': 'GET', 'path': '/v1/*?project_id={project_id}'}],
+        scope_types=['project']),
+    _read('notifications:list', '/v1/notifications', 'List notifications.'),
+    _read('notifications:get', '/v1/notifications/{message_id}', 'Show one notification.'),
+    _read('traces:get', '/v1/traces/{request_id}',
+          'Show the spans of a request or global request as a tree.'),
+    _read('history:get', '/v1/history', 'List what a project, user or resource did.'),
+    _read('sla:get', '/v1/sla', 'Service levels per operation.'),
+    _read('errors:get', '/v1/errors', 'Failures by host, service and exception.'),
+    _read('stuck:get', '/v1/stuck', 'Requests open past their limit.'),
+    _read('hosts:get', '/v1/hosts', 'Notifications, errors and silence per host and service.'),
+]
+
+
+def list_rules():
+    """Every rule (entry point ``oslo.policy.policies: nvs_notif``)."""
+    return _BASE + _API
+
+
+def make_enforcer(conf):
+    """An enforcer of :func:`list_rules` over ``conf``'s ``[oslo_policy]``."""
+    enforcer = policy.Enforcer(conf)
+    enforcer.register_defaults(list_rules())
+    return enforcer
+
+
+def get_enforcer():
+    """For ``oslopolicy-policy-generator`` (entry point ``oslo.policy.enforcer``):
+    the enforcer of the configuration the API would read."""
+    return make_enforcer(config.load_conf(config.config_files()))
