@@ -113,15 +113,35 @@ function _nvs_notif_api_check {
     fi
 }
 
-function configure_nvs_notif_api {
-    _nvs_notif_api_check
-    _nvs_notif_set_credentials $NVS_NOTIF_API_CONF
-    iniset $NVS_NOTIF_API_CONF api store "$NVS_NOTIF_STORE_URL"
-    configure_keystone_authtoken_middleware $NVS_NOTIF_API_CONF nvs-notif
-    write_uwsgi_config $NVS_NOTIF_API_UWSGI_CONF "" "/nvs-notif" "" nvs-notif-api
-    iniset $NVS_NOTIF_API_UWSGI_CONF uwsgi module $NVS_NOTIF_API_WSGI
+# create_nvs_notif_api_accounts - the service user keystonemiddleware
+# validates tokens as, the service and its endpoint
+function create_nvs_notif_api_accounts {
+    create_service_user nvs-notif
+    get_or_create_service nvs-notif $NVS_NOTIF_API_SERVICE_TYPE "nvs-notif notification analytics"
+    get_or_create_endpoint $NVS_NOTIF_API_SERVICE_TYPE "$REGION_NAME" \
+        "$SERVICE_PROTOCOL://$SERVICE_HOST$NVS_NOTIF_API_PATH"
 }
 
+function configure_nvs_notif_api {
+    _nvs_notif_api_check
+    sudo install -d -o $STACK_USER -m 700 $NVS_NOTIF_CONF_DIR
+    _nvs_notif_set_credentials $NVS_NOTIF_API_CONF
+    iniset $NVS_NOTIF_API_CONF api store "$NVS_NOTIF_STORE_URL"
+    configure_keystone_authtoken_middleware $NVS_NOTIF_API_CONF nvs-notif keystone_authtoken \
+        $NVS_NOTIF_API_SERVICE_TYPE
+    write_uwsgi_config $NVS_NOTIF_API_UWSGI_CONF $NVS_NOTIF_API_WSGI $NVS_NOTIF_API_PATH "" \
+        nvs-notif-api
+    # A WSGI server passes no command line: the app finds its file here.
+    iniset $NVS_NOTIF_API_UWSGI_CONF uwsgi env NVS_NOTIF_API_CONFIG_FILES=$NVS_NOTIF_API_CONF
+    if [[ ${USE_VENV} = True && -n ${PROJECT_VENV[ceilometer]:-} ]]; then
+        # Where install_nvs_notif put it (GLOBAL_VENV: run_process adds --venv).
+        iniset $NVS_NOTIF_API_UWSGI_CONF uwsgi venv ${PROJECT_VENV[ceilometer]}
+    fi
+    create_nvs_notif_api_accounts
+}
+
+# start_nvs_notif_api - run_process writes the systemd unit
+# devstack@nvs-notif-api and starts it
 function start_nvs_notif_api {
     run_process nvs-notif-api "$(which uwsgi) --procname-prefix nvs-notif-api --ini $NVS_NOTIF_API_UWSGI_CONF"
 }
@@ -151,6 +171,10 @@ function cleanup_nvs_notif {
         for name in username password api_key; do
             inidelete $CEILOMETER_CONF nvs_store_default $name
         done
+    fi
+    if is_service_enabled nvs-notif-api; then
+        # The uWSGI file and its Apache site.
+        remove_uwsgi_config $NVS_NOTIF_API_UWSGI_CONF nvs-notif-api
     fi
     sudo rm -rf $NVS_NOTIF_DATA_DIR $NVS_NOTIF_CONF_DIR
     rm -f $CEILOMETER_CONF_DIR/nvs_pipeline.yaml

@@ -19,9 +19,11 @@
 # (pip_install records its calls; the constraints are checked offline by
 # python -m tools.check_constraints), the requirements repository's
 # edit-constraints, package installs and service restarts, keystone
-# (create_service_user), systemd (run_process/stop_process), sudo (when the
-# machine has none), and ceilometer's fixed /etc/ceilometer (moved into the
-# scratch directory after the plugins' settings are loaded).
+# (create_service_user, get_or_create_service/endpoint), systemd
+# (run_process/stop_process), Apache's a2ensite/a2dissite (its sites directory
+# is in the scratch directory), /etc/tmpfiles.d, sudo (when the machine has
+# none), and ceilometer's fixed /etc/ceilometer (moved into the scratch
+# directory after the plugins' settings are loaded).
 #
 # Checks: the agent's own loader (ceilometer.notification's
 # NamedExtensionManager over [notification] pipelines) builds meter, event
@@ -29,7 +31,11 @@
 # credentials; the nvs-notif command reads the same; nvs-notif is installed
 # where ceilometer is; post-config is idempotent; files holding secrets or
 # data are 600 and their directories 700; no secret anywhere in the trace;
-# clean puts ceilometer.conf back and removes our files.
+# clean puts ceilometer.conf back and removes our files; nvs-notif-api (enabled
+# here) gets its service user, service and endpoint, a uWSGI file devstack's
+# write_uwsgi_config wrote for its module, with its config file and venv, a
+# process run_process starts, and its own entry point builds the app from the
+# written nvs-notif-api.conf ([api], [keystone_authtoken]).
 # Needs the project's .venv (tools/venv.sh test) for the checks.
 set -euo pipefail
 
@@ -47,6 +53,8 @@ trap '[[ -n ${KEEP:-} ]] || rm -rf "$WORK"' EXIT
 
 # Made up for the run, never printed by the run itself.
 export NVS_NOTIF_STORE_PASSWORD="pw-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+# The API's service user's (devstack traces it, as every service's).
+export SERVICE_PASSWORD=service-secret
 
 echo "devstack   $(git -C "$DEVSTACK_SRC" rev-parse HEAD)"
 echo "ceilometer $(git -C "$CEILOMETER_SRC" rev-parse HEAD)"
@@ -73,7 +81,8 @@ CEILOMETER_BACKENDS=none
 CEILOMETER_COORDINATION_URL=
 VIRT_DRIVER=fake
 disable_all_services
-enable_service rabbit ceilometer-anotification
+enable_service rabbit ceilometer-anotification nvs-notif-api
+APACHE_CONF_DIR=$run/apache-sites
 enable_plugin ceilometer file://$CEILOMETER_SRC $(git -C "$CEILOMETER_SRC" rev-parse HEAD)
 enable_plugin nvs-notif file://$ROOT $(git -C "$ROOT" rev-parse HEAD)
 NVS_NOTIF_CONF_DIR=$run/etc/nvs-notif
@@ -104,7 +113,7 @@ extract_localrc_section \$TOP_DIR/local.conf \$TOP_DIR/localrc \$TOP_DIR/.localr
 source \$TOP_DIR/stackrc
 REQUIREMENTS_DIR=$run/requirements
 CALLS=$run/calls
-mkdir -p \$DEST \$DATA_DIR
+mkdir -p \$DEST \$DATA_DIR \$APACHE_CONF_DIR
 source \$TOP_DIR/lib/rpc_backend
 source \$TOP_DIR/lib/apache
 source \$TOP_DIR/lib/keystone

@@ -11,6 +11,7 @@ import configparser
 import os
 import pathlib
 import stat
+import subprocess
 import sys
 
 # The run's layout (tools/check-devstack.sh's local.conf); '' when imported
@@ -102,6 +103,52 @@ def stacked():
           'the pipeline file (logged by the agent) holds no password')
     for path in (NVS_CONF_DIR, DATA_DIR, DATA_DIR / 'spool'):
         check(mode(path) == 0o700, '%s is 700: %o' % (path, mode(path)))
+    api(venv)
+
+
+def api(venv):
+    """nvs-notif-api: Keystone's records, the uWSGI file, the process, the app."""
+    done = calls()
+    for call in ('create_service_user nvs-notif',
+                 'get_or_create_service nvs-notif notification-analytics '
+                 'nvs-notif notification analytics',
+                 'get_or_create_endpoint notification-analytics RegionOne '
+                 'http://127.0.0.1/nvs-notif'):
+        check(call in done, 'keystone: %s' % call)
+    conf_file = NVS_CONF_DIR / 'nvs-notif-api.conf'
+    check(mode(conf_file) == 0o600, '%s is 600: %o' % (conf_file.name, mode(conf_file)))
+    ini_file = NVS_CONF_DIR / 'nvs-notif-api-uwsgi.ini'
+    ini = options(ini_file).get('uwsgi', {})
+    check(ini.get('module') == 'nvs_notif.api.wsgi:application',
+          "uWSGI loads the API's module: %s" % ini.get('module'))
+    check(ini.get('env') == 'NVS_NOTIF_API_CONFIG_FILES=%s' % conf_file,
+          'uWSGI gives the API its config file: %s' % ini.get('env'))
+    check(ini.get('venv', '') == venv, 'uWSGI runs in %r: %r' % (venv, ini.get('venv')))
+    site = (RUN / 'apache-sites/nvs-notif-api.conf').read_text()
+    check('ProxyPass "/nvs-notif" "unix:%s|' % ini.get('socket') in site,
+          "Apache proxies /nvs-notif to uWSGI's socket")
+    started = [c for c in done if c.startswith('run_process nvs-notif-api ')]
+    check(len(started) == 1 and started[0].endswith(
+        ' --procname-prefix nvs-notif-api --ini %s' % ini_file),
+        'run_process starts uWSGI with that file: %s' % started)
+    auth = options(conf_file).get('keystone_authtoken', {})
+    seen = {k: auth.get(k) for k in ('auth_type', 'interface', 'username', 'project_name',
+                                      'auth_url', 'www_authenticate_uri', 'service_type')}
+    check(seen == {'auth_type': 'password', 'interface': 'public', 'username': 'nvs-notif',
+                   'project_name': 'service', 'auth_url': 'http://127.0.0.1/identity',
+                   'www_authenticate_uri': 'http://127.0.0.1/identity',
+                   'service_type': 'notification-analytics'}
+          and auth.get('password') == os.environ['SERVICE_PASSWORD'],
+          "[keystone_authtoken] is the service user's: %s" % seen)
+    check(options(conf_file).get('api', {}).get('store')
+          == 'elasticsearch://es1:9200,es2:9200/?index_prefix=nvs', '[api] store is set')
+    # The entry point uWSGI imports, with the environment the file gives it.
+    name, value = ini.get('env', '=').split('=', 1)
+    built = subprocess.run(
+        [sys.executable, '-c', 'import nvs_notif.api.wsgi as w; print(callable(w.application))'],
+        env=dict(os.environ, **{name: value}), capture_output=True, text=True)
+    check(built.stdout.strip() == 'True',
+          'the entry point builds the app from the file: %s' % built.stderr[-300:])
 
 
 def cleaned():
@@ -109,6 +156,7 @@ def cleaned():
           'our clean puts ceilometer.conf back as ceilometer wrote it')
     for path in (NVS_CONF_DIR, DATA_DIR, CONF_DIR / 'nvs_pipeline.yaml'):
         check(not path.exists(), 'clean removed %s' % path)
+    check('disable_apache_site nvs-notif-api' in calls(), "clean disabled the API's Apache site")
 
 
 def trace():

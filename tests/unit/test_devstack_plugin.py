@@ -39,6 +39,19 @@ function iniset {{ "{python}" "{ini}" set "$@"; }}
 function iniset_multiline {{ "{python}" "{ini}" set "$@"; }}
 function iniget_multiline {{ "{python}" "{ini}" get "$@"; }}
 function inidelete {{ "{python}" "{ini}" del "$@"; }}
+# lib/keystone, lib/apache and functions-common: recorded (tools/check-devstack.sh
+# runs the real ones); the uWSGI file gets the module line the real one writes.
+function _record {{ echo "$*" >> "$CALLS"; }}
+function create_service_user {{ _record create_service_user "$@"; }}
+function get_or_create_service {{ _record get_or_create_service "$@"; }}
+function get_or_create_endpoint {{ _record get_or_create_endpoint "$@"; }}
+function configure_keystone_authtoken_middleware {{
+    _record configure_keystone_authtoken_middleware "$@"
+}}
+function write_uwsgi_config {{ _record write_uwsgi_config "$@"; iniset "$1" uwsgi module "$2"; }}
+function remove_uwsgi_config {{ _record remove_uwsgi_config "$@"; rm -f "$1"; }}
+function run_process {{ _record run_process "$@"; }}
+function stop_process {{ _record stop_process "$@"; }}
 '''.format(python=sys.executable, ini=INI)
 
 CEILOMETER_CONF = '[DEFAULT]\ndebug = True\ntransport_url = rabbit://x\n'
@@ -51,6 +64,7 @@ def devstack(tmp_path):
     (conf_dir / 'ceilometer.conf').write_text(CEILOMETER_CONF)
     env = dict(os.environ, DEST=str(tmp_path / 'opt'), DATA_DIR=str(tmp_path / 'data'),
                STACK_USER=str(os.getuid()), CEILOMETER_CONF_DIR=str(conf_dir),
+               SERVICE_PROTOCOL='http', SERVICE_HOST='192.0.2.10', REGION_NAME='RegionOne',
                NVS_NOTIF_CONF_DIR=str(tmp_path / 'etc-nvs'), CALLS=str(tmp_path / 'calls'),
                ENABLED_SERVICES='ceilometer-acentral,ceilometer-anotification')
 
@@ -192,16 +206,75 @@ def test_clean_removes_what_post_config_made(devstack, before):
     assert not (devstack.tmp / 'etc-nvs').exists()
 
 
-def test_api_hooks_are_off_by_default_and_need_the_api(devstack):
-    done = devstack('stack', 'post-config')
-    assert done.returncode == 0, done.stderr
+API_SERVICES = 'ceilometer-anotification,nvs-notif-api'
+
+
+def _calls(devstack):
+    path = devstack.tmp / 'calls'
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def test_api_hooks_are_off_by_default(devstack):
+    for phase in (('stack', 'install'), ('stack', 'post-config'), ('stack', 'extra'),
+                  ('unstack',), ('clean',)):
+        done = devstack(*phase)
+        assert done.returncode == 0, done.stderr
+    assert not [c for c in _calls(devstack) if 'nvs-notif-api' in c or 'keystone' in c
+                or c.startswith(('create_service_user', 'get_or_create'))]
     assert not (devstack.tmp / 'etc-nvs/nvs-notif-api.conf').exists()
-    done = devstack('stack', 'post-config',
-                    ENABLED_SERVICES='ceilometer-anotification,nvs-notif-api')
-    assert done.returncode == 0, done.stderr
-    assert 'store = ' in (devstack.tmp / 'etc-nvs/nvs-notif-api.conf').read_text()
-    done = devstack('stack', 'post-config',
-                    ENABLED_SERVICES='ceilometer-anotification,nvs-notif-api',
+
+
+def test_api_needs_the_api_in_the_checkout(devstack):
+    done = devstack('stack', 'post-config', ENABLED_SERVICES=API_SERVICES,
                     NVS_NOTIF_API_WSGI='nvs_notif.no_api.wsgi:application')
     assert done.returncode != 0
     assert 'nvs-notif-api is enabled but nvs_notif.no_api.wsgi:application' in done.stderr
+
+
+@pytest.mark.parametrize('use_venv', ['False', 'True'])
+def test_api_post_config_registers_the_service_and_writes_its_files(devstack, use_venv):
+    url = 'elasticsearch://es1:9200/?index_prefix=nvs'
+    done = devstack('stack', 'post-config', ENABLED_SERVICES=API_SERVICES, USE_VENV=use_venv,
+                    NVS_NOTIF_STORE_URL=url, NVS_NOTIF_STORE_USERNAME='nvs',
+                    NVS_NOTIF_STORE_PASSWORD=PASSWORD)
+    assert done.returncode == 0, done.stderr
+    assert PASSWORD not in done.stderr + done.stdout
+    conf = devstack.tmp / 'etc-nvs/nvs-notif-api.conf'
+    ini = devstack.tmp / 'etc-nvs/nvs-notif-api-uwsgi.ini'
+    assert [c for c in _calls(devstack) if not c.startswith('setup_develop')] == [
+        'configure_keystone_authtoken_middleware %s nvs-notif keystone_authtoken '
+        'notification-analytics' % conf,
+        'write_uwsgi_config %s nvs_notif.api.wsgi:application /nvs-notif  nvs-notif-api' % ini,
+        'create_service_user nvs-notif',
+        'get_or_create_service nvs-notif notification-analytics nvs-notif notification analytics',
+        'get_or_create_endpoint notification-analytics RegionOne http://192.0.2.10/nvs-notif']
+    uwsgi = options(ini)['uwsgi']
+    assert uwsgi['module'] == 'nvs_notif.api.wsgi:application'
+    assert uwsgi['env'] == 'NVS_NOTIF_API_CONFIG_FILES=%s' % conf
+    assert uwsgi.get('venv') == (str(devstack.tmp / 'opt/ceilometer.venv')
+                                 if use_venv == 'True' else None)
+    written = options(conf)
+    assert written['api'] == {'store': url}
+    assert written['nvs_store_default'] == {'username': 'nvs', 'password': PASSWORD}
+    assert mode(conf) == 0o600 and mode(conf.parent) == 0o700
+
+
+def test_api_runs_under_uwsgi_with_its_file_and_stops(devstack):
+    for phase in (('stack', 'extra'), ('unstack',)):
+        done = devstack(*phase, ENABLED_SERVICES=API_SERVICES)
+        assert done.returncode == 0, done.stderr
+    started, stopped = _calls(devstack)
+    assert started.startswith('run_process nvs-notif-api ')
+    # "$(which uwsgi) --procname-prefix ...": devstack installs uwsgi, CI has none.
+    assert started.endswith(' --procname-prefix nvs-notif-api --ini %s'
+                            % (devstack.tmp / 'etc-nvs/nvs-notif-api-uwsgi.ini'))
+    assert stopped == 'stop_process nvs-notif-api'
+
+
+def test_clean_removes_the_api_files(devstack):
+    assert devstack('stack', 'post-config', ENABLED_SERVICES=API_SERVICES).returncode == 0
+    done = devstack('clean', ENABLED_SERVICES=API_SERVICES)
+    assert done.returncode == 0, done.stderr
+    assert 'remove_uwsgi_config %s nvs-notif-api' % (
+        devstack.tmp / 'etc-nvs/nvs-notif-api-uwsgi.ini') in _calls(devstack)
+    assert not (devstack.tmp / 'etc-nvs').exists()
