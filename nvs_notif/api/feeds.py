@@ -36,10 +36,17 @@ def notifications_feed():
     docs, _ = res.store.notification_page(
         limit, project_id=project, service=topic.service, event_type=topic.event_type,
         priorities=[topic.priority] if topic.priority else None)
-    feed = atom.Feed(topic.url(flask.request.host_url), topic.title)
+    feed = atom.Feed(topic.url(_base()), topic.title)
     body = atom.document(feed, [entries.notification_entry(d, json_url=flask.url_for(
         'notifications.show_notification', message_id=d['message_id'], _external=True,
         **({'all_projects': 'true'} if project is None else {'project_id': project})))
         for d in docs])
     return flask.Response(body, content_type=atom.CONTENT_TYPE,
                           headers={'Link': atom.link_header(feed)})
+
+
+def _base():
+    """The URL ``/v1`` is under, with the prefix the API is served at (devstack
+    mounts it at ``/nvs-notif``): topic URLs are the ones clients fetch."""
+    root = flask.request.url_root.rstrip('/')
+    return root[:-len('/v1')] if root.endswith('/v1') else root

@@ -80,3 +80,12 @@ def test_refusals(client, path, token, status):
     r = get(client, path, token)
     assert r.status_code == status
     assert not any(m in r.get_data(as_text=True) for m in NOT_A)
+
+
+def test_topic_urls_keep_the_prefix_the_api_is_served_at(client):
+    r = client.get('/v1/feeds/notifications', headers={'X-Auth-Token': 'tok-reader-a'},
+                   environ_overrides={'SCRIPT_NAME': '/nvs-notif'})
+    body, _ = valid(r)
+    topic = topics.Topic('notifications', s.PROJECT_A).url('http://localhost/nvs-notif')
+    assert atom_check.links(body)['self'] == [topic]
+    assert topic.startswith('http://localhost/nvs-notif/v1/feeds/notifications?')
