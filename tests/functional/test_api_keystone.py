@@ -1,6 +1,6 @@
 """nvs-notif-api with real Keystone tokens: the whole application (keystonemiddleware
 validating against the test Keystone as the service user, oslo.policy) served over
-HTTP by a real server, on a SQLite and an Elasticsearch store holding projects A's
+HTTP by a real server, on SQLite, Elasticsearch and OpenSearch stores holding A's
 and B's requests and a record of no project. A's users get exactly A's records on
 every endpoint; B's ids, markers and project are unknown or refused; only the admin
 sees B and the records of no project; forged, expired, revoked and missing tokens
@@ -48,7 +48,7 @@ class Api:
         return ids
 
 
-@pytest.fixture(scope='module', params=['sqlite', 'elasticsearch'])
+@pytest.fixture(scope='module', params=['sqlite', 'elasticsearch', 'opensearch'])
 def api(request, tmp_path_factory, keystone, keystone_authtoken):
     """The API over a store of ``request.param`` filled with A's, B's and no
     project's notifications (A and B: the test Keystone's projects), configured
@@ -57,7 +57,7 @@ def api(request, tmp_path_factory, keystone, keystone_authtoken):
     tmp = tmp_path_factory.mktemp('api-%s' % request.param)
     prefix = 'nvs-test-%s' % uuid.uuid4().hex[:10]
     url = ('sqlite:///%s' % (tmp / 'nvs.db') if request.param == 'sqlite'
-           else store_url('elasticsearch', prefix))
+           else store_url(request.param, prefix))
     s.fill(url, project_a=projects[0], project_b=projects[1])
     conf_file = write_api_conf(tmp / 'nvs-notif.conf', url, keystone_authtoken, default_limit=3)
     app = api_app.make_app(config.load_conf([str(conf_file)]))
@@ -67,8 +67,9 @@ def api(request, tmp_path_factory, keystone, keystone_authtoken):
     yield Api('http://127.0.0.1:%d' % server.server_port, projects)
     server.shutdown()
     server.server_close()
-    if request.param == 'elasticsearch':
-        delete_prefix(request.getfixturevalue('es_client'), prefix)
+    if request.param != 'sqlite':
+        delete_prefix(request.getfixturevalue(
+            {'elasticsearch': 'es_client', 'opensearch': 'os_client'}[request.param]), prefix)
 
 
 def leaks(api, response):
