@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import typing
 
 QUERIES = ('sla', 'errors', 'stuck', 'hosts', 'trace', 'history')
 #: Queries whose Python path is the same as the CLI's whole answer path (nothing to compare).
@@ -185,7 +186,7 @@ def search_store(kind, count, seed, say):
 
 # --- measuring ----------------------------------------------------------------------
 
-#: Runs a command and reports its wall time and peak RSS. The measured process is forked
+#: Runs a command and reports its wall time, CPU time and peak RSS. The measured process is forked
 #: from this small interpreter: a child inherits its parent's high-water mark (fork
 #: copies the page tables, exec keeps the mark), so forking it from the benchmark
 #: itself would report the benchmark's own size.
@@ -196,13 +197,22 @@ pid = os.fork()
 if pid == 0:
     os.execv(sys.argv[2], sys.argv[2:])
 _pid, status, usage = os.wait4(pid, 0)
-os.write(int(sys.argv[1]), b'%d %f' % (usage.ru_maxrss, time.monotonic() - started))
+os.write(int(sys.argv[1]), b'%d %f %f' % (usage.ru_maxrss, time.monotonic() - started,
+                                          usage.ru_utime + usage.ru_stime))
 sys.exit(os.waitstatus_to_exitcode(status))
 """
 
 
+class Run(typing.NamedTuple):
+    """One measured run of a command."""
+    seconds: float          # wall time
+    cpu_seconds: float      # user + system: comparable when the machine is loaded
+    peak_rss_mb: float
+    stdout: bytes
+
+
 def measure(argv):
-    """``(seconds, peak RSS in MB, stdout)`` of one run of ``argv`` in its own process."""
+    """The :class:`Run` of ``argv`` in its own process."""
     read_end, write_end = os.pipe()
     try:
         proc = subprocess.run([sys.executable, '-S', '-E', '-c', _LAUNCHER, str(write_end)]
@@ -216,10 +226,10 @@ def measure(argv):
         for fd in (read_end, write_end):
             if fd is not None:
                 os.close(fd)
-    if proc.returncode or len(measured) != 2:
+    if proc.returncode or len(measured) != 3:
         raise RuntimeError('%s failed (%d): %s' % (' '.join(argv), proc.returncode,
                                                    proc.stderr.decode(errors='replace')))
-    return float(measured[1]), int(measured[0]) / 1024.0, proc.stdout
+    return Run(float(measured[1]), float(measured[2]), int(measured[0]) / 1024.0, proc.stdout)
 
 
 def probe(url, conf_file):
@@ -268,34 +278,38 @@ def bench_store(url, conf_file, repeat, queries, say):
             for side, argv in zip(('cli', 'python'), argvs):
                 if argv is None:
                     continue
-                seconds, rss, out = measure(argv)
-                sides.setdefault(side, []).append((seconds, rss))
-                answers[side] = (out.decode().splitlines()[1:] if query in FORMATS
-                                 else json.loads(out))
+                run = measure(argv)
+                sides.setdefault(side, []).append(run)
+                answers[side] = (run.stdout.decode().splitlines()[1:] if query in FORMATS
+                                 else json.loads(run.stdout))
         row = {'rows': len(answers['cli'])}
         for side, runs in sides.items():
-            row[side] = {'median_s': round(statistics.median(s for s, _ in runs), 3),
-                         'peak_rss_mb': round(max(r for _, r in runs), 1)}
+            row[side] = {'median_s': round(statistics.median(r.seconds for r in runs), 3),
+                         'median_cpu_s': round(statistics.median(r.cpu_seconds for r in runs), 3),
+                         'peak_rss_mb': round(max(r.peak_rss_mb for r in runs), 1)}
         if 'python' in answers:
             row['same'] = answers['cli'] == answers['python']
             row['python/cli'] = round(row['python']['median_s'] / row['cli']['median_s'], 2)
+            row['python/cli cpu'] = round(row['python']['median_cpu_s']
+                                          / row['cli']['median_cpu_s'], 2)
         say('  %-6s %s' % (query, json.dumps(row)))
         results[query] = row
     return results
 
 
 def table(report):
-    lines = ['%-13s %9s %7s %6s %9s %8s %9s %8s %7s %5s' % (
-        'store', 'size', 'B/notif', 'query', 'cli s', 'cli MB', 'python s', 'py MB',
-        'py/cli', 'same')]
+    lines = ['%-13s %9s %7s %7s %8s %8s %7s %9s %8s %7s %7s %7s %5s' % (
+        'store', 'size', 'B/notif', 'query', 'cli s', 'cli cpu', 'cli MB', 'python s',
+        'py cpu', 'py MB', 'py/cli', 'cpu x', 'same')]
     for entry in report:
         for query, row in entry['queries'].items():
             py = row.get('python', {})
-            lines.append('%-13s %9d %7.0f %6s %9.3f %8.1f %9s %8s %7s %5s' % (
+            lines.append('%-13s %9d %7.0f %7s %8.3f %8.3f %7.1f %9s %8s %7s %7s %7s %5s' % (
                 entry['store'], entry['size'], entry['bytes_per_notification'], query,
-                row['cli']['median_s'], row['cli']['peak_rss_mb'],
-                py.get('median_s', '-'), py.get('peak_rss_mb', '-'),
-                row.get('python/cli', '-'), row.get('same', '-')))
+                row['cli']['median_s'], row['cli']['median_cpu_s'], row['cli']['peak_rss_mb'],
+                py.get('median_s', '-'), py.get('median_cpu_s', '-'),
+                py.get('peak_rss_mb', '-'), row.get('python/cli', '-'),
+                row.get('python/cli cpu', '-'), row.get('same', '-')))
     return '\n'.join(lines)
 
 

@@ -6,10 +6,11 @@ from tools import bench_queries
 
 def test_peak_rss_is_the_commands_not_the_benchmarks():
     ballast = bytearray(300 * 2 ** 20)      # this process is larger than what it runs
-    _seconds, small, _out = bench_queries.measure(['/bin/true'])
-    _seconds, large, out = bench_queries.measure(
+    small = bench_queries.measure(['/bin/true']).peak_rss_mb
+    _seconds, cpu, large, out = bench_queries.measure(
         [sys.executable, '-c', 'x = bytearray(200 * 2 ** 20); print("ok")'])
     assert small < 50 < 200 < large < 300 and out == b'ok\n'
+    assert 0 < cpu
     del ballast
 
 
