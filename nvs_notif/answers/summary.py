@@ -3,7 +3,6 @@ most frequent failures, and the newest time (a replayed store's "now")."""
 import collections
 import typing
 
-from nvs_notif.answers import common
 from nvs_notif import faults
 
 

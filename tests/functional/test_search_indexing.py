@@ -15,6 +15,7 @@ import pathlib
 
 from nvs_notif import notification
 from nvs_notif import replay
+from nvs_notif import simulate
 from nvs_notif import storage
 import pytest
 
