@@ -36,7 +36,10 @@ import tempfile
 import time
 import typing
 
-QUERIES = ('sla', 'errors', 'stuck', 'hosts', 'trace', 'history')
+QUERIES = ('sla', 'errors', 'stuck', 'hosts', 'trace', 'history', 'summary', 'failures')
+#: Answers no command shows alone (``replay`` prints them after a replay): their ``cli``
+#: side is the store's own method, run the same way in its own process (``--store-path``).
+STORE_METHODS = ('summary', 'failures')
 #: Queries whose Python path is the same as the CLI's whole answer path (nothing to compare).
 NO_PYTHON_PATH = ('trace', 'history')
 #: Output formats other than ``json``: a whole listing goes out as CSV, the formatter
@@ -75,19 +78,36 @@ def python_answer(store, query, now, conf):
         since = timeutil.parse_time(HISTORY_START, now)
         return hosts.COLUMNS, hosts.rows(storage.Store.host_activity(store, since, now),
                                          now, since, 600.0)
+    if query in STORE_METHODS:
+        return store_method_answer(storage.Store, store, query, now, conf)
     raise ValueError('no Python path for %r' % query)
 
 
+def store_method_answer(cls, store, query, now, conf):
+    """``(columns, rows)`` of the :data:`STORE_METHODS` ``query``, as ``cls``'s method
+    answers it (``storage.Store``: the Python path; the store's class: its own query)."""
+    from nvs_notif.answers import summary
+    from nvs_notif.cli import common
+    if query == 'summary':
+        return summary.SpanSummary._fields, [cls.span_summary(store, now,
+                                                              common.stuck_settings(conf))]
+    return summary.Failure._fields, cls.top_failures(store)
+
+
 def run_python_path(args):
-    """The child process of the ``python`` side: print the answer as ``-f json`` would."""
+    """The child process of the ``python`` side (and of the ``cli`` side of
+    :data:`STORE_METHODS`): print the answer as ``-f json`` would."""
     from nvs_notif.cli import common
     from nvs_notif import storage
     from nvs_notif import timeutil
     conf = common.load_conf([args.config_file])
     store = storage.get_store(args.store, conf)
     try:
-        columns, rows = python_answer(store, args.python_path,
-                                      timeutil.parse_time(args.now, None), conf)
+        now = timeutil.parse_time(args.now, None)
+        if args.store_path:
+            columns, rows = store_method_answer(type(store), store, args.store_path, now, conf)
+        else:
+            columns, rows = python_answer(store, args.python_path, now, conf)
         json.dump([dict(zip(columns, row)) for row in rows], sys.stdout)
     finally:
         store.close()
@@ -258,10 +278,13 @@ def commands(url, conf_file, now, request, project):
                  'trace': ['trace', request],
                  # every notification of the project: a listing of tens of thousands
                  'history': ['history', '--project', project, '--limit', '1000000000']}
-    python = [sys.executable, '-m', 'tools.bench_queries', '--store', url,
-              '--config-file', conf_file, '--now', now, '--python-path']
-    return {q: (cli + arguments[q] + ['-f', FORMATS.get(q, 'json')],
-                None if q in NO_PYTHON_PATH else python + [q])
+    child = [sys.executable, '-m', 'tools.bench_queries', '--store', url,
+             '--config-file', conf_file, '--now', now]
+    for query in STORE_METHODS:
+        arguments[query] = None
+    return {q: (cli + arguments[q] + ['-f', FORMATS.get(q, 'json')]
+                if arguments[q] is not None else child + ['--store-path', q],
+                None if q in NO_PYTHON_PATH else child + ['--python-path', q])
             for q in QUERIES}
 
 
@@ -335,6 +358,7 @@ def parse_args(argv=None):
     # The python side's child process.
     parser.add_argument('--python-path', choices=[q for q in QUERIES if q not in NO_PYTHON_PATH],
                         help=argparse.SUPPRESS)
+    parser.add_argument('--store-path', choices=STORE_METHODS, help=argparse.SUPPRESS)
     parser.add_argument('--store', help=argparse.SUPPRESS)
     parser.add_argument('--now', help=argparse.SUPPRESS)
     parser.add_argument('--config-file', help=argparse.SUPPRESS)
@@ -343,7 +367,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.python_path:
+    if args.python_path or args.store_path:
         return run_python_path(args)
     # Not imported by the python side's child: it imports what that path needs only.
     from tools import benchutil

@@ -130,12 +130,14 @@ def breakdown(spans, operation, since=None, until=None):
     spans) started inside ``since``/``until`` (aware datetimes or None).
     Their other spans are those with the same request id, and those
     of the sub-requests whose global request id is one of those request ids
-    (a neutron port created for a nova boot).  Each other operation's share is
-    the sum of its durations over the sum of the root durations, so nested or
-    parallel steps may add up to more than 100%.  Only the requests whose
-    root span has a duration (finished, with a start) count towards the
-    shares: the other spans of an open root are left out, as the root is.
+    (a neutron port created for a nova boot), whenever they ran.  Each other
+    operation's share is the sum of its durations over the sum of the root
+    durations, so nested or parallel steps may add up to more than 100%.
+    Only the requests whose root span has a duration (finished, with a start)
+    count towards the shares: the other spans of an open root are left out,
+    as the root is.  A row's service is the least service name of its spans.
 
+    :param spans: every span the answer may use (all of them, or a project's)
     :returns: :class:`BreakdownRow` rows, the root first, then by total time,
         largest first
     """
@@ -143,31 +145,47 @@ def breakdown(spans, operation, since=None, until=None):
     roots = {s.request_id: s for s in spans
              if s.operation == operation and s.request_id
              and (not (since or until) or common.in_window(s.start, since, until))}
+    if not roots:
+        return []
     timed = {r for r, s in roots.items() if s.duration is not None}
-    root_total = sum(roots[r].duration for r in timed)
-    parts = collections.defaultdict(lambda: [set(), 0, 0.0, None])
+    parts = collections.defaultdict(lambda: [set(), 0, 0.0, set()])
     for s in spans:
-        if s.operation == operation:
+        if s.operation == operation or s.duration is None:
             continue
         request = (s.request_id if s.request_id in timed
                    else s.global_request_id if s.global_request_id in timed else None)
-        if request is None or s.duration is None:
+        if request is None:
             continue
         part = parts[s.operation]
         part[0].add(request)
         part[1] += 1
         part[2] += s.duration
-        part[3] = part[3] or s.service
+        part[3].add(s.service)
+    return breakdown_rows(
+        operation, _least(s.service for s in roots.values()), len(roots), len(timed),
+        sum(roots[r].duration for r in timed),
+        [(op, _least(services), len(requests), count, total)
+         for op, (requests, count, total, services) in parts.items()])
 
+
+def _least(services):
+    return min((s for s in services if s), default=None)
+
+
+def breakdown_rows(operation, service, roots, timed, root_total, parts):
+    """The rows of :func:`breakdown` from its aggregates, whoever aggregated them.
+
+    :param roots: how many root spans; ``timed`` how many have a duration,
+        ``root_total`` the sum of those
+    :param parts: ``(operation, service, requests, spans, total seconds)`` per
+        other operation
+    """
     def share(total):
         return round(100.0 * total / root_total, 1) if root_total else None
 
-    rows = [BreakdownRow(operation, min((s.service for s in roots.values() if s.service),
-                                        default=None),
-                         len(roots), len(timed), common.seconds(root_total),
-                         share(root_total))] if roots else []
-    for op, (requests, count, total, service) in sorted(
-            parts.items(), key=lambda kv: (-kv[1][2], kv[0])):
-        rows.append(BreakdownRow('  ' + op, service, len(requests), count,
-                                 common.seconds(total), share(total)))
+    rows = [BreakdownRow(operation, service, roots, timed, common.seconds(root_total),
+                         share(root_total))]
+    for op, svc, requests, count, total in sorted(parts, key=lambda p: (-p[4], p[0])):
+        rows.append(BreakdownRow('  ' + op, svc, requests, count, common.seconds(total),
+                                 share(total)))
     return rows

@@ -68,9 +68,7 @@ class Report(common.Command, show.ShowOne):
         policy = common.stuck_settings(self.app.conf)
         levels = [[getattr(row, f) for f in _SLA_FIELDS]
                   for row in store.sla(operation=args.operation)]
-        spans = store.spans()
-        sample = max((s for s in spans if s.request_id),
-                     key=lambda s: (s.attempts, len(s.hosts), s.span_id), default=None)
+        sample = store.sample_span()
         if sample is None:
             sample_name, trace = None, []
         else:

@@ -190,9 +190,8 @@ class Store(metaclass=abc.ABCMeta):
         rows of where requests of ``operation`` (started inside ``since`` ..
         ``until``, of ``project_id``) spend their time
         (:func:`nvs_notif.answers.sla.breakdown`)."""
-        return answers_sla.breakdown(self.spans(since=since, until=until,
-                                                project_id=project_id),
-                                     operation, since, until)
+        return answers_sla.breakdown(self.spans(project_id=project_id), operation,
+                                     since, until)
 
     def span_summary(self, now, policy, project_id=None):
         """:class:`nvs_notif.answers.summary.SpanSummary` of the spans (of
@@ -203,6 +202,12 @@ class Store(metaclass=abc.ABCMeta):
         """The ``limit`` most frequent :class:`nvs_notif.answers.summary.Failure`
         rows (operation, exception) of the failed spans (of ``project_id``)."""
         return summary.top_failures(self.spans(project_id=project_id), limit)
+
+    def sample_span(self, project_id=None):
+        """The span ``report`` traces as its sample: of a request, with the most
+        attempts (ties: on the most hosts, then the greatest span id); None
+        without any.  Stores read only the spans with the most attempts."""
+        return sample_of(self.spans(project_id=project_id))
 
     def latest_time(self, project_id=None):
         """The newest start, end, failure or abort of a span (of ``project_id``),
@@ -320,6 +325,15 @@ class Store(metaclass=abc.ABCMeta):
 
 #: The kinds of documents a store keeps (:meth:`Store.count`).
 KINDS = ('notifications', 'spans', 'events', 'samples', 'rejects')
+
+
+def _sample_order(span):
+    return (span.attempts, len(span.hosts), span.span_id)
+
+
+def sample_of(spans):
+    """:meth:`Store.sample_span` among ``spans`` (those a store narrowed down)."""
+    return max((s for s in spans if s.request_id), key=_sample_order, default=None)
 
 
 def stuck_cutoff(now, seconds):

@@ -17,6 +17,7 @@ from nvs_notif import timeutil
 from nvs_notif.storage import base
 from nvs_notif.storage import documents
 from nvs_notif.storage import search_reads
+from nvs_notif.storage import search_span_answers
 from nvs_notif.storage import search_templates
 from nvs_notif.storage import search_writer
 
@@ -114,7 +115,7 @@ class IndexLayout:
         return '%s-%s' % (self.prefix, kind)
 
 
-class SearchStore(base.Store):
+class SearchStore(search_span_answers.SearchSpanAnswers, base.Store):
     """A store in a search engine: ``<engine>://host:9200?index_prefix=nvs&refresh=false&bulk_size=500``.
 
     Subclasses say how to make the engine's :class:`Engine` from the URL.

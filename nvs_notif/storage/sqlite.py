@@ -10,6 +10,7 @@ import os
 import sqlite3
 import threading
 
+from nvs_notif.answers import summary
 from nvs_notif import faults
 from nvs_notif import jsontext
 from nvs_notif import spans as spans_mod
@@ -17,6 +18,7 @@ from nvs_notif import timeutil
 from nvs_notif.storage import base
 from nvs_notif.storage import documents
 from nvs_notif.storage import sqlite_reads
+from nvs_notif.storage import sqlite_span_answers as span_answers
 
 _SCHEMA = """
 -- A notification is kept once per (timestamp, message_id): a redelivery or
@@ -160,26 +162,6 @@ def _add_missing_columns(db):
         db.executemany(_INSERT_SPANS, (_span_row(s) for s in spans))
 
 
-def _opened_before(now, seconds):
-    # '' when no time is early enough: no open_since is <= it.
-    return base.stuck_cutoff(now, seconds) or ''
-
-
-def _stuck_limit_sql(now, policy):
-    """``(SQL expression, its args, the latest cutoff)``: per span, the latest
-    ``open_since`` past its operation's limit; the longest matching prefix
-    wins, as in spans.StuckPolicy.limit."""
-    cases, args = [], []
-    cutoffs = [_opened_before(now, policy.default)]
-    for prefix, seconds in policy.overrides:
-        cutoffs.append(_opened_before(now, seconds))
-        cases.append('WHEN substr(operation, 1, ?) = ? THEN ?')
-        args += [len(prefix), prefix, cutoffs[-1]]
-    if not cases:
-        return '?', cutoffs, cutoffs[0]
-    return 'CASE %s ELSE ? END' % ' '.join(cases), args + cutoffs[:1], max(cutoffs)
-
-
 def in_transaction(db, lock, work):
     """``work(db)`` in one ``BEGIN IMMEDIATE`` transaction (SQLite's write
     lock, so processes sharing the file take turns), under ``lock`` (threads
@@ -227,6 +209,7 @@ class SQLiteStore(base.Store):
             # Checked again under the write lock: another process may be adding them too.
             self._transaction(_add_missing_columns)
         self._db.executescript(_LATER_INDEXES)
+        self._db.executescript(span_answers.INDEXES)
         return self._db
 
     def _transaction(self, work):
@@ -322,7 +305,7 @@ class SQLiteStore(base.Store):
     def stuck_spans(self, now, policy, operation=None, project_id=None):
         # Only the spans_open index: the open spans started before the latest
         # cutoff, each then held to its own operation's.
-        limit, limit_args, latest = _stuck_limit_sql(now, policy)
+        limit, limit_args, latest = span_answers.stuck_limit(now, policy)
         where = ["status = 'open'", 'open_since <= ?', 'open_since <= ' + limit]
         args = [latest] + limit_args
         if operation:
@@ -338,6 +321,43 @@ class SQLiteStore(base.Store):
     def _read(self, sql, args):
         with self._lock:
             return self._db.execute(sql, args).fetchall()
+
+    # -- span answers (SQL in sqlite_span_answers) -------------------------------------
+
+    @base.operation
+    def sla(self, group_by=None, operation=None, since=None, until=None, project_id=None):
+        parts = span_answers.sla_statements(group_by, operation, since, until, project_id)
+        groups = self._read(*parts['groups'])
+        percentiles = [row for statement in span_answers.percentile_statements(
+            groups, group_by, operation, since, until, project_id)
+            for row in self._read(*statement)]
+        return span_answers.sla_rows(groups, self._read(*parts['failures']), percentiles)
+
+    @base.operation
+    def breakdown(self, operation, since=None, until=None, project_id=None):
+        parts = span_answers.breakdown_statements(operation, since, until, project_id)
+        (root,) = self._read(*parts['root'])
+        return span_answers.breakdown_rows(operation, root, self._read(*parts['parts']))
+
+    @base.operation
+    def span_summary(self, now, policy, project_id=None):
+        (row,) = self._read(*span_answers.summary_statement(now, policy, project_id))
+        return span_answers.summary_row(row)
+
+    @base.operation
+    def top_failures(self, limit=5, project_id=None):
+        return [summary.Failure(*row)
+                for row in self._read(*span_answers.top_failures_statement(limit, project_id))]
+
+    @base.operation
+    def sample_span(self, project_id=None):
+        rows = self._read(*span_answers.sample_statement(project_id))
+        return documents.span_from_doc(json.loads(rows[0][0])) if rows else None
+
+    @base.operation
+    def latest_time(self, project_id=None):
+        rows = self._read(*span_answers.latest_time_statement(project_id))
+        return timeutil.parse_iso(rows[0][0]) if rows else None
 
     @base.operation
     def notifications(self, request_ids=None, project_id=None, user_id=None,

@@ -13,6 +13,7 @@ import uuid
 import pytest
 
 from nvs_notif.answers import errors as errors_answer
+from nvs_notif.answers import sla
 from nvs_notif.answers import stuck
 from nvs_notif.answers import summary
 from nvs_notif.cli import common
@@ -21,6 +22,7 @@ from nvs_notif import replay
 from nvs_notif import simulate
 from nvs_notif import spans as spans_mod
 from nvs_notif import storage
+from nvs_notif.storage import search_span_answers
 from nvs_notif import timeutil
 from tests.functional.cli import on_every_store
 from tests.functional.support import delete_prefix, store_url
@@ -391,3 +393,83 @@ def test_error_groups_are_computed_by_every_store_as_the_python_path(opened, spa
     assert sum(g.count for g in storage.Store.error_groups(opened['sqlite'], failed[3],
                                                            failed[3])
                if g.source == 'span') == failed.count(failed[3])
+
+
+# --- span answers computed by each store: the same rows as the Python path ----------------
+
+def _sla_filters(spans):
+    project = collections.Counter(s.project_id for s in spans).most_common(1)[0][0]
+    starts = sorted(s.start for s in spans if s.start)
+    since, until = starts[len(starts) // 4], starts[3 * len(starts) // 4]
+    filters = [{}, dict(operation='compute.'), dict(since=since), dict(until=until),
+               dict(since=since, until=until, operation='compute.instance.create'),
+               dict(project_id=project), dict(project_id='no-such-project')]
+    filters += [dict(group_by=g) for g in sorted(sla.GROUPS)]
+    filters.append(dict(group_by='host', project_id=project, operation='compute.'))
+    return filters
+
+
+def test_sla_by_every_store_is_the_python_path(opened, spans):
+    """Each store's own aggregation gives the Python path's rows, for every group and
+    filter (groups here are small: exact percentiles on the search engines too)."""
+    for f in _sla_filters(spans):
+        python = storage.Store.sla(opened['sqlite'], **f)
+        assert python or f.get('project_id') == 'no-such-project', f
+        for name, store in opened.items():
+            assert store.sla(**f) == python, (name, f)
+
+
+def test_sla_percentile_estimates_stay_within_the_documented_tolerance(opened, spans,
+                                                                       monkeypatch):
+    """With every group estimated (no exact pass), a search engine's percentiles lie
+    within search_span_answers.tolerance(n) ranks of the exact nearest rank; every other
+    column stays exact."""
+    monkeypatch.setattr(search_span_answers, 'EXACT_PERCENTILES', 0)
+    durations = collections.defaultdict(list)
+    for s in spans:
+        if s.duration is not None:
+            durations[s.operation].append(s.duration)
+    checked = 0
+    for name in ('elasticsearch', 'opensearch'):
+        exact = storage.Store.sla(opened[name])
+        estimated = opened[name].sla()
+        assert len(estimated) == len(exact)
+        for got, want in zip(estimated, exact):
+            assert got._replace(p50=None, p95=None, p99=None) == want._replace(
+                p50=None, p95=None, p99=None), name
+            values = sorted(durations[want.operation])
+            for p, value in zip(sla.PERCENTILES, (got.p50, got.p95, got.p99)):
+                if not values:
+                    assert value is None
+                    continue
+                r, tol = sla.rank(p, len(values)), search_span_answers.tolerance(len(values))
+                low = values[max(r - tol, 1) - 1]
+                high = values[min(r + tol, len(values)) - 1]
+                assert round(low, 3) <= value <= round(high, 3), (name, want.operation, p)
+                checked += 1
+    assert checked > 50
+
+
+def test_span_summary_top_failures_and_latest_time_by_every_store(opened, spans, now):
+    project = collections.Counter(s.project_id for s in spans).most_common(1)[0][0]
+    policies = [common.stuck_settings(common.load_conf()), spans_mod.StuckPolicy.of(1),
+                spans_mod.StuckPolicy.of(300, {'compute.': 60, 'compute.instance.create': 10 ** 9,
+                                               'volume': 1e-7})]
+    times = [now, now + datetime.timedelta(seconds=900), now + datetime.timedelta(days=30)]
+    for name, store in opened.items():
+        for project_id in (None, project):
+            assert store.latest_time(project_id) == storage.Store.latest_time(
+                store, project_id), name
+            for limit in (1, 5, 1000):
+                assert store.top_failures(limit, project_id) == storage.Store.top_failures(
+                    store, limit, project_id), (name, limit)
+            for policy in policies:
+                for when in times:
+                    assert store.span_summary(when, policy, project_id) == \
+                        storage.Store.span_summary(store, when, policy, project_id), \
+                        (name, policy, when)
+        for project_id in (None, project, 'no-such-project'):
+            assert store.sample_span(project_id) == storage.Store.sample_span(
+                store, project_id), name
+    assert opened['sqlite'].latest_time() == now
+    assert storage.Store.span_summary(opened['sqlite'], times[1], policies[0]).timeout
