@@ -19,3 +19,12 @@ def test_the_cache_key_names_size_seed_and_content():
     assert key.startswith('1000-s3-') and key == bench_queries.data_key(1000, 3, 'sqlite')
     assert key != bench_queries.data_key(1000, 4, 'sqlite')
     assert key[8:] != bench_queries.data_key(1000, 3, 'elasticsearch')[8:]
+
+
+def test_search_engine_percentiles_are_counted_not_compared():
+    exact = [{'operation': 'a', 'count': 3, 'p50 (s)': 1.0, 'p95 (s)': 2.0, 'p99 (s)': 2.0}]
+    estimated = [dict(exact[0], **{'p95 (s)': 1.9})]
+    assert bench_queries.agree('sla', estimated, exact, True) == (True, 1)
+    assert bench_queries.agree('sla', estimated, exact, False) == (False, 0)
+    assert bench_queries.agree('sla', [dict(estimated[0], count=4)], exact, True)[0] is False
+    assert bench_queries.agree('stuck', exact, exact, True) == (True, 0)
