@@ -20,7 +20,6 @@ and the ratio::
 import argparse
 import concurrent.futures
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,13 +48,12 @@ def newest_request(store):
 def in_process(store, conf, query, project, request_id):
     """The call the endpoint makes, with the project the API would give the store."""
     from nvs_notif.answers import history as history_answer
+    from nvs_notif.answers import stuck as stuck_answer
     from nvs_notif.answers import trace as trace_answer
-    from nvs_notif.cli import common
-    from nvs_notif.cli import trace as trace_cmd
     from nvs_notif import timeutil
     if query == 'trace':
-        spans = trace_cmd.trace_spans(store, request_id, project_id=project)
-        return trace_answer.trace_tree(spans, timeutil.utcnow(), common.stuck_settings(conf),
+        spans = trace_answer.linked_spans(store, request_id, project_id=project)
+        return trace_answer.trace_tree(spans, timeutil.utcnow(), stuck_answer.policy_of(conf),
                                        ident=request_id)
     if query == 'history':
         return list(history_answer.history_rows(store.notifications(project_id=project,

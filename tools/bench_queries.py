@@ -63,7 +63,6 @@ def python_answer(store, query, now, conf):
     from nvs_notif.answers import hosts
     from nvs_notif.answers import sla
     from nvs_notif.answers import stuck
-    from nvs_notif.cli import common
     from nvs_notif import storage
     from nvs_notif import timeutil
     if query == 'sla':
@@ -71,7 +70,7 @@ def python_answer(store, query, now, conf):
     if query == 'errors':
         return errors.COLUMNS, errors.rows(storage.Store.error_groups(store))
     if query == 'stuck':
-        policy = common.stuck_settings(conf)
+        policy = stuck.policy_of(conf)
         return stuck.COLUMNS, stuck.stuck(storage.Store.stuck_spans(store, now, policy), now,
                                           policy)
     if query == 'hosts':
@@ -86,11 +85,11 @@ def python_answer(store, query, now, conf):
 def store_method_answer(cls, store, query, now, conf):
     """``(columns, rows)`` of the :data:`STORE_METHODS` ``query``, as ``cls``'s method
     answers it (``storage.Store``: the Python path; the store's class: its own query)."""
+    from nvs_notif.answers import stuck
     from nvs_notif.answers import summary
-    from nvs_notif.cli import common
     if query == 'summary':
         return summary.SpanSummary._fields, [cls.span_summary(store, now,
-                                                              common.stuck_settings(conf))]
+                                                              stuck.policy_of(conf))]
     return summary.Failure._fields, cls.top_failures(store)
 
 

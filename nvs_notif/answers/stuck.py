@@ -2,11 +2,19 @@
 import typing
 
 from nvs_notif.answers import common
+from nvs_notif import spans
 from nvs_notif import timeutil
 
 COLUMNS = ('request_id', 'operation', 'host', 'project', 'started', 'open for (s)',
            'limit (s)')
 
+
+
+def policy_of(conf):
+    """The :class:`~nvs_notif.spans.StuckPolicy` of the ``[nvs]`` options of ``conf``."""
+    from nvs_notif import opts
+    return spans.StuckPolicy.of(conf[opts.GROUP].stuck_after,
+                                conf[opts.GROUP].stuck_after_overrides)
 
 class StuckRow(typing.NamedTuple):
     """One row of :data:`COLUMNS`."""

@@ -47,6 +47,32 @@ def related_request_ids(spans, ident):
     return ids
 
 
+#: Rounds of following global request ids (request -> its global request ->
+#: the other requests made on its behalf).
+MAX_HOPS = 3
+
+
+def linked_spans(store, ident, hops=MAX_HOPS, project_id=None):
+    """The spans of request ``ident`` and of the requests linked to it.
+
+    Reads the spans whose request id or global request id is ``ident``, then
+    those of every request id and global request id they name, ``hops`` times;
+    with ``project_id``, only spans of that project.
+    """
+    found, asked = {}, set()
+    wanted = {ident}
+    for _ in range(hops):
+        for request in sorted(wanted - asked):
+            for s in (store.spans(request_id=request, project_id=project_id)
+                      + store.spans(global_request_id=request, project_id=project_id)):
+                found[s.span_id] = s
+        asked |= wanted
+        wanted = related_request_ids(found.values(), ident)
+        if wanted <= asked:
+            break
+    return list(found.values())
+
+
 def _hosts(span):
     return ','.join(sorted(span.hosts)) or span.host
 

@@ -6,6 +6,7 @@ The stores filter and aggregate by project; the rows are the command's
 """
 import flask
 
+from nvs_notif.answers import errors as errors_answer
 from nvs_notif.answers import history as history_answer
 from nvs_notif.answers import hosts as hosts_answer
 from nvs_notif.answers import sla as sla_answer
@@ -16,9 +17,6 @@ from nvs_notif.api import params
 from nvs_notif.api import scope
 from nvs_notif.api import state
 from nvs_notif.api import views
-from nvs_notif.cli import common
-from nvs_notif.cli import errors as errors_cmd
-from nvs_notif.cli import trace as trace_cmd
 from nvs_notif import timeutil
 
 blueprint = flask.Blueprint('answers', __name__)
@@ -30,11 +28,11 @@ def trace(request_id):
     project = scope.project(args, 'nvs:traces:get')
     res = state.current()
     ident = params.ident('request_id', request_id)
-    spans = trace_cmd.trace_spans(res.store, ident, project_id=project)
+    spans = trace_answer.linked_spans(res.store, ident, project_id=project)
     if not spans:
         # The same answer for another project's request as for none at all.
         raise errors.NotFound('No such request.')
-    rows = trace_answer.trace_tree(spans, timeutil.utcnow(), common.stuck_settings(res.conf),
+    rows = trace_answer.trace_tree(spans, timeutil.utcnow(), stuck_answer.policy_of(res.conf),
                                    ident=ident)
     return {'request_id': ident, 'spans': views.trace_objects(rows)}
 
@@ -79,8 +77,8 @@ def errors_():
     res = state.current()
     since, until = params.window(args, timeutil.utcnow())
     top = params.limit(args.get('limit'), res.conf.api.default_limit, res.conf.api.max_limit)
-    return {'errors': views.objects(errors_cmd.error_rows(res.store, since, until, top,
-                                                          project_id=project))}
+    return {'errors': views.objects(errors_answer.rows(
+        res.store.error_groups(since, until, project), top))}
 
 
 @blueprint.get('/stuck')
@@ -89,7 +87,7 @@ def stuck():
     project = scope.project(args, 'nvs:stuck:get')
     res = state.current()
     now = timeutil.utcnow()
-    policy = common.stuck_settings(res.conf)
+    policy = stuck_answer.policy_of(res.conf)
     spans = res.store.stuck_spans(now, policy, params.ident('operation', args.get('operation')),
                                   project_id=project)
     return {'stuck': views.objects(stuck_answer.stuck(spans, now, policy))}

@@ -50,14 +50,6 @@ def load_conf(files=()):
     return conf
 
 
-def stuck_settings(conf):
-    """The :class:`~nvs_notif.spans.StuckPolicy` of the ``[nvs]`` options of ``conf``."""
-    from nvs_notif import opts
-    from nvs_notif import spans
-    return spans.StuckPolicy.of(conf[opts.GROUP].stuck_after,
-                                conf[opts.GROUP].stuck_after_overrides)
-
-
 # -- argument types ----------------------------------------------------------------------
 
 @dataclasses.dataclass(frozen=True)

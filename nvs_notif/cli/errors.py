@@ -24,12 +24,7 @@ class Errors(common.Command, lister.Lister):
 
     def take_action(self, args):
         since, until = common.window(args)
-        rows = error_rows(self.app.store, since, until, args.top)
+        rows = errors_answer.rows(self.app.store.error_groups(since, until), args.top)
         return errors_answer.COLUMNS, common.explain_if_empty(
             self.app, rows, 'no errors %s' % common.between(since, until))
 
-
-def error_rows(store, since=None, until=None, top=None, project_id=None):
-    """The rows of ``errors`` (:class:`~nvs_notif.answers.errors.ErrorRow`), grouped by
-    the store, the ``top`` most frequent if given."""
-    return errors_answer.rows(store.error_groups(since, until, project_id), top)

@@ -3,6 +3,7 @@ import time
 
 from cliff import show
 
+from nvs_notif.answers import stuck as stuck_answer
 from nvs_notif.cli import common
 from nvs_notif import timeutil
 
@@ -52,7 +53,7 @@ class Replay(common.Command, show.ShowOne):
             progress.done()
         elapsed = time.monotonic() - started
         store = replay_mod.local_store(endpoint)
-        policy = common.stuck_settings(endpoint.conf)
+        policy = stuck_answer.policy_of(endpoint.conf)
         # Replayed data has its own clock: "now" is the newest thing in it.
         summary = store.span_summary(store.latest_time() or timeutil.utcnow(), policy)
         failures = ['%s %s: %d' % (f.operation, f.exception or '?', f.count)

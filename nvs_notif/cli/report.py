@@ -8,8 +8,6 @@ from nvs_notif.answers import sla
 from nvs_notif.answers import stuck
 from nvs_notif.answers import trace as trace_answer
 from nvs_notif.cli import common
-from nvs_notif.cli.errors import error_rows
-from nvs_notif.cli.trace import trace_spans
 from nvs_notif import timeutil
 
 #: The columns of ``sla`` the report keeps.
@@ -65,7 +63,7 @@ class Report(common.Command, show.ShowOne):
         now = common.now(args, default=latest)
         if latest is None:
             self.app.stderr.write('The store holds no spans yet.\n')
-        policy = common.stuck_settings(self.app.conf)
+        policy = stuck.policy_of(self.app.conf)
         levels = [[getattr(row, f) for f in _SLA_FIELDS]
                   for row in store.sla(operation=args.operation)]
         sample = store.sample_span()
@@ -75,12 +73,12 @@ class Report(common.Command, show.ShowOne):
             sample_name = '%s (%s: %d attempts on %s)' % (
                 sample.request_id, sample.operation, sample.attempts,
                 ', '.join(sorted(sample.hosts)))
-            trace = trace_answer.trace_tree(trace_spans(store, sample.request_id), now,
+            trace = trace_answer.trace_tree(trace_answer.linked_spans(store, sample.request_id), now,
                                             policy, ident=sample.request_id)
         rows = [('now', timeutil.iso(now) if latest else None),
                 ('service levels', _Table(_SLA_COLUMNS, levels)),
                 ('top errors', _Table(errors_answer.COLUMNS,
-                                      error_rows(store, top=args.top))),
+                                      errors_answer.rows(store.error_groups(), args.top))),
                 ('stuck requests', _Table(stuck.COLUMNS,
                                           stuck.stuck(store.stuck_spans(now, policy), now, policy)
                                           if latest else [])),

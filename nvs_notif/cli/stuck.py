@@ -24,7 +24,7 @@ class Stuck(common.Command, lister.Lister):
 
     def take_action(self, args):
         now = common.now(args)
-        policy = common.stuck_settings(self.app.conf)
+        policy = stuck.policy_of(self.app.conf)
         # The store reads only its open spans, past their limits.
         spans = self.app.store.stuck_spans(now, policy, args.operation)
         rows = stuck.stuck(spans, now, policy)

@@ -1,34 +1,9 @@
 """``nvs-notif trace``: everything about one request, across services."""
 from cliff import lister
 
+from nvs_notif.answers import stuck as stuck_answer
 from nvs_notif.answers import trace as trace_answer
 from nvs_notif.cli import common
-
-#: Rounds of following global request ids (request -> its global request ->
-#: the other requests made on its behalf).
-MAX_HOPS = 3
-
-
-def trace_spans(store, ident, hops=MAX_HOPS, project_id=None):
-    """The spans of request ``ident`` and of the requests linked to it.
-
-    Reads the spans whose request id or global request id is ``ident``, then
-    those of every request id and global request id they name, ``hops`` times;
-    with ``project_id``, only spans of that project.
-    """
-    found, asked = {}, set()
-    wanted = {ident}
-    for _ in range(hops):
-        for request in sorted(wanted - asked):
-            for s in (store.spans(request_id=request, project_id=project_id)
-                      + store.spans(global_request_id=request, project_id=project_id)):
-                found[s.span_id] = s
-        asked |= wanted
-        wanted = trace_answer.related_request_ids(found.values(), ident)
-        if wanted <= asked:
-            break
-    return list(found.values())
-
 
 class Trace(common.Command, lister.Lister):
     """Show a request (request id or global request id) as a tree of spans.
@@ -55,7 +30,7 @@ class Trace(common.Command, lister.Lister):
 
     def take_action(self, args):
         store = self.app.store
-        spans = trace_spans(store, args.id)
+        spans = trace_answer.linked_spans(store, args.id)
         if args.raw:
             requests = sorted({s.request_id for s in spans if s.request_id} | {args.id})
             rows = trace_answer.raw_rows(store.notifications(request_ids=requests,
@@ -63,7 +38,7 @@ class Trace(common.Command, lister.Lister):
             return trace_answer.RAW_COLUMNS, common.explain_if_empty(
                 self.app, rows, 'no notification of request %s' % args.id)
         now = common.now(args)
-        rows = trace_answer.trace_tree(spans, now, common.stuck_settings(self.app.conf),
+        rows = trace_answer.trace_tree(spans, now, stuck_answer.policy_of(self.app.conf),
                                        ident=args.id)
         return trace_answer.TRACE_COLUMNS, common.explain_if_empty(
             self.app, rows, 'no span of request %s' % args.id)

@@ -148,7 +148,7 @@ def test_errors_window(stores, spans):
 
 
 def expected_stuck(spans, now):
-    policy = common.stuck_settings(common.load_conf())
+    policy = stuck.policy_of(common.load_conf())
     return {s.span_id for s in spans if s.status == 'open' and s.start is not None
             and (now - s.start).total_seconds() > policy.limit(s.operation)}
 
@@ -452,7 +452,7 @@ def test_sla_percentile_estimates_stay_within_the_documented_tolerance(opened, s
 
 def test_span_summary_top_failures_and_latest_time_by_every_store(opened, spans, now):
     project = collections.Counter(s.project_id for s in spans).most_common(1)[0][0]
-    policies = [common.stuck_settings(common.load_conf()), spans_mod.StuckPolicy.of(1),
+    policies = [stuck.policy_of(common.load_conf()), spans_mod.StuckPolicy.of(1),
                 spans_mod.StuckPolicy.of(300, {'compute.': 60, 'compute.instance.create': 10 ** 9,
                                                'volume': 1e-7})]
     times = [now, now + datetime.timedelta(seconds=900), now + datetime.timedelta(days=30)]

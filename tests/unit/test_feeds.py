@@ -2,8 +2,6 @@
 RFC 5005 archive pages.  Every document is parsed by feedparser and checked
 against RFC 4287's requirements (tests/atom_check.py)."""
 import datetime
-import itertools
-import json
 import uuid
 
 import feedparser
