@@ -5,125 +5,28 @@ transaction, so span merges are serialised by SQLite's write lock.
 """
 import json
 import logging
-import operator
 import os
 import sqlite3
 import threading
 
 from nvs_notif.answers import summary
-from nvs_notif import faults
-from nvs_notif import jsontext
 from nvs_notif import spans as spans_mod
 from nvs_notif import timeutil
 from nvs_notif.storage import base
 from nvs_notif.storage import documents
+from nvs_notif.storage import schema
+from nvs_notif.storage import sqlite_layout
 from nvs_notif.storage import sqlite_reads
 from nvs_notif.storage import sqlite_span_answers as span_answers
 
-_SCHEMA = """
--- A notification is kept once per (timestamp, message_id): a redelivery or
--- replay repeats both.  That unique index grows at its end as time goes on,
--- where one on message_id alone (random ids) would dirty a page per row and
--- make every commit write most of it again; it also serves time windows in
--- the order notifications() returns.  (Files made before keep their
--- message_id primary key and timestamp index.)
-CREATE TABLE IF NOT EXISTS notifications (
-    message_id TEXT NOT NULL, timestamp TEXT NOT NULL, event_type TEXT, operation TEXT,
-    phase TEXT, priority TEXT, service TEXT, host TEXT, request_id TEXT,
-    global_request_id TEXT, project_id TEXT, user_id TEXT, resource_type TEXT,
-    resource_id TEXT, error_type TEXT, doc TEXT NOT NULL, error_key TEXT);
-CREATE INDEX IF NOT EXISTS notifications_request ON notifications (request_id);
-CREATE INDEX IF NOT EXISTS notifications_project ON notifications (project_id, timestamp);
-CREATE UNIQUE INDEX IF NOT EXISTS notifications_time ON notifications (timestamp, message_id);
-CREATE INDEX IF NOT EXISTS notifications_user ON notifications (user_id, timestamp);
-CREATE INDEX IF NOT EXISTS notifications_resource ON notifications (resource_id, timestamp);
-CREATE TABLE IF NOT EXISTS spans (
-    span_id TEXT PRIMARY KEY, operation TEXT, service TEXT, host TEXT,
-    request_id TEXT, global_request_id TEXT, project_id TEXT, user_id TEXT,
-    resource_id TEXT, start TEXT, "end" TEXT, failed TEXT, duration REAL,
-    status TEXT, error_type TEXT, doc TEXT NOT NULL, availability_zone TEXT, flavor TEXT,
-    open_since TEXT, finished TEXT, error_key TEXT, rescheduled INTEGER, attempts INTEGER);
-CREATE INDEX IF NOT EXISTS spans_request ON spans (request_id);
-CREATE INDEX IF NOT EXISTS spans_global_request ON spans (global_request_id);
-CREATE INDEX IF NOT EXISTS spans_operation ON spans (operation, start);
-CREATE TABLE IF NOT EXISTS events (
-    message_id TEXT PRIMARY KEY, event_type TEXT, generated TEXT, doc TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS samples (
-    message_id TEXT PRIMARY KEY, counter_name TEXT, timestamp TEXT, doc TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS rejects (
-    reject_id TEXT PRIMARY KEY, received TEXT, reason TEXT, raw TEXT);
-"""
-# After the columns added since are there (_add_missing_columns).
-_LATER_INDEXES = """
--- Only the spans with an attempt running, by when it started: what ``stuck``
--- reads (a few rows, whatever the history holds).
-CREATE INDEX IF NOT EXISTS spans_open ON spans (open_since) WHERE status = 'open';
--- Failures (and successes) by when they finished: what sla groups.
-CREATE INDEX IF NOT EXISTS spans_status ON spans (status, finished);
--- Only the failed spans, by when they finished, with what errors groups and
--- filters them by (its own condition's column too, which SQLite needs to
--- cover a query): errors never reads the table.
-CREATE INDEX IF NOT EXISTS spans_failed
-    ON spans (finished, host, service, error_key, project_id, status)
-    WHERE status = 'failure';
--- Only the error notifications, likewise (errors, and the errors of hosts).
-CREATE INDEX IF NOT EXISTS notifications_errors
-    ON notifications (timestamp, host, service, error_key, project_id, priority)
-    WHERE priority IN ('critical', 'error');
--- When each host and service reported (hosts: counts and newest, in the index).
-CREATE INDEX IF NOT EXISTS notifications_host ON notifications (host, service, timestamp);
-"""
-
-_NOTIFICATION_COLUMNS = ('message_id', 'timestamp', 'event_type', 'operation', 'phase',
-                         'priority', 'service', 'host', 'request_id',
-                         'global_request_id', 'project_id', 'user_id',
-                         'resource_type', 'resource_id', 'error_type', 'error_key')
-_SPAN_COLUMNS = ('span_id', 'operation', 'service', 'host', 'request_id',
-                 'global_request_id', 'project_id', 'user_id', 'resource_id',
-                 'start', 'end', 'failed', 'duration', 'status', 'error_type',
-                 'availability_zone', 'flavor', 'open_since', 'finished', 'error_key',
-                 'rescheduled', 'attempts')
-# Columns added after files were first made: such files get them on open,
-# and their rows the values derived from the documents (_add_missing_columns).
-_ADDED_COLUMNS = {
-    'notifications': {'error_key': 'TEXT'},
-    'spans': {'availability_zone': 'TEXT', 'flavor': 'TEXT', 'open_since': 'TEXT',
-              'finished': 'TEXT', 'error_key': 'TEXT', 'rescheduled': 'INTEGER',
-              'attempts': 'INTEGER'},
-}
 # Notifications written between background checkpoints (SQLiteStore._maybe_checkpoint).
 _CHECKPOINT_EVERY = 2000
 
 LOG = logging.getLogger(__name__)
 
-
-def _insert(table, columns, verb='INSERT OR IGNORE'):
-    names = ', '.join('"%s"' % c for c in columns)
-    marks = ', '.join('?' * (len(columns) + 1))
-    return '%s INTO %s (%s, doc) VALUES (%s)' % (verb, table, names, marks)
-
-
-def _row(doc, columns):
-    return tuple(doc.get(c) for c in columns) + (jsontext.encode(doc),)
-
-
-_notification_values = operator.itemgetter(*_NOTIFICATION_COLUMNS)
-
-
-def _notification_row(n, payload_json):
-    doc, text = documents.notification_json(n, payload_json)
-    return _notification_values(doc) + (text,)
-
-
-_INSERT_NOTIFICATIONS = _insert('notifications', _NOTIFICATION_COLUMNS)
-_INSERT_SPANS = _insert('spans', _SPAN_COLUMNS, 'INSERT OR REPLACE')
-
-
-def _span_row(span):
-    return _row(documents.span_doc(span), _SPAN_COLUMNS)
-
-
-_INSERT_REJECTS = 'INSERT OR IGNORE INTO rejects VALUES (?, ?, ?, ?)'
+_INSERT_NOTIFICATIONS = sqlite_layout.insert_sql(schema.NOTIFICATIONS)
+_INSERT_SPANS = sqlite_layout.insert_sql(schema.SPANS, 'INSERT OR REPLACE')
+_INSERT_REJECTS = sqlite_layout.insert_sql(schema.REJECTS)
 
 
 def _checkpoint(path):
@@ -139,27 +42,6 @@ def _checkpoint(path):
         LOG.debug('Checkpoint of %s failed: %s', path, exc)
 
 
-def _missing_columns(db):
-    for table, columns in _ADDED_COLUMNS.items():
-        have = {row[1] for row in db.execute('PRAGMA table_info(%s)' % table)}
-        yield from ((table, c, t) for c, t in columns.items() if c not in have)
-
-
-def _add_missing_columns(db):
-    added = list(_missing_columns(db))
-    for table, column, kind in added:
-        db.execute('ALTER TABLE %s ADD COLUMN "%s" %s' % (table, column, kind))
-    if any(table == 'notifications' for table, _, _ in added):
-        db.create_function('nvs_message_key', 1, faults.message_key, deterministic=True)
-        db.execute("""UPDATE notifications SET error_key = coalesce(
-                          error_type, nvs_message_key(json_extract(doc, '$.error_message')))
-                      WHERE error_type IS NOT NULL
-                         OR json_extract(doc, '$.error_message') IS NOT NULL""")
-    if any(table == 'spans' for table, _, _ in added):
-        # Every derived column again, from the span the document holds.
-        spans = [documents.span_from_doc(json.loads(doc))
-                 for (doc,) in db.execute('SELECT doc FROM spans')]
-        db.executemany(_INSERT_SPANS, (_span_row(s) for s in spans))
 
 
 def in_transaction(db, lock, work):
@@ -204,11 +86,9 @@ class SQLiteStore(base.Store):
         self._db.execute('PRAGMA journal_mode=WAL')
         self._db.execute('PRAGMA synchronous=NORMAL')
         self._db.execute('PRAGMA wal_autocheckpoint=16384')
-        self._db.executescript(_SCHEMA)
-        if any(_missing_columns(self._db)):
-            # Checked again under the write lock: another process may be adding them too.
-            self._transaction(_add_missing_columns)
-        self._db.executescript(_LATER_INDEXES)
+        if sqlite_layout.version(self._db) != sqlite_layout.VERSION:
+            # Checked again under the write lock: another process may be upgrading too.
+            self._transaction(sqlite_layout.prepare)
         self._db.executescript(span_answers.INDEXES)
         return self._db
 
@@ -220,17 +100,16 @@ class SQLiteStore(base.Store):
         # Built before the transaction: they need nothing stored, and other
         # writers wait while it is open.
         texts = batch.payload_json
-        rows = [_notification_row(n, texts.get(n.message_id)) for n in batch.notifications]
+        rows = [sqlite_layout.notification_row(n, texts.get(n.message_id))
+                for n in batch.notifications]
 
         def work(db):
             ids = {f.span_id for f in batch.fragments}
             existing = {s.span_id: s for s in self._load_spans(db, ids)}
             merged = spans_mod.merge_all(batch.fragments, existing)
             inserted = db.executemany(_INSERT_NOTIFICATIONS, rows).rowcount
-            db.executemany(_INSERT_SPANS, (_span_row(merged[i]) for i in ids))
-            db.executemany(_INSERT_REJECTS,
-                           ((documents.reject_id(r), timeutil.iso(r.received), r.reason, r.raw)
-                            for r in batch.rejects))
+            db.executemany(_INSERT_SPANS, (sqlite_layout.span_row(merged[i]) for i in ids))
+            db.executemany(_INSERT_REJECTS, map(sqlite_layout.reject_row, batch.rejects))
             return base.WriteResult({i: merged[i] for i in ids},
                                     len(batch.notifications) - max(inserted, 0))
         result = self._transaction(work)
@@ -264,15 +143,15 @@ class SQLiteStore(base.Store):
 
     @base.operation
     def write_events(self, docs):
-        self._transaction(lambda db: db.executemany(
-            _insert('events', ('message_id', 'event_type', 'generated')),
-            (_row(d, ('message_id', 'event_type', 'generated')) for d in docs)))
+        self._write_keyed(schema.EVENTS, docs)
 
     @base.operation
     def write_samples(self, docs):
+        self._write_keyed(schema.SAMPLES, docs)
+
+    def _write_keyed(self, kind, docs):
         self._transaction(lambda db: db.executemany(
-            _insert('samples', ('message_id', 'counter_name', 'timestamp')),
-            (_row(d, ('message_id', 'counter_name', 'timestamp')) for d in docs)))
+            sqlite_layout.insert_sql(kind), (sqlite_layout.keyed_row(kind, d) for d in docs)))
 
     @base.operation
     def spans(self, request_id=None, global_request_id=None, project_id=None,

@@ -11,6 +11,7 @@ import pytest
 from nvs_notif import kibana
 from nvs_notif.cli.main import NvsNotifApp
 from nvs_notif.storage import elasticsearch as es_store
+from nvs_notif.storage import schema
 from nvs_notif.storage import search_templates
 from tests import saved_objects
 
@@ -71,9 +72,8 @@ def test_dashboards_have_visualizations(objects):
 
 
 def _mapped(kind):
-    fields = set(search_templates.MAPPINGS[kind])
-    if kind in ('notifications', 'spans'):
-        fields |= set(search_templates._ECS_ALIASES)
+    declared = schema.KINDS[kind]
+    fields = {f.name for f in declared.fields if f.mapped} | set(declared.aliases)
     template = search_templates.template_body('nvs', kind, es_store.Engine.flat_type)
     props = template['template']['mappings']['properties']
     assert fields == set(props)

@@ -17,6 +17,7 @@ from nvs_notif import storage
 from nvs_notif import timeutil
 from nvs_notif.notification import Fault, Notification
 from nvs_notif.storage import documents
+from nvs_notif.storage import sqlite_layout
 
 T0 = datetime.datetime(2024, 1, 15, 8, 0, 0, tzinfo=datetime.timezone.utc)
 REQ = 'req-1'
@@ -499,7 +500,8 @@ def test_file_from_before_open_since_gains_it_on_open(db_url):
     store.write(_batch(_notifications() + hung_retry))
     store.close()
     with sqlite3.connect(db_url[len('sqlite:///'):]) as db:
-        db.executescript('DROP INDEX spans_open; ALTER TABLE spans DROP COLUMN open_since;')
+        db.executescript('DROP INDEX spans_open; ALTER TABLE spans DROP COLUMN open_since;'
+                         'PRAGMA user_version = 0;')
     store = storage.get_store(db_url)
     try:
         now = T0 + datetime.timedelta(hours=2)
@@ -516,9 +518,9 @@ def test_file_from_before_open_since_gains_it_on_open(db_url):
 
 # --- derived columns the stores aggregate on ------------------------------------------
 
-def _layout_267924d():
+def _old_layout(name):
     with open(os.path.join(os.path.dirname(__file__), 'fixtures', 'sqlite',
-                           'layout-267924d.sql')) as f:
+                           'layout-%s.sql' % name)) as f:
         return f.read()
 
 
@@ -548,30 +550,94 @@ def test_derived_columns_are_stored(store, db_url):
     assert _derived(db_url) == _DERIVED
 
 
-def test_file_of_the_previous_release_gains_the_derived_columns(db_url):
-    path = db_url[len('sqlite:///'):]
+def _old_file(path, layout):
+    """A file as an earlier release made it: its layout (a fixture), the
+    documents it wrote (without the fields derived since), user_version 0."""
     batch = _batch(_notifications())
-    merged = spans.merge_all(batch.fragments)
     with sqlite3.connect(path) as db:
-        db.executescript(_layout_267924d())
+        db.executescript(_old_layout(layout))
         for n in batch.notifications:
             doc = documents.notification_doc(n)
             del doc['error_key']
             db.execute('INSERT INTO notifications (message_id, timestamp, priority, error_type,'
-                       ' doc) VALUES (?, ?, ?, ?, ?)', (doc['message_id'], doc['timestamp'],
-                                                       doc['priority'], doc['error_type'],
-                                                       jsontext.encode(doc)))
-        for s in merged.values():
+                       ' host, doc) VALUES (?, ?, ?, ?, ?, ?)',
+                       (doc['message_id'], doc['timestamp'], doc['priority'], doc['error_type'],
+                        doc['host'], jsontext.encode(doc)))
+        for s in spans.merge_all(batch.fragments).values():
             doc = documents.span_doc(s)
-            for derived in ('finished', 'open_since', 'rescheduled', 'error_key'):
+            for derived in ('finished', 'open_since', 'rescheduled', 'error_key', 'timestamp'):
                 del doc[derived]
             db.execute('INSERT INTO spans (span_id, operation, request_id, status, doc)'
                        ' VALUES (?, ?, ?, ?, ?)', (doc['span_id'], doc['operation'],
                                                    doc['request_id'], doc['status'],
                                                    jsontext.encode(doc)))
+        assert db.execute('PRAGMA user_version').fetchone() == (0,)
+    return batch
+
+
+def _indexes(path):
+    with sqlite3.connect(path) as db:
+        return {name: tuple(r[2] for r in db.execute('PRAGMA index_info(%s)' % name))
+                for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'"
+                                          " AND sql IS NOT NULL")}
+
+
+@pytest.mark.parametrize('layout', ['267924d', 'message-id-key'])
+def test_file_of_an_earlier_release_is_upgraded_on_open(db_url, layout):
+    path = db_url[len('sqlite:///'):]
+    batch = _old_file(path, layout)
     store_ = storage.get_store(db_url)
     try:
-        assert _by_id(store_.spans()) == merged
+        assert _by_id(store_.spans()) == spans.merge_all(batch.fragments)
+        docs = list(store_.notifications())
+        assert sorted(docs, key=lambda d: d['message_id']) == sorted(
+            (documents.notification_doc(n) for n in batch.notifications),
+            key=lambda d: d['message_id'])
+        # Still unique by (timestamp, message_id), whichever key the file had.
+        assert store_.write(batch).duplicates == len(batch.notifications)
     finally:
         store_.close()
+    assert _derived(db_url) == _DERIVED
+    fresh = str(path) + '.new'
+    storage.get_store('sqlite:///' + fresh).close()
+    assert _indexes(path) == _indexes(fresh)
+    with sqlite3.connect(path) as db:
+        assert db.execute('PRAGMA user_version').fetchone() == (sqlite_layout.VERSION,)
+
+
+def test_a_new_file_has_the_current_layout_version(store, db_url):
+    with sqlite3.connect(db_url[len('sqlite:///'):]) as db:
+        assert db.execute('PRAGMA user_version').fetchone() == (sqlite_layout.VERSION,)
+
+
+def test_a_file_of_a_newer_release_is_refused(db_url):
+    with sqlite3.connect(db_url[len('sqlite:///'):]) as db:
+        db.execute('PRAGMA user_version = %d' % (sqlite_layout.VERSION + 1))
+    with pytest.raises(storage.StoreError, match='newer than this release'):
+        storage.get_store(db_url)
+
+
+def _open_and_count(url, start, queue):
+    start.wait()
+    store_ = storage.get_store(url)
+    try:
+        queue.put((store_.count('notifications'), store_.count('spans')))
+    finally:
+        store_.close()
+
+
+def test_processes_opening_an_old_file_at_once_upgrade_it_once(db_url):
+    path = db_url[len('sqlite:///'):]
+    batch = _old_file(path, '267924d')
+    ctx = multiprocessing.get_context('spawn')
+    start, queue = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_open_and_count, args=(db_url, start, queue)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    start.set()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0] * 4
+    expected = (len(batch.notifications), len(spans.merge_all(batch.fragments)))
+    assert [queue.get(timeout=5) for _ in procs] == [expected] * 4
     assert _derived(db_url) == _DERIVED
