@@ -287,6 +287,9 @@ class SearchStore(search_span_answers.SearchSpanAnswers, base.Store):
             removed[kind] = len(old)
         recent = [{'range': {f: {'gte': timeutil.iso(before)}}}
                   for f in ('start', 'last_start', 'end', 'failed', 'aborted')]
+        # Spans written within the refresh interval are not searchable yet:
+        # the scan must see them to drop the old ones.
+        self._refresh(self.layout.index('spans'))
         # Scan and bulk-delete rather than _delete_by_query, which lives in a
         # module minimal distributions leave out.
         old_spans = self.engine.helpers.scan(
