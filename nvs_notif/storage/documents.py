@@ -2,6 +2,7 @@
 to and from records as :mod:`nvs_notif.storage.schema` declares."""
 import dataclasses
 import hashlib
+import json
 import operator
 
 from nvs_notif import jsontext
@@ -93,4 +94,25 @@ def reject_doc(r):
     """A reject as its document (with its :func:`reject_id`)."""
     doc = _reject_fields(r)
     doc['reject_id'] = reject_id(r)
+    return doc
+
+
+#: Where a search store keeps a payload its engine refused to index: not a
+#: mapped field (``dynamic: false``), so it stays in ``_source`` only.
+UNINDEXED_PAYLOAD = 'payload_unindexed'
+
+
+def payload_unindexed(text):
+    """A notification document's JSON text with its payload moved to
+    :data:`UNINDEXED_PAYLOAD`."""
+    doc = json.loads(text)
+    doc[UNINDEXED_PAYLOAD] = doc.pop('payload', None)
+    return jsontext.encode(doc)
+
+
+def stored_notification(doc):
+    """A notification document as a search store returns it: the payload
+    where every store has it, indexed or not."""
+    if UNINDEXED_PAYLOAD in doc:
+        doc['payload'] = doc.pop(UNINDEXED_PAYLOAD)
     return doc

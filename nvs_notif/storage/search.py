@@ -217,7 +217,8 @@ class SearchStore(search_span_answers.SearchSpanAnswers, base.Store):
             self.client, index=name, ignore_unavailable=True, preserve_order=True,
             size=min(limit or 1000, 1000),
             query=search_reads.listing(filters, oldest_first, after))
-        return (hit['_source'] for hit in itertools.islice(hits, limit))
+        return (documents.stored_notification(hit['_source'])
+                for hit in itertools.islice(hits, limit))
 
     @base.operation
     def host_activity(self, since, until, project_id=None):

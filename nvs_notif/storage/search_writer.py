@@ -150,9 +150,32 @@ class SearchWriter:
                 failed.append(item)
         if failed:
             ids = {f.get('_id') for f in failed}
-            self._dead_letter(failed, {a['_id']: a['_source'] for a in actions
-                                       if a.get('_id') in ids})
+            sources = {a['_id']: a['_source'] for a in actions if a.get('_id') in ids}
+            failed = self._store_payload_unindexed(failed, sources, notifications)
+            if failed:
+                self._dead_letter(failed, sources)
         return conflicts, duplicates
+
+    def _store_payload_unindexed(self, failed, sources, notifications):
+        """Store again, once, the notifications refused for their payload alone,
+        with the payload kept in ``_source`` only (:data:`documents.UNINDEXED_PAYLOAD`):
+        e.g. a string over 32,766 bytes, which OpenSearch's ``flat_object`` indexes
+        as one term and refuses, or nesting past Elasticsearch's ``flattened``
+        depth limit. The notification stays whole and findable by every other
+        field. :returns: the items still refused (for the reject index)"""
+        retry = [f for f in failed if f.get('status') == 400
+                 and f.get('_index', '').startswith(notifications)
+                 and 'payload' in str(f.get('error'))]
+        if not retry:
+            return failed
+        LOG.warning('%d notifications refused by %s for their payload (%s): stored with '
+                    'the payload unindexed', len(retry), self.engine.name, retry[0].get('error'))
+        actions = [{'_op_type': 'create', '_index': f['_index'], '_id': f['_id'],
+                    '_source': documents.payload_unindexed(_text(sources[f['_id']]))}
+                   for f in retry]
+        still = {item.get('_id') for ok, op, item in self.bulk(actions)
+                 if not ok and item.get('status') != 409}
+        return [f for f in failed if f not in retry or f.get('_id') in still]
 
     def _dead_letter(self, failed, sources):
         """Documents the cluster refused (e.g. mapping errors) go to the reject index."""
