@@ -46,8 +46,7 @@ def history():
     docs = res.store.notifications(
         project_id=project, user_id=params.ident('user_id', args.get('user_id')),
         resource_id=params.ident('resource', args.get('resource')), since=since, until=until,
-        limit=params.limit(args.get('limit'), res.conf.api.default_limit,
-                           res.conf.api.max_limit))
+        limit=params.page_limit(args, res.conf.api))
     return {'history': views.objects(history_answer.history_rows(docs))}
 
 
@@ -76,7 +75,7 @@ def errors_():
     project = scope.project(args, 'nvs:errors:get')
     res = state.current()
     since, until = params.window(args, timeutil.utcnow())
-    top = params.limit(args.get('limit'), res.conf.api.default_limit, res.conf.api.max_limit)
+    top = params.page_limit(args, res.conf.api)
     return {'errors': views.objects(errors_answer.rows(
         res.store.error_groups(since, until, project), top))}
 

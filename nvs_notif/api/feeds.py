@@ -28,7 +28,7 @@ def notifications_feed():
     args = params.query(_PARAMS)
     project = scope.project(args, 'nvs:feeds:get')
     res = state.current()
-    limit = params.limit(args.get('limit'), res.conf.api.default_limit, res.conf.api.max_limit)
+    limit = params.page_limit(args, res.conf.api)
     topic = topics.Topic('notifications', project,
                          service=params.ident('service', args.get('service')),
                          event_type=params.ident('event_type', args.get('event_type')),

@@ -48,7 +48,7 @@ def list_notifications():
     args = params.query(_LIST_PARAMS)
     project = scope.project(args, 'nvs:notifications:list')
     res = state.current()
-    limit = params.limit(args.get('limit'), res.conf.api.default_limit, res.conf.api.max_limit)
+    limit = params.page_limit(args, res.conf.api)
     since, until = params.window(args, timeutil.utcnow())
     filters = {field: params.ident(name, args.get(name)) for name, field in FILTERS.items()}
     marker = params.ident('marker', args.get('marker'))

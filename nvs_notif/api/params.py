@@ -50,6 +50,12 @@ def limit(value, default, maximum):
     return int(value)
 
 
+def page_limit(args, api):
+    """The ``limit`` of a request's checked query (:func:`query`), bounded by the
+    ``[api]`` options ``api`` (``default_limit``, ``max_limit``)."""
+    return limit(args.get('limit'), api.default_limit, api.max_limit)
+
+
 def time(name, value, now):
     """An ISO 8601 time or an age (``30m``, ``2h``, ``7d``) before ``now``."""
     if value is None:
