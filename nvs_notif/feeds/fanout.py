@@ -3,11 +3,12 @@ document per topic (what WebSub distributes: the topic's new entries).
 
 Pure :func:`documents` and the call of the hub (:func:`publish`); reading
 what the store ingested since the last round (the store's tail) is the
-caller's.  :func:`end_project` ends the subscriptions of a project that is
-gone (what keystone's ``identity.project.deleted`` will call).
+caller's.  Keystone's notifications among the new ones that take access
+away end the subscriptions they concern first (:mod:`.revocations`).
 """
 from nvs_notif.feeds import atom
 from nvs_notif.feeds import entries as entries_mod
+from nvs_notif.feeds import revocations
 from nvs_notif.feeds import topics as topics_mod
 
 
@@ -33,10 +34,20 @@ def documents(topics, base, hub_url, notifications=(), spans=()):
         yield feed.topic, atom.document(feed, held), atom.link_header(feed)
 
 
-def publish(hub, base, hub_url, notifications=(), spans=()):
+def publish(hub, base, hub_url, notifications=(), spans=(), project_enabled=None):
     """Queue the new entries for every subscriber of a topic holding them;
     how many deliveries that makes.  Topics the hub knows but this API does
-    not serve (any more) are skipped."""
+    not serve (any more) are skipped.
+
+    Keystone's notifications among them that take access away end the
+    subscriptions they concern before anything is queued
+    (:func:`.revocations.revoke`, with ``project_enabled``).
+    """
+    notifications = list(notifications)
+    for doc in notifications:
+        revocation = revocations.revocation(doc)
+        if revocation is not None:
+            revocations.revoke(hub, base, revocation, project_enabled)
     topics = []
     for url in hub.store.topics(hub.clock()):
         try:
@@ -45,22 +56,3 @@ def publish(hub, base, hub_url, notifications=(), spans=()):
             continue
     return hub.publish_all((url, body, atom.CONTENT_TYPE, link) for url, body, link
                            in documents(topics, base, hub_url, notifications, spans))
-
-
-def end_project(hub, base, project_id, reason):
-    """End every subscription to a topic of ``project_id`` (a project deleted
-    or disabled), with a denial notice to each subscriber; how many ended.
-    Topics of every project (admins') are kept."""
-    now = hub.clock()
-    ended = 0
-    for url in hub.store.topics(now):
-        try:
-            topic = topics_mod.parse(url, base)
-        except topics_mod.InvalidTopic:
-            continue
-        if topic.project_id != project_id:
-            continue
-        for subscription in hub.store.subscriptions(url, now):
-            hub.deny(url, subscription.callback, reason)
-            ended += 1
-    return ended

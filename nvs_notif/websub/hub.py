@@ -96,12 +96,14 @@ class Hub:
             client = self._local.client = outbound.Client(self.policy)
         return client
 
-    def request(self, form, topic_allowed):
+    def request(self, form, topic_allowed, user_id=None):
         """Validate and keep a subscription request; the caller answers 202.
 
+        :param user_id: the Keystone user asking, kept with the subscription
+            (:mod:`nvs_notif.feeds.revocations` ends it when the user loses access)
         :raises subscriptions.InvalidRequest: for a 400 answer, with the reason
         """
-        intent = subscriptions.parse_request(form, topic_allowed, self.settings.limits)
+        intent = subscriptions.parse_request(form, topic_allowed, self.settings.limits, user_id)
         self.store.add_intent(intent, self.clock())
         return intent
 

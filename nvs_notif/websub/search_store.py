@@ -22,8 +22,8 @@ LOG = logging.getLogger(__name__)
 _KEYWORD = {'type': 'keyword'}
 _MAPPINGS = {
     'subscriptions': {'topic': _KEYWORD, 'callback': _KEYWORD, 'expires': {'type': 'double'},
-                      'secret': {'type': 'keyword', 'index': False}},
-    'intents': {'mode': _KEYWORD, 'topic': _KEYWORD, 'callback': _KEYWORD,
+                      'secret': {'type': 'keyword', 'index': False}, 'user_id': _KEYWORD},
+    'intents': {'mode': _KEYWORD, 'topic': _KEYWORD, 'callback': _KEYWORD, 'user_id': _KEYWORD,
                 'lease_seconds': {'type': 'long'}, 'secret': {'type': 'keyword', 'index': False},
                 'received': {'type': 'double'}, 'claimed_until': {'type': 'double'}},
     'deliveries': {'topic': _KEYWORD, 'callback': _KEYWORD, 'subscription': _KEYWORD,
@@ -69,6 +69,10 @@ class SearchHubStore(store_mod.HubStore):
                 except self._engine.errors as exc:
                     if 'already_exists' not in str(exc):       # another process made it
                         raise
+            # Fields added since an earlier release made the index (a strict
+            # mapping takes new fields, never changed ones).
+            self._client.indices.put_mapping(index=self._index[kind],
+                                             body={'properties': properties})
 
     def _search(self, kind, query, sort=None, size=_SEARCH_LIMIT, **body):
         body.update(query=query, size=size, seq_no_primary_term=True)
@@ -110,13 +114,13 @@ class SearchHubStore(store_mod.HubStore):
         self._client.index(index=self._index['intents'], refresh='true', body={
             'mode': intent.mode, 'topic': intent.topic, 'callback': intent.callback,
             'lease_seconds': intent.lease_seconds, 'secret': intent.secret,
-            'received': now.timestamp(), 'claimed_until': 0})
+            'user_id': intent.user_id, 'received': now.timestamp(), 'claimed_until': 0})
 
     def claim_intents(self, now, hold, limit):
         hits = self._search('intents', {'range': {'claimed_until': {'lte': now.timestamp()}}},
                             sort=[{'received': 'asc'}], size=limit)
         return [(doc_id, Intent(d['mode'], d['topic'], d['callback'], d['lease_seconds'],
-                                d['secret']))
+                                d['secret'], d.get('user_id')))
                 for doc_id, d in self._claim('intents', hits, now.timestamp() + hold)]
 
     def finish_intent(self, intent_id):
@@ -127,7 +131,7 @@ class SearchHubStore(store_mod.HubStore):
         self._client.index(index=self._index['subscriptions'],
                            id=subscription_id(s.topic, s.callback), refresh='true',
                            body={'topic': s.topic, 'callback': s.callback, 'secret': s.secret,
-                                 'expires': s.expires.timestamp()})
+                                 'expires': s.expires.timestamp(), 'user_id': s.user_id})
 
     def _drop_deliveries(self, query):
         self._delete('deliveries', [h['_id'] for h in self._search('deliveries', query)])
@@ -151,7 +155,7 @@ class SearchHubStore(store_mod.HubStore):
 
     def subscriptions(self, topic, now):
         return [Subscription(d['topic'], d['callback'], store_mod.time_of(d['expires']),
-                             d['secret'])
+                             d['secret'], d.get('user_id'))
                 for d in (h['_source'] for h in self._search(
                     'subscriptions', self._live(now, topic), sort=[{'callback': 'asc'}]))]
 

@@ -100,11 +100,12 @@ class HubStore(metaclass=abc.ABCMeta):
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS websub_subscriptions (
     topic TEXT NOT NULL, callback TEXT NOT NULL, secret TEXT, expires REAL NOT NULL,
-    PRIMARY KEY (topic, callback));
+    user_id TEXT, PRIMARY KEY (topic, callback));
 CREATE INDEX IF NOT EXISTS websub_subscriptions_expires ON websub_subscriptions (expires);
 CREATE TABLE IF NOT EXISTS websub_intents (
     id INTEGER PRIMARY KEY, mode TEXT NOT NULL, topic TEXT NOT NULL, callback TEXT NOT NULL,
-    lease_seconds INTEGER, secret TEXT, received REAL NOT NULL, claimed_until REAL NOT NULL);
+    lease_seconds INTEGER, secret TEXT, received REAL NOT NULL, claimed_until REAL NOT NULL,
+    user_id TEXT);
 CREATE TABLE IF NOT EXISTS websub_contents (
     id INTEGER PRIMARY KEY, topic TEXT NOT NULL, body BLOB NOT NULL,
     content_type TEXT NOT NULL, link TEXT NOT NULL);
@@ -116,6 +117,15 @@ CREATE INDEX IF NOT EXISTS websub_deliveries_due ON websub_deliveries (due);
 CREATE INDEX IF NOT EXISTS websub_deliveries_sub ON websub_deliveries (topic, callback);
 CREATE INDEX IF NOT EXISTS websub_deliveries_content ON websub_deliveries (content_id);
 """
+#: Columns added since the tables were first made: ``{table: (column, type)}``.
+_ADDED = {'websub_subscriptions': ('user_id', 'TEXT'), 'websub_intents': ('user_id', 'TEXT')}
+
+
+def _add_columns(db):
+    """Give tables made by an earlier release the columns added since."""
+    for table, (column, type_) in _ADDED.items():
+        if column not in {row[1] for row in db.execute('PRAGMA table_info(%s)' % table)}:
+            db.execute('ALTER TABLE %s ADD COLUMN %s %s' % (table, column, type_))
 
 
 def _epoch(when):
@@ -137,6 +147,7 @@ class SQLiteHubStore(HubStore):
                                    check_same_thread=False)
         self._db.execute('PRAGMA journal_mode=WAL')
         self._db.executescript(_SCHEMA)
+        self._write(_add_columns)
 
     def _write(self, work):
         return sqlite.in_transaction(self._db, self._lock, work)
@@ -144,14 +155,15 @@ class SQLiteHubStore(HubStore):
     def add_intent(self, intent, now):
         self._write(lambda db: db.execute(
             'INSERT INTO websub_intents (mode, topic, callback, lease_seconds, secret,'
-            ' received, claimed_until) VALUES (?, ?, ?, ?, ?, ?, 0)',
+            ' user_id, received, claimed_until) VALUES (?, ?, ?, ?, ?, ?, ?, 0)',
             (intent.mode, intent.topic, intent.callback, intent.lease_seconds, intent.secret,
-             _epoch(now))))
+             intent.user_id, _epoch(now))))
 
     def claim_intents(self, now, hold, limit):
         def claim(db):
             rows = db.execute(
-                'SELECT id, mode, topic, callback, lease_seconds, secret FROM websub_intents'
+                'SELECT id, mode, topic, callback, lease_seconds, secret, user_id'
+                ' FROM websub_intents'
                 ' WHERE claimed_until <= ? ORDER BY id LIMIT ?', (_epoch(now), limit)).fetchall()
             db.executemany('UPDATE websub_intents SET claimed_until = ? WHERE id = ?',
                            [(_epoch(now) + hold, r[0]) for r in rows])
@@ -165,8 +177,9 @@ class SQLiteHubStore(HubStore):
     def put_subscription(self, subscription):
         s = subscription
         self._write(lambda db: db.execute(
-            'INSERT OR REPLACE INTO websub_subscriptions (topic, callback, secret, expires)'
-            ' VALUES (?, ?, ?, ?)', (s.topic, s.callback, s.secret, _epoch(s.expires))))
+            'INSERT OR REPLACE INTO websub_subscriptions (topic, callback, secret, expires,'
+            ' user_id) VALUES (?, ?, ?, ?, ?)',
+            (s.topic, s.callback, s.secret, _epoch(s.expires), s.user_id)))
 
     def remove_subscription(self, topic, callback):
         def remove(db):
@@ -180,9 +193,9 @@ class SQLiteHubStore(HubStore):
     def subscriptions(self, topic, now):
         with self._lock:
             rows = self._db.execute(
-                'SELECT topic, callback, expires, secret FROM websub_subscriptions'
+                'SELECT topic, callback, expires, secret, user_id FROM websub_subscriptions'
                 ' WHERE topic = ? AND expires > ? ORDER BY callback', (topic, _epoch(now)))
-            return [Subscription(t, c, time_of(e), s) for t, c, e, s in rows]
+            return [Subscription(t, c, time_of(e), s, u) for t, c, e, s, u in rows]
 
     def topics(self, now):
         with self._lock:

@@ -35,6 +35,8 @@ class Intent:
     callback: str
     lease_seconds: int | None = None    # subscribe only
     secret: str | None = None
+    #: The Keystone user who asked (None: not known), so that losing access ends it.
+    user_id: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +46,7 @@ class Subscription:
     callback: str
     expires: datetime.datetime
     secret: str | None = None
+    user_id: str | None = None      # the Keystone user who subscribed
 
 
 def _one(form, name):
@@ -84,12 +87,13 @@ def check_callback(url):
     return url
 
 
-def parse_request(form, topic_allowed, limits=Limits()):
+def parse_request(form, topic_allowed, limits=Limits(), user_id=None):
     """The :class:`Intent` of a subscription request.
 
     :param form: the form fields (``{name: value}`` or ``{name: [values]}``)
     :param topic_allowed: ``topic_allowed(topic)``: whether this hub serves
         the topic (the API decides: one of its feed URLs)
+    :param user_id: the Keystone user making the request, recorded with it
     :raises InvalidRequest: with the reason, for a 400 answer
     """
     mode = _one(form, 'hub.mode')
@@ -102,7 +106,7 @@ def parse_request(form, topic_allowed, limits=Limits()):
         raise InvalidRequest('hub.topic is not a topic of this hub')
     callback = check_callback(_one(form, 'hub.callback'))
     if mode == 'unsubscribe':
-        return Intent(mode, topic, callback)
+        return Intent(mode, topic, callback, user_id=user_id)
     lease = _one(form, 'hub.lease_seconds')
     if lease in (None, ''):
         seconds = limits.default_lease
@@ -116,7 +120,7 @@ def parse_request(form, topic_allowed, limits=Limits()):
             raise InvalidRequest('hub.secret must not be empty')
         if len(secret.encode('utf-8', 'surrogatepass')) > SECRET_MAX_BYTES:
             raise InvalidRequest('hub.secret must be less than 200 bytes')
-    return Intent(mode, topic, callback, seconds, secret)
+    return Intent(mode, topic, callback, seconds, secret, user_id)
 
 
 def verification_params(intent, challenge):
@@ -144,4 +148,5 @@ def with_query(url, params):
 def subscription(intent, now):
     """The subscription a verified subscribe intent makes."""
     return Subscription(intent.topic, intent.callback,
-                        now + datetime.timedelta(seconds=intent.lease_seconds), intent.secret)
+                        now + datetime.timedelta(seconds=intent.lease_seconds), intent.secret,
+                        intent.user_id)

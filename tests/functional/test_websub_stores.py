@@ -50,7 +50,8 @@ def hubs(hub_store_url):
 
 def subscribe(h, sub, topic, lease='60'):
     h.request({'hub.mode': 'subscribe', 'hub.topic': topic, 'hub.callback': sub.url,
-               'hub.lease_seconds': lease, 'hub.secret': 'k%d' % sub.port}, lambda t: True)
+               'hub.lease_seconds': lease, 'hub.secret': 'k%d' % sub.port}, lambda t: True,
+              user_id='u-%d' % sub.port)
 
 
 def run_until(hub_list, condition, seconds=30):
@@ -81,8 +82,8 @@ def test_two_hubs_share_state_and_deliver_each_entry_once(hubs, subscribers):
     subscribe(one, other, OTHER)
     run_until([one, two], lambda: one.stats['verified'] + two.stats['verified'] == 3)
     assert one.store.topics(one.clock()) == [TOPIC, OTHER]
-    assert [s.callback for s in two.store.subscriptions(TOPIC, two.clock())] == sorted(
-        [a.url, b.url])
+    assert [(s.callback, s.user_id) for s in two.store.subscriptions(TOPIC, two.clock())] == \
+        sorted([(a.url, 'u-%d' % a.port), (b.url, 'u-%d' % b.port)])
 
     sent = [b'<feed>entry %02d</feed>' % n for n in range(30)]
     for n, body in enumerate(sent):

@@ -133,27 +133,3 @@ def test_new_entries_reach_exactly_the_subscribers_of_their_topics(tmp_path, sub
 def test_documents_skip_topics_without_new_entries_and_open_spans():
     assert list(fanout.documents([Topic('notifications', 'p9')], BASE, HUB,
                                  notifications=[{'project_id': 'p1'}])) == []
-
-
-def test_ending_a_project_denies_its_subscriptions_only(tmp_path, subscribers):
-    policy = outbound.Policy(networks=(ipaddress.ip_network('127.0.0.1/32'),),
-                             allow_public=False)
-    hub = hub_mod.Hub(store_mod.SQLiteHubStore(str(tmp_path / 'hub.db')), policy)
-    a1, a2, b, admin = (subscribers() for _ in range(4))
-    plan = {a1: Topic('notifications', 'pA'), a2: Topic('spans', 'pA', outcome='failure'),
-            b: Topic('notifications', 'pB'), admin: Topic('notifications', None)}
-    try:
-        for sub, topic in plan.items():
-            hub.request({'hub.mode': 'subscribe', 'hub.topic': topic.url(BASE),
-                         'hub.callback': sub.url}, lambda url: True)
-        hub.run_once()
-        assert fanout.end_project(hub, BASE, 'pA', 'project pA was deleted') == 2
-        assert hub.store.topics(hub.clock()) == sorted(
-            [plan[b].url(BASE), plan[admin].url(BASE)])
-    finally:
-        hub.close()
-        hub.store.close()
-    for sub in (a1, a2):
-        assert sub.gets[-1]['hub.mode'] == 'denied'
-        assert sub.gets[-1]['hub.reason'] == 'project pA was deleted'
-    assert [g['hub.mode'] for g in b.gets + admin.gets] == ['subscribe', 'subscribe']
