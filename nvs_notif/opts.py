@@ -118,6 +118,11 @@ API_OPTS = [
     cfg.IntOpt('max_limit', default=1000, min=1,
                help='The largest limit a request may ask for; a larger one is '
                     'refused (400).'),
+    cfg.FloatOpt('archive_settle_seconds', default=3600.0, min=0,
+                 help='Seconds after which no span is expected to finish at an '
+                      'earlier time (notifications late by an agent or store '
+                      'outage): RFC 5005 archive pages of the spans feeds hold '
+                      'only spans finished longer ago, so a page never changes.'),
 ]
 
 

@@ -53,7 +53,9 @@ _API = [
     _read('errors:get', '/v1/errors', 'Failures by host, service and exception.'),
     _read('stuck:get', '/v1/stuck', 'Requests open past their limit.'),
     _read('hosts:get', '/v1/hosts', 'Notifications, errors and silence per host and service.'),
-    _read('feeds:get', '/v1/feeds/notifications', 'An Atom feed of notifications.'),
+    _read('feeds:get', '/v1/feeds/{kind}',
+          'An Atom feed of notifications or finished spans (kind notifications or '
+          'spans), and its archive pages (/v1/feeds/{kind}/archive).'),
 ]
 
 

@@ -50,21 +50,23 @@ def is_boundary(entry_id, page_size=PAGE_SIZE):
     return int.from_bytes(digest[:8], 'big') % page_size == 0
 
 
-def archive_page(items, page_size=PAGE_SIZE, max_entries=MAX_ENTRIES):
-    """The archive page named by the first item's marker.
+def archive_page(items, page_size=PAGE_SIZE, max_entries=MAX_ENTRIES, marker=None):
+    """The archive page named by ``marker`` (default: the first item's).
 
     :param items: the topic's items at and before the page's marker, newest
-        first, starting with the item at the marker; read ``max_entries + 1``
-        of them (one more tells the next page's marker)
+        first; read ``max_entries + 1`` of them (one more tells the next
+        page's marker)
+    :param marker: the page's marker; when its entry is gone (expired), the
+        page holds what is left of it: the older items down to the next
+        boundary (none when the first is one)
     :returns: a :class:`Page` (empty when ``items`` is)
     """
-    items = iter(items)
-    first = next(items, None)
-    if first is None:
-        return Page((), None)
-    page = [first]
+    page = []
     for item in items:
-        if len(page) >= max_entries or is_boundary(item.entry.id, page_size):
+        if marker is None:
+            marker = item.marker
+        if len(page) >= max_entries or (
+                item.marker != marker and is_boundary(item.entry.id, page_size)):
             return Page(tuple(page), item.marker)
         page.append(item)
     return Page(tuple(page), None)

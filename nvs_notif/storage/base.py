@@ -295,6 +295,37 @@ class Store(metaclass=abc.ABCMeta):
         return hosts_answer.activity_of(
             self.notifications(since=since, until=until, project_id=project_id), since, until)
 
+    def finished_spans(self, limit, before=None, project_id=None, service=None,
+                       operation=None, status=None, inclusive=False):
+        """The finished spans, newest first by ``(finished, span_id)``, with
+        their position: what the spans feeds show (:mod:`nvs_notif.feeds`).
+
+        :param limit: at most this many
+        :param before: a position this method returned: only what follows
+            it in this order (None: from the newest)
+        :param inclusive: the span at ``before`` too (an archive page starts
+            at its marker)
+        :param project_id: of this project
+        :param service: of this service
+        :param operation: whose operation starts with this prefix
+        :param status: ``failure`` or ``success``
+        :returns: a list of ``(position, Span)``, the position the text
+            ``"<finished ISO text> <span_id>"`` (:func:`span_position`)
+
+        Stores read it from their indexes; this fallback reads every span of
+        the filters into Python.
+        """
+        found = sorted(((span_position(s), s) for s in self.spans(
+            project_id=project_id, operation=operation)
+            if s.finished is not None and (service is None or s.service == service)
+            and (status is None or s.status == status)),
+            key=lambda item: split_position(item[0]), reverse=True)
+        if before is not None:
+            bound = split_position(before)
+            found = [item for item in found if split_position(item[0]) < bound
+                     or (inclusive and split_position(item[0]) == bound)]
+        return found[:limit]
+
     @abc.abstractmethod
     def count(self, kind):
         """How many documents of ``kind`` are stored.
@@ -325,6 +356,24 @@ class Store(metaclass=abc.ABCMeta):
 
 #: The kinds of documents a store keeps (:meth:`Store.count`).
 KINDS = ('notifications', 'spans', 'events', 'samples', 'rejects')
+
+
+def span_position(span):
+    """Where a finished span is in :meth:`Store.finished_spans`' order, as
+    text (UTC ISO texts sort in time order, as every store compares them)."""
+    return '%s %s' % (timeutil.iso(span.finished), span.span_id)
+
+
+def split_position(position):
+    """``(finished ISO text, span_id)`` of a :func:`span_position`.
+
+    :raises ValueError: for text that is not one
+    """
+    finished, space, span_id = position.partition(' ') if isinstance(position, str) else ('', '', '')
+    if not (space and span_id):
+        raise ValueError('not a span position: %r' % (position,))
+    timeutil.parse_iso(finished)
+    return finished, span_id
 
 
 def _sample_order(span):

@@ -190,6 +190,26 @@ class SearchStore(search_span_answers.SearchSpanAnswers, base.Store):
             filters.append({'prefix': {'operation': operation}})
         return self._scan_spans(filters)
 
+    @base.operation
+    def finished_spans(self, limit, before=None, project_id=None, service=None,
+                       operation=None, status=None, inclusive=False):
+        filters = [{'exists': {'field': 'finished'}}] + search_reads.terms(
+            project_id=project_id, service=service, status=status)
+        if operation is not None:
+            filters.append({'prefix': {'operation': operation}})
+        if before is not None:
+            filters.append(search_reads.before_position(
+                'finished.exact', 'span_id', base.split_position(before), inclusive))
+        body = {'size': limit, 'query': search_reads.bool_filter(filters),
+                'sort': [{'finished.exact': 'desc'}, {'span_id': 'desc'}]}
+        name = self.layout.index('spans')
+        self._refresh(name)
+        if not self.client.indices.exists(index=name):
+            return []
+        hits = self._read_ready(name, lambda: self.engine.search(name, body))['hits']['hits']
+        return [(base.span_position(span), span)
+                for span in (documents.span_from_doc(hit['_source']) for hit in hits)]
+
     def _scan_spans(self, filters):
         self._refresh(self.layout.index('spans'))
         return self._read_ready(self.layout.index('spans'), lambda: [

@@ -26,6 +26,17 @@ def terms(**fields):
     return [{'term': {f: v}} for f, v in fields.items() if v is not None]
 
 
+def before_position(first, second, position, inclusive=False):
+    """Documents whose ``(first, second)`` sorts before ``position`` (or at
+    it, ``inclusive``), both keywords: what a descending listing reads on
+    from (a ``search_after`` that can take the position itself too)."""
+    at, then = position
+    return {'bool': {'minimum_should_match': 1, 'should': [
+        {'range': {first: {'lt': at}}},
+        {'bool': {'filter': [{'term': {first: at}},
+                             {'range': {second: {'lte' if inclusive else 'lt': then}}}]}}]}}
+
+
 def bool_filter(filters):
     return {'bool': {'filter': filters}} if filters else {'match_all': {}}
 

@@ -197,6 +197,32 @@ class SQLiteStore(base.Store):
                                     + ' AND '.join(where), args).fetchall()
         return [documents.span_from_doc(json.loads(doc)) for (doc,) in rows]
 
+    @base.operation
+    def finished_spans(self, limit, before=None, project_id=None, service=None,
+                       operation=None, status=None, inclusive=False):
+        # Per status, the spans_status index (status, finished) read backwards
+        # from the position; the newest `limit` of both merged here.
+        where, args = ['finished IS NOT NULL'], []
+        if before is not None:
+            where.append('(finished, span_id) %s (?, ?)' % ('<=' if inclusive else '<'))
+            args += base.split_position(before)
+        for column, value in (('project_id', project_id), ('service', service)):
+            if value is not None:
+                where.append('%s = ?' % column)
+                args.append(value)
+        if operation:
+            sqlite_reads.add_prefix(where, args, 'operation', operation)
+        found = []
+        for wanted in (status,) if status else ('failure', 'success'):
+            with self._lock:
+                rows = self._db.execute(
+                    'SELECT doc FROM spans INDEXED BY spans_status WHERE status = ? AND '
+                    + ' AND '.join(where) + ' ORDER BY finished DESC, span_id DESC LIMIT ?',
+                    [wanted] + args + [limit]).fetchall()
+            found += (documents.span_from_doc(json.loads(doc)) for (doc,) in rows)
+        return sorted(((base.span_position(s), s) for s in found),
+                      key=lambda item: base.split_position(item[0]), reverse=True)[:limit]
+
     def _read(self, sql, args):
         with self._lock:
             return self._db.execute(sql, args).fetchall()

@@ -9,12 +9,14 @@ import threading
 import urllib.parse
 import uuid
 
+import feedparser
 import pytest
 import requests
 
 from nvs_notif.api import app as api_app
 from nvs_notif.api import config
 from nvs_notif.api import serve
+from tests import atom_check
 from tests.functional.support import delete_prefix
 from tests.functional.support import store_url
 from tests.functional.support import write_api_conf
@@ -59,7 +61,8 @@ def api(request, tmp_path_factory, keystone, keystone_authtoken):
     url = ('sqlite:///%s' % (tmp / 'nvs.db') if request.param == 'sqlite'
            else store_url(request.param, prefix))
     s.fill(url, project_a=projects[0], project_b=projects[1])
-    conf_file = write_api_conf(tmp / 'nvs-notif.conf', url, keystone_authtoken, default_limit=3)
+    conf_file = write_api_conf(tmp / 'nvs-notif.conf', url, keystone_authtoken, default_limit=3,
+                               archive_settle_seconds=60)
     app = api_app.make_app(config.load_conf([str(conf_file)]))
     server = serve.make_server(app, '127.0.0.1', 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -170,3 +173,41 @@ def test_the_version_document_and_health_need_no_token(api):
     versions = api.get('/').json()['versions']
     assert urllib.parse.urlsplit(versions[0]['links'][0]['href']).path == '/v1/'
     assert api.get('/healthcheck').status_code == 200
+
+
+def atom(r):
+    """The body of an Atom answer, checked by feedparser and atom_check."""
+    assert r.status_code == 200, r.text
+    assert r.headers['Content-Type'] == 'application/atom+xml'
+    assert not feedparser.parse(r.content).bozo and atom_check.problems(r.content) == []
+    return r.content
+
+
+def titles(body):
+    return [e.title for e in feedparser.parse(body).entries]
+
+
+def test_spans_feeds_and_their_archive_pages_with_real_tokens(api, keystone_tokens):
+    """A's member reads A's finished spans (the failed create with its
+    exception first), the errors feed, and the archive page its
+    prev-archive names, the same bytes twice; B's reader gets none of it."""
+    token = keystone_tokens['a-member']
+    body = atom(api.get('/v1/feeds/spans?limit=1', token))
+    assert titles(body) == [
+        "compute.instance.create failed in 10.0 s on host-a: NoValidHost: No valid host"]
+    assert atom_check.links(body)['self'] == [
+        '%s/v1/feeds/spans?project_id=%s' % (api.base, api.a)]
+    prev, = atom_check.links(body)['prev-archive']
+    page = atom(requests.get(prev, headers={'X-Auth-Token': token}, timeout=60))
+    assert atom_check.is_archive(page) and atom_check.links(page)['self'] == [prev]
+    assert titles(page) == ['compute.instance.create succeeded in 40.0 s on host-a']
+    assert atom(requests.get(prev, headers={'X-Auth-Token': token}, timeout=60)) == page
+    assert titles(atom(api.get('/v1/feeds/spans?outcome=failure', token))) == titles(body)
+    everything = api.get('/v1/feeds/spans', token)
+    assert len(titles(atom(everything))) == 2 and not leaks(api, everything)
+    other = keystone_tokens['b-reader']
+    assert requests.get(prev, headers={'X-Auth-Token': other}, timeout=60).status_code == 403
+    assert api.get('/v1/feeds/spans?project_id=%s' % api.b, token).status_code == 403
+    assert api.get('/v1/feeds/spans?all_projects=true', token).status_code == 403
+    every = atom(api.get('/v1/feeds/spans?all_projects=true', keystone_tokens['admin']))
+    assert api.a in every.decode() and api.b in every.decode()

@@ -348,6 +348,51 @@ def test_notification_pages(loaded):
         (timeutil.iso(at(60) + datetime.timedelta(microseconds=1)), 'us-b'))
 
 
+def _finished_newest_first(**filters):
+    """The read data's finished spans in finished_spans' order, filtered in Python."""
+    status = filters.pop('status', None)
+    project_id = filters.pop('project_id', None)
+    operation = filters.pop('operation', '')
+    spans = [s for s in spans_mod.merge_all(batch(NOTES).fragments).values()
+             if s.finished and status in (None, s.status) and project_id in (None, s.project_id)
+             and s.operation.startswith(operation)]
+    return [(s.request_id, s.operation) for s in sorted(
+        spans, key=lambda s: (timeutil.iso(s.finished), s.span_id), reverse=True)]
+
+
+@pytest.mark.parametrize('filters', [
+    {}, dict(project_id='p-1'), dict(project_id='p-2'), dict(status='failure'),
+    dict(status='success'), dict(operation='compute.instance.'), dict(operation='compute.x'),
+    dict(project_id='p-1', status='failure', operation='compute.instance.delete'),
+], ids=repr)
+def test_finished_spans_newest_first_and_paged_by_position(loaded, filters):
+    expected = _finished_newest_first(**filters)
+    found = loaded.finished_spans(10, **filters)
+    assert [(s.request_id, s.operation) for _, s in found] == expected
+    assert [p for p, _ in found] == [storage.base.span_position(s) for _, s in found]
+    paged, before = [], None
+    while True:
+        page = loaded.finished_spans(1, before, **filters)
+        if not page:
+            break
+        paged += page
+        before = page[-1][0]
+    assert paged == found
+    for position, _ in found:
+        assert loaded.finished_spans(1, position, inclusive=True, **filters)[0][0] == position
+    # The fallback every store may use gives the same answer.
+    assert storage.base.Store.finished_spans(loaded, 10, **filters) == found
+    if found:
+        assert storage.base.Store.finished_spans(
+            loaded, 10, found[0][0], inclusive=True, **filters) == found
+
+
+def test_finished_spans_by_service(loaded):
+    assert [s.operation for _, s in loaded.finished_spans(10, service='nova')] == [
+        o for _, o in _finished_newest_first()]
+    assert loaded.finished_spans(10, service='cinder') == []
+
+
 def groups(rows):
     """Answer rows, sorted, missing keys as '' (stores keep None or empty)."""
     return sorted(tuple('' if v is None else v for v in row) for row in rows)
