@@ -4,6 +4,7 @@ a fake keystonemiddleware that sets the identity headers the real one sets
 import datetime
 import json
 
+import feedparser
 from keystoneauth1 import access
 from keystonemiddleware.auth_token import _request
 import webob
@@ -13,6 +14,7 @@ from nvs_notif.api import config
 from nvs_notif import replay
 from nvs_notif import storage
 from nvs_notif import timeutil
+from tests import atom_check
 
 PROJECT_A = 'aaaa0000aaaa0000aaaa0000aaaa0000'
 PROJECT_B = 'bbbb1111bbbb1111bbbb1111bbbb1111'
@@ -128,3 +130,19 @@ def make_api(url, **overrides):
         conf.set_override(name, value, 'api')
     store = storage.get_store(url, conf)
     return api_app.make_app(conf, store=store, auth=FakeAuthToken), store
+
+
+def get(client, path, token='tok-reader-a'):
+    """``path`` asked of a werkzeug test client with ``token`` (None: no token)."""
+    return client.get(path, headers={'X-Auth-Token': token} if token else {})
+
+
+def valid_atom(r):
+    """``(body, feedparser's result)`` of an Atom answer, checked by feedparser
+    and by the RFC 4287 checks (tests/atom_check.py)."""
+    assert r.status_code == 200, r.get_data(as_text=True)
+    assert r.headers['Content-Type'] == 'application/atom+xml'
+    body = r.get_data()
+    parsed = feedparser.parse(body)
+    assert not parsed.bozo and atom_check.problems(body) == []
+    return body, parsed

@@ -1,7 +1,6 @@
 """``/v1/feeds/notifications`` over a SQLite store of two projects (the API's
 test pipeline, tests/unit/api_support.py): valid Atom (feedparser and the RFC
 4287 checks), the topic's canonical self link, a project's entries only."""
-import feedparser
 import pytest
 from werkzeug import test as wtest
 
@@ -23,17 +22,8 @@ def client(tmp_path_factory):
     store.close()
 
 
-def get(client, path, token='tok-reader-a'):
-    return client.get(path, headers={'X-Auth-Token': token} if token else {})
-
-
-def valid(r):
-    assert r.status_code == 200, r.get_data(as_text=True)
-    assert r.headers['Content-Type'] == 'application/atom+xml'
-    body = r.get_data()
-    parsed = feedparser.parse(body)
-    assert not parsed.bozo and atom_check.problems(body) == []
-    return body, parsed
+get = s.get
+valid = s.valid_atom
 
 
 def test_a_reader_gets_a_feed_of_a_only_with_the_topic_as_self(client):

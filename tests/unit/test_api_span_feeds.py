@@ -5,7 +5,6 @@ project's finished spans only, the errors feed, and archive pages reached by
 every fetch, also after new spans were stored."""
 import datetime
 
-import feedparser
 import pytest
 from werkzeug import test as wtest
 
@@ -58,17 +57,8 @@ def api(tmp_path_factory):
     replay.local_store(endpoint).close()
 
 
-def get(client, path, token='tok-reader-a'):
-    return client.get(path, headers={'X-Auth-Token': token} if token else {})
-
-
-def valid(r):
-    assert r.status_code == 200, r.get_data(as_text=True)
-    assert r.headers['Content-Type'] == 'application/atom+xml'
-    body = r.get_data()
-    parsed = feedparser.parse(body)
-    assert not parsed.bozo and atom_check.problems(body) == []
-    return body, parsed
+get = s.get
+valid = s.valid_atom
 
 
 def local(url):
