@@ -132,5 +132,7 @@ def register(conf):
 
 def list_opts():
     """For oslo-config-generator (entry point ``oslo.config.opts: nvs_notif``)."""
+    # keystoneauth1 is for the API and the hub only, not the agent's imports.
+    from nvs_notif.websub import keystone
     return ([(GROUP, ALL_OPTS), (CLI_GROUP, CLI_OPTS), (API_GROUP, API_OPTS),
-             (WEBSUB_GROUP, WEBSUB_OPTS)] + credentials.list_opts())
+             (WEBSUB_GROUP, WEBSUB_OPTS)] + credentials.list_opts() + keystone.list_opts())

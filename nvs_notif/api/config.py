@@ -2,7 +2,8 @@
 
 The same file the ``nvs-notif`` command reads: ``[api]`` (the store URL and
 page sizes), ``[nvs]`` (stuck limits), the store's credentials
-(``[nvs_store_default]``, :mod:`nvs_notif.credentials`); the middleware
+(``[nvs_store_default]``, :mod:`nvs_notif.credentials`), the hub's Keystone
+credentials (``[keystone]``, :mod:`nvs_notif.websub.keystone`); the middleware
 registers and reads its own groups (``[keystone_authtoken]``, ``[cors]``,
 ``[oslo_middleware]``, ``[healthcheck]``, ``[oslo_policy]``).
 """
@@ -12,6 +13,7 @@ from oslo_config import cfg
 from oslo_log import log
 
 from nvs_notif import opts
+from nvs_notif.websub import keystone
 
 #: ``;``-separated config files the WSGI entry point reads instead of the
 #: nvs-notif.conf oslo.config finds (a WSGI server passes no command line).
@@ -32,6 +34,7 @@ def load_conf(files):
     conf = cfg.ConfigOpts()
     opts.register(conf)
     conf.register_opts(opts.API_OPTS, group=opts.API_GROUP)
+    keystone.register_opts(conf)
     log.register_options(conf)
     conf([], project='nvs-notif', prog=PROG, default_config_files=list(files),
          default_config_dirs=[])
