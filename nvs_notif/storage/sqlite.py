@@ -17,6 +17,7 @@ from nvs_notif.storage import documents
 from nvs_notif.storage import schema
 from nvs_notif.storage import sqlite_layout
 from nvs_notif.storage import sqlite_reads
+from nvs_notif.storage import sqlite_rollups
 from nvs_notif.storage import sqlite_span_answers as span_answers
 
 # Notifications written between background checkpoints (SQLiteStore._maybe_checkpoint).
@@ -25,7 +26,7 @@ _CHECKPOINT_EVERY = 2000
 LOG = logging.getLogger(__name__)
 
 _INSERT_NOTIFICATIONS = sqlite_layout.insert_sql(schema.NOTIFICATIONS)
-_INSERT_SPANS = sqlite_layout.insert_sql(schema.SPANS, 'INSERT OR REPLACE')
+_UPSERT_SPANS = sqlite_layout.upsert_sql(schema.SPANS)
 _INSERT_REJECTS = sqlite_layout.insert_sql(schema.REJECTS)
 
 
@@ -86,6 +87,7 @@ class SQLiteStore(base.Store):
         self._db.execute('PRAGMA journal_mode=WAL')
         self._db.execute('PRAGMA synchronous=NORMAL')
         self._db.execute('PRAGMA wal_autocheckpoint=16384')
+        sqlite_rollups.register(self._db)
         if sqlite_layout.version(self._db) != sqlite_layout.VERSION:
             # Checked again under the write lock: another process may be upgrading too.
             self._transaction(sqlite_layout.prepare)
@@ -108,7 +110,7 @@ class SQLiteStore(base.Store):
             existing = {s.span_id: s for s in self._load_spans(db, ids)}
             merged = spans_mod.merge_all(batch.fragments, existing)
             inserted = db.executemany(_INSERT_NOTIFICATIONS, rows).rowcount
-            db.executemany(_INSERT_SPANS, (sqlite_layout.span_row(merged[i]) for i in ids))
+            db.executemany(_UPSERT_SPANS, (sqlite_layout.span_row(merged[i]) for i in ids))
             db.executemany(_INSERT_REJECTS, map(sqlite_layout.reject_row, batch.rejects))
             return base.WriteResult({i: merged[i] for i in ids},
                                     len(batch.notifications) - max(inserted, 0))

@@ -12,10 +12,11 @@ from nvs_notif import jsontext
 from nvs_notif.storage import base
 from nvs_notif.storage import documents
 from nvs_notif.storage import schema
+from nvs_notif.storage import sqlite_rollups
 
 #: The layout this release makes and reads.  0: files of earlier releases
 #: (never set); each upgrade in _UPGRADES takes a file one version further.
-VERSION = 1
+VERSION = 2
 
 
 def has_doc(kind):
@@ -42,10 +43,23 @@ def index_sql(kind, index):
     return sql + (' WHERE ' + index.where if index.where else '')
 
 
+def _stored(kind):
+    return kind.columns + (('doc',) if has_doc(kind) else ())
+
+
 def insert_sql(kind, verb='INSERT OR IGNORE'):
-    names = kind.columns + (('doc',) if has_doc(kind) else ())
+    names = _stored(kind)
     return '%s INTO %s (%s) VALUES (%s)' % (verb, kind.name, ', '.join('"%s"' % c for c in names),
                                            ', '.join('?' * len(names)))
+
+
+def upsert_sql(kind):
+    """Insert a row, or update the row with its key in place: an update, so
+    the rollups' triggers see the row's old and new values (``INSERT OR
+    REPLACE`` would delete it without telling them)."""
+    return '%s ON CONFLICT ("%s") DO UPDATE SET %s' % (
+        insert_sql(kind, 'INSERT'), kind.key,
+        ', '.join('"%s" = excluded."%s"' % (c, c) for c in _stored(kind) if c != kind.key))
 
 
 _notification_values = operator.itemgetter(*schema.NOTIFICATIONS.columns)
@@ -102,6 +116,7 @@ def _create(db):
     for kind in schema.KINDS.values():
         db.execute(table_sql(kind))
     _create_indexes(db)
+    sqlite_rollups.create(db)
 
 
 def _create_indexes(db):
@@ -150,5 +165,12 @@ def _refill(db, kind):
     db.executemany(update, (to_row(json.loads(doc)) + (rowid,) for rowid, doc in rows))
 
 
+def _upgrade_from_1(db):
+    """The rollups (:mod:`nvs_notif.storage.sqlite_rollups`), filled from the
+    rows the file holds."""
+    sqlite_rollups.create(db)
+    sqlite_rollups.backfill(db)
+
+
 #: Upgrade ``i`` takes a file of layout ``i`` to ``i + 1``.
-_UPGRADES = (_upgrade_from_0,)
+_UPGRADES = (_upgrade_from_0, _upgrade_from_1)
