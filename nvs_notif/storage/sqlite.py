@@ -233,12 +233,38 @@ class SQLiteStore(base.Store):
 
     @base.operation
     def sla(self, group_by=None, operation=None, since=None, until=None, project_id=None):
-        parts = span_answers.sla_statements(group_by, operation, since, until, project_id)
-        groups = self._read(*parts['groups'])
+        if group_by:
+            # By host, zone...: the rollups do not keep them; read from the spans.
+            parts = span_answers.sla_statements(group_by, operation, since, until, project_id)
+            groups = self._read(*parts['groups'])
+            percentiles = [row for statement in span_answers.percentile_statements(
+                groups, group_by, operation, since, until, project_id)
+                for row in self._read(*statement)]
+            return span_answers.sla_rows(groups, self._read(*parts['failures']), percentiles)
+        # The window's whole hours from the rollups, its edges from the spans.
+        window = sqlite_rollups.split(since, until)
+        statements = {'groups': [], 'failures': []}
+        if window.hours is not None:
+            for part, statement in span_answers.rollup_sla_statements(
+                    window, operation, project_id).items():
+                statements[part].append(statement)
+        for edge in window.edges:
+            statements['groups'].append(span_answers.sla_statements(
+                None, operation, *edge, project_id)['groups'])
+            statements['failures'].append(span_answers.failure_counts_statement(
+                operation, *edge, project_id))
+        groups, failures = ([row for statement in statements[part] for row in self._read(*statement)]
+                            for part in ('groups', 'failures'))
+        groups = span_answers.add_groups(groups)
+        exact = [g for g in groups if g[4] <= span_answers.EXACT_PERCENTILES]
         percentiles = [row for statement in span_answers.percentile_statements(
-            groups, group_by, operation, since, until, project_id)
-            for row in self._read(*statement)]
-        return span_answers.sla_rows(groups, self._read(*parts['failures']), percentiles)
+            exact, None, operation, since, until, project_id) for row in self._read(*statement)]
+        for op, group, _count, _successes, timed, _total, longest, *_ in groups:
+            if timed > span_answers.EXACT_PERCENTILES:
+                percentiles += span_answers.estimated_percentiles(op, group, timed, longest, [
+                    row for statement in span_answers.histogram_statements(
+                        window, op, project_id) for row in self._read(*statement)])
+        return span_answers.sla_rows(groups, failures, percentiles)
 
     @base.operation
     def breakdown(self, operation, since=None, until=None, project_id=None):

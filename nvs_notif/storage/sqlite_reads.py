@@ -1,5 +1,7 @@
 """The SQLite store's read side: notification listings read in pages, and the
-aggregations of ``errors`` and ``hosts`` in SQL.
+aggregations of ``errors`` and ``hosts`` in SQL: the whole hours of a window
+from the rollups (:mod:`nvs_notif.storage.sqlite_rollups`), the partial hours
+at its edges from the rows.
 
 Every function takes ``read(sql, args)``, which runs one statement under the
 store's lock and returns its rows, so a listing never holds the connection
@@ -9,6 +11,7 @@ import json
 
 from nvs_notif.answers import errors as errors_answer
 from nvs_notif.answers import hosts as hosts_answer
+from nvs_notif.storage import sqlite_rollups
 from nvs_notif import timeutil
 
 #: Notifications read per statement of a listing.
@@ -92,7 +95,40 @@ def notification_pages(read, where, args, limit=None, oldest_first=False, after=
 
 
 def host_activity(read, since, until, project_id=None):
-    """:class:`~nvs_notif.answers.hosts.HostActivity` of ``since``..``until``.
+    """:class:`~nvs_notif.answers.hosts.HostActivity` of ``since``..``until``:
+    the whole hours from the ``host_hours`` rollup, the edges from the rows
+    (:func:`_rows_host_activity`), added up per host and service."""
+    window = sqlite_rollups.split(since, until)
+    activity = []
+    if window.hours is not None:
+        where, args = [], []
+        if project_id is not None:
+            where.append('project_id = ?')
+            args.append(project_id)
+        sqlite_rollups.hour_filter(where, args, window)
+        activity += [hosts_answer.HostActivity(host or None, service or None, count, errors,
+                                               timeutil.parse_iso(last))
+                     for host, service, count, errors, last in read(
+                         'SELECT host, service, sum(notifications), sum(errors), max(newest) '
+                         'FROM host_hours%s GROUP BY host, service'
+                         % (' WHERE ' + ' AND '.join(where) if where else ''), args)]
+    for edge in window.edges:
+        activity += _rows_host_activity(read, *edge, project_id)
+    added = {}
+    for a in activity:
+        a = a._replace(host=a.host or None, service=a.service or None)
+        key = (a.host, a.service)
+        if key in added:
+            had = added[key]
+            a = a._replace(count=a.count + had.count, errors=a.errors + had.errors,
+                           last=max(a.last, had.last))
+        added[key] = a
+    return list(added.values())
+
+
+def _rows_host_activity(read, since, until, project_id=None):
+    """:class:`~nvs_notif.answers.hosts.HostActivity` of ``since``..``until``,
+    read from the notifications.
 
     Error notifications are counted on ``notifications_errors`` (a few
     rows).  A project's notifications are grouped on its index.  Otherwise
@@ -163,8 +199,44 @@ def _host_service_pairs(read):
 def error_groups(read, since=None, until=None, project_id=None):
     """:class:`~nvs_notif.answers.errors.ErrorGroup` of ``since``..``until``: failed
     spans by when they finished, error notifications by their time, each grouped
-    by host, service and error key, each read from its partial covering index
-    (``spans_failed``, ``notifications_errors``: the failures only)."""
+    by host, service and error key; the whole hours from the rollups
+    (``span_error_hours``, ``notification_error_hours``), the edges from the
+    rows (:func:`_rows_error_groups`), added up per group."""
+    window = sqlite_rollups.split(since, until)
+    groups = []
+    if window.hours is not None:
+        for source, table in (('span', 'span_error_hours'),
+                              ('notification', 'notification_error_hours')):
+            where, args = [], []
+            if project_id is not None:
+                where.append('project_id = ?')
+                args.append(project_id)
+            sqlite_rollups.hour_filter(where, args, window)
+            groups += [errors_answer.ErrorGroup(source, host or None, service or None,
+                                                key or None, count, timeutil.parse_iso(first),
+                                                timeutil.parse_iso(last))
+                       for host, service, key, count, first, last in read(
+                           'SELECT host, service, error_key, sum(%s), min(first), max(last) '
+                           'FROM %s%s GROUP BY host, service, error_key' % (
+                               'failures' if source == 'span' else 'errors', table,
+                               ' WHERE ' + ' AND '.join(where) if where else ''), args)]
+    for edge in window.edges:
+        groups += _rows_error_groups(read, *edge, project_id)
+    added = {}
+    for g in groups:
+        key = g[:4]
+        if key in added:
+            had = added[key]
+            g = g._replace(count=g.count + had.count, first=min(g.first, had.first),
+                           last=max(g.last, had.last))
+        added[key] = g
+    return list(added.values())
+
+
+def _rows_error_groups(read, since=None, until=None, project_id=None):
+    """:class:`~nvs_notif.answers.errors.ErrorGroup` of ``since``..``until``, read
+    from the rows, each from its partial covering index (``spans_failed``,
+    ``notifications_errors``: the failures only)."""
     sources = (('span', 'spans INDEXED BY spans_failed', ["status = 'failure'"], 'finished'),
                ('notification', 'notifications INDEXED BY notifications_errors', [_ERRORS],
                 'timestamp'))
@@ -175,8 +247,9 @@ def error_groups(read, since=None, until=None, project_id=None):
         if project_id is not None:
             where.append('project_id = ?')
             args.append(project_id)
-        groups += [errors_answer.ErrorGroup(source, host, service, key, count,
-                                            timeutil.parse_iso(first), timeutil.parse_iso(last))
+        groups += [errors_answer.ErrorGroup(source, host or None, service or None, key or None,
+                                            count, timeutil.parse_iso(first),
+                                            timeutil.parse_iso(last))
                    for host, service, key, count, first, last in read(
                        'SELECT host, service, error_key, count(*), min({0}), max({0}) '
                        'FROM {1} WHERE {2} GROUP BY host, service, error_key'.format(

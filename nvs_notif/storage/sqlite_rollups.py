@@ -276,8 +276,9 @@ def create(db):
 
 
 def backfill(db):
-    """Fill the (empty) rollups from the rows the file holds."""
+    """Fill the rollups again from the rows the file holds."""
     for rollup in ROLLUPS:
+        db.execute('DELETE FROM %s' % rollup.table)
         db.execute(backfill_sql(rollup))
 
 

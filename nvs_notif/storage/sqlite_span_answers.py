@@ -15,6 +15,12 @@ from nvs_notif.answers import sla as sla_answer
 from nvs_notif.answers import summary
 from nvs_notif.storage import base
 from nvs_notif.storage import sqlite_reads
+from nvs_notif.storage import sqlite_rollups
+
+#: Groups of at most this many durations get exact percentiles (read from the
+#: spans); larger ones are read from the rollups' histogram, within
+#: sqlite_rollups.ALPHA of the exact duration.
+EXACT_PERCENTILES = 1000
 
 INDEXES = """
 -- sla: every column it reads, by operation then duration (its percentiles'
@@ -129,13 +135,98 @@ def percentile_statements(groups, group_by=None, operation=None, since=None, unt
     return statements
 
 
+def rollup_sla_statements(window, operation=None, project_id=None):
+    """``{part: (statement, args)}`` of ``sla`` (without ``--group-by``) over
+    ``window``'s whole hours (:func:`nvs_notif.storage.sqlite_rollups.split`),
+    read from the rollups: ``groups`` rows as :func:`sla_statements`' and
+    ``failures`` (every exception's count, not the top three)."""
+    where, args = [], []
+    if operation:
+        sqlite_reads.add_prefix(where, args, 'operation', operation)
+    if project_id is not None:
+        where.append('project_id = ?')
+        args.append(project_id)
+    sqlite_rollups.hour_filter(where, args, window)
+    groups = ("SELECT operation, '-', sum(spans), sum(successes), sum(timed), "
+              'sum(duration_us) / 1e6, max(longest), sum(attempts), sum(rescheduled) '
+              'FROM span_hours%s GROUP BY operation' % _where(where))
+    failures = ("SELECT operation, '-', CASE error_key WHEN '' THEN '-' ELSE error_key END, "
+                'sum(failures) FROM span_failure_hours%s GROUP BY operation, error_key'
+                % _where(where))
+    return {'groups': (groups, args), 'failures': (failures, args)}
+
+
+def failure_counts_statement(operation=None, since=None, until=None, project_id=None):
+    """``(statement, args)`` of every exception's count of the failed spans of
+    each operation started inside ``since``..``until`` (rows as the ``failures``
+    of :func:`rollup_sla_statements`)."""
+    where, args = span_filter(operation, since, until, project_id)
+    return ("SELECT operation, '-', coalesce(error_key, '-'), count(*) FROM spans%s "
+            'GROUP BY operation, error_key' % _where(where + ["status = 'failure'"]), args)
+
+
+def add_groups(groups):
+    """``groups`` rows (of the same operation and group from several parts of
+    a window) added up: counts and totals summed, the longest kept."""
+    added = {}
+    for row in groups:
+        key = tuple(row[:2])
+        if key not in added:
+            added[key] = list(row)
+            continue
+        into = added[key]
+        for i in (2, 3, 4, 5, 7, 8):
+            into[i] = (into[i] or 0) + (row[i] or 0)
+        into[6] = max((v for v in (into[6], row[6]) if v is not None), default=None)
+    return [tuple(row) for row in added.values()]
+
+
+def histogram_statements(window, op, project_id=None):
+    """The statements whose rows are ``(bucket, durations)`` of ``op``'s
+    durations over ``window``: its whole hours from the rollups' histogram,
+    its edges bucketed from the spans."""
+    where, args = ['operation = ?'], [op]
+    if project_id is not None:
+        where.append('project_id = ?')
+        args.append(project_id)
+    statements = []
+    if window.hours is not None:
+        sqlite_rollups.hour_filter(where, args, window)
+        statements.append(('SELECT bucket, sum(durations) FROM span_duration_hours%s '
+                           'GROUP BY bucket' % _where(where), args))
+    for since, until in window.edges:
+        edge, edge_args = span_filter(None, since, until, project_id)
+        statements.append(('SELECT %s(duration), count(*) FROM spans%s GROUP BY 1' % (
+            sqlite_rollups.BUCKET_FUNCTION,
+            _where(['operation = ?', 'duration IS NOT NULL'] + edge)), [op] + edge_args))
+    return statements
+
+
+def estimated_percentiles(op, group, timed, longest, buckets):
+    """``(operation, group, rank, duration)`` rows of the nearest ranks of
+    :data:`~nvs_notif.answers.sla.PERCENTILES` among ``timed`` durations, read
+    from their histogram (``(bucket, count)`` rows, a bucket may repeat):
+    each within :data:`~nvs_notif.storage.sqlite_rollups.ALPHA` of the exact
+    one, and never beyond the exact ``longest``."""
+    counts = collections.Counter()
+    for k, n in buckets:
+        counts[k] += n
+    ranks = sorted({sla_answer.rank(p, timed) for p in sla_answer.PERCENTILES})
+    rows, seen = [], 0
+    for k in sorted(counts, key=sqlite_rollups.bucket_value):
+        seen += counts[k]
+        while ranks and ranks[0] <= seen:
+            rows.append((op, group, ranks.pop(0), min(sqlite_rollups.bucket_value(k), longest)))
+    return rows
+
+
 def sla_rows(groups, failures, percentiles):
     """:class:`~nvs_notif.answers.sla.SlaRow` rows, sorted by operation then
     group, of the rows of :func:`sla_statements`' two statements and of
     :func:`percentile_statements`'."""
-    top = collections.defaultdict(dict)
+    top = collections.defaultdict(collections.Counter)
     for op, group, key, n in failures:
-        top[op, group][key] = n
+        top[op, group][key] += n
     at_rank = collections.defaultdict(dict)
     for op, group, place, duration in percentiles:
         at_rank[op, group][place] = duration

@@ -538,6 +538,87 @@ def test_an_empty_store_answers_empty(fresh):
     assert fresh.write(batch([])) == storage.WriteResult({}, 0)
 
 
+# --- Answers over many hours, as the Python meaning gives them -------------------------
+# Stores may keep aggregates (SQLite's hourly rollups): every answer must stay
+# the Python fallback's over the rows (storage.Store's methods), whatever the
+# window (whole hours and partial ones), after late notifications change a
+# span's outcome, duration or hour, and after a purge.
+
+def hours(h, minute=0, second=0):
+    return T0 + datetime.timedelta(hours=h, minutes=minute, seconds=second)
+
+
+def _spread():
+    """Spans started over five hours: two projects, three hosts, failures of
+    two kinds, open spans, a reschedule; notifications of every hour."""
+    notes = []
+    for i in range(30):
+        start = hours(i // 6, minute=(i * 7) % 60, second=i)
+        request = 'req-h%d' % i
+        kind = ('compute.instance.create', 'volume.create')[i % 2]
+        common = dict(project_id=('p-1', 'p-2')[i % 3 == 0], host='host-%d' % (i % 3))
+        notes.append(note('h%d-s' % i, 0, kind + '.start', request, when=start, **common))
+        if i % 5 == 4:
+            continue                                             # open
+        end = start + datetime.timedelta(seconds=3 + i * 11)
+        if i % 7 == 3:
+            notes.append(note('h%d-e' % i, 0, kind + '.error', request, when=end,
+                              fault=NO_HOST if i % 2 else Fault(exception='Timeout'), **common))
+        else:
+            notes.append(note('h%d-n' % i, 0, kind + '.end', request, when=end, **common))
+    return notes
+
+
+LATE = [
+    # An end for an open span (now a success with a duration) ...
+    note('late-1', 0, 'compute.instance.create.end', 'req-h4', host='host-1', when=hours(0, 50)),
+    # ... an error after a success: a retry that failed (outcome and duration change) ...
+    note('late-2', 0, 'volume.create.start', 'req-h1', project_id='p-1', host='host-2',
+         when=hours(0, 40)),
+    note('late-3', 0, 'volume.create.error', 'req-h1', project_id='p-1', host='host-2',
+         when=hours(0, 41), fault=NO_HOST),
+    # ... and a start earlier than the one seen, in the hour before (the span moves hour).
+    note('late-4', 0, 'volume.create.start', 'req-h13', project_id='p-1', host='host-1',
+         when=hours(1, 59)),
+]
+
+WINDOWS = [
+    {}, dict(since=hours(1)), dict(until=hours(3) - datetime.timedelta(microseconds=1)),
+    dict(since=hours(0, 30), until=hours(3, 15)), dict(since=hours(1), until=hours(4)),
+    dict(since=hours(2, 5), until=hours(2, 40)), dict(since=hours(1, 59), until=hours(3, 0, 1)),
+]
+
+
+def same_answers(store):
+    """Each answer of ``store`` next to the Python fallback's, over every window."""
+    for window in WINDOWS:
+        for project in (None, 'p-2'):
+            answers = [(store.sla(**window, project_id=project),
+                        storage.Store.sla(store, **window, project_id=project)),
+                       (groups(store.error_groups(**window, project_id=project)),
+                        groups(storage.Store.error_groups(store, **window, project_id=project)))]
+            bounds = (window.get('since', hours(-10)), window.get('until', hours(10)))
+            answers.append((groups(store.host_activity(*bounds, project_id=project)),
+                            groups(storage.Store.host_activity(store, *bounds,
+                                                               project_id=project))))
+            for mine, meaning in answers:
+                assert list(mine) == list(meaning), (window, project)
+
+
+def test_answers_over_hours_stay_the_rows_meaning(fresh):
+    notes = _spread()
+    fresh.write(batch(notes))
+    same_answers(fresh)
+    assert [r.count for r in fresh.sla(operation='volume.create')] == [15]
+    fresh.write(batch(LATE))
+    same_answers(fresh)
+    assert [(s.status, s.duration) for s in fresh.spans(request_id='req-h4')] == [
+        ('success', 50 * 60.0 - hours(0, 28, 4).minute * 60 - 4)]
+    fresh.purge(hours(2))
+    same_answers(fresh)
+    assert fresh.count('spans') < len({n.request_id for n in notes})
+
+
 # --- Purge -----------------------------------------------------------------------------
 
 DAY2 = datetime.datetime(2024, 5, 18, tzinfo=UTC)

@@ -1,0 +1,138 @@
+"""Unit tests for the SQLite rollups (nvs_notif.storage.sqlite_rollups)."""
+import datetime
+import math
+import random
+import sqlite3
+
+import pytest
+
+from nvs_notif import simulate
+from nvs_notif import spans
+from nvs_notif import storage
+from nvs_notif.notification import normalize
+from nvs_notif.storage import sqlite_rollups as rollups
+from nvs_notif.storage import sqlite_span_answers
+
+UTC = datetime.timezone.utc
+T = datetime.datetime(2024, 1, 15, 8, 0, tzinfo=UTC)
+TICK = datetime.timedelta(microseconds=1)
+
+
+def at(hours, minutes=0):
+    return T + datetime.timedelta(hours=hours, minutes=minutes)
+
+
+@pytest.mark.parametrize('since, until, expected', [
+    (None, None, rollups.EVERYTHING),
+    (at(0), None, rollups.Window(('2024-01-15T08', None), ())),
+    (at(0, 30), None, rollups.Window(('2024-01-15T09', None), ((at(0, 30), at(1) - TICK),))),
+    (None, at(2) - TICK, rollups.Window((None, '2024-01-15T09'), ())),
+    (None, at(2), rollups.Window((None, '2024-01-15T09'), ((at(2), at(2)),))),
+    (at(0, 30), at(3, 15), rollups.Window(('2024-01-15T09', '2024-01-15T10'),
+                                          ((at(0, 30), at(1) - TICK), (at(3), at(3, 15))))),
+    (at(0, 30), at(1, 15), rollups.Window(None, ((at(0, 30), at(1, 15)),))),
+    (at(1), at(2) - TICK, rollups.Window(('2024-01-15T09', '2024-01-15T09'), ())),
+    # another zone: the instant counts
+    (at(1).astimezone(datetime.timezone(datetime.timedelta(hours=-5))), None,
+     rollups.Window(('2024-01-15T09', None), ())),
+], ids=repr)
+def test_split_cuts_whole_hours_and_edges(since, until, expected):
+    assert rollups.split(since, until) == expected
+
+
+def test_a_bucket_stands_for_its_durations_within_alpha():
+    rng = random.Random(3)
+    durations = [0.0, 1e-7, 1e-6, -1e-6, 0.5, 1.0, -3.25, 86400.0 * 365]
+    durations += [rng.choice((1, -1)) * math.exp(rng.uniform(-14, 17)) for _ in range(20000)]
+    for d in durations:
+        k = rollups.bucket(d)
+        assert abs(rollups.bucket_value(k) - d) <= rollups.ALPHA * abs(d) + 1e-6, d
+    # Buckets are in the order of their durations.
+    assert sorted(durations, key=rollups.bucket) == sorted(
+        durations, key=lambda d: rollups.bucket_value(rollups.bucket(d)))
+
+
+def _live_and_backfilled(path):
+    """Each rollup as the triggers left it, and as a backfill makes it."""
+    db = sqlite3.connect(path)
+    rollups.register(db)
+    try:
+        tables = {}
+        for rollup in rollups.ROLLUPS:
+            query = 'SELECT * FROM %s ORDER BY %s' % (
+                '%s', ', '.join(k for k, _ in rollup.keys))
+            live = db.execute(query % rollup.table).fetchall()
+            db.execute('CREATE TEMP TABLE again AS SELECT * FROM %s WHERE 0' % rollup.table)
+            db.execute(rollups.backfill_sql(rollup).replace(
+                'INSERT INTO %s ' % rollup.table, 'INSERT INTO again ', 1))
+            tables[rollup.table] = (live, db.execute(query % 'again').fetchall())
+            db.execute('DROP TABLE again')
+        return tables
+    finally:
+        db.close()
+
+
+def test_rollups_hold_what_the_rows_hold_after_any_writes_and_a_purge(tmp_path):
+    """Notifications in shuffled batches (spans told out of order, their
+    outcomes and hours changing), some twice, then a purge: each rollup is
+    what a backfill from the rows left makes."""
+    path = str(tmp_path / 'nvs.db')
+    notes = [normalize(s.to_message()) for s in simulate.simulate(3000, seed=11)]
+    rng = random.Random(11)
+    rng.shuffle(notes)
+    notes += notes[:300]                                  # redelivered
+    store = storage.get_store('sqlite:///' + path)
+    try:
+        for i in range(0, len(notes), 250):
+            chunk = notes[i:i + 250]
+            store.write(storage.Batch(chunk, [f for n in chunk for f in spans.fragments(n)]))
+        for live, backfilled in _live_and_backfilled(path).values():
+            assert live == backfilled and live
+        cutoff = sorted(n.timestamp for n in notes)[len(notes) // 2]
+        assert store.purge(cutoff)['spans'] > 0
+    finally:
+        store.close()
+    for table, (live, backfilled) in _live_and_backfilled(path).items():
+        assert live == backfilled, table
+
+
+def test_percentiles_from_the_histogram_are_within_alpha(tmp_path, monkeypatch):
+    """Every group estimated: each percentile within ALPHA (and the shown
+    millisecond) of the exact nearest rank, every other column exact."""
+    store = storage.get_store('sqlite:///' + str(tmp_path / 'nvs.db'))
+    try:
+        notes = [normalize(s.to_message()) for s in simulate.simulate(4000, seed=2)]
+        store.write(storage.Batch(notes, [f for n in notes for f in spans.fragments(n)]))
+        monkeypatch.setattr(sqlite_span_answers, 'EXACT_PERCENTILES', 0)
+        middle = sorted(n.timestamp for n in notes)[len(notes) // 2]
+        for window in ({}, dict(since=middle), dict(until=middle)):
+            estimated = store.sla(**window)
+            exact = storage.Store.sla(store, **window)
+            assert len(estimated) == len(exact) > 5
+            for mine, right in zip(estimated, exact):
+                assert mine._replace(p50=None, p95=None, p99=None) == right._replace(
+                    p50=None, p95=None, p99=None)
+                for p in ('p50', 'p95', 'p99'):
+                    value, truth = getattr(mine, p), getattr(right, p)
+                    assert (value is None) == (truth is None)
+                    if truth is not None:
+                        assert abs(value - truth) <= rollups.ALPHA * abs(truth) + 0.0005, (
+                            mine, right, p)
+    finally:
+        store.close()
+
+
+def test_whole_history_sla_reads_the_rollups(tmp_path):
+    """No statement of a whole-history sla reads the spans table but the
+    exact percentiles of small groups, each by rank on spans_sla."""
+    store = storage.get_store('sqlite:///' + str(tmp_path / 'nvs.db'))
+    statements = []
+    try:
+        notes = [normalize(s.to_message()) for s in simulate.simulate(1500, seed=4)]
+        store.write(storage.Batch(notes, [f for n in notes for f in spans.fragments(n)]))
+        store._db.set_trace_callback(statements.append)
+        assert len(store.sla()) > 5
+    finally:
+        store.close()
+    read_spans = [s for s in statements if 'FROM spans' in s]
+    assert read_spans and all('ORDER BY duration LIMIT 1 OFFSET' in s for s in read_spans)
