@@ -262,6 +262,33 @@ class Store(metaclass=abc.ABCMeta):
         last = docs[-1] if len(docs) == limit else None
         return docs, (last['timestamp'], last['message_id']) if last else None
 
+    def ingested(self, after=None, limit=500, settle=0.0):
+        """Notifications in the order they were stored (ingest order, not
+        their own times), oldest first, each with its ingest *marker*: what
+        the hub's tail reads (:mod:`nvs_notif.feeds.tail`).
+
+        A marker is text, larger for a later ingest.  SQLite's markers are its
+        rowids: a write is seen whole at its commit, after every earlier one,
+        so a marker once read is final.  The search engines stamp each
+        notification when the writer sends it (``ingested``); one becomes
+        searchable a bulk request (and its retries) later, so only stamps
+        older than ``settle`` seconds are read.
+
+        :param after: a marker this store gave (None: from the first kept)
+        :param limit: at most this many
+        :param settle: seconds a search engine's stamped write may take to
+            become searchable (SQLite ignores it)
+        :returns: a list of ``(marker, document)``, documents as
+            :meth:`notifications` returns them
+        """
+        raise NotImplementedError('%s keeps no ingest order' % type(self).__name__)
+
+    def ingest_marker(self, settle=0.0):
+        """The marker of the newest notification :meth:`ingested` may return
+        now (the same ``settle``): where a tail starts that wants only what
+        comes next."""
+        raise NotImplementedError('%s keeps no ingest order' % type(self).__name__)
+
     def error_groups(self, since=None, until=None, project_id=None):
         """What ``nvs-notif errors`` counts (:mod:`nvs_notif.answers.errors`):
         failed spans by host, service and ``error_key`` at their ``finished``

@@ -1,6 +1,7 @@
 """The document shapes every store keeps: flat, JSON-ready dicts, converted
 to and from records as :mod:`nvs_notif.storage.schema` declares."""
 import dataclasses
+import datetime
 import hashlib
 import json
 import operator
@@ -110,9 +111,26 @@ def payload_unindexed(text):
     return jsontext.encode(doc)
 
 
+#: The field the search stores stamp on notifications (schema ``stamped``).
+INGESTED = 'ingested'
+
+
+def ingest_stamp(when):
+    """The ``ingested`` text of an aware time: fixed width (microseconds
+    always written), UTC, so texts sort in time order."""
+    return when.astimezone(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%fZ')
+
+
+def stamped_json(text, stamp):
+    """A document's JSON text (an object) with ``ingested`` added."""
+    return '%s,"%s":"%s"}' % (text[:-1], INGESTED, stamp)
+
+
 def stored_notification(doc):
     """A notification document as a search store returns it: the payload
-    where every store has it, indexed or not."""
+    where every store has it, indexed or not, and no write stamp (the
+    documents of every store are the same)."""
     if UNINDEXED_PAYLOAD in doc:
         doc['payload'] = doc.pop(UNINDEXED_PAYLOAD)
+    doc.pop(INGESTED, None)
     return doc

@@ -107,6 +107,9 @@ class Kind:
     :param aliases: ``{alias: field}`` the search engines answer to too
     :param open: documents may hold fields not declared (ceilometer's
         serialised events and samples), kept as they come
+    :param stamped: fields the search-engine stores stamp on each document
+        when they write it, never part of the record (SQLite orders by its
+        rowid instead)
     """
     name: str
     fields: tuple
@@ -115,6 +118,7 @@ class Kind:
     record: type = None
     aliases: dict = dataclasses.field(default_factory=dict)
     open: bool = False
+    stamped: tuple = ()
 
     @property
     def columns(self):
@@ -205,6 +209,10 @@ NOTIFICATIONS = Kind(
         Index('notifications_host', ('host', 'service', 'timestamp')),
     ),
     aliases=dict(_ECS_ALIASES, **{'@timestamp': 'timestamp', 'event.kind': 'event_type'}),
+    # When the writer sent it (fixed-width UTC text, so it sorts as text):
+    # the search engines' ingest order, which the hub's tail reads
+    # (Store.ingested).
+    stamped=(Field('ingested', Type('TEXT', {'type': 'keyword'})),),
 )
 
 SPANS = Kind(

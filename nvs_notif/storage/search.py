@@ -241,6 +241,28 @@ class SearchStore(search_span_answers.SearchSpanAnswers, base.Store):
                 for hit in itertools.islice(hits, limit))
 
     @base.operation
+    def ingested(self, after=None, limit=500, settle=0.0):
+        name = self.layout.alias('notifications')
+        if not self.client.indices.exists(index=name):
+            return []
+        self._refresh(name)
+        body = {'size': limit, 'query': {'range': {documents.INGESTED: {
+                    'lte': _settled_stamp(settle)}}},
+                'sort': [{documents.INGESTED: {'order': 'asc', 'unmapped_type': 'keyword'}},
+                         {'message_id': 'asc'}]}
+        if after is not None:
+            body['search_after'] = _stamp_and_id(after)
+        hits = self._read_ready(name, lambda: self.engine.search(name, body))['hits']['hits']
+        return [('%s %s' % tuple(hit['sort']), documents.stored_notification(hit['_source']))
+                for hit in hits]
+
+    @base.operation
+    def ingest_marker(self, settle=0.0):
+        # Every stamp up to now - settle is read; the next ones sort after
+        # this marker (an empty message id sorts first).
+        return _settled_stamp(settle) + ' '
+
+    @base.operation
     def host_activity(self, since, until, project_id=None):
         name = self.layout.alias('notifications')
         self._refresh(name)
@@ -326,6 +348,18 @@ class SearchStore(search_span_answers.SearchSpanAnswers, base.Store):
     def close(self):
         self.client.close()
         super().close()
+
+
+def _settled_stamp(settle):
+    return documents.ingest_stamp(timeutil.utcnow() - datetime.timedelta(seconds=settle))
+
+
+def _stamp_and_id(marker):
+    """The sort values of an ingest marker (``<stamp> <message id>``)."""
+    stamp, space, message_id = marker.partition(' ') if isinstance(marker, str) else ('', '', '')
+    if not space or len(stamp) != 27:
+        raise ValueError('not an ingest marker of this store: %r' % (marker,))
+    return [stamp, message_id]
 
 
 def _open_since_at_most(cutoff):

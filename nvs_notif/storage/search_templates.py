@@ -19,7 +19,7 @@ def _properties(kind, flat, index_payload=True):
     """The mapped fields of ``kind`` (:mod:`nvs_notif.storage.schema`) and its aliases."""
     declared = schema.KINDS[kind]
     props = {f.name: flat if f.search_mapping is schema.FLAT else f.search_mapping
-             for f in declared.fields if f.mapped}
+             for f in declared.fields + declared.stamped if f.mapped}
     if kind == 'notifications' and not index_payload:
         props['payload'] = _PAYLOAD_STORED_ONLY
     props.update((alias, {'type': 'alias', 'path': path})

@@ -78,10 +78,14 @@ class SearchWriter:
     def _document_actions(self, batch):
         # The source as JSON text, the payload spliced in as the pipeline
         # encoded it: helpers send text as is, so no payload is encoded twice.
+        # Every notification is stamped with when it was sent (the ingest
+        # order the hub's tail reads, Store.ingested).
         texts = batch.payload_json
+        stamp = documents.ingest_stamp(timeutil.utcnow())
         actions = [{'_op_type': 'create', '_index': self.layout.index('notifications', n.timestamp),
                     '_id': n.message_id,
-                    '_source': documents.notification_json(n, texts.get(n.message_id))[1]}
+                    '_source': documents.stamped_json(
+                        documents.notification_json(n, texts.get(n.message_id))[1], stamp)}
                    for n in batch.notifications]
         actions += [{'_op_type': 'create', '_index': self.layout.index('rejects', r.received),
                      '_id': reject_id, '_source': documents.reject_doc(r)}

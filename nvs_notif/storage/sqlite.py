@@ -45,6 +45,19 @@ def _checkpoint(path):
 
 
 
+def _marker(rowid):
+    # Zero-padded: markers compare as text in ingest order.
+    return '%020d' % rowid
+
+
+def _rowid(marker):
+    if marker is None:
+        return 0
+    if not (isinstance(marker, str) and marker.isascii() and marker.isdigit()):
+        raise ValueError('not an ingest marker of this store: %r' % (marker,))
+    return int(marker)
+
+
 def in_transaction(db, lock, work):
     """``work(db)`` in one ``BEGIN IMMEDIATE`` transaction (SQLite's write
     lock, so processes sharing the file take turns), under ``lock`` (threads
@@ -304,6 +317,17 @@ class SQLiteStore(base.Store):
             message_id=message_id)
         return sqlite_reads.notification_pages(self._read, where, args, limit, oldest_first,
                                                after)
+
+    @base.operation
+    def ingested(self, after=None, limit=500, settle=0.0):
+        rows = self._read('SELECT rowid, doc FROM notifications WHERE rowid > ?'
+                          ' ORDER BY rowid LIMIT ?', (_rowid(after), limit))
+        return [(_marker(rowid), json.loads(doc)) for rowid, doc in rows]
+
+    @base.operation
+    def ingest_marker(self, settle=0.0):
+        (newest,), = self._read('SELECT max(rowid) FROM notifications', ())
+        return _marker(newest or 0)
 
     @base.operation
     def host_activity(self, since, until, project_id=None):

@@ -73,7 +73,8 @@ def test_dashboards_have_visualizations(objects):
 
 def _mapped(kind):
     declared = schema.KINDS[kind]
-    fields = {f.name for f in declared.fields if f.mapped} | set(declared.aliases)
+    fields = ({f.name for f in declared.fields + declared.stamped if f.mapped}
+              | set(declared.aliases))
     template = search_templates.template_body('nvs', kind, es_store.Engine.flat_type)
     props = template['template']['mappings']['properties']
     assert fields == set(props)

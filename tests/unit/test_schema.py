@@ -49,7 +49,9 @@ def test_every_field_is_in_the_documents_and_every_column_in_the_tables():
             assert ('"%s"' % field.name in table) == field.column, (kind.name, field.name)
         props = search_templates.template_body('nvs', kind.name, {'type': 'flat'})[
             'template']['mappings']['properties']
-        assert {f.name for f in kind.fields if f.mapped} | set(kind.aliases) == set(props)
+        mapped = {f.name for f in kind.fields + kind.stamped if f.mapped}
+        assert mapped | set(kind.aliases) == set(props)
+        assert not any('"%s"' % f.name in table for f in kind.stamped), kind.name
         for alias, path in kind.aliases.items():
             assert kind.field(path).mapped, (kind.name, alias)
 
