@@ -92,6 +92,18 @@ WEBSUB_OPTS = [
                       '(logged at ERROR, counted).'),
     cfg.IntOpt('delivery_workers', default=8, min=1,
                help='Threads per hub process that verify intents and send deliveries.'),
+    cfg.IntOpt('tail_batch', default=500, min=1,
+               help='Notifications the hub reads from the store and publishes per round.'),
+    cfg.FloatOpt('tail_settle_seconds', default=2.0, min=0,
+                 help='Elasticsearch/OpenSearch stores: seconds between when an agent '
+                      'sends a notification (its ingest stamp) and when the hub reads '
+                      'it, the longest a bulk request may take to become searchable. '
+                      'A write that takes longer (bulk retries while the cluster '
+                      'refuses, clocks of agents and hub hosts further apart) is '
+                      'stored but not published. SQLite ignores it.'),
+    cfg.FloatOpt('poll_interval', default=0.2, min=0.01,
+                 help='Seconds a hub process waits after a round that found no work '
+                      '(verifications, deliveries, new notifications).'),
 ]
 
 #: Options of the ``nvs-notif`` command only (its own config file).

@@ -37,7 +37,6 @@ from nvs_notif.websub import store as store_mod
 from nvs_notif.websub import subscriptions
 
 BASE = 'https://api.bench.test'
-HUB = BASE + '/v1/hub'
 _ID = '{%s}entry/{%s}id' % (atom.ATOM_NS, atom.ATOM_NS)
 
 
@@ -92,7 +91,7 @@ def produce(hub, projects, rate, round_seconds, seconds, made):
         t = time.time()
         for d in docs:
             made['urn:uuid:' + d['message_id']] = (t, d['project_id'])
-        fanout.publish(hub, BASE, HUB, notifications=docs)
+        fanout.publish(hub, notifications=docs)
         time.sleep(max(0.0, round_seconds - (time.monotonic() - start)))
 
 

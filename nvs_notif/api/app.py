@@ -15,6 +15,7 @@ from werkzeug.middleware import dispatcher
 from nvs_notif.api import answers
 from nvs_notif.api import errors
 from nvs_notif.api import feeds
+from nvs_notif.api import hub
 from nvs_notif.api import notifications
 from nvs_notif.api import policies
 from nvs_notif.api import scope
@@ -64,7 +65,7 @@ def make_app(conf, store=None, auth=keystone_auth, enforcer=None):
         store = storage.get_store(conf[opts.API_GROUP].store, conf)
     resources = state.Resources(conf, store, enforcer or policies.make_enforcer(conf))
     v1 = _flask_app('nvs_notif.api.v1', (notifications.blueprint, answers.blueprint,
-                                         feeds.blueprint), resources)
+                                         feeds.blueprint, hub.blueprint), resources)
     v1.before_request(scope.require_identity)
     root = _flask_app('nvs_notif.api', (versions.blueprint,), resources)
     app = dispatcher.DispatcherMiddleware(root, {

@@ -29,13 +29,15 @@ def config_files(environ=os.environ):
     return given or cfg.find_config_files(project='nvs-notif', prog=PROG)
 
 
-def load_conf(files):
-    """A new ConfigOpts with the API's options, read from ``files``."""
+def load_conf(files, argv=(), prog=PROG):
+    """A new ConfigOpts with the API's options, read from ``files`` (and the
+    ``--config-file`` options of ``argv``, a command's arguments)."""
     conf = cfg.ConfigOpts()
     opts.register(conf)
     conf.register_opts(opts.API_OPTS, group=opts.API_GROUP)
     keystone.register_opts(conf)
+    conf.register_opts(opts.WEBSUB_OPTS, group=opts.WEBSUB_GROUP)
     log.register_options(conf)
-    conf([], project='nvs-notif', prog=PROG, default_config_files=list(files),
+    conf(list(argv), project='nvs-notif', prog=prog, default_config_files=list(files),
          default_config_dirs=[])
     return conf

@@ -12,8 +12,9 @@ span_id)``, a page only once every span it holds finished more than
 ``[api] archive_settle_seconds`` ago, so the same URL is the same bytes.
 Notification entries carry a ``src`` link to the notification's JSON
 document; span entries carry their facts as text.
-Not served yet: ``rel="hub"`` (the hub's routes) and the notifications'
-archive pages (they need the stores' ingest marker).
+Every document links the hub of ``POST /v1/hub`` (``rel="hub"``, and in the
+``Link`` header; :mod:`nvs_notif.api.hub`).  Not served yet: the
+notifications' archive pages.
 """
 import base64
 import binascii
@@ -52,7 +53,7 @@ def notifications_feed():
     docs, _ = res.store.notification_page(
         limit, project_id=project, service=topic.service, event_type=topic.event_type,
         priorities=[topic.priority] if topic.priority else None)
-    feed = atom.Feed(topic.url(_base()), topic.title)
+    feed = _feed(topic)
     body = atom.document(feed, [entries.notification_entry(d, json_url=flask.url_for(
         'notifications.show_notification', message_id=d['message_id'], _external=True,
         **({'all_projects': 'true'} if project is None else {'project_id': project})))
@@ -61,7 +62,12 @@ def notifications_feed():
                           headers={'Link': atom.link_header(feed)})
 
 
-def _base():
+def _feed(topic):
+    base = base_url()
+    return atom.Feed(topic.url(base), topic.title, topics.hub_url(base))
+
+
+def base_url():
     """The URL ``/v1`` is under, with the prefix the API is served at (devstack
     mounts it at ``/nvs-notif``): topic URLs are the ones clients fetch."""
     root = flask.request.url_root.rstrip('/')
@@ -116,7 +122,7 @@ def archive_url(topic_url, position):
 
 
 def _atom_response(topic, page, self_url=None):
-    feed = atom.Feed(topic.url(_base()), topic.title)
+    feed = _feed(topic)
     prev = archive_url(feed.topic, page.prev_marker) if page.prev_marker else None
     body = atom.document(feed, [item.entry for item in page.items], self_url=self_url,
                          prev_archive=prev, archive=self_url is not None)
@@ -150,4 +156,4 @@ def spans_archive():
                                 marker=position)
     if not page.items and page.prev_marker is None:
         raise errors.NotFound('No such archive page: its entries have expired.')
-    return _atom_response(topic, page, archive_url(topic.url(_base()), position))
+    return _atom_response(topic, page, archive_url(topic.url(base_url()), position))

@@ -56,6 +56,11 @@ _API = [
     _read('feeds:get', '/v1/feeds/{kind}',
           'An Atom feed of notifications or finished spans (kind notifications or '
           'spans), and its archive pages (/v1/feeds/{kind}/archive).'),
+    policy.DocumentedRuleDefault(
+        name='nvs:hub:subscribe', check_str=RULE_PROJECT_READER_OR_ADMIN,
+        description='Subscribe to (or unsubscribe from) a feed of the project at the '
+                    'WebSub hub; checked at every request, so at every renewal too.',
+        operations=[{'method': 'POST', 'path': '/v1/hub'}], scope_types=['project']),
 ]
 
 

@@ -31,19 +31,35 @@ def project(args, rule):
     :param rule: the policy rule of the endpoint
     :raises errors.Forbidden: when the policy refuses
     """
-    ctx = context.RequestContext.from_environ(flask.request.environ)
+    ctx = request_context()
     everyone = params.flag('all_projects', args.get('all_projects'))
     asked = params.ident('project_id', args.get('project_id'))
     if everyone and asked:
         raise errors.BadRequest('give all_projects or project_id, not both')
-    if everyone or (asked and asked != ctx.project_id):
-        _authorize(policies.ALL_PROJECTS, {}, ctx)
     wanted = None if everyone else asked or ctx.project_id
     if wanted is None and not everyone:
         raise errors.Forbidden('This API answers for a project: use a project-scoped token '
                                '(administrators: all_projects=true).')
-    _authorize(rule, {'project_id': wanted}, ctx)
+    authorize(wanted, rule, ctx)
     return wanted
+
+
+def request_context():
+    """The request's oslo.context (user, project, roles from keystonemiddleware)."""
+    return context.RequestContext.from_environ(flask.request.environ)
+
+
+def authorize(project_id, rule, ctx):
+    """Refuse (403) unless ``ctx`` may have ``rule`` on the records of
+    ``project_id`` (None: every project): another project than the token's,
+    or every project, needs :data:`policies.ALL_PROJECTS` first.  The answer
+    never depends on whether that project exists.
+
+    :raises errors.Forbidden: when the policy refuses
+    """
+    if project_id is None or project_id != ctx.project_id:
+        _authorize(policies.ALL_PROJECTS, {}, ctx)
+    _authorize(rule, {'project_id': project_id}, ctx)
 
 
 def _authorize(rule, target, ctx):

@@ -104,12 +104,11 @@ def _role_removed(payload):
     return None
 
 
-def revoke(hub, base, revocation_, project_enabled=None):
+def revoke(hub, revocation_, project_enabled=None):
     """End the subscriptions ``revocation_`` concerns, each with a denial
     notice; how many ended.
 
     :param hub: the :class:`~nvs_notif.websub.hub.Hub`
-    :param base: the API's base URL (topic URLs are under it)
     :param project_enabled: ``project_enabled(project_id)``: whether Keystone
         says the project exists and is enabled, asked for a
         :attr:`Revocation.confirm` (None: nothing is confirmed, nothing ended)
@@ -121,7 +120,7 @@ def revoke(hub, base, revocation_, project_enabled=None):
     ended = 0
     for url in hub.store.topics(now):
         try:
-            topic = topics_mod.parse(url, base)
+            _base, topic = topics_mod.split(url)
         except topics_mod.InvalidTopic:
             continue
         if r.project_id is not None and topic.project_id != r.project_id:

@@ -22,6 +22,8 @@ from nvs_notif.notification import PRIORITIES
 KINDS = ('notifications', 'spans')
 OUTCOMES = ('failure', 'success')
 PATH = '/v1/feeds/'
+#: Where the API serves the WebSub hub of its topics.
+HUB_PATH = '/v1/hub'
 #: Longest filter value accepted (event types and operations are far shorter).
 VALUE_LIMIT = 255
 _FILTERS = {'notifications': ('service', 'operation', 'event_type', 'priority'),
@@ -122,3 +124,19 @@ def parse(url, base):
     if topic.url(base) != url:
         raise InvalidTopic('not the canonical URL: %s' % topic.url(base))
     return topic
+
+
+def hub_url(base):
+    """The URL of the hub of the topics under ``base``."""
+    return base.rstrip('/') + HUB_PATH
+
+
+def split(url):
+    """``(base, Topic)`` of a topic URL kept by the hub: the base is what
+    precedes the feeds' path (the API's URL root, prefix included), so a
+    process that serves no request (the hub's) reads topics too.
+
+    :raises InvalidTopic: with the reason
+    """
+    base = url.partition(PATH)[0] if isinstance(url, str) and PATH in url else ''
+    return base, parse(url, base)

@@ -96,14 +96,18 @@ class Hub:
             client = self._local.client = outbound.Client(self.policy)
         return client
 
-    def request(self, form, topic_allowed, user_id=None):
+    def request(self, form, topic_allowed, secure=True, user_id=None, project_id=None):
         """Validate and keep a subscription request; the caller answers 202.
 
-        :param user_id: the Keystone user asking, kept with the subscription
-            (:mod:`nvs_notif.feeds.revocations` ends it when the user loses access)
+        :param topic_allowed: see :func:`subscriptions.parse_request`
+        :param secure: whether the request came over HTTPS (see there)
+        :param user_id: the Keystone user who asked
+        :param project_id: the project of that user's token
         :raises subscriptions.InvalidRequest: for a 400 answer, with the reason
         """
-        intent = subscriptions.parse_request(form, topic_allowed, self.settings.limits, user_id)
+        intent = dataclasses.replace(
+            subscriptions.parse_request(form, topic_allowed, self.settings.limits, secure),
+            user_id=user_id, project_id=project_id)
         self.store.add_intent(intent, self.clock())
         return intent
 

@@ -22,10 +22,14 @@ LOG = logging.getLogger(__name__)
 _KEYWORD = {'type': 'keyword'}
 _MAPPINGS = {
     'subscriptions': {'topic': _KEYWORD, 'callback': _KEYWORD, 'expires': {'type': 'double'},
-                      'secret': {'type': 'keyword', 'index': False}, 'user_id': _KEYWORD},
-    'intents': {'mode': _KEYWORD, 'topic': _KEYWORD, 'callback': _KEYWORD, 'user_id': _KEYWORD,
+                      'secret': {'type': 'keyword', 'index': False},
+                      'user_id': _KEYWORD, 'project_id': _KEYWORD},
+    'intents': {'mode': _KEYWORD, 'topic': _KEYWORD, 'callback': _KEYWORD,
                 'lease_seconds': {'type': 'long'}, 'secret': {'type': 'keyword', 'index': False},
-                'received': {'type': 'double'}, 'claimed_until': {'type': 'double'}},
+                'received': {'type': 'double'}, 'claimed_until': {'type': 'double'},
+                'user_id': _KEYWORD, 'project_id': _KEYWORD},
+    'cursors': {'marker': {'type': 'keyword', 'index': False},
+                'claimed_until': {'type': 'double'}},
     'deliveries': {'topic': _KEYWORD, 'callback': _KEYWORD, 'subscription': _KEYWORD,
                    'body': {'type': 'text', 'index': False},
                    'content_type': {'type': 'keyword', 'index': False},
@@ -66,11 +70,11 @@ class SearchHubStore(store_mod.HubStore):
                     self._client.indices.create(index=self._index[kind], body={
                         'settings': {'refresh_interval': REFRESH_INTERVAL},
                         'mappings': {'dynamic': 'strict', 'properties': properties}})
+                    continue
                 except self._engine.errors as exc:
                     if 'already_exists' not in str(exc):       # another process made it
                         raise
-            # Fields added since an earlier release made the index (a strict
-            # mapping takes new fields, never changed ones).
+            # Fields added since the index was made (adding is idempotent).
             self._client.indices.put_mapping(index=self._index[kind],
                                              body={'properties': properties})
 
@@ -114,13 +118,14 @@ class SearchHubStore(store_mod.HubStore):
         self._client.index(index=self._index['intents'], refresh='true', body={
             'mode': intent.mode, 'topic': intent.topic, 'callback': intent.callback,
             'lease_seconds': intent.lease_seconds, 'secret': intent.secret,
-            'user_id': intent.user_id, 'received': now.timestamp(), 'claimed_until': 0})
+            'received': now.timestamp(), 'claimed_until': 0, 'user_id': intent.user_id,
+            'project_id': intent.project_id})
 
     def claim_intents(self, now, hold, limit):
         hits = self._search('intents', {'range': {'claimed_until': {'lte': now.timestamp()}}},
                             sort=[{'received': 'asc'}], size=limit)
         return [(doc_id, Intent(d['mode'], d['topic'], d['callback'], d['lease_seconds'],
-                                d['secret'], d.get('user_id')))
+                                d['secret'], d.get('user_id'), d.get('project_id')))
                 for doc_id, d in self._claim('intents', hits, now.timestamp() + hold)]
 
     def finish_intent(self, intent_id):
@@ -131,7 +136,8 @@ class SearchHubStore(store_mod.HubStore):
         self._client.index(index=self._index['subscriptions'],
                            id=subscription_id(s.topic, s.callback), refresh='true',
                            body={'topic': s.topic, 'callback': s.callback, 'secret': s.secret,
-                                 'expires': s.expires.timestamp(), 'user_id': s.user_id})
+                                 'expires': s.expires.timestamp(), 'user_id': s.user_id,
+                                 'project_id': s.project_id})
 
     def _drop_deliveries(self, query):
         self._delete('deliveries', [h['_id'] for h in self._search('deliveries', query)])
@@ -155,7 +161,7 @@ class SearchHubStore(store_mod.HubStore):
 
     def subscriptions(self, topic, now):
         return [Subscription(d['topic'], d['callback'], store_mod.time_of(d['expires']),
-                             d['secret'], d.get('user_id'))
+                             d['secret'], d.get('user_id'), d.get('project_id'))
                 for d in (h['_source'] for h in self._search(
                     'subscriptions', self._live(now, topic), sort=[{'callback': 'asc'}]))]
 
@@ -231,6 +237,43 @@ class SearchHubStore(store_mod.HubStore):
         except self._engine.errors as exc:
             if _status(exc) != 404:        # its subscription ended meanwhile
                 raise
+
+    def claim_cursor(self, name, now, hold):
+        index = self._index['cursors']
+        try:
+            found = self._client.get(index=index, id=name)
+        except self._engine.errors as exc:
+            if _status(exc) != 404:
+                raise
+            found = None
+        if found is not None and found['_source']['claimed_until'] > now.timestamp():
+            return None
+        marker = found['_source']['marker'] if found else None
+        condition = ({'if_seq_no': found['_seq_no'], 'if_primary_term': found['_primary_term']}
+                     if found else {'op_type': 'create'})
+        try:
+            written = self._client.index(index=index, id=name, refresh='true', body={
+                'marker': marker, 'claimed_until': now.timestamp() + hold}, **condition)
+        except self._engine.errors as exc:
+            if _status(exc) == 409:         # another process claimed it first
+                return None
+            raise
+        return store_mod.Cursor(name, marker, (written['_seq_no'], written['_primary_term']))
+
+    def advance_cursor(self, cursor, marker, contents, now):
+        # No transaction across indices: the deliveries first, so a process
+        # dying here publishes the range again rather than never.
+        made = self.enqueue(contents, now)
+        seq_no, primary_term = cursor.claim
+        try:
+            self._client.index(index=self._index['cursors'], id=cursor.name, refresh='true',
+                               body={'marker': marker, 'claimed_until': 0},
+                               if_seq_no=seq_no, if_primary_term=primary_term)
+        except self._engine.errors as exc:
+            if _status(exc) == 409:
+                raise store_mod.CursorLost(cursor.name) from exc
+            raise
+        return made
 
     def close(self):
         """The search store owns the client."""

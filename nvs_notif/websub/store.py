@@ -10,6 +10,7 @@ and the work of a process that died is taken again once its claim lapses.
 import abc
 import dataclasses
 import datetime
+import secrets
 import sqlite3
 import threading
 import urllib.parse
@@ -20,6 +21,22 @@ from nvs_notif.websub.subscriptions import Intent, Subscription
 
 class HubStoreError(Exception):
     """The hub's store refused a write; the round fails and is tried again."""
+
+
+class CursorLost(Exception):
+    """Another process took the cursor (its claim lapsed): nothing advanced."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Cursor:
+    """Where a tail of the store stands, claimed by one process.
+
+    :ivar marker: the last ingest marker published (None: never started)
+    :ivar claim: what proves the claim (the store's own token)
+    """
+    name: str
+    marker: str | None
+    claim: object
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +110,22 @@ class HubStore(metaclass=abc.ABCMeta):
     def reschedule(self, delivery_id, due, attempts, first_attempt):
         """Try a delivery again at ``due``."""
 
+    @abc.abstractmethod
+    def claim_cursor(self, name, now, hold):
+        """The :class:`Cursor` ``name``, claimed for ``hold`` seconds, or None
+        while another process holds it: one process at a time reads and
+        publishes what follows it."""
+
+    @abc.abstractmethod
+    def advance_cursor(self, cursor, marker, contents, now):
+        """:meth:`enqueue` ``contents`` and move the claimed ``cursor`` to
+        ``marker``, releasing it; how many deliveries that made.
+
+        :raises CursorLost: when the claim lapsed and another process took
+            the cursor (SQLite: nothing was enqueued; the search engines
+            enqueue first, so the range may be published twice)
+        """
+
     def close(self):
         """Release the connection."""
 
@@ -100,12 +133,12 @@ class HubStore(metaclass=abc.ABCMeta):
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS websub_subscriptions (
     topic TEXT NOT NULL, callback TEXT NOT NULL, secret TEXT, expires REAL NOT NULL,
-    user_id TEXT, PRIMARY KEY (topic, callback));
+    user_id TEXT, project_id TEXT, PRIMARY KEY (topic, callback));
 CREATE INDEX IF NOT EXISTS websub_subscriptions_expires ON websub_subscriptions (expires);
 CREATE TABLE IF NOT EXISTS websub_intents (
     id INTEGER PRIMARY KEY, mode TEXT NOT NULL, topic TEXT NOT NULL, callback TEXT NOT NULL,
     lease_seconds INTEGER, secret TEXT, received REAL NOT NULL, claimed_until REAL NOT NULL,
-    user_id TEXT);
+    user_id TEXT, project_id TEXT);
 CREATE TABLE IF NOT EXISTS websub_contents (
     id INTEGER PRIMARY KEY, topic TEXT NOT NULL, body BLOB NOT NULL,
     content_type TEXT NOT NULL, link TEXT NOT NULL);
@@ -116,16 +149,14 @@ CREATE TABLE IF NOT EXISTS websub_deliveries (
 CREATE INDEX IF NOT EXISTS websub_deliveries_due ON websub_deliveries (due);
 CREATE INDEX IF NOT EXISTS websub_deliveries_sub ON websub_deliveries (topic, callback);
 CREATE INDEX IF NOT EXISTS websub_deliveries_content ON websub_deliveries (content_id);
+CREATE TABLE IF NOT EXISTS websub_cursors (
+    name TEXT PRIMARY KEY, marker TEXT, owner TEXT, claimed_until REAL NOT NULL);
 """
-#: Columns added since the tables were first made: ``{table: (column, type)}``.
-_ADDED = {'websub_subscriptions': ('user_id', 'TEXT'), 'websub_intents': ('user_id', 'TEXT')}
-
-
-def _add_columns(db):
-    """Give tables made by an earlier release the columns added since."""
-    for table, (column, type_) in _ADDED.items():
-        if column not in {row[1] for row in db.execute('PRAGMA table_info(%s)' % table)}:
-            db.execute('ALTER TABLE %s ADD COLUMN %s %s' % (table, column, type_))
+#: Columns added since the tables were first made: ``(table, column, type)``.
+_ADDED_COLUMNS = (('websub_subscriptions', 'user_id', 'TEXT'),
+                  ('websub_subscriptions', 'project_id', 'TEXT'),
+                  ('websub_intents', 'user_id', 'TEXT'),
+                  ('websub_intents', 'project_id', 'TEXT'))
 
 
 def _epoch(when):
@@ -155,16 +186,16 @@ class SQLiteHubStore(HubStore):
     def add_intent(self, intent, now):
         self._write(lambda db: db.execute(
             'INSERT INTO websub_intents (mode, topic, callback, lease_seconds, secret,'
-            ' user_id, received, claimed_until) VALUES (?, ?, ?, ?, ?, ?, ?, 0)',
+            ' received, claimed_until, user_id, project_id) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)',
             (intent.mode, intent.topic, intent.callback, intent.lease_seconds, intent.secret,
-             intent.user_id, _epoch(now))))
+             _epoch(now), intent.user_id, intent.project_id)))
 
     def claim_intents(self, now, hold, limit):
         def claim(db):
             rows = db.execute(
-                'SELECT id, mode, topic, callback, lease_seconds, secret, user_id'
-                ' FROM websub_intents'
-                ' WHERE claimed_until <= ? ORDER BY id LIMIT ?', (_epoch(now), limit)).fetchall()
+                'SELECT id, mode, topic, callback, lease_seconds, secret, user_id, project_id'
+                ' FROM websub_intents WHERE claimed_until <= ? ORDER BY id LIMIT ?',
+                (_epoch(now), limit)).fetchall()
             db.executemany('UPDATE websub_intents SET claimed_until = ? WHERE id = ?',
                            [(_epoch(now) + hold, r[0]) for r in rows])
             return [(r[0], Intent(*r[1:])) for r in rows]
@@ -178,8 +209,8 @@ class SQLiteHubStore(HubStore):
         s = subscription
         self._write(lambda db: db.execute(
             'INSERT OR REPLACE INTO websub_subscriptions (topic, callback, secret, expires,'
-            ' user_id) VALUES (?, ?, ?, ?, ?)',
-            (s.topic, s.callback, s.secret, _epoch(s.expires), s.user_id)))
+            ' user_id, project_id) VALUES (?, ?, ?, ?, ?, ?)',
+            (s.topic, s.callback, s.secret, _epoch(s.expires), s.user_id, s.project_id)))
 
     def remove_subscription(self, topic, callback):
         def remove(db):
@@ -193,9 +224,10 @@ class SQLiteHubStore(HubStore):
     def subscriptions(self, topic, now):
         with self._lock:
             rows = self._db.execute(
-                'SELECT topic, callback, expires, secret, user_id FROM websub_subscriptions'
-                ' WHERE topic = ? AND expires > ? ORDER BY callback', (topic, _epoch(now)))
-            return [Subscription(t, c, time_of(e), s, u) for t, c, e, s, u in rows]
+                'SELECT topic, callback, expires, secret, user_id, project_id'
+                ' FROM websub_subscriptions WHERE topic = ? AND expires > ? ORDER BY callback',
+                (topic, _epoch(now)))
+            return [Subscription(t, c, time_of(e), s, u, p) for t, c, e, s, u, p in rows]
 
     def topics(self, now):
         with self._lock:
@@ -215,24 +247,33 @@ class SQLiteHubStore(HubStore):
         return self._write(expire)
 
     def enqueue(self, contents, now):
-        def enqueue(db):
-            made = 0
-            for topic, body, content_type, link in contents:
-                callbacks = [r[0] for r in db.execute(
-                    'SELECT callback FROM websub_subscriptions WHERE topic = ? AND expires > ?',
-                    (topic, _epoch(now)))]
-                if not callbacks:
-                    continue
-                content = db.execute(
-                    'INSERT INTO websub_contents (topic, body, content_type, link)'
-                    ' VALUES (?, ?, ?, ?)', (topic, body, content_type, link)).lastrowid
-                db.executemany(
-                    'INSERT INTO websub_deliveries (content_id, topic, callback, attempts, due,'
-                    ' claimed_until) VALUES (?, ?, ?, 0, ?, 0)',
-                    [(content, topic, c, _epoch(now)) for c in callbacks])
-                made += len(callbacks)
-            return made
-        return self._write(enqueue)
+        return self._write(lambda db: _enqueue(db, contents, now))
+
+    def claim_cursor(self, name, now, hold):
+        owner = secrets.token_hex(16)
+
+        def claim(db):
+            row = db.execute('SELECT marker, claimed_until FROM websub_cursors WHERE name = ?',
+                             (name,)).fetchone()
+            if row is not None and row[1] > _epoch(now):
+                return None
+            marker = row[0] if row else None
+            db.execute('INSERT OR REPLACE INTO websub_cursors (name, marker, owner,'
+                       ' claimed_until) VALUES (?, ?, ?, ?)',
+                       (name, marker, owner, _epoch(now) + hold))
+            return Cursor(name, marker, owner)
+        return self._write(claim)
+
+    def advance_cursor(self, cursor, marker, contents, now):
+        def advance(db):
+            # One transaction: the deliveries exist exactly when the cursor moved.
+            moved = db.execute('UPDATE websub_cursors SET marker = ?, owner = NULL,'
+                               ' claimed_until = 0 WHERE name = ? AND owner = ?',
+                               (marker, cursor.name, cursor.claim)).rowcount
+            if not moved:
+                raise CursorLost(cursor.name)
+            return _enqueue(db, contents, now)
+        return self._write(advance)
 
     def claim_deliveries(self, now, hold, limit):
         def claim(db):
@@ -267,10 +308,50 @@ class SQLiteHubStore(HubStore):
             self._db.close()
 
 
+def _enqueue(db, contents, now):
+    """A delivery of each ``(topic, body, content_type, link)`` to every
+    live subscriber of its topic (the body kept once); how many."""
+    made = 0
+    for topic, body, content_type, link in contents:
+        callbacks = [r[0] for r in db.execute(
+            'SELECT callback FROM websub_subscriptions WHERE topic = ? AND expires > ?',
+            (topic, _epoch(now)))]
+        if not callbacks:
+            continue
+        content = db.execute(
+            'INSERT INTO websub_contents (topic, body, content_type, link)'
+            ' VALUES (?, ?, ?, ?)', (topic, body, content_type, link)).lastrowid
+        db.executemany(
+            'INSERT INTO websub_deliveries (content_id, topic, callback, attempts, due,'
+            ' claimed_until) VALUES (?, ?, ?, 0, ?, 0)',
+            [(content, topic, c, _epoch(now)) for c in callbacks])
+        made += len(callbacks)
+    return made
+
+
+def _add_columns(db):
+    """Add the columns files of earlier releases lack (under the write lock,
+    so of processes opening one at once, one adds them)."""
+    for table, column, sql_type in _ADDED_COLUMNS:
+        present = {row[1] for row in db.execute('PRAGMA table_info(%s)' % table)}
+        if column not in present:
+            db.execute('ALTER TABLE %s ADD COLUMN %s %s' % (table, column, sql_type))
+
+
 def _drop_orphan_contents(db, only=''):
     # Contents are shared by the deliveries of one publish; the last one out drops it.
     db.execute('DELETE FROM websub_contents WHERE NOT EXISTS (SELECT 1 FROM websub_deliveries d'
                ' WHERE d.content_id = websub_contents.id) ' + only)
+
+
+def hub_store_of(store):
+    """The hub's state in an open :class:`~nvs_notif.storage.base.Store`:
+    the ``websub_*`` tables of its SQLite file (a connection of its own), or
+    indices of its search engine (its client)."""
+    from nvs_notif.websub import search_store
+    if store.url.scheme == 'sqlite':
+        return SQLiteHubStore(store.url.path or ':memory:')
+    return search_store.SearchHubStore(store)
 
 
 def open_hub_store(url, conf=None):

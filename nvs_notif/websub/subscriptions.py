@@ -29,24 +29,31 @@ class Limits:
 
 @dataclasses.dataclass(frozen=True)
 class Intent:
-    """A validated request, waiting for its verification."""
+    """A validated request, waiting for its verification.
+
+    ``user_id`` and ``project_id`` are the Keystone user and project of the
+    token that asked (kept with the subscription, so it can be ended when
+    the project goes or the user loses the role).
+    """
     mode: str
     topic: str
     callback: str
     lease_seconds: int | None = None    # subscribe only
     secret: str | None = None
-    #: The Keystone user who asked (None: not known), so that losing access ends it.
     user_id: str | None = None
+    project_id: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
 class Subscription:
-    """A verified subscription: deliveries go to ``callback`` until ``expires``."""
+    """A verified subscription: deliveries go to ``callback`` until ``expires``;
+    ``user_id`` and ``project_id``: who subscribed (:class:`Intent`)."""
     topic: str
     callback: str
     expires: datetime.datetime
     secret: str | None = None
-    user_id: str | None = None      # the Keystone user who subscribed
+    user_id: str | None = None
+    project_id: str | None = None
 
 
 def _one(form, name):
@@ -87,13 +94,16 @@ def check_callback(url):
     return url
 
 
-def parse_request(form, topic_allowed, limits=Limits(), user_id=None):
+def parse_request(form, topic_allowed, limits=Limits(), secure=True):
     """The :class:`Intent` of a subscription request.
 
     :param form: the form fields (``{name: value}`` or ``{name: [values]}``)
     :param topic_allowed: ``topic_allowed(topic)``: whether this hub serves
-        the topic (the API decides: one of its feed URLs)
-    :param user_id: the Keystone user making the request, recorded with it
+        the topic (the API decides: one of its feed URLs; it may raise its
+        own refusal, e.g. a 403 for a topic of another project)
+    :param secure: whether the request came over HTTPS: WebSub 5.1 says
+        ``hub.secret`` SHOULD only be sent so, and a secret that crossed the
+        network in clear text signs nothing; such a request is refused
     :raises InvalidRequest: with the reason, for a 400 answer
     """
     mode = _one(form, 'hub.mode')
@@ -106,7 +116,7 @@ def parse_request(form, topic_allowed, limits=Limits(), user_id=None):
         raise InvalidRequest('hub.topic is not a topic of this hub')
     callback = check_callback(_one(form, 'hub.callback'))
     if mode == 'unsubscribe':
-        return Intent(mode, topic, callback, user_id=user_id)
+        return Intent(mode, topic, callback)
     lease = _one(form, 'hub.lease_seconds')
     if lease in (None, ''):
         seconds = limits.default_lease
@@ -115,12 +125,16 @@ def parse_request(form, topic_allowed, limits=Limits(), user_id=None):
             raise InvalidRequest('hub.lease_seconds must be a positive integer')
         seconds = min(max(int(lease), limits.min_lease), limits.max_lease)
     secret = _one(form, 'hub.secret')
+    if secret is not None and not secure:
+        raise InvalidRequest('hub.secret must only be sent over HTTPS (WebSub 5.1): this '
+                             'request came over plain HTTP, so the secret is no longer one; '
+                             'subscribe again over HTTPS with a new secret, or without one')
     if secret is not None:
         if not secret:
             raise InvalidRequest('hub.secret must not be empty')
         if len(secret.encode('utf-8', 'surrogatepass')) > SECRET_MAX_BYTES:
             raise InvalidRequest('hub.secret must be less than 200 bytes')
-    return Intent(mode, topic, callback, seconds, secret, user_id)
+    return Intent(mode, topic, callback, seconds, secret)
 
 
 def verification_params(intent, challenge):
@@ -149,4 +163,4 @@ def subscription(intent, now):
     """The subscription a verified subscribe intent makes."""
     return Subscription(intent.topic, intent.callback,
                         now + datetime.timedelta(seconds=intent.lease_seconds), intent.secret,
-                        intent.user_id)
+                        intent.user_id, intent.project_id)

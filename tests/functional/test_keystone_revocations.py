@@ -92,12 +92,12 @@ def test_a_disabled_project_loses_its_subscriptions_through_the_pipeline(
         hub.run_once()
         assert hub.stats['verified'] == 2
         # Renamed, still enabled: nothing ends.
-        fanout.publish(hub, BASE, BASE + '/v1/hub', notifications=keystone_says(1, project),
+        fanout.publish(hub, notifications=keystone_says(1, project),
                        project_enabled=check)
         assert [g['hub.mode'] for g in mine.gets] == ['subscribe']
         keystone.session('admin').patch('%s/projects/%s' % (keystone.v3, project),
                                         json={'project': {'enabled': False}})
-        fanout.publish(hub, BASE, BASE + '/v1/hub', notifications=keystone_says(2, project),
+        fanout.publish(hub, notifications=keystone_says(2, project),
                        project_enabled=check)
         assert [g['hub.mode'] for g in mine.gets] == ['subscribe', 'denied']
         assert mine.gets[-1]['hub.reason'] == 'project %s is disabled' % project

@@ -30,7 +30,9 @@ def test_a_reader_gets_a_feed_of_a_only_with_the_topic_as_self(client):
     body, parsed = valid(get(client, '/v1/feeds/notifications'))
     topic = topics.Topic('notifications', s.PROJECT_A).url(BASE)
     assert atom_check.links(body)['self'] == [topic]
-    assert get(client, '/v1/feeds/notifications').headers['Link'] == '<%s>; rel="self"' % topic
+    assert get(client, '/v1/feeds/notifications').headers['Link'] == (
+        '<%s>; rel="hub", <%s>; rel="self"' % (topics.hub_url(BASE), topic))
+    assert atom_check.links(body)['hub'] == [topics.hub_url(BASE)]
     assert parsed.entries and not any(m in body.decode() for m in NOT_A)
     # The self link is the same feed.
     assert valid(get(client, topic[len(BASE) - 1:]))[0] == body

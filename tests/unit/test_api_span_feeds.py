@@ -70,7 +70,8 @@ def test_the_spans_feed_is_the_newest_finished_spans_of_the_project(api):
     body, parsed = valid(get(client, '/v1/feeds/spans'))
     topic = topics.Topic('spans', s.PROJECT_A).url(BASE)
     assert atom_check.links(body)['self'] == [topic]
-    assert get(client, '/v1/feeds/spans').headers['Link'] == '<%s>; rel="self"' % topic
+    assert get(client, '/v1/feeds/spans').headers['Link'] == (
+        '<%s>; rel="hub", <%s>; rel="self"' % (topics.hub_url(BASE), topic))
     assert len(parsed.entries) == 50
     assert 'req-b-' not in body.decode() and s.PROJECT_B not in body.decode()
     updated = [e.updated_parsed for e in parsed.entries]

@@ -100,8 +100,7 @@ def test_new_entries_reach_exactly_the_subscribers_of_their_topics(tmp_path, sub
                         lambda url: bool(topics.parse(url, BASE)))
         hub.run_once()
         assert hub.stats['verified'] == 4
-        made = fanout.publish(hub, BASE, HUB, notifications=store.notifications(),
-                              spans=store.spans())
+        made = fanout.publish(hub, notifications=store.notifications(), spans=store.spans())
         assert made == 4
         hub.run_once()
     finally:
@@ -131,5 +130,7 @@ def test_new_entries_reach_exactly_the_subscribers_of_their_topics(tmp_path, sub
 
 
 def test_documents_skip_topics_without_new_entries_and_open_spans():
-    assert list(fanout.documents([Topic('notifications', 'p9')], BASE, HUB,
+    assert list(fanout.documents([Topic('notifications', 'p9').url(BASE)],
+                                 notifications=[{'project_id': 'p1'}])) == []
+    assert list(fanout.documents(['https://elsewhere.example/feed'],
                                  notifications=[{'project_id': 'p1'}])) == []

@@ -24,7 +24,6 @@ from nvs_notif.websub.subscriptions import Subscription
 from tests.subscriber import subscribers  # noqa: F401 (a fixture)
 
 BASE = 'https://api.example.test:8788'
-HUB = BASE + '/v1/hub'
 PA, PB = 'a1b2c3d4e5f60718293a4b5c6d7e8f90', 'b1b2c3d4e5f60718293a4b5c6d7e8f90'
 ALICE, BOB = 'u-alice-0000000000000000000000001', 'u-bob-00000000000000000000000000002'
 
@@ -141,14 +140,14 @@ def test_a_deleted_project_and_a_removed_role_end_exactly_their_subscriptions(
                     bob_b: (Topic('notifications', PB), BOB),
                     admin_all: (Topic('notifications', None), 'u-admin')})
     # Alice loses her role on A: her two subscriptions to A end, Bob's stay.
-    fanout.publish(hub, BASE, HUB, notifications=stored(tmp_path, keystone_message(
+    fanout.publish(hub, notifications=stored(tmp_path, keystone_message(
         1, 'identity.role_assignment.deleted', role_removed(project=PA, user=ALICE))))
     assert [modes(s)[-1] for s in (alice_a, alice_a_spans)] == ['denied', 'denied']
     assert alice_a.gets[-1]['hub.reason'] == 'role removed from user %s on project %s' % (
         ALICE, PA)
     assert [modes(s) for s in (bob_a, bob_b)] == [['subscribe'], ['subscribe']]
     # A is deleted (basic format): Bob's subscription to A ends; B's and the admin's stay.
-    fanout.publish(hub, BASE, HUB, notifications=stored(tmp_path, keystone_message(
+    fanout.publish(hub, notifications=stored(tmp_path, keystone_message(
         2, 'identity.project.deleted', basic(PA))))
     assert modes(bob_a) == ['subscribe', 'denied']
     assert hub.store.topics(hub.clock()) == sorted(
@@ -172,12 +171,12 @@ def test_an_updated_project_ends_its_subscriptions_only_when_keystone_says_disab
         return enabled
     updated, = stored(tmp_path, keystone_message(3, 'identity.project.updated',
                                                  project_event('updated', PA)))
-    assert revocations.revoke(hub, BASE, revocations.revocation(updated),
+    assert revocations.revoke(hub, revocations.revocation(updated),
                               project_enabled) == ended
     assert asked == [PA]
     assert modes(a) == ['subscribe', 'denied'][:1 + ended]
     # Without a way to ask Keystone, an update ends nothing.
-    assert revocations.revoke(hub, BASE, revocations.revocation(updated)) == 0
+    assert revocations.revoke(hub, revocations.revocation(updated)) == 0
 
 
 def test_a_deleted_user_loses_every_subscription_in_every_project(tmp_path, hub, subscribers):
@@ -185,7 +184,7 @@ def test_a_deleted_user_loses_every_subscription_in_every_project(tmp_path, hub,
     subscribe(hub, {alice_a: (Topic('notifications', PA), ALICE),
                     alice_all: (Topic('spans', None), ALICE),
                     bob_a: (Topic('notifications', PA), BOB)})
-    fanout.publish(hub, BASE, HUB, notifications=stored(tmp_path, keystone_message(
+    fanout.publish(hub, notifications=stored(tmp_path, keystone_message(
         4, 'identity.user.deleted',
         project_event('deleted', ALICE, 'user', taxonomy.SECURITY_ACCOUNT_USER))))
     assert [modes(s)[-1] for s in (alice_a, alice_all, bob_a)] == [

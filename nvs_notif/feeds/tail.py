@@ -1,0 +1,102 @@
+"""The store's tail to the hub: what was ingested since the last round, as
+the new entries of every subscribed topic holding them.
+
+New entries reach the hub from the store, never from the agent's hot path:
+each round reads the notifications stored after a cursor, in ingest order
+(``Store.ingested``), and queues them for the subscribers of the topics they
+belong to (:func:`nvs_notif.feeds.fanout.contents`).  The cursor lives in the
+hub's store and is claimed for the round, so of several hub processes one
+reads a range and the others wait their turn: each entry is published once
+(on SQLite the deliveries and the cursor's move are one transaction; on the
+search engines a process that loses its claim mid-round may publish its
+range twice, never lose it).  A new cursor starts at the store's newest
+marker: subscribers get what comes after, not the history.
+"""
+import collections
+import dataclasses
+import logging
+
+from nvs_notif.feeds import fanout
+from nvs_notif.websub import store as hub_store
+
+LOG = logging.getLogger(__name__)
+
+#: The cursor of the notifications' tail in the hub's store.
+CURSOR = 'notifications'
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """How the tail reads; the ``[websub]`` options (:meth:`from_conf`)."""
+    #: Notifications read and published per round.
+    batch: int = 500
+    #: Seconds a search engine's write may take to become searchable.
+    settle: float = 2.0
+    #: Seconds a claimed cursor stays with its process.
+    hold: float = 60.0
+
+    @classmethod
+    def from_conf(cls, group):
+        return cls(batch=group.tail_batch, settle=group.tail_settle_seconds)
+
+
+class Tail:
+    """Publishes what ``store`` ingests to ``hub``'s subscribers.
+
+    :param store: the :class:`~nvs_notif.storage.base.Store` the agents write
+    :param hub: the :class:`~nvs_notif.websub.hub.Hub` (its store keeps the cursor)
+    """
+
+    def __init__(self, store, hub, settings=Settings(), project_enabled=None):
+        self.store = store
+        self.hub = hub
+        self.settings = settings
+        #: Asked whether a project Keystone updated is still enabled
+        #: (:func:`nvs_notif.feeds.fanout.revoke`).
+        self.project_enabled = project_enabled
+        #: Per-process counters: read (notifications), published (deliveries
+        #: queued), lost (rounds whose claim another process took).
+        self.stats = collections.Counter()
+
+    def run_once(self):
+        """One round; how many notifications it read (0: nothing new, or
+        another process holds the cursor)."""
+        hub = self.hub
+        cursor = hub.store.claim_cursor(CURSOR, hub.clock(), self.settings.hold)
+        if cursor is None:
+            return 0
+        now = hub.clock()
+        topics = hub.store.topics(now)
+        if cursor.marker is None or not topics:
+            # Nobody to publish to (or a new cursor): skip to the newest.
+            items, marker = [], self.store.ingest_marker(self.settings.settle)
+        else:
+            items = self.store.ingested(cursor.marker, self.settings.batch, self.settings.settle)
+            marker = items[-1][0] if items else cursor.marker
+        docs = [doc for _, doc in items]
+        if fanout.revoke(hub, docs, self.project_enabled):
+            topics = hub.store.topics(now)
+        contents = fanout.contents(topics, docs) if docs else []
+        try:
+            made = hub.store.advance_cursor(cursor, marker, contents, now)
+        except hub_store.CursorLost:
+            self.stats['lost'] += 1
+            LOG.warning('WebSub tail: the cursor was taken by another process while this one '
+                        'read %d notifications (a round took longer than %s s)', len(items),
+                        self.settings.hold)
+            return 0
+        self.stats['read'] += len(items)
+        self.stats['published'] += made
+        return len(items)
+
+    def run(self, stop, interval=0.2):
+        """Rounds until ``stop`` (a ``threading.Event``) is set; a round that
+        read a full batch is followed by the next at once."""
+        while not stop.is_set():
+            try:
+                read = self.run_once()
+            except Exception:
+                LOG.exception('WebSub tail round failed')
+                read = 0
+            if read < self.settings.batch:
+                stop.wait(interval)
