@@ -140,13 +140,25 @@ function configure_nvs_notif_api {
     create_nvs_notif_api_accounts
 }
 
-# start_nvs_notif_api - run_process writes the systemd unit
-# devstack@nvs-notif-api and starts it
+# _nvs_notif_bin NAME - where install_nvs_notif put the command NAME
+function _nvs_notif_bin {
+    if [[ ${USE_VENV} = True && -n ${PROJECT_VENV[ceilometer]:-} ]]; then
+        echo ${PROJECT_VENV[ceilometer]}/bin/$1
+    else
+        echo $(get_python_exec_prefix)/$1
+    fi
+}
+
+# start_nvs_notif_api - run_process writes the systemd units
+# devstack@nvs-notif-api and devstack@nvs-notif-hub (the WebSub hub's work)
+# and starts them
 function start_nvs_notif_api {
     run_process nvs-notif-api "$(which uwsgi) --procname-prefix nvs-notif-api --ini $NVS_NOTIF_API_UWSGI_CONF"
+    run_process nvs-notif-hub "$(_nvs_notif_bin nvs-notif-hub) --config-file $NVS_NOTIF_API_CONF"
 }
 
 function stop_nvs_notif_api {
+    stop_process nvs-notif-hub
     stop_process nvs-notif-api
 }
 

@@ -52,6 +52,8 @@ function write_uwsgi_config {{ _record write_uwsgi_config "$@"; iniset "$1" uwsg
 function remove_uwsgi_config {{ _record remove_uwsgi_config "$@"; rm -f "$1"; }}
 function run_process {{ _record run_process "$@"; }}
 function stop_process {{ _record stop_process "$@"; }}
+function enable_service {{ ENABLED_SERVICES+=,$1; }}
+function get_python_exec_prefix {{ echo /usr/local/bin; }}
 '''.format(python=sys.executable, ini=INI)
 
 CEILOMETER_CONF = '[DEFAULT]\ndebug = True\ntransport_url = rabbit://x\n'
@@ -263,12 +265,15 @@ def test_api_runs_under_uwsgi_with_its_file_and_stops(devstack):
     for phase in (('stack', 'extra'), ('unstack',)):
         done = devstack(*phase, ENABLED_SERVICES=API_SERVICES)
         assert done.returncode == 0, done.stderr
-    started, stopped = _calls(devstack)
+    started, hub, stopped_hub, stopped = _calls(devstack)
     assert started.startswith('run_process nvs-notif-api ')
     # "$(which uwsgi) --procname-prefix ...": devstack installs uwsgi, CI has none.
     assert started.endswith(' --procname-prefix nvs-notif-api --ini %s'
                             % (devstack.tmp / 'etc-nvs/nvs-notif-api-uwsgi.ini'))
-    assert stopped == 'stop_process nvs-notif-api'
+    # The hub's process with the API's file, from where the plugin installed it.
+    assert hub == 'run_process nvs-notif-hub /usr/local/bin/nvs-notif-hub --config-file %s' % (
+        devstack.tmp / 'etc-nvs/nvs-notif-api.conf')
+    assert (stopped_hub, stopped) == ('stop_process nvs-notif-hub', 'stop_process nvs-notif-api')
 
 
 def test_clean_removes_the_api_files(devstack):
