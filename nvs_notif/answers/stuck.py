@@ -16,6 +16,22 @@ def policy_of(conf):
     return spans.StuckPolicy.of(conf[opts.GROUP].stuck_after,
                                 conf[opts.GROUP].stuck_after_overrides)
 
+class OpenSpan(typing.NamedTuple):
+    """What :func:`stuck` reads of an open span: a store may return these from
+    :meth:`~nvs_notif.storage.base.Store.stuck_spans` instead of whole spans
+    (SQLite reads them from columns, not from each span's document)."""
+    span_id: str
+    request_id: typing.Optional[str]
+    operation: str
+    host: typing.Optional[str]
+    project_id: typing.Optional[str]
+    open_since: typing.Any      # aware datetime
+
+    @property
+    def status(self):
+        return 'open'
+
+
 class StuckRow(typing.NamedTuple):
     """One row of :data:`COLUMNS`."""
     request_id: str

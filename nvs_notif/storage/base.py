@@ -163,7 +163,8 @@ class Store(metaclass=abc.ABCMeta):
 
         Stores answer from their open spans only (an indexed status), with the
         limits as query parameters; they may return a few more (coarse times),
-        never fewer.
+        never fewer.  They return spans, or :class:`nvs_notif.answers.stuck.OpenSpan`
+        rows (what ``stuck`` reads of a span).
         """
         return [s for s in self.spans(operation=operation, project_id=project_id)
                 if policy.outcome(s, now) == 'timeout']

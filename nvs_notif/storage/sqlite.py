@@ -9,6 +9,7 @@ import os
 import sqlite3
 import threading
 
+from nvs_notif.answers import stuck as stuck_answer
 from nvs_notif.answers import summary
 from nvs_notif import spans as spans_mod
 from nvs_notif import timeutil
@@ -207,10 +208,10 @@ class SQLiteStore(base.Store):
         if project_id is not None:
             where.append('project_id = ?')
             args.append(project_id)
-        with self._lock:
-            rows = self._db.execute('SELECT doc FROM spans INDEXED BY spans_open WHERE '
-                                    + ' AND '.join(where), args).fetchall()
-        return [documents.span_from_doc(json.loads(doc)) for (doc,) in rows]
+        # What stuck reads, from the columns (no document is parsed).
+        rows = self._read('SELECT span_id, request_id, operation, host, project_id, open_since '
+                          'FROM spans INDEXED BY spans_open WHERE ' + ' AND '.join(where), args)
+        return [stuck_answer.OpenSpan(*row[:5], timeutil.parse_iso(row[5])) for row in rows]
 
     @base.operation
     def finished_spans(self, limit, before=None, project_id=None, service=None,
