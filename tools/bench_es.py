@@ -198,7 +198,7 @@ class OursSide:
         from nvs_notif import storage
         store = storage.get_store(es_store_url(prefix, self.options, self.engine))
         # Template installation is a once-per-process cost: keep it out of the timing.
-        ensure = getattr(store, '_ensure_templates', None)
+        ensure = getattr(store, '_prepare', None)
         if ensure is not None:
             ensure()
         # The batches are built here so that only write() is timed.

@@ -21,7 +21,9 @@ def encoder(kind, fields=None):
     """
     fields = kind.fields if fields is None else fields
     plain = tuple(f.name for f in fields if f.get is None and f.type.to_doc is None)
-    get_plain = operator.attrgetter(*plain)
+    # attrgetter of one name gives the value, not a tuple; of none, nothing.
+    get_plain = (operator.attrgetter(*plain) if len(plain) > 1
+                 else lambda record: tuple(getattr(record, name) for name in plain))
     computed = tuple((f.name, f.get or operator.attrgetter(f.name), f.type.to_doc)
                      for f in fields if f.name not in plain)
 

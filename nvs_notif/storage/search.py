@@ -18,7 +18,7 @@ from nvs_notif.storage import base
 from nvs_notif.storage import documents
 from nvs_notif.storage import search_reads
 from nvs_notif.storage import search_span_answers
-from nvs_notif.storage import search_templates
+from nvs_notif.storage import search_upgrade
 from nvs_notif.storage import search_writer
 
 LOG = logging.getLogger(__name__)
@@ -135,17 +135,33 @@ class SearchStore(search_span_answers.SearchSpanAnswers, base.Store):
             refresh=options.get('refresh', 'false'),
             conflict_retries=int(options.get('conflict_retries', 10)))
         self.index_payload = options.get('index_payload', 'true').lower() != 'false'
-        self._templates_ready = False
+        # 1: the indices' layout checked (upgraded if older); 2: and this
+        # store's templates installed, before its first write.
+        self._prepared = 0
 
     @classmethod
     @abc.abstractmethod
     def connect(cls, connection, credentials):
         """The :class:`Engine` reaching ``connection`` with ``credentials``."""
 
-    def _ensure_templates(self):
-        if not self._templates_ready:
-            search_templates.install(self.engine, self.prefix, self.index_payload)
-            self._templates_ready = True
+    def _prepare(self, install=True):
+        """Once, before the first read (``install=False``) or write: indices of
+        an earlier layout upgraded (:func:`search_upgrade.prepare`), and, for
+        writes, the templates installed."""
+        wanted = 2 if install else 1
+        if self._prepared >= wanted:
+            return
+        try:
+            search_upgrade.prepare(self.engine, self.writer, self.prefix, self.index_payload,
+                                   install)
+        except self.engine.errors as exc:
+            # Reads need no template: credentials that may read but not see
+            # templates (403) only skip the check.
+            if install or getattr(exc, 'status_code', None) != 403:
+                raise
+            LOG.warning('%s: the index layout of %s not checked (%s): the store credentials '
+                        'may not read index templates', self.engine.name, self.prefix, exc)
+        self._prepared = wanted
 
     @property
     def errors(self):
@@ -153,17 +169,17 @@ class SearchStore(search_span_answers.SearchSpanAnswers, base.Store):
 
     @base.operation
     def write(self, batch):
-        self._ensure_templates()
+        self._prepare()
         return self.writer.write(batch)
 
     @base.operation
     def write_events(self, docs):
-        self._ensure_templates()
+        self._prepare()
         self.writer.write_keyed('events', docs)
 
     @base.operation
     def write_samples(self, docs):
-        self._ensure_templates()
+        self._prepare()
         self.writer.write_keyed('samples', docs)
 
     @base.operation
@@ -285,6 +301,7 @@ class SearchStore(search_span_answers.SearchSpanAnswers, base.Store):
         client's immediate retries come too soon: wait for that first (the
         index is yellow then; single-node clusters never get green).
         """
+        self._prepare(install=False)
         if not self.client.indices.exists(index=name):
             return
         self.engine.wait_for_yellow(name, '30s')

@@ -17,6 +17,7 @@ from nvs_notif import notification
 from nvs_notif import replay
 from nvs_notif import simulate
 from nvs_notif import storage
+from nvs_notif.storage import search_templates
 import pytest
 
 from tests.functional.support import es_store_url, store_url
@@ -103,7 +104,10 @@ def test_templates_installed_once_per_kind_and_reused(engine, search_client, es_
         for kind in KINDS:
             body = installed['%s-%s' % (es_prefix, kind)]
             assert body['index_patterns'] == [pattern(es_prefix, kind)]
-            assert body['_meta'] == {'managed_by': 'nvs-notif'}
+            # The layout version, on the template and the indices it makes.
+            assert body['_meta'] == {'managed_by': 'nvs-notif',
+                                     'schema_version': search_templates.VERSION}
+            assert body['template']['mappings']['_meta'] == body['_meta']
             assert body['template']['mappings']['dynamic'] in (False, 'false')
         assert sorted(puts) == sorted(expected_names), 'one put per kind on the first write'
         # The same store object writing again does not reinstall.
@@ -270,7 +274,7 @@ def test_refused_document_goes_to_rejects_with_reason(engine, search_client, es_
     store = storage.get_store(store_url(engine, es_prefix))
     source = json.dumps if as_text else (lambda doc: doc)
     try:
-        store._ensure_templates()
+        store._prepare()
         index = '%s-notifications-x' % es_prefix
         search_client.indices.create(index=index, body={'mappings': {
             'properties': {'timestamp': {'type': 'date'}}}})
@@ -300,20 +304,40 @@ def test_refused_document_goes_to_rejects_with_reason(engine, search_client, es_
 
 # --- 5. indices of earlier layouts ------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason=(
-    'es_templates.template_body adds the read alias <prefix>-<kind> to the templates; '
-    'when an index of that name exists (the single-index layout of earlier versions) '
-    'put_index_template fails with 400 "Invalid alias name", _ensure_templates raises on '
-    'every write and every batch is requeued forever'))
-def test_store_over_indices_of_the_single_index_layout(es_client, es_prefix):
-    """An existing deployment has ``<prefix>-notifications`` etc. as plain indices."""
-    for kind in ('notifications', 'rejects'):
-        es_client.indices.create(index='%s-%s' % (es_prefix, kind))
+def test_store_over_indices_of_the_single_index_layout(engine, search_client, es_prefix):
+    """Early releases kept each kind in one plain index (``<prefix>-notifications``...)
+    where the read alias of its daily indices now belongs: the store adopts
+    their documents into daily indices behind an alias of that name, and no
+    batch is requeued."""
+    from nvs_notif.storage import documents
+
+    old = notification.normalize(message('m-0', {'a': 0}, 'compute.instance.delete.error',
+                                         request_id='req-0'))
+    old_doc = documents.notification_doc(old)
+    del old_doc['error_key']
+    plain = {'notifications': ('m-0', old_doc),
+             'rejects': ('r-0', {'raw': 'x', 'reason': 'old', 'received': '2024-05-17T06:00:00'}),
+             'events': ('e-0', {'message_id': 'e-0', 'event_type': 'x',
+                                'generated': '2024-05-17T06:00:00', 'traits': {'a': 1}})}
+    for kind, (doc_id, doc) in plain.items():
+        search_client.index(index='%s-%s' % (es_prefix, kind), id=doc_id, body=doc,
+                            refresh=True)
     stats = replay.replay(['not json', message('m-1', {'a': 1})],
-                          replay.local_endpoint(es_store_url(es_prefix)))
+                          replay.local_endpoint(store_url(engine, es_prefix)))
     assert stats['requeued'] == 0
-    assert count(es_client, es_prefix, 'notifications', {'ids': {'values': ['m-1']}}) == 1
-    assert count(es_client, es_prefix, 'rejects') == 1
+    store = storage.get_store(store_url(engine, es_prefix))
+    try:
+        assert {d['message_id'] for d in store.notifications()} == {'m-0', 'm-1'}
+        assert list(store.notifications(message_id='m-0')) == [documents.notification_doc(old)]
+        assert {kind: store.count(kind) for kind in plain} == {
+            'notifications': 2, 'rejects': 2, 'events': 1}
+    finally:
+        store.close()
+    for kind in plain:
+        name = '%s-%s' % (es_prefix, kind)
+        assert search_client.indices.exists_alias(name=name)
+        assert all(index.startswith(name + '-')
+                   for index in search_client.indices.get_alias(name=name))
 
 
 # --- derived fields the stores aggregate on -------------------------------------

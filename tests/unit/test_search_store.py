@@ -71,3 +71,27 @@ def test_a_second_503_is_raised(store_and_error):
     with pytest.raises(type(error(503))):
         store._read_ready('nvs-spans', read)
     assert waits == ['nvs-spans']
+
+
+@pytest.mark.parametrize('install, status, raises', [
+    (False, 403, False), (True, 403, True), (False, 500, True)])
+def test_only_reads_go_on_when_the_layout_may_not_be_read(store_and_error, monkeypatch,
+                                                          install, status, raises):
+    """Credentials that may read documents but not index templates (403)
+    only skip the layout check of reads; writers need it."""
+    from nvs_notif.storage import search_upgrade
+    store, error, waits = store_and_error
+    calls = []
+
+    def forbidden(*args):
+        calls.append(args)
+        raise error(status)
+
+    monkeypatch.setattr(search_upgrade, 'prepare', forbidden)
+    if raises:
+        with pytest.raises(type(error(status))):
+            store._prepare(install)
+    else:
+        store._prepare(install)
+        store._prepare(install)
+        assert len(calls) == 1
