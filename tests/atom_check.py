@@ -84,3 +84,7 @@ def is_archive(document):
 
 def entry_ids(document):
     return [e.findtext(A + 'id') for e in etree.fromstring(document).findall(A + 'entry')]
+
+
+def entry_titles(document):
+    return [e.findtext(A + 'title') for e in etree.fromstring(document).findall(A + 'entry')]

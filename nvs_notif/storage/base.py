@@ -290,6 +290,23 @@ class Store(metaclass=abc.ABCMeta):
         comes next."""
         raise NotImplementedError('%s keeps no ingest order' % type(self).__name__)
 
+    def ingest_page(self, limit, before=None, inclusive=False, **filters):
+        """Notifications newest first in ingest order, each with its marker
+        (:meth:`ingested`'s, read the other way): what the notifications
+        feeds and their archive pages show.
+
+        :param limit: at most this many
+        :param before: a marker this store gave: only what was ingested
+            before it (None: from the newest)
+        :param inclusive: the notification at ``before`` too (an archive
+            page starts at its marker)
+        :param filters: ``project_id``, ``service``, ``event_type`` (a
+            prefix), ``priorities``, as :meth:`notifications` takes them
+        :returns: a list of ``(marker, document)``
+        :raises ValueError: for a marker this store did not give
+        """
+        raise NotImplementedError('%s keeps no ingest order' % type(self).__name__)
+
     def error_groups(self, since=None, until=None, project_id=None):
         """What ``nvs-notif errors`` counts (:mod:`nvs_notif.answers.errors`):
         failed spans by host, service and ``error_key`` at their ``finished``

@@ -273,6 +273,24 @@ class SearchStore(search_span_answers.SearchSpanAnswers, base.Store):
                 for hit in hits]
 
     @base.operation
+    def ingest_page(self, limit, before=None, inclusive=False, **filters):
+        query = search_reads.notification_filters(**filters)
+        query.append({'exists': {'field': documents.INGESTED}})
+        if before is not None:
+            query.append(search_reads.before_position(
+                documents.INGESTED, 'message_id', _stamp_and_id(before), inclusive))
+        name = self.layout.alias('notifications')
+        if not self.client.indices.exists(index=name):
+            return []
+        self._refresh(name)
+        body = {'size': limit, 'query': search_reads.bool_filter(query),
+                'sort': [{documents.INGESTED: {'order': 'desc', 'unmapped_type': 'keyword'}},
+                         {'message_id': 'desc'}]}
+        hits = self._read_ready(name, lambda: self.engine.search(name, body))['hits']['hits']
+        return [('%s %s' % tuple(hit['sort']), documents.stored_notification(hit['_source']))
+                for hit in hits]
+
+    @base.operation
     def ingest_marker(self, settle=0.0):
         # Every stamp up to now - settle is read; the next ones sort after
         # this marker (an empty message id sorts first).

@@ -54,7 +54,8 @@ def _marker(rowid):
 def _rowid(marker):
     if marker is None:
         return 0
-    if not (isinstance(marker, str) and marker.isascii() and marker.isdigit()):
+    if not (isinstance(marker, str) and marker.isascii() and marker.isdigit()
+            and int(marker) < 2 ** 63):
         raise ValueError('not an ingest marker of this store: %r' % (marker,))
     return int(marker)
 
@@ -323,6 +324,20 @@ class SQLiteStore(base.Store):
     def ingested(self, after=None, limit=500, settle=0.0):
         rows = self._read('SELECT rowid, doc FROM notifications WHERE rowid > ?'
                           ' ORDER BY rowid LIMIT ?', (_rowid(after), limit))
+        return [(_marker(rowid), json.loads(doc)) for rowid, doc in rows]
+
+    @base.operation
+    def ingest_page(self, limit, before=None, inclusive=False, **filters):
+        where, args = sqlite_reads.notification_filter(**filters)
+        if before is not None:
+            where.append('rowid %s ?' % ('<=' if inclusive else '<'))
+            args.append(_rowid(before))
+        # NOT INDEXED: read backwards in rowid order from the marker, the
+        # filters checked on the way (an index on a filter would read the
+        # whole of its range to sort it by rowid).
+        rows = self._read('SELECT rowid, doc FROM notifications NOT INDEXED%s'
+                          ' ORDER BY rowid DESC LIMIT ?'
+                          % (' WHERE ' + ' AND '.join(where) if where else ''), args + [limit])
         return [(_marker(rowid), json.loads(doc)) for rowid, doc in rows]
 
     @base.operation

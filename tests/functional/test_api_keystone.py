@@ -62,7 +62,7 @@ def api(request, tmp_path_factory, keystone, keystone_authtoken):
            else store_url(request.param, prefix))
     s.fill(url, project_a=projects[0], project_b=projects[1])
     conf_file = write_api_conf(tmp / 'nvs-notif.conf', url, keystone_authtoken, default_limit=3,
-                               archive_settle_seconds=60)
+                               archive_settle_seconds=2)
     app = api_app.make_app(config.load_conf([str(conf_file)]))
     server = serve.make_server(app, '127.0.0.1', 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -211,3 +211,20 @@ def test_spans_feeds_and_their_archive_pages_with_real_tokens(api, keystone_toke
     assert api.get('/v1/feeds/spans?all_projects=true', token).status_code == 403
     every = atom(api.get('/v1/feeds/spans?all_projects=true', keystone_tokens['admin']))
     assert api.a in every.decode() and api.b in every.decode()
+
+
+def test_notification_archive_pages_with_real_tokens(api, keystone_tokens):
+    """A's notifications feed links, in ingest order, archive pages of A's
+    notifications only, the same bytes on a second fetch."""
+    token = keystone_tokens['a-reader']
+    body = atom(api.get('/v1/feeds/notifications?limit=1', token))
+    seen, url = list(atom_check.entry_ids(body)), atom_check.links(body)['prev-archive'][0]
+    while url:
+        page = atom(requests.get(url, headers={'X-Auth-Token': token}, timeout=60))
+        assert atom(requests.get(url, headers={'X-Auth-Token': token}, timeout=60)) == page
+        assert atom_check.is_archive(page) and 'msg-b-' not in page.decode()
+        assert requests.get(url, headers={'X-Auth-Token': keystone_tokens['b-reader']},
+                            timeout=60).status_code == 403
+        seen += atom_check.entry_ids(page)
+        url = (atom_check.links(page).get('prev-archive') or [None])[0]
+    assert len(set(seen)) == 5          # A's five notifications, each reached

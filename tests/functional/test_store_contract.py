@@ -563,6 +563,31 @@ def test_ingested_in_the_order_written_from_any_marker(fresh, driver):
         fresh.ingested('not a marker')
 
 
+def test_ingest_pages_newest_first_filtered_from_any_marker(fresh):
+    """What the notifications feeds read: ingest order backwards, the feed's
+    filters applied, from a marker (inclusive for an archive page's own)."""
+    for notes in (NOTES[8:], NOTES[4:8], NOTES[:4]):
+        fresh.write(batch(notes))
+    everything = fresh.ingested()
+    assert fresh.ingest_page(100) == everything[::-1]
+    paged, before = [], None
+    while page := fresh.ingest_page(3, before):
+        paged += page
+        before = page[-1][0]
+    assert paged == everything[::-1]
+    for marker, doc in everything:
+        assert fresh.ingest_page(1, marker, inclusive=True) == [(marker, doc)]
+    for filters, wanted in ((dict(project_id='p-2'), {'c-1', 'us-a', 'us-b'}),
+                            (dict(event_type='compute.instance.create'),
+                             {'a-1', 'a-2', 'b-1', 'b-2'}),
+                            (dict(priorities=['error'], project_id='p-1'), {'b-2', 'e-2'}),
+                            (dict(service='cinder'), set())):
+        found = fresh.ingest_page(100, **filters)
+        assert found == [(m, d) for m, d in everything[::-1] if d['message_id'] in wanted]
+    with pytest.raises(ValueError):
+        fresh.ingest_page(1, 'not a marker')
+
+
 def test_an_empty_store_answers_empty(fresh):
     assert {kind: fresh.count(kind) for kind in KINDS} == dict.fromkeys(KINDS, 0)
     assert list(fresh.spans()) == [] and list(fresh.notifications()) == []
@@ -711,6 +736,7 @@ OPERATIONS = {
     'stuck_spans': lambda s: list(s.stuck_spans(NOW, spans_mod.StuckPolicy.of(0))),
     'notifications': lambda s: list(s.notifications()),
     'ingested': lambda s: s.ingested(),
+    'ingest_page': lambda s: s.ingest_page(5),
     'count': lambda s: s.count('notifications'),
     'purge': lambda s: s.purge(NOW),
     'sla': lambda s: list(s.sla()),

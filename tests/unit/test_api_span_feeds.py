@@ -1,8 +1,8 @@
-"""``/v1/feeds/spans`` and its RFC 5005 archive pages over a SQLite store filled
-by the real pipeline: valid Atom (feedparser and the RFC 4287 checks), a
-project's finished spans only, the errors feed, and archive pages reached by
-``prev-archive`` that hold every older span once and are the same bytes on
-every fetch, also after new spans were stored."""
+"""``/v1/feeds/spans`` and the RFC 5005 archive pages of both feeds over a
+SQLite store filled by the real pipeline: valid Atom (feedparser and the RFC
+4287 checks), a project's finished spans only, the errors feed, and archive
+pages reached by ``prev-archive`` that hold every older entry once and are
+the same bytes on every fetch, also after new entries were stored."""
 import datetime
 
 import pytest
@@ -97,15 +97,16 @@ def test_admins_read_every_projects_spans(api):
     assert s.PROJECT_A in body.decode() and s.PROJECT_B in body.decode()
 
 
-def walk(client, url):
-    """Every archive page from ``url`` back: ``[(url, body)]``."""
+def walk(client, url, kind='spans', current=None):
+    """Every archive page from ``url`` back: ``[(url, body)]``; each names
+    ``current`` (default: the kind's topic of A) as its subscription document."""
     pages = []
     while url:
         body, _ = valid(get(client, local(url)))
         assert atom_check.is_archive(body)
         links = atom_check.links(body)
         assert links['self'] == [url]
-        assert links['current'] == [topics.Topic('spans', s.PROJECT_A).url(BASE)]
+        assert links['current'] == [current or topics.Topic(kind, s.PROJECT_A).url(BASE)]
         pages.append((url, body))
         url = (links.get('prev-archive') or [None])[0]
     return pages
@@ -136,6 +137,24 @@ def test_archive_pages_hold_every_older_span_once_and_never_change(api):
     assert r.status_code == 403 and s.PROJECT_A not in r.get_data(as_text=True)
 
 
+def test_notification_archive_pages_in_ingest_order_never_change(api):
+    client, endpoint = api
+    body, parsed = valid(get(client, '/v1/feeds/notifications?limit=100'))
+    prev, = atom_check.links(body)['prev-archive']
+    pages = walk(client, prev, 'notifications')
+    ids = [i for _, page in pages for i in atom_check.entry_ids(page)]
+    assert len(ids) == len(set(ids))
+    # Every notification of A, once (a page may repeat what the feed shows).
+    assert len(set(ids) | {e.id for e in parsed.entries}) == 2 * OLD + 2 * NEW
+    assert not any(s.PROJECT_B in page.decode() for _, page in pages)
+    replay.process(endpoint, creates(s.PROJECT_A, 'a', 3, 0, first=OLD + NEW))
+    assert [(u, valid(get(client, local(u)))[0]) for u, _ in pages] == pages
+    errors, _ = valid(get(client, '/v1/feeds/notifications?priority=error&limit=5'))
+    for _, page in walk(client, atom_check.links(errors)['prev-archive'][0], 'notifications',
+                        atom_check.links(errors)['self'][0]):
+        assert all('(ERROR)' in t for t in atom_check.entry_titles(page))
+
+
 def test_unsettled_and_foreign_markers_are_refused(api):
     client, _ = api
     now = timeutil.iso(timeutil.utcnow() - datetime.timedelta(seconds=5))
@@ -144,6 +163,9 @@ def test_unsettled_and_foreign_markers_are_refused(api):
     assert get(client, '/v1/feeds/spans/archive?marker=bm90IGEgcG9zaXRpb24').status_code == 400
     assert get(client, '/v1/feeds/spans/archive').status_code == 400
     assert get(client, '/v1/feeds/spans/archive?marker=x&limit=3').status_code == 400
+    for marker in ('bm90IGEgcG9zaXRpb24', api_feeds.marker_text('9' * 20)):
+        r = get(client, '/v1/feeds/notifications/archive?marker=' + marker)
+        assert r.status_code in (400, 404), r.get_data(as_text=True)
 
 
 def test_an_archive_page_whose_marker_expired_keeps_the_rest_of_its_entries():
