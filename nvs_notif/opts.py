@@ -106,6 +106,16 @@ WEBSUB_OPTS = [
                       '(verifications, deliveries, new notifications).'),
 ]
 
+_WEBSUB_DEFAULTS = {opt.name: opt.default for opt in WEBSUB_OPTS}
+
+
+def websub_default(name):
+    """The default of ``[websub] name``, declared once in :data:`WEBSUB_OPTS`:
+    the hub's settings (``websub.hub.Settings``, ``outbound.Policy``,
+    ``subscriptions.Limits``, ``feeds.tail.Settings``) take theirs from it."""
+    return _WEBSUB_DEFAULTS[name]
+
+
 #: Options of the ``nvs-notif`` command only (its own config file).
 CLI_GROUP = 'cli'
 CLI_OPTS = [

@@ -17,6 +17,7 @@ import dataclasses
 import logging
 
 from nvs_notif.feeds import fanout
+from nvs_notif.opts import websub_default
 from nvs_notif.websub import store as hub_store
 
 LOG = logging.getLogger(__name__)
@@ -29,9 +30,9 @@ CURSOR = 'notifications'
 class Settings:
     """How the tail reads; the ``[websub]`` options (:meth:`from_conf`)."""
     #: Notifications read and published per round.
-    batch: int = 500
+    batch: int = websub_default('tail_batch')
     #: Seconds a search engine's write may take to become searchable.
-    settle: float = 2.0
+    settle: float = websub_default('tail_settle_seconds')
     #: Seconds a claimed cursor stays with its process.
     hold: float = 60.0
 

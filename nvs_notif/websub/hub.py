@@ -27,6 +27,7 @@ import urllib.parse
 
 import requests
 
+from nvs_notif.opts import websub_default
 from nvs_notif import timeutil
 from nvs_notif.websub import outbound
 from nvs_notif.websub import subscriptions
@@ -38,14 +39,14 @@ LOG = logging.getLogger(__name__)
 class Settings:
     """How the hub works; the ``[websub]`` options (:meth:`from_conf`)."""
     limits: subscriptions.Limits = subscriptions.Limits()
-    max_subscriptions_per_topic: int = 1000
-    retry_initial: float = 2.0
-    retry_max: float = 300.0
-    retry_window: float = 3600.0
+    max_subscriptions_per_topic: int = websub_default('max_subscriptions_per_topic')
+    retry_initial: float = websub_default('delivery_retry_initial')
+    retry_max: float = websub_default('delivery_retry_max')
+    retry_window: float = websub_default('delivery_retry_window')
     #: Seconds a claimed intent or delivery stays with its process.
     claim_seconds: float = 120.0
     batch: int = 100
-    workers: int = 8
+    workers: int = websub_default('delivery_workers')
 
     @classmethod
     def from_conf(cls, group):

@@ -21,6 +21,8 @@ from requests import adapters
 from urllib3 import connection
 from urllib3 import connectionpool
 
+from nvs_notif.opts import websub_default
+
 
 class CallbackRefused(Exception):
     """The callback is not allowed (by the URL or the address it reaches)."""
@@ -37,11 +39,11 @@ class Policy:
     """
     networks: tuple = ()
     hosts: tuple = ()
-    allow_public: bool = True
-    connect_timeout: float = 5.0
-    read_timeout: float = 10.0
-    max_response_bytes: int = 65536
-    max_redirects: int = 3
+    allow_public: bool = websub_default('callback_allow_public')
+    connect_timeout: float = websub_default('connect_timeout')
+    read_timeout: float = websub_default('read_timeout')
+    max_response_bytes: int = websub_default('max_response_bytes')
+    max_redirects: int = websub_default('max_redirects')
 
     @classmethod
     def from_conf(cls, group):

@@ -9,6 +9,8 @@ import dataclasses
 import datetime
 import urllib.parse
 
+from nvs_notif.opts import websub_default
+
 MODES = ('subscribe', 'unsubscribe')
 #: WebSub 5.1: hub.secret MUST be less than 200 bytes.
 SECRET_MAX_BYTES = 199
@@ -22,9 +24,9 @@ class InvalidRequest(ValueError):
 @dataclasses.dataclass(frozen=True)
 class Limits:
     """Lease bounds (seconds): a requested lease is clamped into them."""
-    default_lease: int = 86400
-    min_lease: int = 300
-    max_lease: int = 864000
+    default_lease: int = websub_default('lease_seconds_default')
+    min_lease: int = websub_default('lease_seconds_min')
+    max_lease: int = websub_default('lease_seconds_max')
 
 
 @dataclasses.dataclass(frozen=True)
