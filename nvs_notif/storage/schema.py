@@ -110,6 +110,9 @@ class Kind:
     :param stamped: fields the search-engine stores stamp on each document
         when they write it, never part of the record (SQLite orders by its
         rowid instead)
+    :param documents: SQLite keeps the whole document (``doc``) when some
+        field is not a column; False: such fields are the search engines'
+        alone (the hub's state, whose engines keep different shapes)
     """
     name: str
     fields: tuple
@@ -119,6 +122,7 @@ class Kind:
     aliases: dict = dataclasses.field(default_factory=dict)
     open: bool = False
     stamped: tuple = ()
+    documents: bool = True
 
     @property
     def columns(self):
@@ -305,3 +309,70 @@ REJECTS = Kind(
 
 #: Every kind, by name.
 KINDS = {k.name: k for k in (NOTIFICATIONS, SPANS, EVENTS, SAMPLES, REJECTS)}
+
+# --- The WebSub hub's state (nvs_notif.websub.store, .search_store) ----------------
+# SQLite keeps the fields marked column (a table each, websub_<kind>); the
+# search engines those mapped (an index each, <prefix>-websub-<kind>, strict
+# mappings: a document holds nothing else).  A hub kind's key is its SQLite
+# primary key; the search engines keep it as the document's _id.
+
+_HUB_KEYWORD = Type('TEXT', {'type': 'keyword'})
+#: Epoch seconds: the hub's times, compared and never shown.
+_EPOCH = Type('REAL', {'type': 'double'})
+_COUNT = Type('INTEGER', {'type': 'long'})
+#: Kept and read back, never searched: secrets, markers, headers.
+_KEPT = Type('TEXT', {'type': 'keyword', 'index': False})
+#: A delivery's body, the bytes sent (text in the search engines).
+_BODY = Type('BLOB', {'type': 'text', 'index': False})
+
+
+def _hub(name, fields, **kwargs):
+    return Kind('websub_' + name, fields, documents=False, **kwargs)
+
+
+def _key(name, type_=_COUNT):
+    """The key: SQLite's primary key column, the search engines' _id."""
+    return Field(name, type_, column=True, mapped=False)
+
+
+_WHO = (Field('user_id', _HUB_KEYWORD, column=True),     # the Keystone user who asked
+        Field('project_id', _HUB_KEYWORD, column=True))  # and the token's project
+_CONTENT = (Field('body', _BODY, column=True), Field('content_type', _KEPT, column=True),
+            Field('link', _KEPT, column=True))
+
+HUB_SUBSCRIPTIONS = _hub('subscriptions', (
+    Field('topic', _HUB_KEYWORD, column=True), Field('callback', _HUB_KEYWORD, column=True),
+    Field('secret', _KEPT, column=True), Field('expires', _EPOCH, column=True)) + _WHO,
+    indexes=(Index('websub_subscriptions_key', ('topic', 'callback'), unique=True),
+             Index('websub_subscriptions_expires', ('expires',))))
+HUB_INTENTS = _hub('intents', (
+    _key('id'), Field('mode', _HUB_KEYWORD, column=True),
+    Field('topic', _HUB_KEYWORD, column=True), Field('callback', _HUB_KEYWORD, column=True),
+    Field('lease_seconds', _COUNT, column=True), Field('secret', _KEPT, column=True),
+    Field('received', _EPOCH, column=True), Field('claimed_until', _EPOCH, column=True)) + _WHO,
+    key='id')
+#: SQLite keeps a publish's body once, for all its deliveries.
+HUB_CONTENTS = _hub('contents', (
+    _key('id'), Field('topic', _HUB_KEYWORD, column=True, mapped=False))
+    + tuple(dataclasses.replace(f, mapped=False) for f in _CONTENT), key='id')
+HUB_DELIVERIES = _hub('deliveries', (
+    _key('id'),
+    Field('content_id', _COUNT, column=True, mapped=False),
+    # The search engines: the subscription's _id, and the content in each.
+    Field('subscription', _HUB_KEYWORD)) + tuple(
+    dataclasses.replace(f, column=False) for f in _CONTENT) + (
+    Field('topic', _HUB_KEYWORD, column=True), Field('callback', _HUB_KEYWORD, column=True),
+    Field('attempts', _COUNT, column=True), Field('first_attempt', _EPOCH, column=True),
+    Field('due', _EPOCH, column=True), Field('claimed_until', _EPOCH, column=True)),
+    key='id', indexes=(Index('websub_deliveries_due', ('due',)),
+                       Index('websub_deliveries_sub', ('topic', 'callback')),
+                       Index('websub_deliveries_content', ('content_id',))))
+#: Where each tail has read to, claimed by one hub process at a time.
+HUB_CURSORS = _hub('cursors', (
+    _key('name', _HUB_KEYWORD), Field('marker', _KEPT, column=True),
+    Field('owner', _HUB_KEYWORD, column=True, mapped=False),
+    Field('claimed_until', _EPOCH, column=True)), key='name')
+
+#: The hub's kinds, by name.
+HUB_KINDS = {k.name: k for k in (HUB_SUBSCRIPTIONS, HUB_INTENTS, HUB_CONTENTS, HUB_DELIVERIES,
+                                 HUB_CURSORS)}

@@ -21,6 +21,8 @@ VERSION = 2
 
 def has_doc(kind):
     """Whether rows of ``kind`` keep the document (not every field is a column)."""
+    if not kind.documents:
+        return False
     return kind.open or any(not f.column for f in kind.fields)
 
 

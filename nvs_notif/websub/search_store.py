@@ -14,29 +14,17 @@ here (``body=`` and query-parameter keywords).
 import hashlib
 import logging
 
+from nvs_notif.storage import schema
 from nvs_notif.websub import store as store_mod
 from nvs_notif.websub.subscriptions import Intent, Subscription
 
 LOG = logging.getLogger(__name__)
 
-_KEYWORD = {'type': 'keyword'}
-_MAPPINGS = {
-    'subscriptions': {'topic': _KEYWORD, 'callback': _KEYWORD, 'expires': {'type': 'double'},
-                      'secret': {'type': 'keyword', 'index': False},
-                      'user_id': _KEYWORD, 'project_id': _KEYWORD},
-    'intents': {'mode': _KEYWORD, 'topic': _KEYWORD, 'callback': _KEYWORD,
-                'lease_seconds': {'type': 'long'}, 'secret': {'type': 'keyword', 'index': False},
-                'received': {'type': 'double'}, 'claimed_until': {'type': 'double'},
-                'user_id': _KEYWORD, 'project_id': _KEYWORD},
-    'cursors': {'marker': {'type': 'keyword', 'index': False},
-                'claimed_until': {'type': 'double'}},
-    'deliveries': {'topic': _KEYWORD, 'callback': _KEYWORD, 'subscription': _KEYWORD,
-                   'body': {'type': 'text', 'index': False},
-                   'content_type': {'type': 'keyword', 'index': False},
-                   'link': {'type': 'keyword', 'index': False}, 'attempts': {'type': 'long'},
-                   'first_attempt': {'type': 'double'}, 'due': {'type': 'double'},
-                   'claimed_until': {'type': 'double'}},
-}
+#: The properties of each index (strict mappings), as storage/schema.py declares them.
+_MAPPINGS = {kind.name[len('websub_'):]: {f.name: f.search_mapping for f in kind.fields
+                                          if f.mapped}
+             for kind in (schema.HUB_SUBSCRIPTIONS, schema.HUB_INTENTS, schema.HUB_CURSORS,
+                          schema.HUB_DELIVERIES)}
 #: How soon a new delivery or intent is found by the hubs' searches.
 REFRESH_INTERVAL = '250ms'
 #: The most subscriptions, topics or due items one search returns.

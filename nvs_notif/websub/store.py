@@ -15,7 +15,9 @@ import sqlite3
 import threading
 import urllib.parse
 
+from nvs_notif.storage import schema
 from nvs_notif.storage import sqlite
+from nvs_notif.storage import sqlite_layout
 from nvs_notif.websub.subscriptions import Intent, Subscription
 
 
@@ -130,33 +132,12 @@ class HubStore(metaclass=abc.ABCMeta):
         """Release the connection."""
 
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS websub_subscriptions (
-    topic TEXT NOT NULL, callback TEXT NOT NULL, secret TEXT, expires REAL NOT NULL,
-    user_id TEXT, project_id TEXT, PRIMARY KEY (topic, callback));
-CREATE INDEX IF NOT EXISTS websub_subscriptions_expires ON websub_subscriptions (expires);
-CREATE TABLE IF NOT EXISTS websub_intents (
-    id INTEGER PRIMARY KEY, mode TEXT NOT NULL, topic TEXT NOT NULL, callback TEXT NOT NULL,
-    lease_seconds INTEGER, secret TEXT, received REAL NOT NULL, claimed_until REAL NOT NULL,
-    user_id TEXT, project_id TEXT);
-CREATE TABLE IF NOT EXISTS websub_contents (
-    id INTEGER PRIMARY KEY, topic TEXT NOT NULL, body BLOB NOT NULL,
-    content_type TEXT NOT NULL, link TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS websub_deliveries (
-    id INTEGER PRIMARY KEY, content_id INTEGER NOT NULL, topic TEXT NOT NULL,
-    callback TEXT NOT NULL, attempts INTEGER NOT NULL, first_attempt REAL,
-    due REAL NOT NULL, claimed_until REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS websub_deliveries_due ON websub_deliveries (due);
-CREATE INDEX IF NOT EXISTS websub_deliveries_sub ON websub_deliveries (topic, callback);
-CREATE INDEX IF NOT EXISTS websub_deliveries_content ON websub_deliveries (content_id);
-CREATE TABLE IF NOT EXISTS websub_cursors (
-    name TEXT PRIMARY KEY, marker TEXT, owner TEXT, claimed_until REAL NOT NULL);
-"""
-#: Columns added since the tables were first made: ``(table, column, type)``.
-_ADDED_COLUMNS = (('websub_subscriptions', 'user_id', 'TEXT'),
-                  ('websub_subscriptions', 'project_id', 'TEXT'),
-                  ('websub_intents', 'user_id', 'TEXT'),
-                  ('websub_intents', 'project_id', 'TEXT'))
+#: The tables and indexes of the hub's state, as storage/schema.py declares them.
+_SCHEMA = [statement for kind in schema.HUB_KINDS.values() for statement in (
+    [sqlite_layout.table_sql(kind)] + [sqlite_layout.index_sql(kind, i) for i in kind.indexes])]
+#: Columns added since the tables were first made: ``(kind, column)``.
+_ADDED_COLUMNS = ((schema.HUB_SUBSCRIPTIONS, 'user_id'), (schema.HUB_SUBSCRIPTIONS, 'project_id'),
+                  (schema.HUB_INTENTS, 'user_id'), (schema.HUB_INTENTS, 'project_id'))
 
 
 def _epoch(when):
@@ -177,8 +158,14 @@ class SQLiteHubStore(HubStore):
         self._db = sqlite3.connect(path, timeout=60, isolation_level=None,
                                    check_same_thread=False)
         self._db.execute('PRAGMA journal_mode=WAL')
-        self._db.executescript(_SCHEMA)
+        # Columns first: an index of the schema may name an added one.
+        for statement in _SCHEMA:
+            if statement.startswith('CREATE TABLE'):
+                self._db.execute(statement)
         self._write(_add_columns)
+        for statement in _SCHEMA:
+            if not statement.startswith('CREATE TABLE'):
+                self._db.execute(statement)
 
     def _write(self, work):
         return sqlite.in_transaction(self._db, self._lock, work)
@@ -332,10 +319,11 @@ def _enqueue(db, contents, now):
 def _add_columns(db):
     """Add the columns files of earlier releases lack (under the write lock,
     so of processes opening one at once, one adds them)."""
-    for table, column, sql_type in _ADDED_COLUMNS:
-        present = {row[1] for row in db.execute('PRAGMA table_info(%s)' % table)}
+    for kind, column in _ADDED_COLUMNS:
+        present = {row[1] for row in db.execute('PRAGMA table_info(%s)' % kind.name)}
         if column not in present:
-            db.execute('ALTER TABLE %s ADD COLUMN %s %s' % (table, column, sql_type))
+            db.execute('ALTER TABLE %s ADD COLUMN %s %s'
+                       % (kind.name, column, kind.field(column).type.sql))
 
 
 def _drop_orphan_contents(db, only=''):
