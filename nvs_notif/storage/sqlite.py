@@ -1,16 +1,20 @@
 """The embedded store: one SQLite file (WAL), for a single machine.
 
 Several processes may share the file: each batch is one ``BEGIN IMMEDIATE``
-transaction, so span merges are serialised by SQLite's write lock.
+transaction, so span merges are serialised by SQLite's write lock.  Reads
+of a file go through read-only connections of their own, one per read at a
+time (a pool), so the threads of a process (the API's) read at once, and
+never wait for a batch being written (WAL: readers see the last commit).
 """
-import json
 import logging
 import os
+import queue
 import sqlite3
 import threading
 
 from nvs_notif.answers import stuck as stuck_answer
 from nvs_notif.answers import summary
+from nvs_notif import jsontext
 from nvs_notif import spans as spans_mod
 from nvs_notif import timeutil
 from nvs_notif.storage import base
@@ -44,6 +48,13 @@ def _checkpoint(path):
         LOG.debug('Checkpoint of %s failed: %s', path, exc)
 
 
+def _connect(path):
+    """A connection in autocommit mode (transactions are explicit), for any
+    thread (one at a time), that waits up to a minute for SQLite's locks, with
+    the functions the rollups' triggers and reads call."""
+    db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+    sqlite_rollups.register(db)
+    return db
 
 
 def _marker(rowid):
@@ -89,6 +100,8 @@ class SQLiteStore(base.Store):
         self._path = path
         self._checkpointer = None
         self._unchecked = 0
+        # Idle read connections (a file's; an in-memory database has only _db).
+        self._readers = queue.SimpleQueue()
         try:
             self._db = self._open(path)
         except (OSError, sqlite3.Error) as exc:
@@ -97,17 +110,36 @@ class SQLiteStore(base.Store):
     def _open(self, path):
         if path != ':memory:':
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        self._db = sqlite3.connect(path, timeout=60, isolation_level=None,
-                                   check_same_thread=False)
+        self._db = _connect(path)
         self._db.execute('PRAGMA journal_mode=WAL')
         self._db.execute('PRAGMA synchronous=NORMAL')
         self._db.execute('PRAGMA wal_autocheckpoint=16384')
-        sqlite_rollups.register(self._db)
         if sqlite_layout.version(self._db) != sqlite_layout.VERSION:
             # Checked again under the write lock: another process may be upgrading too.
             self._transaction(sqlite_layout.prepare)
         self._db.executescript(span_answers.INDEXES)
         return self._db
+
+    def _reader(self):
+        """An idle read connection, or a new one."""
+        try:
+            return self._readers.get_nowait()
+        except queue.Empty:
+            db = _connect(self._path)
+            db.execute('PRAGMA query_only = ON')
+            return db
+
+    def _read(self, sql, args=()):
+        """The rows of one statement, read on a connection of its own (in memory:
+        the one connection, under the lock)."""
+        if self._path == ':memory:':
+            with self._lock:
+                return self._db.execute(sql, args).fetchall()
+        db = self._reader()
+        try:
+            return db.execute(sql, args).fetchall()
+        finally:
+            self._readers.put(db)
 
     def _transaction(self, work):
         return in_transaction(self._db, self._lock, work)
@@ -156,7 +188,7 @@ class SQLiteStore(base.Store):
             rows = db.execute('SELECT doc FROM spans WHERE span_id IN (%s)'
                               % ','.join('?' * len(chunk)), chunk)
             for (doc,) in rows:
-                yield documents.span_from_doc(json.loads(doc))
+                yield documents.span_from_doc(jsontext.decode(doc))
 
     @base.operation
     def write_events(self, docs):
@@ -193,9 +225,8 @@ class SQLiteStore(base.Store):
         query = 'SELECT doc FROM spans'
         if where:
             query += ' WHERE ' + ' AND '.join(where)
-        with self._lock:
-            rows = self._db.execute(query, args).fetchall()
-        return [documents.span_from_doc(json.loads(doc)) for (doc,) in rows]
+        return [documents.span_from_doc(jsontext.decode(doc))
+                for (doc,) in self._read(query, args)]
 
     @base.operation
     def stuck_spans(self, now, policy, operation=None, project_id=None):
@@ -231,18 +262,13 @@ class SQLiteStore(base.Store):
             sqlite_reads.add_prefix(where, args, 'operation', operation)
         found = []
         for wanted in (status,) if status else ('failure', 'success'):
-            with self._lock:
-                rows = self._db.execute(
-                    'SELECT doc FROM spans INDEXED BY spans_status WHERE status = ? AND '
-                    + ' AND '.join(where) + ' ORDER BY finished DESC, span_id DESC LIMIT ?',
-                    [wanted] + args + [limit]).fetchall()
-            found += (documents.span_from_doc(json.loads(doc)) for (doc,) in rows)
+            rows = self._read(
+                'SELECT doc FROM spans INDEXED BY spans_status WHERE status = ? AND '
+                + ' AND '.join(where) + ' ORDER BY finished DESC, span_id DESC LIMIT ?',
+                [wanted] + args + [limit])
+            found += (documents.span_from_doc(jsontext.decode(doc)) for (doc,) in rows)
         return sorted(((base.span_position(s), s) for s in found),
                       key=lambda item: base.split_position(item[0]), reverse=True)[:limit]
-
-    def _read(self, sql, args):
-        with self._lock:
-            return self._db.execute(sql, args).fetchall()
 
     # -- span answers (SQL in sqlite_span_answers) -------------------------------------
 
@@ -300,7 +326,7 @@ class SQLiteStore(base.Store):
     @base.operation
     def sample_span(self, project_id=None):
         rows = self._read(*span_answers.sample_statement(project_id))
-        return documents.span_from_doc(json.loads(rows[0][0])) if rows else None
+        return documents.span_from_doc(jsontext.decode(rows[0][0])) if rows else None
 
     @base.operation
     def latest_time(self, project_id=None):
@@ -324,7 +350,7 @@ class SQLiteStore(base.Store):
     def ingested(self, after=None, limit=500, settle=0.0):
         rows = self._read('SELECT rowid, doc FROM notifications WHERE rowid > ?'
                           ' ORDER BY rowid LIMIT ?', (_rowid(after), limit))
-        return [(_marker(rowid), json.loads(doc)) for rowid, doc in rows]
+        return [(_marker(rowid), jsontext.decode(doc)) for rowid, doc in rows]
 
     @base.operation
     def ingest_page(self, limit, before=None, inclusive=False, **filters):
@@ -338,7 +364,7 @@ class SQLiteStore(base.Store):
         rows = self._read('SELECT rowid, doc FROM notifications NOT INDEXED%s'
                           ' ORDER BY rowid DESC LIMIT ?'
                           % (' WHERE ' + ' AND '.join(where) if where else ''), args + [limit])
-        return [(_marker(rowid), json.loads(doc)) for rowid, doc in rows]
+        return [(_marker(rowid), jsontext.decode(doc)) for rowid, doc in rows]
 
     @base.operation
     def ingest_marker(self, settle=0.0):
@@ -357,8 +383,7 @@ class SQLiteStore(base.Store):
     def count(self, kind):
         if kind not in base.KINDS:
             raise ValueError('unknown kind %r' % kind)
-        with self._lock:
-            return self._db.execute('SELECT count(*) FROM %s' % kind).fetchone()[0]
+        return self._read('SELECT count(*) FROM %s' % kind)[0][0]
 
     @base.operation
     def purge(self, before):
@@ -380,4 +405,6 @@ class SQLiteStore(base.Store):
             if self._checkpointer is not None:
                 self._checkpointer.join()
             self._db.close()
+        while not self._readers.empty():
+            self._readers.get_nowait().close()
         super().close()

@@ -3,14 +3,13 @@ aggregations of ``errors`` and ``hosts`` in SQL: the whole hours of a window
 from the rollups (:mod:`nvs_notif.storage.sqlite_rollups`), the partial hours
 at its edges from the rows.
 
-Every function takes ``read(sql, args)``, which runs one statement under the
-store's lock and returns its rows, so a listing never holds the connection
+Every function takes ``read(sql, args)``, which runs one statement on a read
+connection and returns its rows, so a listing never holds a connection
 between pages.
 """
-import json
-
 from nvs_notif.answers import errors as errors_answer
 from nvs_notif.answers import hosts as hosts_answer
+from nvs_notif import jsontext
 from nvs_notif.storage import sqlite_rollups
 from nvs_notif import timeutil
 
@@ -86,7 +85,7 @@ def notification_pages(read, where, args, limit=None, oldest_first=False, after=
         sql += ' ORDER BY timestamp %s, message_id %s LIMIT ?' % (order, order)
         rows = read(sql, values + [size])
         for _timestamp, _message_id, doc in rows:
-            yield json.loads(doc)
+            yield jsontext.decode(doc)
         if len(rows) < size:
             return
         after = rows[-1][:2]

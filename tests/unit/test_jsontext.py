@@ -65,3 +65,21 @@ def test_client_serializer_reads_big_integers_exactly():
 def test_nan_and_infinity_are_null():
     # Not JSON: Elasticsearch would refuse the whole document.
     assert jsontext.encode({'r': float('nan'), 'm': float('inf')}) == '{"r":null,"m":null}'
+
+
+@pytest.mark.parametrize('text', [
+    '{"a":1,"b":[1.5,null,true],"c":{"d":"é ✓"}}',
+    '{"big":1180591620717411303425,"neg":-100000000000000000000}',   # beyond 64 bits
+    '{"u64":18446744073709551615,"id":"12345678901234567890123"}',
+    '{"lone":"\\ud800"}',
+    '[NaN,Infinity,1e400]',             # not JSON, but the standard library's
+    '[' * 300 + ']' * 300,
+])
+def test_decode_reads_what_the_standard_library_reads(text):
+    # repr: an int read as a float, or NaN (never equal to itself), shows
+    assert repr(jsontext.decode(text)) == repr(json.loads(text))
+
+
+def test_decode_raises_on_bad_json():
+    with pytest.raises(ValueError):
+        jsontext.decode('{"a":')

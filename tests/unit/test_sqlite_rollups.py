@@ -10,6 +10,7 @@ from nvs_notif import simulate
 from nvs_notif import spans
 from nvs_notif import storage
 from nvs_notif.notification import normalize
+from nvs_notif.storage import sqlite as sqlite_store
 from nvs_notif.storage import sqlite_rollups as rollups
 from nvs_notif.storage import sqlite_span_answers
 
@@ -122,7 +123,7 @@ def test_percentiles_from_the_histogram_are_within_alpha(tmp_path, monkeypatch):
         store.close()
 
 
-def test_whole_history_sla_reads_the_rollups(tmp_path):
+def test_whole_history_sla_reads_the_rollups(tmp_path, monkeypatch):
     """No statement of a whole-history sla reads the spans table but the
     exact percentiles of small groups, each by rank on spans_sla."""
     store = storage.get_store('sqlite:///' + str(tmp_path / 'nvs.db'))
@@ -130,7 +131,13 @@ def test_whole_history_sla_reads_the_rollups(tmp_path):
     try:
         notes = [normalize(s.to_message()) for s in simulate.simulate(1500, seed=4)]
         store.write(storage.Batch(notes, [f for n in notes for f in spans.fragments(n)]))
-        store._db.set_trace_callback(statements.append)
+        connect = sqlite_store._connect
+
+        def traced(path):     # the store reads on connections of their own
+            db = connect(path)
+            db.set_trace_callback(statements.append)
+            return db
+        monkeypatch.setattr(sqlite_store, '_connect', traced)
         assert len(store.sla()) > 5
     finally:
         store.close()

@@ -1,10 +1,12 @@
 """Unit tests for the SQLite store (nvs_notif.storage.sqlite)."""
+import concurrent.futures
 import dataclasses
 import datetime
 import json
 import multiprocessing
 import os
 import sqlite3
+import threading
 
 import pytest
 
@@ -158,6 +160,35 @@ def test_two_store_objects_on_one_file(db_url, tmp_path):
         agent1.close()
         agent2.close()
         single.close()
+
+
+def test_reads_go_on_while_a_batch_is_being_written(store):
+    # The API's threads read while the agent (here: this store's writer) holds
+    # the write transaction: the reads see the last commit and do not wait.
+    store.write(_batch(_notifications()[:2]))
+    writing, written = threading.Event(), threading.Event()
+
+    def slow_batch(db):
+        db.execute('DELETE FROM notifications')
+        writing.set()
+        written.wait(30)
+
+    writer = threading.Thread(target=store._transaction, args=(slow_batch,))
+    writer.start()
+    try:
+        assert writing.wait(30)
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            counts = list(pool.map(lambda _: store.count('notifications'), range(8)))
+        assert counts == [2] * 8 and len(list(store.notifications())) == 2
+    finally:
+        written.set()
+        writer.join()
+    assert store.count('notifications') == 0
+
+
+def test_read_connections_are_read_only(store):
+    with pytest.raises(sqlite3.OperationalError, match='readonly'):
+        store._read('DELETE FROM notifications')
 
 
 def test_rejects_stored_and_counted(store):
