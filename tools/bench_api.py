@@ -2,24 +2,38 @@
 clients, against the same store query run in-process, in one run on the same data.
 
 The store is bench_queries' cached SQLite file of ``--sqlite`` simulated
-notifications (built once). The API is the whole application
-(``nvs_notif.api.wsgi:application``: oslo.middleware, keystonemiddleware
-validating real tokens against ``--keystone``, oslo.policy) in its own process
-(``nvs-notif-api``, the threaded server), configured by one nvs-notif.conf.
-``--clients`` threads, each with its own HTTP connection and its own token of the
-test users of tools/keystone_setup.py (a user of project A, or the admin with
-``all_projects=true``), ask each query ``--requests`` times; the in-process side
-runs the store call the endpoint makes (``trace_spans`` + ``trace_tree``,
-``notifications(limit=100)``, ``Store.sla``) ``--repeat`` times in this process.
-Optionally ``--ingest RATE`` replays further simulated notifications into the
-store at RATE per second during the API runs. Prints p50/p99 (ms) of both sides
-and the ratio::
+notifications (built once), or ``--store`` as it is. The API is the whole
+application (``nvs_notif.api.wsgi:application``: oslo.middleware,
+keystonemiddleware validating real tokens against ``--keystone``, oslo.policy)
+deployed as an operator deploys it: ``--server gunicorn`` runs the shipped
+``etc/gunicorn.conf.py.sample``, ``--server uwsgi`` the shipped
+``etc/uwsgi.ini.sample`` (each with only its address, configuration file and
+log paths changed), ``--server wsgiref`` the trial server ``nvs-notif-api``.
 
-    .venv/bin/python -m tools.bench_api --sqlite 100000 --keystone http://127.0.0.1:5000
+``--clients`` clients, spread over ``--client-processes`` processes (so the
+clients' own Python does not serialise them behind one GIL), each with its own
+HTTP connection and the admin's token (Keystone's test users of
+tools/keystone_setup.py; ``project_id=`` of the traced request's project), ask
+each query ``--requests`` times back to back; the in-process side runs the
+store call the endpoint makes (``trace_spans`` + ``trace_tree``,
+``notifications(limit=100)``, ``Store.sla``) ``--repeat`` times in this process,
+right after, on the same data. ``--ingest RATE`` replays further simulated
+notifications into the same store at RATE per second through the nvs endpoint
+(the agent's pipeline in a process of its own, batches of 100, as
+``nvs-notif replay`` and tools/bench_pipeline drive it) from before the first
+query to the end, and the rate stored while each query ran is printed. Every
+answer that is not a 200 is counted and shown; the server's log is searched for
+tracebacks and ``database is locked``. Prints p50/p99 (ms) of both sides, the
+ratio, the API's requests/s and the load average::
+
+    .venv/bin/python -m tools.bench_api --store sqlite:////var/tmp/x.db --ingest 1000
 """
 import argparse
+import collections
 import concurrent.futures
 import os
+import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -28,6 +42,8 @@ import time
 from tools import bench_queries
 
 QUERIES = ('trace', 'history', 'sla')
+SERVERS = ('gunicorn', 'uwsgi', 'wsgiref')
+ETC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'etc')
 
 
 def percentiles(seconds):
@@ -67,36 +83,156 @@ def paths(query, request_id, scope):
             'sla': '/v1/sla%s' % scope}[query]
 
 
-def run_clients(base, tokens, path, clients, requests_each):
+# --- the servers, as the shipped samples configure them ------------------------------
+
+def with_settings(sample, settings, comment):
+    """The sample's text with each ``key = value`` line of ``settings`` given the new
+    value (a key the sample does not set is added at the end)."""
+    lines, done = [], set()
+    for line in sample.splitlines():
+        key = line.split('=', 1)[0].strip()
+        if '=' in line and not line.startswith(comment) and key in settings:
+            line, done = '%s = %s' % (key, settings[key]), done | {key}
+        lines.append(line)
+    lines += ['%s = %s' % (k, v) for k, v in settings.items() if k not in done]
+    return '\n'.join(lines) + '\n'
+
+
+def server_command(kind, tmp, port, conf_file, workers=None, threads=None):
+    """``(argv, environment)`` of the API under ``kind``, its log in ``tmp``;
+    ``workers`` and ``threads``, when given, replace the sample's."""
+    sizes = {'workers': workers, 'threads': threads}
+    venv_bin = os.path.dirname(sys.executable)
+    log = os.path.join(tmp, 'api.log')
+    if kind == 'gunicorn':
+        with open(os.path.join(ETC, 'gunicorn.conf.py.sample')) as f:
+            text = with_settings(f.read(), {
+                'bind': repr(['127.0.0.1:%d' % port]),
+                'raw_env': repr(['NVS_NOTIF_API_CONFIG_FILES=' + conf_file]),
+                'accesslog': repr(os.path.join(tmp, 'access.log')),
+                'errorlog': repr(log),
+                **{k: v for k, v in sizes.items() if v}}, '#')
+        path = os.path.join(tmp, 'gunicorn.conf.py')
+        argv = [os.path.join(venv_bin, 'gunicorn'), '--config', path]
+    elif kind == 'uwsgi':
+        with open(os.path.join(ETC, 'uwsgi.ini.sample')) as f:
+            text = with_settings(f.read(), {
+                'http-socket': '127.0.0.1:%d' % port,
+                'env': 'NVS_NOTIF_API_CONFIG_FILES=' + conf_file,
+                'virtualenv': sys.prefix, 'logto': log,
+                **{{'workers': 'processes'}.get(k, k): v for k, v in sizes.items() if v}}, ';')
+        path = os.path.join(tmp, 'uwsgi.ini')
+        argv = [os.path.join(venv_bin, 'uwsgi'), '--ini', path]
+    else:
+        return ([os.path.join(venv_bin, 'nvs-notif-api'), '--port', str(port)],
+                dict(os.environ, NVS_NOTIF_API_CONFIG_FILES=conf_file))
+    with open(path, 'w') as f:
+        f.write(text)
+    return argv, dict(os.environ)
+
+
+def server_log_problems(tmp):
+    """Lines of the server's log that name a traceback or a locked database."""
+    found = collections.Counter()
+    for name in ('api.log', 'server.err'):
+        path = os.path.join(tmp, name)
+        if os.path.exists(path):
+            with open(path, errors='replace') as f:
+                for line in f:
+                    if re.search(r'Traceback|database is locked|Error', line):
+                        found[line.strip()[:160]] += 1
+    return found
+
+
+# --- the clients ---------------------------------------------------------------------
+
+def run_client_threads(base, token, path, threads, requests_each):
+    """``(seconds of each answer, Counter of non-200 statuses and bodies)``."""
     import requests
 
-    def client(token):
+    def client(_):
         session = requests.Session()
         session.headers['X-Auth-Token'] = token
-        times = []
+        times, failed = [], collections.Counter()
         for _ in range(requests_each):
             started = time.perf_counter()
-            r = session.get(base + path, timeout=120)
+            r = session.get(base + path, timeout=300)
             times.append(time.perf_counter() - started)
             if r.status_code != 200:
-                raise RuntimeError('%s: %d %s' % (path, r.status_code, r.text[:200]))
-        return times
-    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
-        found = pool.map(client, [tokens[i % len(tokens)] for i in range(clients)])
-        return [t for times in found for t in times]
+                failed['%d %s' % (r.status_code, r.text[:120])] += 1
+        return times, failed
+    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+        found = list(pool.map(client, range(threads)))
+    return [t for times, _ in found for t in times], sum((f for _, f in found),
+                                                         collections.Counter())
 
 
-def wait_up(base, timeout=60):
+def run_clients(base, token, path, clients, requests_each, processes):
+    """Every client's answer times and failures, the clients in ``processes``
+    processes; the seconds the whole run took and the CPU seconds the clients used."""
+    shares = [clients // processes + (i < clients % processes) for i in range(processes)]
+    started, cpu = time.perf_counter(), _children_cpu()
+    with concurrent.futures.ProcessPoolExecutor(processes) as pool:
+        found = list(pool.map(run_client_threads, *zip(*[
+            (base, token, path, n, requests_each) for n in shares if n])))
+    seconds = time.perf_counter() - started
+    return ([t for times, _ in found for t in times],
+            sum((f for _, f in found), collections.Counter()), seconds, _children_cpu() - cpu)
+
+
+def _children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def server_cpu(pid):
+    """CPU seconds the server's processes (master and workers) used so far."""
+    from tools import benchutil
+    return benchutil.tree_cpu(benchutil.proc_table(), pid)
+
+
+def measure(base, token, path, store, server_pid, local_call, client_processes, clients,
+            requests_each, repeat):
+    """One query: its answer times over HTTP while the store grows, then in-process."""
+    processes = min(clients, client_processes)
+    stored, load, cpu = store.count('notifications'), os.getloadavg()[0], server_cpu(server_pid)
+    api, failed, seconds, client_cpu = run_clients(base, token, path, clients, requests_each,
+                                                   processes)
+    cpu = server_cpu(server_pid) - cpu
+    ingested = (store.count('notifications') - stored) / seconds
+    local = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        local_call()
+        local.append(time.perf_counter() - started)
+    return {'clients': clients, 'api': percentiles(api), 'in_process': percentiles(local),
+            'failed': failed, 'per_s': len(api) / seconds, 'ingested_per_s': ingested,
+            'cpu_ms': cpu * 1000 / len(api), 'client_cpu_ms': client_cpu * 1000 / len(api),
+            'load': (load, os.getloadavg()[0])}
+
+
+def wait_up(base, server, timeout=120):
     import requests
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit('the API server exited (%s)' % server.returncode)
         try:
             if requests.get(base + '/healthcheck', timeout=2).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             pass
         time.sleep(0.2)
     raise SystemExit('nvs-notif-api did not start at %s' % base)
+
+
+def wait_ingesting(store, before, feeder, timeout=300):
+    """Return once the feeder has stored its first thousand notifications."""
+    deadline = time.monotonic() + timeout
+    while store.count('notifications') < before + 1000:
+        if feeder.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit('the ingest process stored nothing (exit %s)' % feeder.returncode)
+        time.sleep(1)
 
 
 def ingest(url, rate, seed):
@@ -113,22 +249,34 @@ def ingest(url, rate, seed):
     return subprocess.Popen([sys.executable, '-c', code, url, str(rate), str(seed + 1)])
 
 
-def main(argv=None):
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--sqlite', type=int, default=100000, metavar='N')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--cache-dir', default=os.path.expanduser('~/.cache/nvs-notif-bench'))
+    parser.add_argument('--store', help='use this store URL as it is (no cached build)')
     parser.add_argument('--keystone', default=os.environ.get('NVS_TEST_KEYSTONE_URL',
                                                              'http://127.0.0.1:5000'))
+    parser.add_argument('--server', choices=SERVERS, default='gunicorn')
+    parser.add_argument('--workers', type=int, help="instead of the sample's (gunicorn, uwsgi)")
+    parser.add_argument('--threads', type=int, help="instead of the sample's (gunicorn, uwsgi)")
     parser.add_argument('--clients', type=int, default=50)
+    parser.add_argument('--client-processes', type=int, default=5)
     parser.add_argument('--requests', type=int, default=10, help='per client and query')
     parser.add_argument('--repeat', type=int, default=50, help='in-process runs per query')
+    parser.add_argument('--sla-clients', type=int, default=5,
+                        help='clients of sla: a whole-history sla takes seconds to minutes')
+    parser.add_argument('--sla-requests', type=int, default=1)
+    parser.add_argument('--sla-repeat', type=int, default=3)
     parser.add_argument('--ingest', type=float, default=0, metavar='RATE',
                         help='notifications/s replayed into the store meanwhile (0: none)')
-    parser.add_argument('--store', help='use this store URL as it is (no cached build)')
+    parser.add_argument('--queries', default=','.join(QUERIES))
     parser.add_argument('--port', type=int, default=18779)
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
+
+def main(argv=None):
+    args = parse_args(argv)
     from nvs_notif.cli import common
     from nvs_notif import storage
     from tests.functional import keystone as keystone_mod
@@ -141,56 +289,66 @@ def main(argv=None):
     conf = common.load_conf([])
     store = storage.get_store(url, conf)
     project, request_id = newest_request(store)
-    report = {}
+    size = store.count('notifications')
+    report, problems = {}, collections.Counter()
     with tempfile.TemporaryDirectory() as tmp:
         conf_file = os.path.join(tmp, 'nvs-notif.conf')
         with open(conf_file, 'w') as f:
             f.write('[api]\nstore = %s\nmax_limit = 1000\n[keystone_authtoken]\n%s\n' % (
                 url, '\n'.join('%s = %s' % kv for kv in keystone.authtoken_options().items())))
-        server = subprocess.Popen(
-            [os.path.join(os.path.dirname(sys.executable), 'nvs-notif-api'),
-             '--port', str(args.port)],
-            env=dict(os.environ, NVS_NOTIF_API_CONFIG_FILES=conf_file),
-            stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, 'api.log'), 'w'))
+        argv, env = server_command(args.server, tmp, args.port, conf_file, args.workers,
+                                   args.threads)
+        server = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
+                                  stderr=open(os.path.join(tmp, 'server.err'), 'w'))
         feeder = ingest(url, args.ingest, args.seed) if args.ingest else None
-        stored, started = store.count('notifications'), time.monotonic()
         try:
             base = 'http://127.0.0.1:%d' % args.port
-            wait_up(base)
-            # The admin reads that request's project by project_id (any project of the
-            # simulated cloud); keystonemiddleware validates its token once per process.
-            tokens = [keystone.token('admin')]
+            wait_up(base, server)
+            # The admin reads that request's project by project_id; keystonemiddleware
+            # validates its token once per worker process (the warm-up below).
+            token = keystone.token('admin')
             scope = '?project_id=%s' % project
-            for query in QUERIES:
-                path = paths(query, request_id, scope)
-                run_clients(base, tokens, path, 2, 2)            # warm: token cache, pages
-                api = run_clients(base, tokens, path, args.clients, args.requests)
-                local = []
-                for _ in range(args.repeat):
-                    started = time.perf_counter()
-                    in_process(store, conf, query, project, request_id)
-                    local.append(time.perf_counter() - started)
-                report[query] = {'api': percentiles(api), 'in_process': percentiles(local)}
-                say('%s: api %s, in-process %s' % (query, report[query]['api'],
-                                                    report[query]['in_process']))
+            run_clients(base, token, paths('trace', request_id, scope), args.clients, 2,
+                        args.client_processes)
+            if feeder:
+                wait_ingesting(store, size, feeder)
+            for query in args.queries.split(','):
+                sizes = ((args.sla_clients, args.sla_requests, args.sla_repeat)
+                         if query == 'sla' else (args.clients, args.requests, args.repeat))
+                report[query] = measure(base, token, paths(query, request_id, scope), store,
+                                        server.pid, lambda: in_process(store, conf, query, project,
+                                                           request_id),
+                                        args.client_processes, *sizes)
+                say('%s: %s' % (query, report[query]))
         finally:
-            ingested = (store.count('notifications') - stored) / (time.monotonic() - started)
             if feeder:
                 feeder.terminate()
                 feeder.wait()
             server.terminate()
             server.wait()
             store.close()
-    lines = ['%d notifications (SQLite), %d clients x %d requests, ingest asked %s/s, '
-             'stored %.0f/s meanwhile' % (args.sqlite, args.clients, args.requests,
-                                          args.ingest or 0, ingested),
-             '%-8s %10s %10s %12s %12s %10s' % ('query', 'api p50', 'api p99', 'local p50',
-                                               'local p99', 'p99 ratio')]
+            problems = server_log_problems(tmp)
+    lines = ['%d notifications (SQLite) at the start, API under %s (workers %s, threads %s), '
+             'clients in %d processes, ingest asked %s/s; srv/cli cpu: CPU time per request of '
+             'the server / the clients' % (
+                 size, args.server, args.workers or 'of the sample',
+                 args.threads or 'of the sample', args.client_processes, args.ingest or 0),
+             '%-8s %7s %10s %10s %10s %10s %8s %6s %7s %7s %8s %9s %10s' % (
+                 'query', 'clients', 'api p50', 'api p99', 'local p50', 'local p99', 'p99 x',
+                 'req/s', 'srv cpu', 'cli cpu', 'non-200', 'stored/s', 'load 1min')]
     for query, r in report.items():
-        lines.append('%-8s %8.1f ms %7.1f ms %9.1f ms %9.1f ms %9.1fx' % (
-            query, r['api']['p50_ms'], r['api']['p99_ms'], r['in_process']['p50_ms'],
-            r['in_process']['p99_ms'],
-            r['api']['p99_ms'] / max(r['in_process']['p99_ms'], 0.001)))
+        lines.append('%-8s %7d %7.1f ms %7.1f ms %7.1f ms %7.1f ms %7.1fx %6.1f %4.1f ms '
+                     '%4.1f ms %8d %9.0f %5.1f-%.1f' % (
+            query, r['clients'], r['api']['p50_ms'], r['api']['p99_ms'],
+            r['in_process']['p50_ms'], r['in_process']['p99_ms'],
+            r['api']['p99_ms'] / max(r['in_process']['p99_ms'], 0.001),
+            r['per_s'], r['cpu_ms'], r['client_cpu_ms'], sum(r['failed'].values()),
+            r['ingested_per_s'], *r['load']))
+    for query, r in report.items():
+        for answer, count in r['failed'].most_common(5):
+            lines.append('  %s: %d x %s' % (query, count, answer))
+    for line, count in problems.most_common(10):
+        lines.append('  server log: %d x %s' % (count, line))
     benchutil.stdout('\n'.join(lines))
     return 0
 
