@@ -36,7 +36,10 @@ import tempfile
 import time
 import typing
 
-QUERIES = ('sla', 'errors', 'stuck', 'hosts', 'trace', 'history', 'summary', 'failures')
+QUERIES = ('sla', 'breakdown', 'errors', 'stuck', 'hosts', 'trace', 'history', 'summary',
+           'failures')
+#: The operation whose requests ``breakdown`` (``sla --breakdown``) follows.
+BREAKDOWN = 'compute.instance.create'
 #: Answers no command shows alone (``replay`` prints them after a replay): their ``cli``
 #: side is the store's own method, run the same way in its own process (``--store-path``).
 STORE_METHODS = ('summary', 'failures')
@@ -67,6 +70,8 @@ def python_answer(store, query, now, conf):
     from nvs_notif import timeutil
     if query == 'sla':
         return sla.COLUMNS, storage.Store.sla(store)
+    if query == 'breakdown':
+        return sla.BREAKDOWN_COLUMNS, storage.Store.breakdown(store, BREAKDOWN)
     if query == 'errors':
         return errors.COLUMNS, errors.rows(storage.Store.error_groups(store))
     if query == 'stuck':
@@ -155,6 +160,55 @@ def fill(url, count, seed, say):
     messages = (s.to_message() for s in simulate.simulate(count, seed=seed))
     replay.replay(messages, endpoint, batch_size=500, progress=progress)
     replay.local_store(endpoint).close()
+    return time.monotonic() - started
+
+
+def copy_sqlite(source, url, say):
+    """Fill the search store at ``url`` with what the SQLite store at ``source`` holds
+    (a store the agent's pipeline filled from the same simulation), many times faster
+    than :func:`fill` replays it: notifications and spans read through the SQLite
+    store's own reads, written as the search store's writer makes them (the same
+    documents, ids and daily indices as a replay's, each payload spliced in as the
+    pipeline's :func:`~nvs_notif.redact.redact_json` hands it over), by the client's
+    parallel bulk helper."""
+    from nvs_notif import redact
+    from nvs_notif import storage
+    from nvs_notif.storage import documents
+    reader, writer = storage.get_store(source), storage.get_store(url)
+    started = time.monotonic()
+    try:
+        others = {k: reader.count(k) for k in ('events', 'samples', 'rejects')}
+        if any(others.values()):
+            raise RuntimeError('%s holds %s: a replay stores none' % (source, others))
+        writer.write(storage.Batch())       # the index templates, as a first write installs
+
+        def batch(chunk):
+            # The payload text as the pipeline hands it over: stored payloads are
+            # already redacted, and redact_json says None for a payload a secret's
+            # word is in, whose document the writer then encodes whole, as then.
+            texts = {n.message_id: redact.redact_json(n.payload)[1] for n in chunk}
+            return writer.writer.document_actions(storage.Batch(chunk, payload_json=texts))
+
+        def actions():
+            chunk = []
+            for i, doc in enumerate(reader.notifications(oldest_first=True), 1):
+                chunk.append(documents.notification_from_doc(doc))
+                if len(chunk) == 1000:
+                    yield from batch(chunk)
+                    chunk = []
+                if i % 100000 == 0:
+                    say('  %d notifications (%.0f/s)' % (i, i / (time.monotonic() - started)))
+            yield from batch(chunk)
+            for span in reader.spans():
+                yield writer.writer.span_action(span)
+        refused = [item for ok, item in writer.engine.helpers.parallel_bulk(
+            writer.client, actions(), thread_count=2, chunk_size=500, raise_on_error=False)
+            if not ok]
+        if refused:
+            raise RuntimeError('%d documents refused, e.g. %s' % (len(refused), refused[0]))
+    finally:
+        reader.close()
+        writer.close()
     return time.monotonic() - started
 
 
@@ -275,8 +329,9 @@ def _engine_client(kind):
     return url, elasticsearch.Elasticsearch(url, request_timeout=60)
 
 
-def search_store(kind, count, seed, say):
-    """``(url, bytes per notification)`` of the cached indices, made if missing or partial."""
+def search_store(kind, count, seed, say, source=None):
+    """``(url, bytes per notification)`` of the cached indices, made if missing or
+    partial: replayed, or copied from the SQLite file ``source`` (:func:`copy_sqlite`)."""
     import urllib.parse
     server, client = _engine_client(kind)
     prefix = 'nvsbench-%s' % data_key(count, seed, kind)
@@ -286,10 +341,12 @@ def search_store(kind, count, seed, say):
     stored = client.count(index=prefix + '-notifications', ignore_unavailable=True)['count'] \
         if client.indices.exists_alias(name=prefix + '-notifications') else 0
     if stored != count:
-        say('building %s on %s (%d there)' % (prefix, server, stored))
+        say('building %s on %s (%d there)%s' % (prefix, server, stored,
+                                                ' from ' + source if source else ''))
         from tools import benchutil
         benchutil.es_delete_prefix(client, prefix)
-        say('  built in %.0f s' % fill(url, count, seed, say))
+        say('  built in %.0f s' % (copy_sqlite('sqlite:///' + source, url, say) if source
+                                   else fill(url, count, seed, say)))
         client.indices.refresh(index=prefix + '-*')
     stats = client.indices.stats(index=prefix + '-*', metric='store')
     return url, stats['_all']['primaries']['store']['size_in_bytes'] / count
@@ -364,7 +421,8 @@ def commands(url, conf_file, now, request, project):
     """``{query: (cli argv, python-path argv or None)}``."""
     cli = [os.path.join(os.path.dirname(sys.executable), 'nvs-notif'),
            '--store', url, '--config-file', conf_file]
-    arguments = {'sla': ['sla'], 'errors': ['errors'], 'stuck': ['stuck', '--now', now],
+    arguments = {'sla': ['sla'], 'breakdown': ['sla', '--breakdown', BREAKDOWN],
+                 'errors': ['errors'], 'stuck': ['stuck', '--now', now],
                  'hosts': ['hosts', '--since', HISTORY_START, '--now', now],
                  'trace': ['trace', request],
                  # every notification of the project: a listing of tens of thousands
@@ -397,8 +455,9 @@ def agree(query, cli, python):
     return strip[0] == strip[1], differ
 
 
-def bench_store(url, conf_file, repeat, queries, say):
-    """Per query: median seconds and peak RSS of each path, and whether the answers agree."""
+def bench_store(url, conf_file, repeat, queries, say, python_repeat=None):
+    """Per query: median seconds and peak RSS of each path (the ``python`` path
+    run ``python_repeat`` times, default ``repeat``), and whether the answers agree."""
     now, request, project = probe(url, conf_file)
     results = {}
     for query, argvs in commands(url, conf_file, now, request, project).items():
@@ -406,9 +465,9 @@ def bench_store(url, conf_file, repeat, queries, say):
             continue
         sides, answers = {}, {}
         # Interleaved, so both paths share the machine's noise.
-        for _ in range(repeat):
+        for i in range(repeat):
             for side, argv in zip(('cli', 'python'), argvs):
-                if argv is None:
+                if argv is None or (side == 'python' and i >= (python_repeat or repeat)):
                     continue
                 run = measure(argv)
                 sides.setdefault(side, []).append(run)
@@ -451,6 +510,19 @@ def sizes(text):
     return [int(float(s)) for s in text.split(',') if s] if text else []
 
 
+def sqlite_sources(text):
+    """``{notifications held: path}`` of SQLite files."""
+    import sqlite3
+    sources = {}
+    for path in filter(None, text.split(',')):
+        db = sqlite3.connect('file:%s?mode=ro' % path, uri=True)
+        try:
+            sources[db.execute('SELECT count(*) FROM notifications').fetchone()[0]] = path
+        finally:
+            db.close()
+    return sources
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--sqlite', type=sizes, default=sizes('1000000,5000000'),
@@ -459,8 +531,18 @@ def parse_args(argv=None):
         parser.add_argument('--' + kind, type=sizes, default=[], metavar='N[,N]',
                             help='%s sizes (none by default; 1000000 for the issue\'s '
                                  'targets)' % kind)
+    parser.add_argument('--copy-sqlite', type=sqlite_sources, default={},
+                        metavar='FILE[,FILE]',
+                        help='build a missing search-engine store by copying the SQLite '
+                             'store of its size (one the pipeline filled from the same '
+                             'simulation and seed, e.g. a cached --sqlite store) instead '
+                             'of replaying the simulation into it (faster: see '
+                             'docs/operations.rst)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--repeat', type=int, default=5, help='runs per query and path')
+    parser.add_argument('--python-repeat', type=int, metavar='N',
+                        help='runs of the python path per query (default --repeat; the '
+                             'first N runs stay interleaved with the cli ones)')
     parser.add_argument('--queries', default=','.join(QUERIES),
                         help='comma-separated subset of %s' % ','.join(QUERIES))
     parser.add_argument('--cache-dir', default=os.path.expanduser('~/.cache/nvs-notif-bench'),
@@ -496,10 +578,12 @@ def main(argv=None):
             if kind == 'sqlite':
                 url, per = sqlite_store(args.cache_dir, count, args.seed, say)
             else:
-                url, per = search_store(kind, count, args.seed, say)
+                url, per = search_store(kind, count, args.seed, say,
+                                        args.copy_sqlite.get(count))
             say('%s, %d notifications, %.0f bytes each' % (kind, count, per))
             report.append({'store': kind, 'size': count, 'bytes_per_notification': round(per),
-                           'queries': bench_store(url, conf.name, args.repeat, queries, say)})
+                           'queries': bench_store(url, conf.name, args.repeat, queries, say,
+                                                  args.python_repeat)})
     benchutil.stdout(json.dumps(report, indent=2) if args.json else table(report))
     return 0 if all(r.get('same', True) for e in report for r in e['queries'].values()) else 1
 

@@ -63,7 +63,7 @@ class SearchWriter:
         # The first round of span writes travels with the batch's documents:
         # one bulk request per batch, unless spans lost a race to another
         # writer; then only those are re-read, re-merged and written again.
-        doc_actions = self._document_actions(batch)
+        doc_actions = self.document_actions(batch)
         pending, duplicates = set(by_id), 0
         for _ in range(self.conflict_retries + 1):
             actions = self._span_actions(pending, by_id, merged) + doc_actions
@@ -75,7 +75,8 @@ class SearchWriter:
         raise base.StoreError('%d spans still conflicting after %d retries'
                          % (len(pending), self.conflict_retries))
 
-    def _document_actions(self, batch):
+    def document_actions(self, batch):
+        """The bulk actions creating ``batch``'s notifications and new rejects."""
         # The source as JSON text, the payload spliced in as the pipeline
         # encoded it: helpers send text as is, so no payload is encoded twice.
         # Every notification is stamped with when it was sent (the ingest
@@ -121,14 +122,20 @@ class SearchWriter:
             old = stored.get(span_id)
             merged[span_id] = span = spans_mod.merge_all(
                 by_id[span_id], {span_id: old[0]} if old else None)[span_id]
-            action = {'_index': self.layout.index('spans'), '_id': span_id,
-                      '_source': documents.span_doc(span)}
-            if old:
-                action.update(_op_type='index', if_seq_no=old[1], if_primary_term=old[2])
-            else:
-                action['_op_type'] = 'create'
-            actions.append(action)
+            actions.append(self.span_action(span, old and old[1:]))
         return actions
+
+    def span_action(self, span, read_at=None):
+        """The bulk action writing ``span``: a create, or with ``read_at``
+        (the ``(_seq_no, _primary_term)`` it was read at) an update only if
+        nobody wrote it since."""
+        action = {'_index': self.layout.index('spans'), '_id': span.span_id,
+                  '_source': documents.span_doc(span)}
+        if read_at:
+            action.update(_op_type='index', if_seq_no=read_at[0], if_primary_term=read_at[1])
+        else:
+            action['_op_type'] = 'create'
+        return action
 
     def bulk_or_dead_letter(self, actions):
         """Bulk-write; refused documents go to the reject index.
