@@ -207,6 +207,93 @@ def top_failures(buckets, limit):
         limit)
 
 
+#: Request ids one ``terms`` filter holds (the engines refuse more than
+#: ``index.max_terms_count``, 65,536 by default).
+_MAX_TERMS = 50000
+#: Keys per page of the breakdown's join (under ``search.max_buckets``,
+#: 65,536): every page runs its query again, whose request-id filters cost most.
+_JOIN_PAGE = 50000
+#: A group's least service name (empty ones aside, as answers.sla does).
+_LEAST_SERVICE = {'terms': {'field': 'service', 'size': 1, 'order': {'_key': 'asc'},
+                            'exclude': ['']}}
+#: The spans per operation of a breakdown's part: count, total duration,
+#: least service.  Operations are few: one ``terms`` request holds them.
+_BY_OPERATION = {'terms': {'field': 'operation', 'size': 10000}, 'aggs': {
+    'duration': {'sum': {'field': 'duration'}}, 'service': _LEAST_SERVICE}}
+
+
+def breakdown_roots(operation, since=None, until=None, project_id=None):
+    """The filters of the root spans of ``sla --breakdown``: of exactly
+    ``operation``, of a request, started inside ``since``..``until``, of a project."""
+    return span_filters(None, since, until, project_id) + [
+        {'term': {'operation': operation}}, {'exists': {'field': 'request_id'}},
+        {'bool': {'must_not': [{'term': {'request_id': ''}}]}}]
+
+
+def breakdown_root_body(roots):
+    """The root row's aggregates: count (``hits.total``), timed count, total
+    duration, least service."""
+    return {'size': 0, 'track_total_hits': True, 'query': search_reads.bool_filter(roots),
+            'aggs': {'duration': {'stats': {'field': 'duration'}}, 'service': _LEAST_SERVICE}}
+
+
+def breakdown_parts(operation, timed, project_id=None):
+    """``[(own, made)]`` per chunk of the ``timed`` root request ids: the filters
+    of the other spans with a duration of those requests, and of the requests
+    they made (global request id one of them, request id none of ``timed``: a
+    span counts for its own request, as answers.sla.breakdown counts it)."""
+    base = span_filters(project_id=project_id) + [
+        {'exists': {'field': 'duration'}},
+        {'bool': {'must_not': [{'term': {'operation': operation}}]}}]
+    chunks = [timed[i:i + _MAX_TERMS] for i in range(0, len(timed), _MAX_TERMS)]
+    not_timed = {'bool': {'must_not': [{'terms': {'request_id': c}} for c in chunks]}}
+    return [(base + [{'terms': {'request_id': c}}],
+             base + [{'terms': {'global_request_id': c}}, not_timed]) for c in chunks]
+
+
+def join_body(filters, keys, after=None, aggs=None):
+    """A page of the distinct ``keys`` tuples of the spans of ``filters`` (a
+    composite aggregation ``keys``, no sub-aggregation), with ``aggs`` beside it."""
+    composite = {'size': _JOIN_PAGE, 'sources': [{k: {'terms': {'field': k}}} for k in keys]}
+    if after is not None:
+        composite['after'] = after
+    return {'size': 0, 'query': search_reads.bool_filter(filters),
+            'aggs': dict(aggs or {}, keys={'composite': composite})}
+
+
+def by_operation(aggs):
+    """The buckets of :data:`_BY_OPERATION` in ``aggs`` (``operations``)."""
+    found = aggs.get('operations', {})
+    if found.get('sum_other_doc_count'):
+        raise base.StoreError('more operations than a breakdown reads')
+    return found.get('buckets', ())
+
+
+def _least_service(aggs):
+    services = aggs['service']['buckets']
+    return services[0]['key'] if services else None
+
+
+class _Part:
+    """The aggregates of one other operation of a breakdown."""
+
+    def __init__(self):
+        self.count, self.total, self.services = 0, 0.0, set()
+        self.own = 0                # spans of the roots' requests: one per request
+        self.requests = set()       # the other requests counted
+
+    def add(self, bucket, own):
+        self.count += bucket['doc_count']
+        self.total += bucket['duration']['value']
+        self.services.add(_least_service(bucket))
+        if own:
+            self.own += bucket['doc_count']
+
+    def row(self, operation):
+        return (operation, min((s for s in self.services if s), default=None),
+                self.own + len(self.requests), self.count, self.total)
+
+
 def latest_time_body(project_id=None):
     """The newest notification that told a span something (see
     :func:`nvs_notif.storage.sqlite_span_answers.latest_time_statement`),
@@ -243,6 +330,60 @@ class SearchSpanAnswers:
         for body in exact_bodies(group_by, filters, groups):
             exact.update(exact_percentiles(self._span_search(body)))
         return sla_rows(groups, exact)
+
+    def _join_keys(self, filters, keys, aggs=None):
+        """``(every distinct keys tuple of the spans of filters, the first
+        page's aggregations)``: :func:`join_body` pages."""
+        index = self.layout.index('spans')
+        found, first, after = [], None, None
+        while True:
+            body = join_body(filters, keys, after, aggs if after is None else None)
+            page = self._read_ready(index, lambda: self.engine.search(index, body)).get(
+                'aggregations', {})
+            first = page if first is None else first
+            buckets = page.get('keys', {}).get('buckets', ())
+            found += [tuple(b['key'][k] for k in keys) for b in buckets]
+            after = page.get('keys', {}).get('after_key')
+            if after is None or not buckets:
+                return found, first
+
+    @base.operation
+    def breakdown(self, operation, since=None, until=None, project_id=None):
+        # The engines join nothing: the timed roots' request ids come back
+        # (composite keys) and go out again as terms filters.
+        roots = breakdown_roots(operation, since, until, project_id)
+        self._refresh(self.layout.index('spans'))
+        found = self._span_search(breakdown_root_body(roots))
+        count = found['hits']['total']['value'] if 'aggregations' in found else 0
+        if not count:
+            return []
+        timed, _ = self._join_keys(roots + [{'exists': {'field': 'duration'}}], ('request_id',))
+        parts = collections.defaultdict(_Part)
+        chunks = breakdown_parts(operation, [r for (r,) in timed], project_id)
+        for own, made in chunks:
+            for b in by_operation(self._span_search(
+                    {'size': 0, 'query': search_reads.bool_filter(own),
+                     'aggs': {'operations': _BY_OPERATION}})['aggregations']):
+                parts[b['key']].add(b, own=True)
+            pairs, first = self._join_keys(made, ('operation', 'global_request_id'),
+                                           {'operations': _BY_OPERATION})
+            for b in by_operation(first):
+                parts[b['key']].add(b, own=False)
+            for op, request in pairs:
+                parts[op].requests.add(request)
+        # An operation both of the roots' requests and of those they made:
+        # its own requests by id too, so a request counts once.
+        both = [op for op, part in parts.items() if part.own and part.requests]
+        for own, _ in chunks if both else ():
+            for op, request in self._join_keys(own + [{'terms': {'operation': both}}],
+                                               ('operation', 'request_id'))[0]:
+                parts[op].own -= 1
+                parts[op].requests.add(request)
+        stats = found['aggregations']['duration']
+        return sla_answer.breakdown_rows(
+            operation, _least_service(found['aggregations']), count, stats['count'],
+            stats['sum'] if stats['count'] else 0.0,
+            [part.row(op) for op, part in parts.items()])
 
     @base.operation
     def span_summary(self, now, policy, project_id=None):

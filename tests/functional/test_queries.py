@@ -419,6 +419,27 @@ def test_sla_by_every_store_is_the_python_path(opened, spans):
             assert store.sla(**f) == python, (name, f)
 
 
+def test_breakdown_by_every_store_is_the_python_path(opened, spans):
+    """The breakdown each store computes (SQL joins; the search engines' terms filters of
+    the roots' request ids) gives the Python path's rows, for every root operation with
+    steps of its own or of the requests it made, and every filter."""
+    project = collections.Counter(s.project_id for s in spans).most_common(1)[0][0]
+    starts = sorted(s.start for s in spans if s.start)
+    filters = [{}, dict(since=starts[len(starts) // 4]), dict(until=starts[len(starts) // 2]),
+               dict(project_id=project), dict(project_id='no-such-project')]
+    found = collections.Counter()
+    for operation in ('compute.instance.create', 'compute.instance.delete',
+                      'orchestration.stack.create', 'volume.create', 'no.such.operation'):
+        for f in filters:
+            python = storage.Store.breakdown(opened['sqlite'], operation, **f)
+            found[operation] += len(python)
+            for name, store in opened.items():
+                assert store.breakdown(operation, **f) == python, (name, operation, f)
+    # Steps of the requests themselves and of the requests they made were compared.
+    assert found['compute.instance.create'] > 5 and found['orchestration.stack.create'] > 2
+    assert found['no.such.operation'] == 0
+
+
 def test_sla_percentile_estimates_stay_within_the_documented_tolerance(opened, spans,
                                                                        monkeypatch):
     """With every group estimated (no exact pass), a search engine's percentiles lie

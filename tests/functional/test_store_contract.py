@@ -327,6 +327,26 @@ def test_breakdown(loaded):
     assert list(loaded.breakdown('compute.instance.create', project_id='p-2')) == []
 
 
+def test_breakdown_counts_each_request_once(fresh):
+    """Steps of the roots' requests and of the requests they made: r-1 ports its own
+    instance and made a port of r-3's; r-2 (a root too) made by r-1 counts as r-2's."""
+    create = 'compute.instance.create'
+    notes = [note('r1-s', 0, create + '.start', 'r-1'), note('r1-e', 30, create + '.end', 'r-1'),
+             note('r2-s', 1, create + '.start', 'r-2', global_request_id='r-1'),
+             note('r2-e', 11, create + '.end', 'r-2', global_request_id='r-1'),
+             note('open', 2, create + '.start', 'r-9')]
+    for request, global_id, start, end in (('r-1', None, 3, 5), ('r-3', 'r-1', 4, 8),
+                                           ('r-2', 'r-1', 5, 6), ('r-9', None, 3, 4)):
+        notes += [note('%s-p%d' % (request, s), s, 'port.create.' + phase, request,
+                       global_request_id=global_id) for s, phase in ((start, 'start'),
+                                                                     (end, 'end'))]
+    fresh.write(batch(notes))
+    expected = [BreakdownRow(create, 'nova', 3, 2, 40.0, 100.0),
+                BreakdownRow('  port.create', 'nova', 2, 3, 7.0, 17.5)]
+    assert fresh.breakdown(create) == expected
+    assert storage.Store.breakdown(fresh, create) == expected
+
+
 def test_span_summary(loaded):
     policy = spans_mod.StuckPolicy.of(65)       # C open 70 s: timed out; D 60 s: not yet
     assert loaded.span_summary(NOW, policy) == SpanSummary(

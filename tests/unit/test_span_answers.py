@@ -106,6 +106,24 @@ def test_whole_history_sla_reads_only_its_covering_index(store):
     assert 'SEARCH spans USING INDEX spans_status (status=?)' in _plan(store, parts['failures'])
 
 
+def test_whole_history_summary_reads_indexes_only(store):
+    # the counts: spans_sla's columns (no table read); timeout: the open spans only
+    policy = spans.StuckPolicy.of(600, {'compute.instance.create': 1800})
+    plan = _plan(store, sqlite_answers.summary_statement(T0, policy))
+    assert 'SCAN spans USING COVERING INDEX spans_sla' in plan, plan
+    assert plan.count('SCAN') == 1, plan
+    assert 'spans_open' in plan or 'spans_status (status=?)' in plan, plan
+
+
+def test_breakdown_reads_the_roots_and_their_requests_by_index(store):
+    for part in sqlite_answers.breakdown_statements('compute.instance.create').values():
+        plan = _plan(store, part)
+        assert 'SCAN spans' not in plan, plan
+    plan = _plan(store, sqlite_answers.breakdown_statements('compute.instance.create')['parts'])
+    assert 'spans_request (request_id=?)' in plan, plan
+    assert 'spans_global_request (global_request_id=?)' in plan, plan
+
+
 def test_latest_time_walks_the_time_index_newest_first(store):
     plan = _plan(store, sqlite_answers.latest_time_statement())
     assert 'notifications_time' in plan and 'TEMP B-TREE' not in plan, plan
