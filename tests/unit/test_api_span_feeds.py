@@ -145,7 +145,8 @@ def test_notification_archive_pages_in_ingest_order_never_change(api):
     ids = [i for _, page in pages for i in atom_check.entry_ids(page)]
     assert len(ids) == len(set(ids))
     # Every notification of A, once (a page may repeat what the feed shows).
-    assert len(set(ids) | {e.id for e in parsed.entries}) == 2 * OLD + 2 * NEW
+    stored = replay.local_store(endpoint).notifications(project_id=s.PROJECT_A)
+    assert len(set(ids) | {e.id for e in parsed.entries}) == len(list(stored))
     assert not any(s.PROJECT_B in page.decode() for _, page in pages)
     replay.process(endpoint, creates(s.PROJECT_A, 'a', 3, 0, first=OLD + NEW))
     assert [(u, valid(get(client, local(u)))[0]) for u, _ in pages] == pages
