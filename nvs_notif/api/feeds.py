@@ -37,9 +37,6 @@ from nvs_notif import timeutil
 
 blueprint = flask.Blueprint('feeds', __name__)
 
-#: The filters each kind of feed takes (``limit`` too; archive pages ``marker``).
-_FILTERS = {'notifications': ('service', 'event_type', 'priority'),
-            'spans': ('service', 'operation', 'outcome')}
 _KIND = '<any(notifications, spans):kind>'
 
 
@@ -146,7 +143,7 @@ def _atom_response(topic, page, self_url=None):
 
 @blueprint.get('/feeds/' + _KIND)
 def feed(kind):
-    args = params.query(_FILTERS[kind] + ('limit',) + scope.PARAMS)
+    args = params.query(topics.FILTERS[kind] + ('limit',) + scope.PARAMS)
     topic = _topic(kind, args)
     limit = params.page_limit(args, state.current().conf.api)
     # Read past the entries shown, so that a settled boundary is found
@@ -159,7 +156,7 @@ def feed(kind):
 
 @blueprint.get('/feeds/%s/archive' % _KIND)
 def feed_archive(kind):
-    args = params.query(_FILTERS[kind] + ('marker',) + scope.PARAMS)
+    args = params.query(topics.FILTERS[kind] + ('marker',) + scope.PARAMS)
     topic = _topic(kind, args)
     if args.get('marker') is None:
         raise errors.BadRequest('marker is required: follow a prev-archive link')

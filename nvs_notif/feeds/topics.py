@@ -9,10 +9,11 @@ with the same string::
     <base>/v1/feeds/notifications?priority=error&project_id=P&service=nova
     <base>/v1/feeds/spans?all_projects=true&outcome=failure
 
-Filters: ``service`` (exact), ``operation`` and ``event_type`` (prefixes,
-``compute.instance.create``), ``priority`` (notifications: ``error`` and
-``critical`` are what an errors feed asks for) and ``outcome`` (spans:
-``failure`` or ``success``).
+Filters (:data:`FILTERS`, each also its feed's query parameter): ``service``
+(exact); notifications ``event_type`` (a prefix, ``compute.instance.create``)
+and ``priority`` (``error`` and ``critical`` are what an errors feed asks
+for); spans ``operation`` (a prefix) and ``outcome`` (``failure`` or
+``success``).
 """
 import dataclasses
 import urllib.parse
@@ -26,7 +27,9 @@ PATH = '/v1/feeds/'
 HUB_PATH = '/v1/hub'
 #: Longest filter value accepted (event types and operations are far shorter).
 VALUE_LIMIT = 255
-_FILTERS = {'notifications': ('service', 'operation', 'event_type', 'priority'),
+#: The filters of each kind, the query parameters of its feed (event types hold
+#: their operation: a notifications feed narrows by ``event_type``).
+FILTERS = {'notifications': ('service', 'event_type', 'priority'),
             'spans': ('service', 'operation', 'outcome')}
 
 
@@ -46,7 +49,7 @@ class Topic:
 
     def url(self, base):
         """The canonical URL under the API's ``base`` (``https://host:port``)."""
-        params = {k: getattr(self, k) for k in _FILTERS[self.kind] if getattr(self, k)}
+        params = {k: getattr(self, k) for k in FILTERS[self.kind] if getattr(self, k)}
         if self.project_id is None:
             params['all_projects'] = 'true'
         else:
@@ -58,7 +61,7 @@ class Topic:
     def title(self):
         """What a feed reader shows: ``nova notifications (priority error) of project P``."""
         filters = ', '.join('%s %s' % (k.replace('_', ' '), getattr(self, k))
-                            for k in _FILTERS[self.kind] if getattr(self, k))
+                            for k in FILTERS[self.kind] if getattr(self, k))
         return '%s%s of %s' % (self.kind, ' (%s)' % filters if filters else '',
                                'every project' if self.project_id is None
                                else 'project %s' % self.project_id)
@@ -101,13 +104,13 @@ def parse(url, base):
         raise InvalidTopic('no feed %r' % path)
     try:
         pairs = urllib.parse.parse_qsl(query, keep_blank_values=True, strict_parsing=True,
-                                       max_num_fields=len(_FILTERS[path]) + 1)
+                                       max_num_fields=len(FILTERS[path]) + 1)
     except ValueError as exc:
         raise InvalidTopic('bad query: %s' % exc) from None
     params = dict(pairs)
     if len(params) != len(pairs):
         raise InvalidTopic('a parameter is given twice')
-    unknown = set(params) - set(_FILTERS[path]) - {'project_id', 'all_projects'}
+    unknown = set(params) - set(FILTERS[path]) - {'project_id', 'all_projects'}
     if unknown:
         raise InvalidTopic('unknown parameter %s' % sorted(unknown)[0])
     if any(not v or len(v) > VALUE_LIMIT or not v.isprintable() for v in params.values()):
