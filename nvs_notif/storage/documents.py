@@ -128,11 +128,18 @@ def stamped_json(text, stamp):
     return '%s,"%s":"%s"}' % (text[:-1], INGESTED, stamp)
 
 
+_NOTIFICATION_DERIVED = tuple(f.name for f in schema.NOTIFICATIONS.fields if f.derived)
+
+
 def stored_notification(doc):
     """A notification document as a search store returns it: the payload
-    where every store has it, indexed or not, and no write stamp (the
-    documents of every store are the same)."""
+    where every store has it, indexed or not, no write stamp (the documents
+    of every store are the same), and the derived fields a document of an
+    earlier release lacks when they are null (the upgrade writes only the
+    others: :func:`nvs_notif.storage.search_upgrade.backfill`)."""
     if UNINDEXED_PAYLOAD in doc:
         doc['payload'] = doc.pop(UNINDEXED_PAYLOAD)
     doc.pop(INGESTED, None)
+    for name in _NOTIFICATION_DERIVED:
+        doc.setdefault(name, None)
     return doc

@@ -195,8 +195,9 @@ def backfill(engine, writer, index, kind, renew):
             renew()
             source = hit['_source']
             values = derived(read(source))
-            if any(name not in source or source[name] != value
-                   for name, value in values.items()):
+            # A field the document lacks reads as null: one whose value is
+            # null is not written (most notifications have no error_key).
+            if any(source.get(name) != value for name, value in values.items()):
                 yield {'_op_type': 'update', '_index': hit['_index'], '_id': hit['_id'],
                        'doc': values, 'if_seq_no': hit['_seq_no'],
                        'if_primary_term': hit['_primary_term']}
