@@ -25,6 +25,14 @@ Prints best and median rates of each side and the ratio of the medians::
     .venv/bin/python -m tools.bench_pipeline --count 20000 --json
     .venv/bin/python -m tools.bench_pipeline --count 20000 --profile
 
+``--baseline DIR`` measures our side against another ``nvs_notif`` package (an
+earlier release, e.g. before a change of the SQLite layout) on the same inputs,
+each run in its own process, and prints the ratios of ingest rate and of the
+store file's bytes per notification::
+
+    git archive main nvs_notif | tar -x -C /tmp/nvs-main
+    .venv/bin/python -m tools.bench_pipeline --count 100000 --baseline /tmp/nvs-main
+
 Single process; the harness starts no threads (the SQLite store runs its WAL
 checkpoints in a thread of its own, as it does in the agent).
 """
@@ -43,6 +51,7 @@ import platform
 import pstats
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -185,7 +194,7 @@ class StockSide:
 
     @staticmethod
     def close(_state):
-        pass
+        return None
 
 
 class NvsSide:
@@ -222,15 +231,19 @@ class NvsSide:
 
     @staticmethod
     def close(state):
+        """Close the stores; the size of the file they left (its WAL folded in
+        by the last close), then delete it."""
         _endpoint, stores, path = state
         for store in stores:
             try:
                 store.close()
             except Exception:  # noqa: BLE001
                 pass
+        size = sum(os.path.getsize(path + s) for s in ('', '-wal') if os.path.exists(path + s))
         for suffix in ('', '-wal', '-shm'):
             if os.path.exists(path + suffix):
                 os.unlink(path + suffix)
+        return size
 
 
 def drive(endpoint, calls):
@@ -269,7 +282,9 @@ def run_once(side, run, pristine_calls, count, tally, freeze=True):
     info = side.check(state, count)
     info['results'] = dict(results)
     info['inputs_mutated'] = calls != pristine_calls
-    side.close(state)
+    size = side.close(state)
+    if size is not None:
+        info['file_bytes_per_notification'] = round(size / count)
     tally.side = 'other'
     del calls, endpoint, state
     return elapsed, info
@@ -304,6 +319,55 @@ def profile_nvs(pristine_calls, workdir, top, dump=None, freeze=True):
     return elapsed, out.getvalue()
 
 
+# --- against another release -------------------------------------------------
+
+def _child_run(args, baseline):
+    """One run of our side in a process of its own, importing ``nvs_notif``
+    from ``baseline`` (None: this tree); its JSON report."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    argv = [sys.executable, '-m', 'tools.bench_pipeline', '--only', 'nvs', '--repeat', '1',
+            '--json', '--count', str(args.count), '--batch-size', str(args.batch_size),
+            '--seed', str(args.seed)] + ([] if args.gc_freeze else ['--no-gc-freeze'])
+    # Run outside either tree, so that PYTHONPATH alone says where each package
+    # comes from: nvs_notif from the baseline when given, the harness from here.
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (baseline, here) if p))
+    with tempfile.TemporaryDirectory(prefix='nvs-bench-') as cwd:
+        proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
+    if proc.returncode:
+        raise SystemExit('%s failed:\n%s' % (' '.join(argv), proc.stderr[-3000:]))
+    return json.loads(proc.stdout)
+
+
+def compare(args, say):
+    """Our side against the ``nvs_notif`` package in ``args.baseline``: runs
+    interleaved (the order alternating per repeat), each in its own process;
+    ingest rates, the store file's bytes per notification, and their ratios."""
+    trees = (('this', None), ('baseline', os.path.abspath(args.baseline)))
+    runs = {name: [] for name, _ in trees}
+    for r in range(args.repeat):
+        for name, baseline in (trees if r % 2 == 0 else trees[::-1]):
+            report = _child_run(args, baseline)
+            nvs = report['sides']['nvs']
+            runs[name].append(report)
+            say('  run %d %-8s layout %s  %8.0f/s  %5d B/notification  (%s)' % (
+                r + 1, name, report['sqlite_layout'], nvs['median_rate'],
+                nvs['checks']['file_bytes_per_notification'], report['nvs_notif']))
+    out = {}
+    for name, reports in runs.items():
+        rates = [rep['sides']['nvs']['median_rate'] for rep in reports]
+        out[name] = {'nvs_notif': reports[-1]['nvs_notif'],
+                     'sqlite_layout': reports[-1]['sqlite_layout'],
+                     'rates': rates, 'median_rate': statistics.median(rates),
+                     'bytes_per_notification': statistics.median(
+                         rep['sides']['nvs']['checks']['file_bytes_per_notification']
+                         for rep in reports)}
+    out['ratio_rate_this_over_baseline'] = round(
+        out['this']['median_rate'] / out['baseline']['median_rate'], 3)
+    out['ratio_bytes_this_over_baseline'] = round(
+        out['this']['bytes_per_notification'] / out['baseline']['bytes_per_notification'], 3)
+    return out
+
+
 # --- main -------------------------------------------------------------------
 
 def parse_args(argv=None):
@@ -330,6 +394,11 @@ def parse_args(argv=None):
                         'default they are frozen so the cyclic GC does not rescan the '
                         "harness's N held messages, which an agent would not hold)")
     p.add_argument('--workdir', help='directory for the store files (default: a temp dir)')
+    p.add_argument('--baseline', metavar='DIR',
+                   help='instead, compare our side with the nvs_notif package found in DIR '
+                        '(e.g. an earlier release: git archive REF nvs_notif | tar -x -C DIR): '
+                        'each run in a process of its own, interleaved; prints both ingest '
+                        'rates, bytes per notification of the SQLite file, and the ratios')
     args = p.parse_args(argv)
     if args.count < 1 or args.batch_size < 1 or args.repeat < 1:
         p.error('--count, --batch-size and --repeat must be >= 1')
@@ -361,6 +430,21 @@ def main(argv=None):
                time.perf_counter() - t0))
         say('  priorities: %s' % inputs['priorities'])
 
+        if args.baseline:
+            result = compare(args, say)
+            if args.json:
+                print(json.dumps(result, indent=2, sort_keys=True))
+            else:
+                for name in ('this', 'baseline'):
+                    r = result[name]
+                    print('%-8s layout %s  median %6.0f notifications/s  %5d B/notification  %s'
+                          % (name, r['sqlite_layout'], r['median_rate'],
+                             r['bytes_per_notification'], r['nvs_notif']))
+                print('ratio this / baseline: ingest %.3f, bytes per notification %.3f'
+                      % (result['ratio_rate_this_over_baseline'],
+                         result['ratio_bytes_this_over_baseline']))
+            return 0
+
         if args.profile:
             elapsed, text = profile_nvs(calls, workdir, args.profile_top,
                                         args.profile_out, args.gc_freeze)
@@ -385,6 +469,8 @@ def main(argv=None):
                                                       args.count / elapsed))
 
         summary = benchutil.summarize(sides, times, checks, args.count)
+        import nvs_notif
+        from nvs_notif.storage import sqlite_layout
         ratio = None
         if 'stock' in summary and 'nvs' in summary:
             ratio = summary['nvs']['median_rate'] / summary['stock']['median_rate']
@@ -397,6 +483,8 @@ def main(argv=None):
                                                 / summary['stock']['best_rate'], 3)
                                           if ratio else None),
             'log_records': tally.report(), 'python_warnings': caught[:20],
+            'nvs_notif': os.path.dirname(nvs_notif.__file__),
+            'sqlite_layout': sqlite_layout.VERSION,
             'python': platform.python_version(), 'machine': platform.machine(),
             'cpus': os.cpu_count(),
         }

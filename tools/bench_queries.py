@@ -253,12 +253,14 @@ def _copied(kind, columns, copy):
         if name in _COPY_TIMES:
             return "date(substr(%s, 1, 10), '+%d days') || substr(%s, 11)" % (value, copy, value)
         return value
+    # Fields that are not columns are in the row's rest (JSON text where the
+    # layout keeps any of these: sqlite_layout.is_packed kinds hold none).
     changes = []
     for name in _COPY_IDS + _COPY_TIMES:
-        if any(f.name == name for f in kind.fields):
-            changes.append("'$.%s', %s" % (name, moved("json_extract(doc, '$.%s')" % name, name)))
-    return ['json_set(doc, %s)' % ', '.join(changes) if c == 'doc' else moved('"%s"' % c, c)
-            for c in columns]
+        if any(f.name == name and not f.column for f in kind.fields):
+            changes.append("'$.%s', %s" % (name, moved("json_extract(rest, '$.%s')" % name, name)))
+    rest = "json_set(rest, %s)" % ', '.join(changes) if changes else 'rest'
+    return [rest if c == 'rest' else moved('"%s"' % c, c) for c in columns]
 
 
 def replicate(source, path, copies, say):
@@ -267,8 +269,7 @@ def replicate(source, path, copies, say):
     with fresh ids (``~k`` appended): ``copies`` simulated days from one. Events,
     samples and rejects are not copied (no answer measured reads them). The
     rollups are made as an upgrade of an older file makes them: the copies are
-    written without them, then the store is opened (``sqlite_layout.prepare``),
-    which creates and fills them from the rows."""
+    written without them, then they are created and filled from the rows."""
     import shutil
     import sqlite3
     from nvs_notif import storage
@@ -287,7 +288,6 @@ def replicate(source, path, copies, say):
         for (trigger,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'"
                                      " AND name LIKE '%_rollup_%'").fetchall():
             db.execute('DROP TRIGGER %s' % trigger)
-        db.execute('PRAGMA user_version = 1')
         # Indexes are made again once the rows are in: sorting once beats
         # inserting millions of keys at random places.
         indexes = db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' "
@@ -311,12 +311,16 @@ def replicate(source, path, copies, say):
             started = time.monotonic()
             db.execute(sql)
             say('  index %s in %.0f s' % (name, time.monotonic() - started))
+        started = time.monotonic()
+        sqlite_rollups.register(db)
+        db.execute('BEGIN')
+        sqlite_rollups.create(db)
+        sqlite_rollups.backfill(db)
+        db.execute('COMMIT')
+        say('  rollups made from the rows in %.0f s' % (time.monotonic() - started))
         db.execute('PRAGMA journal_mode=WAL')
     finally:
         db.close()
-    started = time.monotonic()
-    storage.get_store('sqlite:///' + path).close()
-    say('  rollups made by the upgrade in %.0f s' % (time.monotonic() - started))
 
 
 def _engine_client(kind):

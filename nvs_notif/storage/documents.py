@@ -64,8 +64,9 @@ span_from_doc = decoder(schema.SPANS, fault_when_failed=True)
 span_from_doc.__doc__ = 'The span a document holds.'
 notification_from_doc = decoder(schema.NOTIFICATIONS, fault_when_failed=False)
 notification_from_doc.__doc__ = 'The notification a document holds.'
-_notification_without_payload = encoder(
+notification_fields = encoder(
     schema.NOTIFICATIONS, [f for f in schema.NOTIFICATIONS.fields if f.name != 'payload'])
+notification_fields.__doc__ = 'A notification as its document, without the payload.'
 
 
 def notification_json(n, payload_json=None):
@@ -78,7 +79,7 @@ def notification_json(n, payload_json=None):
     if payload_json is None:
         doc = notification_doc(n)
         return doc, jsontext.encode(doc)
-    doc = _notification_without_payload(n)
+    doc = notification_fields(n)
     text = '%s,"payload":%s}' % (jsontext.encode(doc)[:-1], payload_json)
     doc['payload'] = n.payload
     return doc, text

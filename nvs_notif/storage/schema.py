@@ -261,6 +261,13 @@ SPANS = Kind(
         # groups and filters them by: errors never reads the table.
         Index('spans_failed', ('finished', 'host', 'service', 'error_key', 'project_id', 'status'),
               where="status = 'failure'"),
+        # sla: every column it reads, by operation then duration (its
+        # percentiles' window order), so a whole-history sla reads this index
+        # alone (nvs_notif.storage.sqlite_span_answers).
+        Index('spans_sla', ('operation', 'duration', 'status', 'attempts', 'rescheduled',
+                            'error_key', 'start')),
+        # report's sample: the spans of a request with the most attempts.
+        Index('spans_attempts', ('attempts',), where='request_id IS NOT NULL'),
     ),
     aliases=dict(_ECS_ALIASES, **{'@timestamp': 'timestamp'}),
 )

@@ -14,11 +14,9 @@ import threading
 
 from nvs_notif.answers import stuck as stuck_answer
 from nvs_notif.answers import summary
-from nvs_notif import jsontext
 from nvs_notif import spans as spans_mod
 from nvs_notif import timeutil
 from nvs_notif.storage import base
-from nvs_notif.storage import documents
 from nvs_notif.storage import schema
 from nvs_notif.storage import sqlite_layout
 from nvs_notif.storage import sqlite_reads
@@ -33,6 +31,8 @@ LOG = logging.getLogger(__name__)
 _INSERT_NOTIFICATIONS = sqlite_layout.insert_sql(schema.NOTIFICATIONS)
 _UPSERT_SPANS = sqlite_layout.upsert_sql(schema.SPANS)
 _INSERT_REJECTS = sqlite_layout.insert_sql(schema.REJECTS)
+_SPAN_COLUMNS = sqlite_layout.select_sql(schema.SPANS)
+_NOTIFICATION_COLUMNS = sqlite_layout.select_sql(schema.NOTIFICATIONS)
 
 
 def _checkpoint(path):
@@ -60,6 +60,11 @@ def _connect(path):
 def _marker(rowid):
     # Zero-padded: markers compare as text in ingest order.
     return '%020d' % rowid
+
+
+def _ingested(row):
+    """``(marker, document)`` of a row ``(rowid, <_NOTIFICATION_COLUMNS>)``."""
+    return _marker(row[0]), sqlite_layout.notification_document(row[1:])
 
 
 def _rowid(marker):
@@ -117,7 +122,6 @@ class SQLiteStore(base.Store):
         if sqlite_layout.version(self._db) != sqlite_layout.VERSION:
             # Checked again under the write lock: another process may be upgrading too.
             self._transaction(sqlite_layout.prepare)
-        self._db.executescript(span_answers.INDEXES)
         return self._db
 
     def _reader(self):
@@ -185,10 +189,14 @@ class SQLiteStore(base.Store):
         # Stay under SQLite's bound-parameter limit.
         for i in range(0, len(ids), 500):
             chunk = ids[i:i + 500]
-            rows = db.execute('SELECT doc FROM spans WHERE span_id IN (%s)'
-                              % ','.join('?' * len(chunk)), chunk)
-            for (doc,) in rows:
-                yield documents.span_from_doc(jsontext.decode(doc))
+            yield from map(sqlite_layout.span, db.execute(
+                'SELECT %s FROM spans WHERE span_id IN (%s)'
+                % (_SPAN_COLUMNS, ','.join('?' * len(chunk))), chunk))
+
+    def _spans(self, sql, args):
+        """The spans of ``SELECT <their columns> FROM spans <sql>``."""
+        return list(map(sqlite_layout.span, self._read(
+            'SELECT %s FROM spans %s' % (_SPAN_COLUMNS, sql), args)))
 
     @base.operation
     def write_events(self, docs):
@@ -217,16 +225,12 @@ class SQLiteStore(base.Store):
         if since is not None or until is not None:
             either = []
             # aborted: an inner operation failed with its outer one (spans.Span.aborted_at)
-            for column in ('start', '"end"', 'failed', "json_extract(doc, '$.aborted')"):
+            for column in ('start', '"end"', 'failed', "json_extract(rest, '$.aborted')"):
                 bounds = []
                 sqlite_reads.window(bounds, args, column, since, until)
                 either.append('(%s)' % ' AND '.join(bounds))
             where.append('(%s)' % ' OR '.join(either))
-        query = 'SELECT doc FROM spans'
-        if where:
-            query += ' WHERE ' + ' AND '.join(where)
-        return [documents.span_from_doc(jsontext.decode(doc))
-                for (doc,) in self._read(query, args)]
+        return self._spans(' WHERE ' + ' AND '.join(where) if where else '', args)
 
     @base.operation
     def stuck_spans(self, now, policy, operation=None, project_id=None):
@@ -262,11 +266,9 @@ class SQLiteStore(base.Store):
             sqlite_reads.add_prefix(where, args, 'operation', operation)
         found = []
         for wanted in (status,) if status else ('failure', 'success'):
-            rows = self._read(
-                'SELECT doc FROM spans INDEXED BY spans_status WHERE status = ? AND '
-                + ' AND '.join(where) + ' ORDER BY finished DESC, span_id DESC LIMIT ?',
-                [wanted] + args + [limit])
-            found += (documents.span_from_doc(jsontext.decode(doc)) for (doc,) in rows)
+            found += self._spans(
+                'INDEXED BY spans_status WHERE status = ? AND ' + ' AND '.join(where)
+                + ' ORDER BY finished DESC, span_id DESC LIMIT ?', [wanted] + args + [limit])
         return sorted(((base.span_position(s), s) for s in found),
                       key=lambda item: base.split_position(item[0]), reverse=True)[:limit]
 
@@ -326,7 +328,7 @@ class SQLiteStore(base.Store):
     @base.operation
     def sample_span(self, project_id=None):
         rows = self._read(*span_answers.sample_statement(project_id))
-        return documents.span_from_doc(jsontext.decode(rows[0][0])) if rows else None
+        return sqlite_layout.span(rows[0]) if rows else None
 
     @base.operation
     def latest_time(self, project_id=None):
@@ -348,9 +350,10 @@ class SQLiteStore(base.Store):
 
     @base.operation
     def ingested(self, after=None, limit=500, settle=0.0):
-        rows = self._read('SELECT rowid, doc FROM notifications WHERE rowid > ?'
-                          ' ORDER BY rowid LIMIT ?', (_rowid(after), limit))
-        return [(_marker(rowid), jsontext.decode(doc)) for rowid, doc in rows]
+        rows = self._read('SELECT rowid, %s FROM notifications WHERE rowid > ?'
+                          ' ORDER BY rowid LIMIT ?' % _NOTIFICATION_COLUMNS,
+                          (_rowid(after), limit))
+        return [_ingested(row) for row in rows]
 
     @base.operation
     def ingest_page(self, limit, before=None, inclusive=False, **filters):
@@ -361,10 +364,11 @@ class SQLiteStore(base.Store):
         # NOT INDEXED: read backwards in rowid order from the marker, the
         # filters checked on the way (an index on a filter would read the
         # whole of its range to sort it by rowid).
-        rows = self._read('SELECT rowid, doc FROM notifications NOT INDEXED%s'
+        rows = self._read('SELECT rowid, %s FROM notifications NOT INDEXED%s'
                           ' ORDER BY rowid DESC LIMIT ?'
-                          % (' WHERE ' + ' AND '.join(where) if where else ''), args + [limit])
-        return [(_marker(rowid), jsontext.decode(doc)) for rowid, doc in rows]
+                          % (_NOTIFICATION_COLUMNS,
+                             ' WHERE ' + ' AND '.join(where) if where else ''), args + [limit])
+        return [_ingested(row) for row in rows]
 
     @base.operation
     def ingest_marker(self, settle=0.0):
@@ -394,8 +398,8 @@ class SQLiteStore(base.Store):
             'samples': 'DELETE FROM samples WHERE timestamp < ?',
             'rejects': 'DELETE FROM rejects WHERE received < ?',
             'spans': """DELETE FROM spans WHERE max(coalesce(start, ''), coalesce("end", ''),
-                        coalesce(failed, ''), coalesce(json_extract(doc, '$.last_start'), ''),
-                        coalesce(json_extract(doc, '$.aborted'), '')) < ?""",
+                        coalesce(failed, ''), coalesce(json_extract(rest, '$.last_start'), ''),
+                        coalesce(json_extract(rest, '$.aborted'), '')) < ?""",
         }
         return self._transaction(lambda db: {
             kind: db.execute(sql, (cutoff,)).rowcount for kind, sql in statements.items()})

@@ -3,10 +3,18 @@
 upgrades of files made by earlier releases.
 
 Each kind is a table with the fields the schema marks ``column`` and, when
-the kind has fields that are not columns, the whole document in ``doc``.
+the kind has fields that are not columns, the rest of the document in
+``rest``: no field is kept twice.  A closed kind's ``rest`` leaves out what
+is null (every field of its documents is read back, null when absent); an
+open kind's keeps every key its columns do not hold (events and samples may
+lack declared fields).  ``rest`` is JSON text, deflated (raw DEFLATE,
+:mod:`zlib`) when the kind has a schemaless object outside its columns
+(payloads, traits): those are most of a file's bytes and no query reads
+into them, while the spans' ``rest`` stays JSON that SQL reads
+(``json_extract``).
 """
-import json
 import operator
+import zlib
 
 from nvs_notif import jsontext
 from nvs_notif.storage import base
@@ -15,15 +23,38 @@ from nvs_notif.storage import schema
 from nvs_notif.storage import sqlite_rollups
 
 #: The layout this release makes and reads.  0: files of earlier releases
-#: (never set); each upgrade in _UPGRADES takes a file one version further.
-VERSION = 2
+#: (never set); 1: every document whole in a ``doc`` column; 2: and the
+#: rollups (:mod:`nvs_notif.storage.sqlite_rollups`); 3: the rest of the
+#: document beside the columns (``rest``), deflated where it holds a
+#: schemaless object.  :data:`_UPGRADES` takes older files to it.
+VERSION = 3
+
+# Raw DEFLATE (no zlib header and checksum: SQLite's own pages are the
+# container), at the fastest level: the agent deflates every payload, and
+# the higher levels save about 2 % more.
+_LEVEL = 1
+_WBITS = -15
 
 
-def has_doc(kind):
-    """Whether rows of ``kind`` keep the document (not every field is a column)."""
+def has_rest(kind):
+    """Whether rows of ``kind`` keep a ``rest`` (not every field is a column;
+    kinds without ``documents`` keep the columns alone)."""
     if not kind.documents:
         return False
     return kind.open or any(not f.column for f in kind.fields)
+
+
+def is_packed(kind):
+    """Whether ``kind``'s ``rest`` is deflated: it holds a schemaless object."""
+    return any(f.type is schema.OBJECT for f in kind.fields if not f.column)
+
+
+def _pack(text):
+    return zlib.compress(text.encode('utf-8', 'surrogatepass'), _LEVEL, _WBITS)
+
+
+def _unpack(blob):
+    return zlib.decompress(blob, _WBITS).decode('utf-8', 'surrogatepass')
 
 
 def _column_sql(kind, field):
@@ -31,11 +62,12 @@ def _column_sql(kind, field):
                           ' PRIMARY KEY' if field.name == kind.key else '')
 
 
-def table_sql(kind):
+def table_sql(kind, name=None):
+    """The ``CREATE TABLE`` of ``kind`` (named ``name``, default the kind's)."""
     columns = [_column_sql(kind, f) for f in kind.fields if f.column]
-    if has_doc(kind):
-        columns.append('doc TEXT NOT NULL')
-    return 'CREATE TABLE IF NOT EXISTS %s (%s)' % (kind.name, ', '.join(columns))
+    if has_rest(kind):
+        columns.append('rest %s NOT NULL' % ('BLOB' if is_packed(kind) else 'TEXT'))
+    return 'CREATE TABLE IF NOT EXISTS %s (%s)' % (name or kind.name, ', '.join(columns))
 
 
 def index_sql(kind, index):
@@ -46,47 +78,125 @@ def index_sql(kind, index):
 
 
 def _stored(kind):
-    return kind.columns + (('doc',) if has_doc(kind) else ())
+    return kind.columns + (('rest',) if has_rest(kind) else ())
 
 
-def insert_sql(kind, verb='INSERT OR IGNORE'):
+def insert_sql(kind, verb='INSERT OR IGNORE', table=None):
     names = _stored(kind)
-    return '%s INTO %s (%s) VALUES (%s)' % (verb, kind.name, ', '.join('"%s"' % c for c in names),
+    return '%s INTO %s (%s) VALUES (%s)' % (verb, table or kind.name,
+                                           ', '.join('"%s"' % c for c in names),
                                            ', '.join('?' * len(names)))
 
 
 def upsert_sql(kind):
-    """Insert a row, or update the row with its key in place: an update, so
-    the rollups' triggers see the row's old and new values (``INSERT OR
-    REPLACE`` would delete it without telling them)."""
+    """Insert a row of ``kind``, or update every stored value of the row with
+    its key in place: its rowid, and so its place in the file, kept, and an
+    update, so the rollups' triggers see the row's old and new values
+    (``INSERT OR REPLACE`` would delete it without telling them)."""
     return '%s ON CONFLICT ("%s") DO UPDATE SET %s' % (
         insert_sql(kind, 'INSERT'), kind.key,
         ', '.join('"%s" = excluded."%s"' % (c, c) for c in _stored(kind) if c != kind.key))
 
 
+def select_sql(kind):
+    """What to ``SELECT`` of ``kind``'s table for :func:`document` to read a row."""
+    return ', '.join('"%s"' % c for c in _stored(kind))
+
+
+# -- rows ----------------------------------------------------------------------
+
+def _rest_of(kind):
+    """document -> the dict ``rest`` keeps of it."""
+    columns = frozenset(kind.columns)
+    if kind.open:
+        return lambda doc: {k: v for k, v in doc.items() if k not in columns or v is None}
+    names = tuple(f.name for f in kind.fields if not f.column)
+    return lambda doc: {k: doc[k] for k in names if doc[k] is not None}
+
+
+def _rest_encoder(kind):
+    rest_of = _rest_of(kind)
+    if is_packed(kind):
+        return lambda doc: _pack(jsontext.encode(rest_of(doc)))
+    return lambda doc: jsontext.encode(rest_of(doc))
+
+
+_NOTIFICATION_REST = tuple(f.name for f in schema.NOTIFICATIONS.fields
+                           if not f.column and f.name != 'payload')
 _notification_values = operator.itemgetter(*schema.NOTIFICATIONS.columns)
 _span_values = operator.itemgetter(*schema.SPANS.columns)
+_span_rest = _rest_encoder(schema.SPANS)
 _reject_values = operator.itemgetter(*schema.REJECTS.columns)
 
 
 def notification_row(n, payload_json=None):
-    doc, text = documents.notification_json(n, payload_json)
-    return _notification_values(doc) + (text,)
+    """The row of a notification.
+
+    :param payload_json: the payload's JSON text when the pipeline already
+        made it, spliced into ``rest`` instead of encoding the payload again
+    """
+    doc = documents.notification_fields(n)
+    rest = jsontext.encode({k: doc[k] for k in _NOTIFICATION_REST if doc[k] is not None})
+    if payload_json is None:
+        payload_json = jsontext.encode(n.payload)
+    rest = '%s"payload":%s}' % ('{' if rest == '{}' else rest[:-1] + ',', payload_json)
+    return _notification_values(doc) + (_pack(rest),)
 
 
 def span_row(span):
     doc = documents.span_doc(span)
-    return _span_values(doc) + (jsontext.encode(doc),)
+    return _span_values(doc) + (_span_rest(doc),)
 
 
 def reject_row(r):
     return _reject_values(documents.reject_doc(r))
 
 
+_KEYED_RESTS = {kind.name: _rest_encoder(kind) for kind in (schema.EVENTS, schema.SAMPLES)}
+
+
 def keyed_row(kind, doc):
     """The row of a serialised event or sample (missing fields as NULL)."""
-    return tuple(doc.get(c) for c in kind.columns) + (jsontext.encode(doc),)
+    return tuple(doc.get(c) for c in kind.columns) + (_KEYED_RESTS[kind.name](doc),)
 
+
+def _reader(kind):
+    """row of :func:`select_sql` -> the document it holds."""
+    columns = kind.columns
+    # SQLite keeps booleans as integers.
+    booleans = frozenset(f.name for f in kind.fields if f.column and f.type is schema.BOOLEAN)
+    names = tuple(f.name for f in kind.fields)
+    unpack = _unpack if is_packed(kind) else str
+
+    def document(row):
+        doc = {} if kind.open else dict.fromkeys(names)
+        if has_rest(kind):
+            doc.update(jsontext.decode(unpack(row[-1])))
+        for name, value in zip(columns, row):
+            if value is not None:
+                doc[name] = bool(value) if name in booleans else value
+        return doc
+    return document
+
+
+_READERS = {kind.name: _reader(kind) for kind in schema.KINDS.values()}
+
+
+def document(kind, row):
+    """The document a row (the values of :func:`select_sql`) of ``kind`` holds."""
+    return _READERS[kind.name](row)
+
+
+notification_document = _READERS['notifications']
+notification_document.__doc__ = 'The document of a notification row (:func:`select_sql`).'
+
+
+def span(row):
+    """The span of a spans row (:func:`select_sql`)."""
+    return documents.span_from_doc(_READERS['spans'](row))
+
+
+# -- version and upgrades --------------------------------------------------------
 
 def version(db):
     return db.execute('PRAGMA user_version').fetchone()[0]
@@ -105,74 +215,74 @@ def prepare(db):
     if found > VERSION:
         raise base.StoreError('the file has layout %d, newer than this release reads (%d): '
                               'upgrade nvs-notif' % (found, VERSION))
-    tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    if not tables & set(schema.KINDS):
+    if not _tables(db) & set(schema.KINDS):
         _create(db)
     else:
-        for step in _UPGRADES[found:]:
-            step(db)
+        while found < VERSION:
+            found = _UPGRADES[found](db)
     db.execute('PRAGMA user_version = %d' % VERSION)
 
 
+def _tables(db):
+    return {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
 def _create(db):
+    """The tables and indexes of every kind, and the rollups' tables and
+    triggers, that are missing."""
     for kind in schema.KINDS.values():
         db.execute(table_sql(kind))
-    _create_indexes(db)
-    sqlite_rollups.create(db)
-
-
-def _create_indexes(db):
     for kind in schema.KINDS.values():
         for index in kind.indexes:
             db.execute(index_sql(kind, index))
-
-
-# -- upgrades ------------------------------------------------------------------
-
-def _index_columns(db, name):
-    return tuple(row[2] for row in db.execute('PRAGMA index_info(%s)' % name))
-
-
-def _upgrade_from_0(db):
-    """Files of releases before layout versions: the columns declared since
-    (zone and flavor, ``open_since``, the derived span and error fields),
-    filled from each row's document; the indexes declared since; and files
-    from before notifications were unique by (timestamp, message_id) get that
-    index in place of their index on timestamp alone."""
-    if _index_columns(db, 'notifications_time') == ('timestamp',):
-        db.execute('DROP INDEX notifications_time')
-    for kind in schema.KINDS.values():
-        db.execute(table_sql(kind))
-        have = {row[1] for row in db.execute('PRAGMA table_info(%s)' % kind.name)}
-        missing = [f for f in kind.fields if f.column and f.name not in have]
-        for field in missing:
-            db.execute('ALTER TABLE %s ADD COLUMN %s' % (kind.name, _column_sql(kind, field)))
-        if missing and has_doc(kind):
-            _refill(db, kind)
-    _create_indexes(db)
-
-
-_ROWS = {'notifications': lambda doc: notification_row(documents.notification_from_doc(doc)),
-         'spans': lambda doc: span_row(documents.span_from_doc(doc))}
-
-
-def _refill(db, kind):
-    """Every row of ``kind`` written again from the record its document holds:
-    the derived fields computed by this release."""
-    columns = kind.columns + ('doc',)
-    update = 'UPDATE %s SET %s WHERE rowid = ?' % (
-        kind.name, ', '.join('"%s" = ?' % c for c in columns))
-    to_row = _ROWS.get(kind.name, lambda doc: keyed_row(kind, doc))
-    rows = db.execute('SELECT rowid, doc FROM %s' % kind.name).fetchall()
-    db.executemany(update, (to_row(json.loads(doc)) + (rowid,) for rowid, doc in rows))
-
-
-def _upgrade_from_1(db):
-    """The rollups (:mod:`nvs_notif.storage.sqlite_rollups`), filled from the
-    rows the file holds."""
     sqlite_rollups.create(db)
+
+
+_FROM_DOCUMENT = {
+    'notifications': lambda doc: notification_row(documents.notification_from_doc(doc)),
+    'spans': lambda doc: span_row(documents.span_from_doc(doc)),
+}
+
+
+def _rewrite_whole_documents(db):
+    """Layouts 0 to 2 kept every document whole in ``doc`` (JSON): each table
+    with documents written again in layout 3, its rows made by this release
+    from the records the documents hold (so the fields derived since are
+    computed, and files of layout 0 get every column declared since), then
+    what :func:`_create` makes (files of layout 0 had fewer indexes; the
+    rollups' triggers went with the old tables, which drop without firing
+    them).  The file needs room for a second copy of those tables meanwhile."""
+    tables = _tables(db)
+    for kind in schema.KINDS.values():
+        if kind.name not in tables or not has_rest(kind):
+            continue
+        rewritten = kind.name + '_layout_3'
+        db.execute(table_sql(kind, rewritten))
+        to_row = _FROM_DOCUMENT.get(kind.name, lambda doc, kind=kind: keyed_row(kind, doc))
+        db.executemany(insert_sql(kind, table=rewritten),
+                       (to_row(jsontext.decode(doc)) for (doc,) in
+                        db.execute('SELECT doc FROM %s ORDER BY rowid' % kind.name)))
+        db.execute('DROP TABLE %s' % kind.name)
+        db.execute('ALTER TABLE %s RENAME TO %s' % (rewritten, kind.name))
+    _create(db)
+
+
+def _upgrade_before_rollups(db):
+    """Layouts 0 and 1: rewritten (:func:`_rewrite_whole_documents`), and the
+    rollups filled from the rows."""
+    _rewrite_whole_documents(db)
     sqlite_rollups.backfill(db)
+    return 3
 
 
-#: Upgrade ``i`` takes a file of layout ``i`` to ``i + 1``.
-_UPGRADES = (_upgrade_from_0, _upgrade_from_1)
+def _upgrade_from_2(db):
+    """Layout 2: rewritten (:func:`_rewrite_whole_documents`); its rollups
+    hold what the rows do already."""
+    _rewrite_whole_documents(db)
+    return 3
+
+
+#: ``{layout: upgrade}``: each upgrade takes a file of that layout further and
+#: returns the layout it reached; :func:`prepare` runs them until
+#: :data:`VERSION`.  A new layout adds the step from the previous one here.
+_UPGRADES = {0: _upgrade_before_rollups, 1: _upgrade_before_rollups, 2: _upgrade_from_2}

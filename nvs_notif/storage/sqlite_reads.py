@@ -7,9 +7,12 @@ Every function takes ``read(sql, args)``, which runs one statement on a read
 connection and returns its rows, so a listing never holds a connection
 between pages.
 """
+import operator
+
 from nvs_notif.answers import errors as errors_answer
 from nvs_notif.answers import hosts as hosts_answer
-from nvs_notif import jsontext
+from nvs_notif.storage import schema
+from nvs_notif.storage import sqlite_layout
 from nvs_notif.storage import sqlite_rollups
 from nvs_notif import timeutil
 
@@ -17,6 +20,10 @@ from nvs_notif import timeutil
 PAGE = 1000
 # Written as the partial index notifications_errors says it, so that SQLite uses it.
 _ERRORS = 'priority IN (%s)' % ', '.join("'%s'" % p for p in errors_answer.PRIORITIES)
+_NOTIFICATION_COLUMNS = sqlite_layout.select_sql(schema.NOTIFICATIONS)
+# (timestamp, message_id) of a row of _NOTIFICATION_COLUMNS: where a page ends.
+_page_key = operator.itemgetter(*(schema.NOTIFICATIONS.columns.index(c)
+                                  for c in ('timestamp', 'message_id')))
 
 
 def add_prefix(where, args, column, prefix):
@@ -79,16 +86,15 @@ def notification_pages(read, where, args, limit=None, oldest_first=False, after=
         if after is not None:
             clauses.append(beyond)
             values += list(after)
-        sql = 'SELECT timestamp, message_id, doc FROM notifications'
+        sql = 'SELECT %s FROM notifications' % _NOTIFICATION_COLUMNS
         if clauses:
             sql += ' WHERE ' + ' AND '.join(clauses)
         sql += ' ORDER BY timestamp %s, message_id %s LIMIT ?' % (order, order)
         rows = read(sql, values + [size])
-        for _timestamp, _message_id, doc in rows:
-            yield jsontext.decode(doc)
+        yield from map(sqlite_layout.notification_document, rows)
         if len(rows) < size:
             return
-        after = rows[-1][:2]
+        after = _page_key(rows[-1])
         if left is not None:
             left -= len(rows)
 

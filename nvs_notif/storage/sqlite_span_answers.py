@@ -14,6 +14,8 @@ import collections
 from nvs_notif.answers import sla as sla_answer
 from nvs_notif.answers import summary
 from nvs_notif.storage import base
+from nvs_notif.storage import schema
+from nvs_notif.storage import sqlite_layout
 from nvs_notif.storage import sqlite_reads
 from nvs_notif.storage import sqlite_rollups
 
@@ -22,14 +24,7 @@ from nvs_notif.storage import sqlite_rollups
 #: sqlite_rollups.ALPHA of the exact duration.
 EXACT_PERCENTILES = 1000
 
-INDEXES = """
--- sla: every column it reads, by operation then duration (its percentiles'
--- window order), so a whole-history sla reads this index alone.
-CREATE INDEX IF NOT EXISTS spans_sla ON spans
-    (operation, duration, status, attempts, rescheduled, error_key, start);
--- report's sample: the spans of a request with the most attempts.
-CREATE INDEX IF NOT EXISTS spans_attempts ON spans (attempts) WHERE request_id IS NOT NULL;
-"""
+_SPAN_COLUMNS = sqlite_layout.select_sql(schema.SPANS)
 
 
 def _opened_before(now, seconds):
@@ -330,11 +325,12 @@ def breakdown_rows(operation, root, parts):
 
 
 def sample_statement(project_id=None):
-    """``(statement, args)`` of the documents of the spans of a request with
-    the most attempts (``spans_attempts``), then on the most hosts, then with
-    the greatest span id: :meth:`nvs_notif.storage.base.Store.sample_span`."""
+    """``(statement, args)`` of the row (:func:`sqlite_layout.span`) of the
+    spans of a request with the most attempts (``spans_attempts``), then on
+    the most hosts, then with the greatest span id:
+    :meth:`nvs_notif.storage.base.Store.sample_span`."""
     where, args = span_filter(project_id=project_id)
     where = ['request_id IS NOT NULL', "request_id != ''"] + where
-    return ('SELECT doc FROM spans%s AND attempts = (SELECT max(attempts) FROM spans%s) '
-            "ORDER BY json_array_length(doc, '$.hosts') DESC, span_id DESC LIMIT 1"
-            % (_where(where), _where(where)), args + args)
+    return ('SELECT %s FROM spans%s AND attempts = (SELECT max(attempts) FROM spans%s) '
+            "ORDER BY json_array_length(rest, '$.hosts') DESC, span_id DESC LIMIT 1"
+            % (_SPAN_COLUMNS, _where(where), _where(where)), args + args)

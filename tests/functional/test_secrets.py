@@ -164,9 +164,11 @@ def test_no_secret_reaches_the_stores_or_the_log(agent_factory, sender, topic, e
     try:
         assert store.count('notifications') == stored
         assert store.count('rejects') == rejected
+        # The documents as read back too: payloads are deflated in the file.
+        read_back = json.dumps(list(store.notifications()), ensure_ascii=False)
     finally:
         store.close()
-    files = _files_text(pathlib.Path(sqlite_path))
+    files = _files_text(pathlib.Path(sqlite_path)) + read_back
     log = agent.log_text()
     # The documents are there (the search below is not vacuous) ...
     for text in (documents, files):

@@ -14,6 +14,8 @@ import pytest
 
 from nvs_notif import pipeline
 from nvs_notif import replay
+from nvs_notif.storage import schema
+from nvs_notif.storage import sqlite_layout
 from tests.hostile import corpus
 
 CASES = corpus.load_cases()
@@ -88,6 +90,10 @@ def test_endpoint_into_sqlite(case, sqlite_endpoint):
         dump = '\n'.join(str(row) for table, in db.execute(
             "SELECT name FROM sqlite_master WHERE type='table'")
             for row in db.execute('SELECT * FROM "%s"' % table))
+        # The documents as read back too: payloads are deflated in the file.
+        dump += '\n'.join(str(sqlite_layout.document(kind, row)) for kind in schema.KINDS.values()
+                          for row in db.execute('SELECT %s FROM %s' % (
+                              sqlite_layout.select_sql(kind), kind.name)))
         ids = {r[0] for r in db.execute('SELECT message_id FROM notifications')}
     finally:
         db.close()

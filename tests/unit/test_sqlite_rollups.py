@@ -53,7 +53,7 @@ def test_a_bucket_stands_for_its_durations_within_alpha():
         durations, key=lambda d: rollups.bucket_value(rollups.bucket(d)))
 
 
-def _live_and_backfilled(path):
+def live_and_backfilled(path):
     """Each rollup as the triggers left it, and as a backfill makes it."""
     db = sqlite3.connect(path)
     rollups.register(db)
@@ -87,13 +87,13 @@ def test_rollups_hold_what_the_rows_hold_after_any_writes_and_a_purge(tmp_path):
         for i in range(0, len(notes), 250):
             chunk = notes[i:i + 250]
             store.write(storage.Batch(chunk, [f for n in chunk for f in spans.fragments(n)]))
-        for live, backfilled in _live_and_backfilled(path).values():
+        for live, backfilled in live_and_backfilled(path).values():
             assert live == backfilled and live
         cutoff = sorted(n.timestamp for n in notes)[len(notes) // 2]
         assert store.purge(cutoff)['spans'] > 0
     finally:
         store.close()
-    for table, (live, backfilled) in _live_and_backfilled(path).items():
+    for table, (live, backfilled) in live_and_backfilled(path).items():
         assert live == backfilled, table
 
 

@@ -7,6 +7,7 @@ import multiprocessing
 import os
 import sqlite3
 import threading
+import zlib
 
 import pytest
 
@@ -19,7 +20,10 @@ from nvs_notif import storage
 from nvs_notif import timeutil
 from nvs_notif.notification import Fault, Notification
 from nvs_notif.storage import documents
+from nvs_notif.storage import schema
 from nvs_notif.storage import sqlite_layout
+from nvs_notif.storage import sqlite_rollups
+from tests.unit import test_sqlite_rollups
 
 T0 = datetime.datetime(2024, 1, 15, 8, 0, 0, tzinfo=datetime.timezone.utc)
 REQ = 'req-1'
@@ -514,7 +518,7 @@ def test_stuck_spans_equal_the_python_path(simulated_store, overrides, operation
 
 def test_stuck_reads_only_the_open_spans_index(simulated_store):
     plan = simulated_store._db.execute(
-        "EXPLAIN QUERY PLAN SELECT doc FROM spans INDEXED BY spans_open "
+        "EXPLAIN QUERY PLAN SELECT rest FROM spans INDEXED BY spans_open "
         "WHERE status = 'open' AND open_since <= ?", ('9999',)).fetchall()
     assert [row[-1] for row in plan] == [
         'SEARCH spans USING INDEX spans_open (open_since<?)']
@@ -527,12 +531,8 @@ def test_file_from_before_open_since_gains_it_on_open(db_url):
     hung_retry = [notif('volume.detach.start', 0, request_id='req-3'),
                   notif('volume.detach.error', 1, request_id='req-3', fault=FAULT_A),
                   notif('volume.detach.start', 4, request_id='req-3')]
-    store = storage.get_store(db_url)
-    store.write(_batch(_notifications() + hung_retry))
-    store.close()
-    with sqlite3.connect(db_url[len('sqlite:///'):]) as db:
-        db.executescript('DROP INDEX spans_open; ALTER TABLE spans DROP COLUMN open_since;'
-                         'PRAGMA user_version = 0;')
+    # The layout of files made before e41e4c3 has no open_since.
+    _old_file(db_url[len('sqlite:///'):], 'message-id-key', _notifications() + hung_retry)
     store = storage.get_store(db_url)
     try:
         now = T0 + datetime.timedelta(hours=2)
@@ -581,10 +581,11 @@ def test_derived_columns_are_stored(store, db_url):
     assert _derived(db_url) == _DERIVED
 
 
-def _old_file(path, layout):
+def _old_file(path, layout, notifications=None):
     """A file as an earlier release made it: its layout (a fixture), the
-    documents it wrote (without the fields derived since), user_version 0."""
-    batch = _batch(_notifications())
+    documents it wrote of ``notifications`` (default :func:`_notifications`)
+    and their spans (without the fields derived since), user_version 0."""
+    batch = _batch(_notifications() if notifications is None else notifications)
     with sqlite3.connect(path) as db:
         db.executescript(_old_layout(layout))
         for n in batch.notifications:
@@ -613,10 +614,17 @@ def _indexes(path):
                                           " AND sql IS NOT NULL")}
 
 
-@pytest.mark.parametrize('layout', ['267924d', 'message-id-key'])
+#: Files of the earlier layouts kept as fixtures, by name.
+_OLD_FILES = {'267924d': lambda path: _old_file(path, '267924d'),
+              'message-id-key': lambda path: _old_file(path, 'message-id-key'),
+              'layout-1': lambda path: _layout_1_file(path),
+              'layout-2': lambda path: _layout_2_file(path)}
+
+
+@pytest.mark.parametrize('layout', sorted(_OLD_FILES))
 def test_file_of_an_earlier_release_is_upgraded_on_open(db_url, layout):
     path = db_url[len('sqlite:///'):]
-    batch = _old_file(path, layout)
+    batch = _OLD_FILES[layout](path)
     store_ = storage.get_store(db_url)
     try:
         assert _by_id(store_.spans()) == spans.merge_all(batch.fragments)
@@ -632,8 +640,23 @@ def test_file_of_an_earlier_release_is_upgraded_on_open(db_url, layout):
     fresh = str(path) + '.new'
     storage.get_store('sqlite:///' + fresh).close()
     assert _indexes(path) == _indexes(fresh)
+    assert _triggers(path) == _triggers(fresh)
+    # The rollups hold the rows, and their triggers keep them so.
+    store_ = storage.get_store(db_url)
+    try:
+        store_.write(_batch([notif('compute.instance.delete.start', 40, request_id='req-9')]))
+    finally:
+        store_.close()
+    rollups = test_sqlite_rollups.live_and_backfilled(path)
+    assert all(live == backfilled for live, backfilled in rollups.values())
+    assert rollups['span_hours'][0]
     with sqlite3.connect(path) as db:
         assert db.execute('PRAGMA user_version').fetchone() == (sqlite_layout.VERSION,)
+
+
+def _triggers(path):
+    with sqlite3.connect(path) as db:
+        return set(db.execute("SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger'"))
 
 
 def test_a_new_file_has_the_current_layout_version(store, db_url):
@@ -648,6 +671,78 @@ def test_a_file_of_a_newer_release_is_refused(db_url):
         storage.get_store(db_url)
 
 
+# A serialised event missing a declared field, and a sample with one null and
+# fields nobody declared: open kinds keep exactly the keys they came with.
+_EVENT = {'message_id': 'ev-1', 'event_type': 'compute.instance.create.end',
+          'generated': '2024-01-15T08:00:20.500000+00:00',
+          'traits': {'instance_id': 'inst-1', 'state': 'active'}, 'extra': [1, None]}
+_SAMPLE = {'message_id': 'sm-1', 'counter_name': 'nvs.request.duration', 'timestamp': None,
+           'counter_type': 'gauge', 'counter_volume': 20.5, 'monotonic_time': None,
+           'resource_metadata': {'operation': 'compute.instance.create'}}
+
+
+def _layout_1_file(path):
+    """A file as the release before the compact layout made it (the fixture
+    ``layout-1``, user_version 1): every document whole in ``doc``."""
+    batch = _batch(_notifications(), [_reject()])
+    with sqlite3.connect(path) as db:
+        db.executescript(_old_layout('1'))
+        for kind, docs in (
+                ('notifications', map(documents.notification_doc, batch.notifications)),
+                ('spans', map(documents.span_doc, spans.merge_all(batch.fragments).values())),
+                ('events', [_EVENT]), ('samples', [_SAMPLE]),
+                ('rejects', map(documents.reject_doc, batch.rejects))):
+            columns = [row[1] for row in db.execute('PRAGMA table_info(%s)' % kind)]
+            db.executemany('INSERT INTO %s VALUES (%s)' % (kind, ', '.join('?' * len(columns))),
+                           ([jsontext.encode(doc) if c == 'doc' else doc.get(c)
+                             for c in columns] for doc in docs))
+        db.execute('PRAGMA user_version = 1')
+    return batch
+
+
+def _layout_2_file(path):
+    """A file of layout 2 (user_version 2): layout 1 and the rollups."""
+    batch = _layout_1_file(path)
+    with sqlite3.connect(path) as db:
+        sqlite_rollups.register(db)
+        sqlite_rollups.create(db)
+        sqlite_rollups.backfill(db)
+        db.execute('PRAGMA user_version = 2')
+    return batch
+
+
+def test_events_samples_and_rejects_of_layout_1_are_read_back_the_same(db_url):
+    path = db_url[len('sqlite:///'):]
+    batch = _layout_1_file(path)
+    store_ = storage.get_store(db_url)
+    try:
+        assert [store_.count(k) for k in ('events', 'samples', 'rejects')] == [1, 1, 1]
+    finally:
+        store_.close()
+    with sqlite3.connect(path) as db:
+        for kind, expected in (('events', _EVENT), ('samples', _SAMPLE)):
+            (row,) = db.execute('SELECT %s FROM %s' % (
+                sqlite_layout.select_sql(schema.KINDS[kind]), kind)).fetchall()
+            assert sqlite_layout.document(schema.KINDS[kind], row) == expected
+        assert db.execute('SELECT reject_id, reason FROM rejects').fetchall() == [
+            (documents.reject_id(batch.rejects[0]), batch.rejects[0].reason)]
+
+
+def test_no_field_is_stored_twice_and_payloads_are_deflated(store, db_url):
+    batch = _batch(_notifications())
+    store.write(batch)
+    with sqlite3.connect(db_url[len('sqlite:///'):]) as db:
+        for kind in (schema.NOTIFICATIONS, schema.SPANS):
+            for row in db.execute('SELECT %s FROM %s' % (sqlite_layout.select_sql(kind),
+                                                          kind.name)):
+                rest = row[-1]
+                if sqlite_layout.is_packed(kind):
+                    assert b'nested' not in rest
+                    rest = zlib.decompress(rest, -15)
+                assert not set(json.loads(rest)) & set(kind.columns), kind.name
+                assert None not in json.loads(rest).values()
+
+
 def _open_and_count(url, start, queue):
     start.wait()
     store_ = storage.get_store(url)
@@ -657,9 +752,10 @@ def _open_and_count(url, start, queue):
         store_.close()
 
 
-def test_processes_opening_an_old_file_at_once_upgrade_it_once(db_url):
+@pytest.mark.parametrize('layout', ['267924d', 'layout-1', 'layout-2'])
+def test_processes_opening_an_old_file_at_once_upgrade_it_once(db_url, layout):
     path = db_url[len('sqlite:///'):]
-    batch = _old_file(path, '267924d')
+    batch = _OLD_FILES[layout](path)
     ctx = multiprocessing.get_context('spawn')
     start, queue = ctx.Event(), ctx.Queue()
     procs = [ctx.Process(target=_open_and_count, args=(db_url, start, queue)) for _ in range(4)]
