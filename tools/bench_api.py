@@ -31,6 +31,7 @@ ratio, the API's requests/s and the load average::
 import argparse
 import collections
 import concurrent.futures
+import functools
 import os
 import re
 import resource
@@ -117,7 +118,7 @@ def server_command(kind, tmp, port, conf_file, workers=None, threads=None):
     elif kind == 'uwsgi':
         with open(os.path.join(ETC, 'uwsgi.ini.sample')) as f:
             text = with_settings(f.read(), {
-                'http-socket': '127.0.0.1:%d' % port,
+                'http11-socket': '127.0.0.1:%d' % port,
                 'env': 'NVS_NOTIF_API_CONFIG_FILES=' + conf_file,
                 'virtualenv': sys.prefix, 'logto': log,
                 **{{'workers': 'processes'}.get(k, k): v for k, v in sizes.items() if v}}, ';')
@@ -186,19 +187,21 @@ def _children_cpu():
 
 
 def server_cpu(pid):
-    """CPU seconds the server's processes (master and workers) used so far."""
+    """CPU seconds a process and its children (a server's workers) used so far."""
     from tools import benchutil
     return benchutil.tree_cpu(benchutil.proc_table(), pid)
 
 
-def measure(base, token, path, store, server_pid, local_call, client_processes, clients,
-            requests_each, repeat):
+def measure(base, token, path, store, server_pid, feeder_pid, local_call, client_processes,
+            clients, requests_each, repeat):
     """One query: its answer times over HTTP while the store grows, then in-process."""
     processes = min(clients, client_processes)
     stored, load, cpu = store.count('notifications'), os.getloadavg()[0], server_cpu(server_pid)
+    feeder_cpu = server_cpu(feeder_pid) if feeder_pid else 0
     api, failed, seconds, client_cpu = run_clients(base, token, path, clients, requests_each,
                                                    processes)
     cpu = server_cpu(server_pid) - cpu
+    feeder_cpu = (server_cpu(feeder_pid) - feeder_cpu) if feeder_pid else 0
     ingested = (store.count('notifications') - stored) / seconds
     local = []
     for _ in range(repeat):
@@ -208,6 +211,7 @@ def measure(base, token, path, store, server_pid, local_call, client_processes, 
     return {'clients': clients, 'api': percentiles(api), 'in_process': percentiles(local),
             'failed': failed, 'per_s': len(api) / seconds, 'ingested_per_s': ingested,
             'cpu_ms': cpu * 1000 / len(api), 'client_cpu_ms': client_cpu * 1000 / len(api),
+            'ingest_cores': feeder_cpu / seconds,
             'load': (load, os.getloadavg()[0])}
 
 
@@ -235,8 +239,9 @@ def wait_ingesting(store, before, feeder, timeout=300):
         time.sleep(1)
 
 
-def ingest(url, rate, seed):
-    """A process replaying simulated notifications into ``url`` at ``rate``/s."""
+def ingest(url, rate, seed, nice=0):
+    """A process replaying simulated notifications into ``url`` at ``rate``/s,
+    at scheduling priority ``nice`` (negative: before the machine's other work)."""
     code = ('import sys, time\n'
             'from nvs_notif import replay, simulate\n'
             'endpoint = replay.local_endpoint(sys.argv[1])\n'
@@ -246,7 +251,8 @@ def ingest(url, rate, seed):
             '    if len(batch) == 100:\n'
             '        replay.process(endpoint, batch); n += len(batch); batch = []\n'
             '        time.sleep(max(0.0, started + n / rate - time.monotonic()))\n')
-    return subprocess.Popen([sys.executable, '-c', code, url, str(rate), str(seed + 1)])
+    return subprocess.Popen([sys.executable, '-c', code, url, str(rate), str(seed + 1)],
+                            preexec_fn=(lambda: os.nice(nice)) if nice else None)
 
 
 def parse_args(argv=None):
@@ -270,6 +276,9 @@ def parse_args(argv=None):
     parser.add_argument('--sla-repeat', type=int, default=3)
     parser.add_argument('--ingest', type=float, default=0, metavar='RATE',
                         help='notifications/s replayed into the store meanwhile (0: none)')
+    parser.add_argument('--ingest-nice', type=int, default=0, metavar='N',
+                        help='niceness of the ingest process (negative, as root: the '
+                             'rate holds on a machine busy with other work)')
     parser.add_argument('--queries', default=','.join(QUERIES))
     parser.add_argument('--port', type=int, default=18779)
     return parser.parse_args(argv)
@@ -300,7 +309,8 @@ def main(argv=None):
                                    args.threads)
         server = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
                                   stderr=open(os.path.join(tmp, 'server.err'), 'w'))
-        feeder = ingest(url, args.ingest, args.seed) if args.ingest else None
+        feeder = (ingest(url, args.ingest, args.seed, args.ingest_nice) if args.ingest
+                  else None)
         try:
             base = 'http://127.0.0.1:%d' % args.port
             wait_up(base, server)
@@ -315,9 +325,10 @@ def main(argv=None):
             for query in args.queries.split(','):
                 sizes = ((args.sla_clients, args.sla_requests, args.sla_repeat)
                          if query == 'sla' else (args.clients, args.requests, args.repeat))
+                local_call = functools.partial(in_process, store, conf, query, project,
+                                               request_id)
                 report[query] = measure(base, token, paths(query, request_id, scope), store,
-                                        server.pid, lambda: in_process(store, conf, query, project,
-                                                           request_id),
+                                        server.pid, feeder and feeder.pid, local_call,
                                         args.client_processes, *sizes)
                 say('%s: %s' % (query, report[query]))
         finally:
@@ -330,20 +341,20 @@ def main(argv=None):
             problems = server_log_problems(tmp)
     lines = ['%d notifications (SQLite) at the start, API under %s (workers %s, threads %s), '
              'clients in %d processes, ingest asked %s/s; srv/cli cpu: CPU time per request of '
-             'the server / the clients' % (
+             'the server / the clients; cores: CPU the ingest used' % (
                  size, args.server, args.workers or 'of the sample',
                  args.threads or 'of the sample', args.client_processes, args.ingest or 0),
-             '%-8s %7s %10s %10s %10s %10s %8s %6s %7s %7s %8s %9s %10s' % (
+             '%-8s %7s %10s %10s %10s %10s %8s %6s %7s %7s %8s %9s %6s %10s' % (
                  'query', 'clients', 'api p50', 'api p99', 'local p50', 'local p99', 'p99 x',
-                 'req/s', 'srv cpu', 'cli cpu', 'non-200', 'stored/s', 'load 1min')]
+                 'req/s', 'srv cpu', 'cli cpu', 'non-200', 'stored/s', 'cores', 'load 1min')]
     for query, r in report.items():
         lines.append('%-8s %7d %7.1f ms %7.1f ms %7.1f ms %7.1f ms %7.1fx %6.1f %4.1f ms '
-                     '%4.1f ms %8d %9.0f %5.1f-%.1f' % (
+                     '%4.1f ms %8d %9.0f %6.2f %5.1f-%.1f' % (
             query, r['clients'], r['api']['p50_ms'], r['api']['p99_ms'],
             r['in_process']['p50_ms'], r['in_process']['p99_ms'],
             r['api']['p99_ms'] / max(r['in_process']['p99_ms'], 0.001),
             r['per_s'], r['cpu_ms'], r['client_cpu_ms'], sum(r['failed'].values()),
-            r['ingested_per_s'], *r['load']))
+            r['ingested_per_s'], r['ingest_cores'], *r['load']))
     for query, r in report.items():
         for answer, count in r['failed'].most_common(5):
             lines.append('  %s: %d x %s' % (query, count, answer))
