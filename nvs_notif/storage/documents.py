@@ -106,11 +106,17 @@ def reject_doc(r):
 UNINDEXED_PAYLOAD = 'payload_unindexed'
 
 
-def payload_unindexed(text):
+#: The field (schema ``stamped``) saying why a notification's payload is
+#: under :data:`UNINDEXED_PAYLOAD`: the engine's reason.
+PAYLOAD_REFUSED = 'payload_refused'
+
+
+def payload_unindexed(text, reason):
     """A notification document's JSON text with its payload moved to
-    :data:`UNINDEXED_PAYLOAD`."""
+    :data:`UNINDEXED_PAYLOAD`, marked with why (:data:`PAYLOAD_REFUSED`)."""
     doc = json.loads(text)
     doc[UNINDEXED_PAYLOAD] = doc.pop('payload', None)
+    doc[PAYLOAD_REFUSED] = reason
     return jsontext.encode(doc)
 
 
@@ -141,6 +147,7 @@ def stored_notification(doc):
     if UNINDEXED_PAYLOAD in doc:
         doc['payload'] = doc.pop(UNINDEXED_PAYLOAD)
     doc.pop(INGESTED, None)
+    doc.pop(PAYLOAD_REFUSED, None)
     for name in _NOTIFICATION_DERIVED:
         doc.setdefault(name, None)
     return doc

@@ -216,7 +216,11 @@ NOTIFICATIONS = Kind(
     # When the writer sent it (fixed-width UTC text, so it sorts as text):
     # the search engines' ingest order, which the hub's tail reads
     # (Store.ingested).
-    stamped=(Field('ingested', Type('TEXT', {'type': 'keyword'})),),
+    stamped=(Field('ingested', Type('TEXT', {'type': 'keyword'})),
+             # Why the engine refused to index the payload, on a notification
+             # stored with it in _source only (documents.UNINDEXED_PAYLOAD):
+             # what operators search to find them (payload_refused:*).
+             Field('payload_refused', KEYWORD)),
 )
 
 SPANS = Kind(

@@ -173,7 +173,8 @@ class SearchWriter:
         e.g. a string over 32,766 bytes, which OpenSearch's ``flat_object`` indexes
         as one term and refuses, or nesting past Elasticsearch's ``flattened``
         depth limit. The notification stays whole and findable by every other
-        field. :returns: the items still refused (for the reject index)"""
+        field, marked with the engine's reason (:data:`documents.PAYLOAD_REFUSED`).
+        :returns: the items still refused (for the reject index)"""
         retry = [f for f in failed if f.get('status') == 400
                  and f.get('_index', '').startswith(notifications)
                  and 'payload' in str(f.get('error'))]
@@ -182,7 +183,8 @@ class SearchWriter:
         LOG.warning('%d notifications refused by %s for their payload (%s): stored with '
                     'the payload unindexed', len(retry), self.engine.name, retry[0].get('error'))
         actions = [{'_op_type': 'create', '_index': f['_index'], '_id': f['_id'],
-                    '_source': documents.payload_unindexed(_text(sources[f['_id']]))}
+                    '_source': documents.payload_unindexed(_text(sources[f['_id']]),
+                                                           _reason(f.get('error')))}
                    for f in retry]
         still = {item.get('_id') for ok, op, item in self.bulk(actions)
                  if not ok and item.get('status') != 409}
@@ -223,6 +225,11 @@ class SearchWriter:
         self.bulk_or_dead_letter([{'_op_type': 'create',
                                     '_index': self.layout.index(kind, _doc_time(d.get(time_field))),
                                     '_id': d['message_id'], '_source': d} for d in docs])
+
+
+def _reason(error):
+    """The short reason of a bulk item's error (its type), to search by."""
+    return error.get('type') if isinstance(error, dict) else str(error)[:200]
 
 
 def _text(source):

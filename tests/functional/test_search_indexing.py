@@ -208,6 +208,12 @@ def test_payload_type_conflicts_are_all_stored(engine, search_client, es_prefix)
     finally:
         store.close()
     assert stored['m-long']['payload'] == {'description': long_text, 'size': 2}
+    # A payload stored unindexed is marked with why, for operators to find.
+    refused = search(search_client, es_prefix, 'notifications',
+                     {'exists': {'field': 'payload_refused'}})
+    assert {h['_id']: h['_source']['payload_refused'] for h in refused} == (
+        {'m-long': 'illegal_argument_exception'} if engine == 'opensearch' else {})
+    assert 'payload_refused' not in stored['m-long']
     assert stored['m-dots']['payload'] == {'a.b.c': 'dotted', 'x.y': {'z.w': 2}, 'size.gb': 3}
     # Still found by every field but its payload.
     found = search(search_client, es_prefix, 'notifications', {'term': {'message_id': 'm-long'}})
