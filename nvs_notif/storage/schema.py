@@ -256,9 +256,12 @@ SPANS = Kind(
         Index('spans_request', ('request_id',)),
         Index('spans_global_request', ('global_request_id',)),
         Index('spans_operation', ('operation', 'start')),
-        # Only the spans with an attempt running, by when it started: what
-        # ``stuck`` reads (a few rows, whatever the history holds).
-        Index('spans_open', ('open_since',), where="status = 'open'"),
+        # Only the spans with an attempt running, by when it started, with
+        # what ``stuck`` reads and filters by (its own condition's column too,
+        # which SQLite needs to cover a query): a few rows, whatever the
+        # history holds, never the table's pages.
+        Index('spans_open', ('open_since', 'operation', 'project_id', 'span_id', 'request_id',
+                             'host', 'status'), where="status = 'open'"),
         # Failures (and successes) by when they finished: what sla groups.
         Index('spans_status', ('status', 'finished')),
         # Only the failed spans, by when they finished, with what errors

@@ -6,6 +6,7 @@ of a file go through read-only connections of their own, one per read at a
 time (a pool), so the threads of a process (the API's) read at once, and
 never wait for a batch being written (WAL: readers see the last commit).
 """
+import collections
 import logging
 import os
 import queue
@@ -302,11 +303,15 @@ class SQLiteStore(base.Store):
         exact = [g for g in groups if g[4] <= span_answers.EXACT_PERCENTILES]
         percentiles = [row for statement in span_answers.percentile_statements(
             exact, None, operation, since, until, project_id) for row in self._read(*statement)]
-        for op, group, _count, _successes, timed, _total, longest, *_ in groups:
-            if timed > span_answers.EXACT_PERCENTILES:
-                percentiles += span_answers.estimated_percentiles(op, group, timed, longest, [
-                    row for statement in span_answers.histogram_statements(
-                        window, op, project_id) for row in self._read(*statement)])
+        large = {g[0]: g for g in groups if g[4] > span_answers.EXACT_PERCENTILES}
+        if large:
+            buckets = collections.defaultdict(list)
+            for statement in span_answers.histogram_statements(window, large, project_id):
+                for op, k, n in self._read(*statement):
+                    buckets[op].append((k, n))
+            for op, (_, group, _count, _successes, timed, _total, longest, *_) in large.items():
+                percentiles += span_answers.estimated_percentiles(op, group, timed, longest,
+                                                                  buckets[op])
         return span_answers.sla_rows(groups, failures, percentiles)
 
     @base.operation

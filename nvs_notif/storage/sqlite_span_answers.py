@@ -176,31 +176,33 @@ def add_groups(groups):
     return [tuple(row) for row in added.values()]
 
 
-def histogram_statements(window, op, project_id=None):
-    """The statements whose rows are ``(bucket, durations)`` of ``op``'s
-    durations over ``window``: its whole hours from the rollups' histogram,
-    its edges bucketed from the spans."""
-    where, args = ['operation = ?'], [op]
+def histogram_statements(window, operations, project_id=None):
+    """The statements whose rows are ``(operation, bucket, durations)`` of the
+    durations of ``operations`` (names) over ``window``: its whole hours from
+    the rollups' histogram, its edges bucketed from the spans."""
+    ops = list(operations)
+    where = ['operation IN (%s)' % ', '.join('?' * len(ops))]
+    args = list(ops)
     if project_id is not None:
         where.append('project_id = ?')
         args.append(project_id)
     statements = []
     if window.hours is not None:
         sqlite_rollups.hour_filter(where, args, window)
-        statements.append(('SELECT bucket, sum(durations) FROM span_duration_hours%s '
-                           'GROUP BY bucket' % _where(where), args))
+        statements.append(('SELECT operation, bucket, sum(durations) FROM span_duration_hours%s '
+                           'GROUP BY operation, bucket' % _where(where), args))
     for since, until in window.edges:
         edge, edge_args = span_filter(None, since, until, project_id)
-        statements.append(('SELECT %s(duration), count(*) FROM spans%s GROUP BY 1' % (
-            sqlite_rollups.BUCKET_FUNCTION,
-            _where(['operation = ?', 'duration IS NOT NULL'] + edge)), [op] + edge_args))
+        statements.append(('SELECT operation, %s(duration), count(*) FROM spans%s GROUP BY 1, 2'
+                           % (sqlite_rollups.BUCKET_FUNCTION, _where(
+                               [where[0], 'duration IS NOT NULL'] + edge)), ops + edge_args))
     return statements
 
 
 def estimated_percentiles(op, group, timed, longest, buckets):
     """``(operation, group, rank, duration)`` rows of the nearest ranks of
     :data:`~nvs_notif.answers.sla.PERCENTILES` among ``timed`` durations, read
-    from their histogram (``(bucket, count)`` rows, a bucket may repeat):
+    from their histogram (``(bucket, count)`` pairs, a bucket may repeat):
     each within :data:`~nvs_notif.storage.sqlite_rollups.ALPHA` of the exact
     one, and never beyond the exact ``longest``."""
     counts = collections.Counter()

@@ -516,12 +516,19 @@ def test_stuck_spans_equal_the_python_path(simulated_store, overrides, operation
     assert found and len(open_spans) < simulated_store.count('spans') / 4
 
 
-def test_stuck_reads_only_the_open_spans_index(simulated_store):
-    plan = simulated_store._db.execute(
-        "EXPLAIN QUERY PLAN SELECT rest FROM spans INDEXED BY spans_open "
-        "WHERE status = 'open' AND open_since <= ?", ('9999',)).fetchall()
+@pytest.mark.parametrize('overrides', STUCK_OVERRIDES)
+def test_stuck_reads_only_the_open_spans_index(simulated_store, overrides, monkeypatch):
+    """The store's statement (with its limits and filters) never reads the table."""
+    statements = []
+    read, now = simulated_store._read, simulated_store.latest_time()
+    monkeypatch.setattr(simulated_store, '_read',
+                        lambda sql, args=(): statements.append((sql, args)) or read(sql, args))
+    simulated_store.stuck_spans(now, spans.StuckPolicy.of(300, overrides), 'compute.',
+                                project_id='p')
+    ((sql, args),) = statements
+    plan = simulated_store._db.execute('EXPLAIN QUERY PLAN ' + sql, args).fetchall()
     assert [row[-1] for row in plan] == [
-        'SEARCH spans USING INDEX spans_open (open_since<?)']
+        'SEARCH spans USING COVERING INDEX spans_open (open_since<?)']
     column = dict(simulated_store._db.execute('SELECT span_id, open_since FROM spans'))
     assert column == {s.span_id: timeutil.iso(s.open_since)
                       for s in simulated_store.spans()}
