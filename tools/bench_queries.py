@@ -239,7 +239,9 @@ def sqlite_store(cache_dir, count, seed, say):
 
 
 #: What a copy of a stored row changes (:func:`replicate`): ids get a suffix, times
-#: move by whole days, in the columns and in the document alike.
+#: move by whole days, in the columns and in the part of the document beside them
+#: alike (``rest``: JSON text where it is not deflated; a deflated ``rest`` holds
+#: neither ids nor times).
 _COPY_IDS = ('message_id', 'span_id', 'request_id', 'global_request_id')
 _COPY_TIMES = ('timestamp', 'start', 'last_start', 'end', 'failed', 'aborted', 'finished',
                'open_since', 'zone_seen', 'flavor_seen')
@@ -247,20 +249,25 @@ _COPY_TIMES = ('timestamp', 'start', 'last_start', 'end', 'failed', 'aborted', '
 
 def _copied(kind, columns, copy):
     """The SQL expressions of ``columns`` (a table's) in the ``copy``-th copy."""
+    from nvs_notif.storage import sqlite_layout
+
     def moved(value, name):
         if name in _COPY_IDS:
             return "%s || '~%d'" % (value, copy)
         if name in _COPY_TIMES:
             return "date(substr(%s, 1, 10), '+%d days') || substr(%s, 11)" % (value, copy, value)
         return value
-    # Fields that are not columns are in the row's rest (JSON text where the
-    # layout keeps any of these: sqlite_layout.is_packed kinds hold none).
-    changes = []
-    for name in _COPY_IDS + _COPY_TIMES:
-        if any(f.name == name and not f.column for f in kind.fields):
-            changes.append("'$.%s', %s" % (name, moved("json_extract(rest, '$.%s')" % name, name)))
-    rest = "json_set(rest, %s)" % ', '.join(changes) if changes else 'rest'
-    return [rest if c == 'rest' else moved('"%s"' % c, c) for c in columns]
+    rest = [f.name for f in kind.fields if not f.column and f.name in _COPY_IDS + _COPY_TIMES]
+    expressions = []
+    for c in columns:
+        if c == 'rest' and rest and not sqlite_layout.is_packed(kind):
+            # json_replace: a rest leaves out null fields, which stay out.
+            c = 'json_replace(rest, %s)' % ', '.join(
+                "'$.%s', %s" % (n, moved("json_extract(rest, '$.%s')" % n, n)) for n in rest)
+            expressions.append(c)
+        else:
+            expressions.append(moved('"%s"' % c, c))
+    return expressions
 
 
 def replicate(source, path, copies, say):
