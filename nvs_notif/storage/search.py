@@ -13,6 +13,7 @@ import itertools
 import logging
 import urllib.parse
 
+from nvs_notif.answers import stuck as stuck_answer
 from nvs_notif import timeutil
 from nvs_notif.storage import base
 from nvs_notif.storage import documents
@@ -22,6 +23,8 @@ from nvs_notif.storage import search_upgrade
 from nvs_notif.storage import search_writer
 
 LOG = logging.getLogger(__name__)
+#: The fields of answers.stuck.OpenSpan read as stored (open_since is parsed).
+_OPEN_FIELDS = [f for f in stuck_answer.OpenSpan._fields if f != 'open_since']
 
 
 @dataclasses.dataclass(frozen=True)
@@ -204,7 +207,17 @@ class SearchStore(search_span_answers.SearchSpanAnswers, base.Store):
         filters += search_reads.terms(project_id=project_id)
         if operation is not None:
             filters.append({'prefix': {'operation': operation}})
-        return self._scan_spans(filters)
+        # What stuck reads of them (answers.stuck.OpenSpan), in pages of
+        # 10,000: the fetch of their documents is most of the answer's time.
+        index = self.layout.index('spans')
+        self._refresh(index)
+        return self._read_ready(index, lambda: [
+            stuck_answer.OpenSpan(*(hit['_source'].get(f) for f in _OPEN_FIELDS),
+                                  timeutil.parse_iso(hit['_source']['open_since']))
+            for hit in self.engine.helpers.scan(
+                self.client, index=index, size=10000, ignore_unavailable=True,
+                query={'query': search_reads.bool_filter(filters),
+                       '_source': list(stuck_answer.OpenSpan._fields)})])
 
     @base.operation
     def finished_spans(self, limit, before=None, project_id=None, service=None,
