@@ -40,6 +40,7 @@ import argparse
 import collections
 import copy
 import cProfile
+import datetime
 import gc
 import io
 import itertools
@@ -50,6 +51,8 @@ import os
 import platform
 import pstats
 import shutil
+import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -209,7 +212,7 @@ class NvsSide:
     def make(self, run):
         from nvs_notif import replay
         path = os.path.join(self.workdir, 'bench-%s.db' % run)
-        for suffix in ('', '-wal', '-shm'):
+        for suffix in ('', '-wal', '-shm', '-websub', '-websub-wal', '-websub-shm'):
             if os.path.exists(path + suffix):
                 os.unlink(path + suffix)
         endpoint = replay.local_endpoint('sqlite:///' + path)
@@ -240,10 +243,108 @@ class NvsSide:
             except Exception:  # noqa: BLE001
                 pass
         size = sum(os.path.getsize(path + s) for s in ('', '-wal') if os.path.exists(path + s))
-        for suffix in ('', '-wal', '-shm'):
+        for suffix in ('', '-wal', '-shm', '-websub', '-websub-wal', '-websub-shm'):
             if os.path.exists(path + suffix):
                 os.unlink(path + suffix)
         return size
+
+
+_SUBSCRIBER = """
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers['Content-Length']))
+        self.send_response(204)
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), H)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"""
+
+
+def _cpu_seconds(pid):
+    """User + system CPU seconds of a process (Linux /proc)."""
+    with open('/proc/%d/stat' % pid) as f:
+        fields = f.read().rpartition(')')[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+class NvsHubSide(NvsSide):
+    """Ours while ``nvs-notif-hub`` (its own process) publishes from the same
+    SQLite file to ``subscribers`` subscriptions of the all-projects
+    notifications topic: every stored notification is read by the tail,
+    rendered and queued, and each delivery POSTed to a subscriber process.
+    What the hub's reads and write transactions on the file cost the agent."""
+
+    name = 'nvs+hub'
+
+    def __init__(self, workdir, subscribers):
+        super().__init__(workdir)
+        self.subscribers = subscribers
+        self.label = 'nvs endpoint, nvs-notif-hub -> %d subscribers' % subscribers
+        self.server = subprocess.Popen([sys.executable, '-c', _SUBSCRIBER],
+                                       stdout=subprocess.PIPE, text=True)
+        self.port = int(self.server.stdout.readline())
+        self.hub = None
+
+    def make(self, run):
+        from nvs_notif.feeds import topics
+        from nvs_notif import timeutil
+        from nvs_notif.websub import store as hub_store
+        from nvs_notif.websub import subscriptions
+        endpoint, state = super().make(run)
+        path = state[2]
+        # Subscriptions as a verified subscribe leaves them (verification is
+        # not what is measured); the tail starts at the (empty) store's head.
+        store = hub_store.SQLiteHubStore(hub_store.hub_file(path))
+        topic = topics.Topic('notifications', None).url('https://api.bench.test')
+        expires = timeutil.utcnow() + datetime.timedelta(days=1)
+        for i in range(self.subscribers):
+            store.put_subscription(subscriptions.Subscription(
+                topic, 'http://127.0.0.1:%d/cb/%d' % (self.port, i), expires, 'secret-%d' % i))
+        store.close()
+        conf = os.path.join(self.workdir, 'hub-%s.conf' % run)
+        with open(conf, 'w') as f:
+            f.write('[api]\nstore = sqlite:///%s\n[websub]\ncallback_allow_public = false\n'
+                    'callback_allowed_networks = 127.0.0.1/32\n' % path)
+        self.hub = subprocess.Popen(
+            [os.path.join(os.path.dirname(sys.executable), 'nvs-notif-hub'),
+             '--config-file', conf], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            text=True)
+        db = sqlite3.connect(hub_store.hub_file(path))
+        try:
+            # Running: its tail has set its cursor at the store's head.
+            while self.hub.poll() is None and not db.execute(
+                    "SELECT 1 FROM websub_cursors WHERE name = 'notifications'"
+                    ' AND marker IS NOT NULL').fetchall():
+                time.sleep(0.05)
+        finally:
+            db.close()
+        if self.hub.poll() is not None:
+            raise SystemExit('nvs-notif-hub exited: %s' % self.hub.stderr.read())
+        self.cpu_before = _cpu_seconds(self.hub.pid), _cpu_seconds(self.server.pid)
+        return endpoint, state
+
+    def check(self, state, count):
+        # CPU the hub and the subscribers took while the agent was timed (on
+        # one machine, what the agent did not get).
+        hub_cpu, subscribers_cpu = (_cpu_seconds(p) - before for p, before in zip(
+            (self.hub.pid, self.server.pid), self.cpu_before))
+        out = super().check(state, count)
+        out['hub_cpu_seconds'] = round(hub_cpu, 2)
+        out['subscribers_cpu_seconds'] = round(subscribers_cpu, 2)
+        time.sleep(2)       # the hub catches up
+        self.hub.send_signal(signal.SIGTERM)
+        _, err = self.hub.communicate(timeout=120)
+        if self.hub.returncode:
+            out['hub_failed'] = err.strip().splitlines()[-3:]
+        return out
+
+    def stop(self):
+        self.server.terminate()
+        self.server.wait()
 
 
 def drive(endpoint, calls):
@@ -399,6 +500,9 @@ def parse_args(argv=None):
                         '(e.g. an earlier release: git archive REF nvs_notif | tar -x -C DIR): '
                         'each run in a process of its own, interleaved; prints both ingest '
                         'rates, bytes per notification of the SQLite file, and the ratios')
+    p.add_argument('--hub-subscribers', type=int, default=0, metavar='N',
+                   help='also time ours while nvs-notif-hub publishes everything it '
+                        'stores to N subscribers (a third side, nvs+hub)')
     args = p.parse_args(argv)
     if args.count < 1 or args.batch_size < 1 or args.repeat < 1:
         p.error('--count, --batch-size and --repeat must be >= 1')
@@ -454,6 +558,8 @@ def main(argv=None):
             return 0
 
         sides = [StockSide(workdir), NvsSide(workdir)]
+        if args.hub_subscribers:
+            sides.append(NvsHubSide(workdir, args.hub_subscribers))
         if args.only:
             sides = [s for s in sides if s.name == args.only]
         times = {s.name: [] for s in sides}
@@ -468,12 +574,18 @@ def main(argv=None):
                 say('  run %d %-5s %7.3fs  %8.0f/s' % (r + 1, side.name, elapsed,
                                                       args.count / elapsed))
 
+        for side in sides:
+            if hasattr(side, 'stop'):
+                side.stop()
         summary = benchutil.summarize(sides, times, checks, args.count)
         import nvs_notif
         from nvs_notif.storage import sqlite_layout
         ratio = None
         if 'stock' in summary and 'nvs' in summary:
             ratio = summary['nvs']['median_rate'] / summary['stock']['median_rate']
+        hub_ratio = None
+        if 'nvs+hub' in summary and 'nvs' in summary:
+            hub_ratio = summary['nvs+hub']['median_rate'] / summary['nvs']['median_rate']
 
         doc = {
             'count': args.count, 'batch_size': args.batch_size, 'repeat': args.repeat,
@@ -482,6 +594,7 @@ def main(argv=None):
             'ratio_nvs_over_stock_best': (round(summary['nvs']['best_rate']
                                                 / summary['stock']['best_rate'], 3)
                                           if ratio else None),
+            'ratio_nvs_with_hub_over_nvs_median': round(hub_ratio, 3) if hub_ratio else None,
             'log_records': tally.report(), 'python_warnings': caught[:20],
             'nvs_notif': os.path.dirname(nvs_notif.__file__),
             'sqlite_layout': sqlite_layout.VERSION,
@@ -517,6 +630,8 @@ def main(argv=None):
         if ratio is not None:
             print()
             print('ratio (nvs / stock EventEndpoint): %.1fx' % ratio)
+        if hub_ratio is not None:
+            print('ratio (nvs with nvs-notif-hub / nvs alone): %.2f' % hub_ratio)
         return 0
     finally:
         root.removeHandler(tally)

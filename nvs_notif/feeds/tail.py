@@ -63,17 +63,18 @@ class Tail:
         """One round; how many notifications it read (0: nothing new, or
         another process holds the cursor)."""
         hub = self.hub
-        cursor = hub.store.claim_cursor(CURSOR, hub.clock(), self.settings.hold)
-        if cursor is None:
-            return 0
         now = hub.clock()
         topics = hub.store.topics(now)
-        if cursor.marker is None or not topics:
-            # Nobody to publish to (or a new cursor): skip to the newest.
-            items, marker = [], self.store.ingest_marker(self.settings.settle)
-        else:
-            items = self.store.ingested(cursor.marker, self.settings.batch, self.settings.settle)
-            marker = items[-1][0] if items else cursor.marker
+        # Read first; claim (a write) only when the cursor is to move.
+        start = hub.store.cursor_marker(CURSOR)
+        items, marker = self._next(start, topics)
+        if marker == start:
+            return 0
+        cursor = hub.store.claim_cursor(CURSOR, now, self.settings.hold)
+        if cursor is None:
+            return 0
+        if cursor.marker != start:      # another process moved it meanwhile
+            items, marker = self._next(cursor.marker, topics)
         docs = [doc for _, doc in items]
         if fanout.revoke(hub, docs, self.project_enabled):
             topics = hub.store.topics(now)
@@ -89,6 +90,15 @@ class Tail:
         self.stats['read'] += len(items)
         self.stats['published'] += made
         return len(items)
+
+    def _next(self, start, topics):
+        """``(items, marker)``: what follows ``start`` and where the cursor
+        goes after it."""
+        if start is None or not topics:
+            # Nobody to publish to (or a new cursor): skip to the newest.
+            return [], self.store.ingest_marker(self.settings.settle)
+        items = self.store.ingested(start, self.settings.batch, self.settings.settle)
+        return items, items[-1][0] if items else start
 
     def run(self, stop, interval=0.2):
         """Rounds until ``stop`` (a ``threading.Event``) is set; a round that

@@ -226,14 +226,21 @@ class SearchHubStore(store_mod.HubStore):
             if _status(exc) != 404:        # its subscription ended meanwhile
                 raise
 
-    def claim_cursor(self, name, now, hold):
-        index = self._index['cursors']
+    def _cursor(self, name):
         try:
-            found = self._client.get(index=index, id=name)
+            return self._client.get(index=self._index['cursors'], id=name)
         except self._engine.errors as exc:
             if _status(exc) != 404:
                 raise
-            found = None
+            return None
+
+    def cursor_marker(self, name):
+        found = self._cursor(name)
+        return found['_source']['marker'] if found else None
+
+    def claim_cursor(self, name, now, hold):
+        index = self._index['cursors']
+        found = self._cursor(name)
         if found is not None and found['_source']['claimed_until'] > now.timestamp():
             return None
         marker = found['_source']['marker'] if found else None

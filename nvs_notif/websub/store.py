@@ -2,8 +2,8 @@
 intents waiting for verification, and deliveries waiting to be sent.
 
 :class:`HubStore` is the interface; :class:`SQLiteHubStore` keeps the state
-in ``websub_*`` tables of a SQLite file (the store's own file when the store
-is ``sqlite://``).  Work is *claimed* before it is done: a claim is held for
+in ``websub_*`` tables of a SQLite file (beside the store's file when the
+store is ``sqlite://``, :func:`hub_file`).  Work is *claimed* before it is done: a claim is held for
 ``hold`` seconds, so two processes never take the same intent or delivery,
 and the work of a process that died is taken again once its claim lapses.
 """
@@ -113,6 +113,11 @@ class HubStore(metaclass=abc.ABCMeta):
         """Try a delivery again at ``due``."""
 
     @abc.abstractmethod
+    def cursor_marker(self, name):
+        """The marker of the cursor ``name`` (None: not started), read
+        without claiming it."""
+
+    @abc.abstractmethod
     def claim_cursor(self, name, now, hold):
         """The :class:`Cursor` ``name``, claimed for ``hold`` seconds, or None
         while another process holds it: one process at a time reads and
@@ -170,6 +175,12 @@ class SQLiteHubStore(HubStore):
     def _write(self, work):
         return sqlite.in_transaction(self._db, self._lock, work)
 
+    def _any(self, sql, args):
+        # A read before a write transaction: an idle hub round takes no write
+        # lock, which the agents writing the same file would wait for.
+        with self._lock:
+            return self._db.execute(sql, args).fetchone() is not None
+
     def add_intent(self, intent, now):
         self._write(lambda db: db.execute(
             'INSERT INTO websub_intents (mode, topic, callback, lease_seconds, secret,'
@@ -178,6 +189,10 @@ class SQLiteHubStore(HubStore):
              _epoch(now), intent.user_id, intent.project_id)))
 
     def claim_intents(self, now, hold, limit):
+        if not self._any('SELECT 1 FROM websub_intents WHERE claimed_until <= ? LIMIT 1',
+                         (_epoch(now),)):
+            return []
+
         def claim(db):
             rows = db.execute(
                 'SELECT id, mode, topic, callback, lease_seconds, secret, user_id, project_id'
@@ -223,6 +238,10 @@ class SQLiteHubStore(HubStore):
                 ' ORDER BY topic', (_epoch(now),))]
 
     def expire(self, now):
+        if not self._any('SELECT 1 FROM websub_subscriptions WHERE expires <= ? LIMIT 1',
+                         (_epoch(now),)):
+            return 0
+
         def expire(db):
             db.execute('DELETE FROM websub_deliveries WHERE EXISTS (SELECT 1 FROM'
                        ' websub_subscriptions s WHERE s.topic = websub_deliveries.topic AND'
@@ -235,6 +254,12 @@ class SQLiteHubStore(HubStore):
 
     def enqueue(self, contents, now):
         return self._write(lambda db: _enqueue(db, contents, now))
+
+    def cursor_marker(self, name):
+        with self._lock:
+            row = self._db.execute('SELECT marker FROM websub_cursors WHERE name = ?',
+                                   (name,)).fetchone()
+        return row[0] if row else None
 
     def claim_cursor(self, name, now, hold):
         owner = secrets.token_hex(16)
@@ -263,6 +288,10 @@ class SQLiteHubStore(HubStore):
         return self._write(advance)
 
     def claim_deliveries(self, now, hold, limit):
+        if not self._any('SELECT 1 FROM websub_deliveries WHERE due <= ? AND claimed_until <= ?'
+                         ' LIMIT 1', (_epoch(now), _epoch(now))):
+            return []
+
         def claim(db):
             rows = db.execute(
                 'SELECT d.id, d.topic, d.callback, s.secret, c.body, c.content_type, c.link,'
@@ -332,23 +361,31 @@ def _drop_orphan_contents(db, only=''):
                ' WHERE d.content_id = websub_contents.id) ' + only)
 
 
+def hub_file(path):
+    """The SQLite file of the hub's state beside a store file: its own, so
+    the hub's writes never take the write lock the agents' batches wait for
+    (the hub only reads the store's file: WAL readers block no writer)."""
+    return path if path in ('', ':memory:') else path + '-websub'
+
+
 def hub_store_of(store):
-    """The hub's state in an open :class:`~nvs_notif.storage.base.Store`:
-    the ``websub_*`` tables of its SQLite file (a connection of its own), or
-    indices of its search engine (its client)."""
+    """The hub's state of an open :class:`~nvs_notif.storage.base.Store`:
+    the ``websub_*`` tables of the SQLite file beside its file
+    (:func:`hub_file`), or indices of its search engine (its client)."""
     from nvs_notif.websub import search_store
     if store.url.scheme == 'sqlite':
-        return SQLiteHubStore(store.url.path or ':memory:')
+        return SQLiteHubStore(hub_file(store.url.path) or ':memory:')
     return search_store.SearchHubStore(store)
 
 
 def open_hub_store(url, conf=None):
-    """The hub's state in the store of ``url``: ``websub_*`` tables of the
-    SQLite file, or ``<prefix>-websub-*`` indices of Elasticsearch/OpenSearch
-    (``conf`` holds the store's credentials, as for ``get_store``)."""
+    """The hub's state of the store of ``url``: ``websub_*`` tables of the
+    SQLite file beside it, or ``<prefix>-websub-*`` indices of
+    Elasticsearch/OpenSearch (``conf`` holds the store's credentials, as for
+    ``get_store``)."""
     from nvs_notif import storage
     from nvs_notif.websub import search_store
     parsed = urllib.parse.urlsplit(url)
     if parsed.scheme == 'sqlite':
-        return SQLiteHubStore(parsed.path or ':memory:')
+        return SQLiteHubStore(hub_file(parsed.path) or ':memory:')
     return search_store.SearchHubStore(storage.get_store(url, conf))

@@ -9,7 +9,8 @@ Elasticsearch and OpenSearch.
 A member of project A subscribes to A's topic and receives, signed, exactly
 A's new entries, and none stored before; B's subscriber gets only B's; A's
 token cannot subscribe to B's topic; a restarted hub process keeps the
-subscriptions and delivers what was stored while it was down."""
+subscriptions and delivers what was stored while it was down; after A
+unsubscribes, A gets nothing more and B still gets B's."""
 import hashlib
 import hmac
 import os
@@ -166,6 +167,17 @@ def test_a_member_gets_exactly_their_projects_new_entries_signed_across_a_hub_re
         hub.start()
         wait_for(lambda: len(entries(sub_a, 'secret-a')) == 3
                  and len(entries(sub_b, 'secret-b')) == 2)
+        # A unsubscribes (verified at the callback); B's subscription goes on.
+        r = requests.post(api + '/v1/hub', timeout=60, data={
+            'hub.mode': 'unsubscribe', 'hub.topic': topic_a, 'hub.callback': sub_a.url},
+            headers={'X-Auth-Token': keystone_tokens['a-member'],
+                     'X-Forwarded-Proto': 'https'})
+        assert r.status_code == 202, r.text
+        wait_for(lambda: [g['hub.mode'] for g in sub_a.gets] == ['subscribe', 'unsubscribe'])
+        time.sleep(1)
+        third = [note(project_a, 6), note(project_b, 7)]
+        replay.process(endpoint, third)
+        wait_for(lambda: len(entries(sub_b, 'secret-b')) == 3)
         time.sleep(2)       # nothing more comes
         stderr = hub.stop()
     finally:
@@ -177,7 +189,7 @@ def test_a_member_gets_exactly_their_projects_new_entries_signed_across_a_hub_re
         return sorted('urn:uuid:' + n['message_id'] for n in notes
                       if n['_context_project_id'] == project)
     assert entries(sub_a, 'secret-a') == ids(first + second, project_a)
-    assert entries(sub_b, 'secret-b') == ids(first + second, project_b)
+    assert entries(sub_b, 'secret-b') == ids(first + second + third, project_b)
     for sub, topic in ((sub_a, topic_a), (sub_b, topic_b)):
         for headers, _ in sub.posts:
             assert headers['Content-Type'] == 'application/atom+xml'

@@ -37,7 +37,7 @@ def form(topic_url, mode='subscribe', **extra):
 
 
 def intents(path):
-    store = hub_store.SQLiteHubStore(str(path))
+    store = hub_store.SQLiteHubStore(hub_store.hub_file(str(path)))
     try:
         return [i for _, i in store.claim_intents(s.NOW.replace(year=2999), 1, 100)]
     finally:

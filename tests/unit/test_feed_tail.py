@@ -24,8 +24,8 @@ def test_two_tails_publish_each_new_entry_once_to_its_topics(tmp_path, subscribe
     endpoint = replay.local_endpoint(url)
     replay.process(endpoint, [message(1, 'pA', 'compute.instance.create.start')])
     store = storage.get_store(url)
-    hubs = [hub_mod.Hub(store_mod.SQLiteHubStore(str(tmp_path / 'nvs.db')), POLICY)
-            for _ in range(2)]
+    hub_file = store_mod.hub_file(str(tmp_path / 'nvs.db'))
+    hubs = [hub_mod.Hub(store_mod.SQLiteHubStore(hub_file), POLICY) for _ in range(2)]
     tails = [tail_mod.Tail(store, hub, tail_mod.Settings(batch=2)) for hub in hubs]
     a, b = subscribers(), subscribers()
     try:
@@ -63,7 +63,8 @@ def test_a_tail_without_subscribers_reads_nothing_and_keeps_up(tmp_path):
     url = 'sqlite:///%s' % (tmp_path / 'nvs.db')
     endpoint = replay.local_endpoint(url)
     store = storage.get_store(url)
-    hub = hub_mod.Hub(store_mod.SQLiteHubStore(str(tmp_path / 'nvs.db')), POLICY)
+    hub = hub_mod.Hub(store_mod.SQLiteHubStore(store_mod.hub_file(str(tmp_path / 'nvs.db'))),
+                      POLICY)
     tail = tail_mod.Tail(store, hub)
     try:
         tail.run_once()
