@@ -20,7 +20,7 @@ from nvs_notif import storage
 from nvs_notif.storage import search_templates
 import pytest
 
-from tests.functional.support import es_store_url, store_url
+from tests.functional.support import store_url
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[1] / 'unit' / 'fixtures' / 'notifications'
 KINDS = ('notifications', 'spans', 'events', 'samples', 'rejects')
