@@ -6,6 +6,7 @@ every endpoint; B's ids, markers and project are unknown or refused; only the ad
 sees B and the records of no project; forged, expired, revoked and missing tokens
 are 401."""
 import threading
+import time
 import urllib.parse
 import uuid
 
@@ -28,10 +29,21 @@ ENDPOINTS = ('/v1/notifications', '/v1/notifications/msg-a-01', '/v1/traces/req-
              '/v1/errors', '/v1/stuck', '/v1/hosts?since=3h')
 
 
+#: The API's ``[api] archive_settle_seconds`` here.
+ARCHIVE_SETTLE = 2
+
+
 class Api:
-    def __init__(self, base, projects):
+    def __init__(self, base, projects, filled):
         self.base = base
         self.a, self.b = projects
+        #: ``time.time()`` when the store's notifications were written.
+        self.filled = filled
+
+    def wait_settled(self):
+        """Sleep until every notification written is past the archive's
+        settle time (a search engine's are archived only then)."""
+        time.sleep(max(0.0, self.filled + ARCHIVE_SETTLE + 0.1 - time.time()))
 
     def get(self, path, token=None, **headers):
         if token is not None:
@@ -61,13 +73,14 @@ def api(request, tmp_path_factory, keystone, keystone_authtoken):
     url = ('sqlite:///%s' % (tmp / 'nvs.db') if request.param == 'sqlite'
            else store_url(request.param, prefix))
     s.fill(url, project_a=projects[0], project_b=projects[1])
+    filled = time.time()
     conf_file = write_api_conf(tmp / 'nvs-notif.conf', url, keystone_authtoken, default_limit=3,
-                               archive_settle_seconds=2)
+                               archive_settle_seconds=ARCHIVE_SETTLE)
     app = api_app.make_app(config.load_conf([str(conf_file)]))
     server = serve.make_server(app, '127.0.0.1', 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield Api('http://127.0.0.1:%d' % server.server_port, projects)
+    yield Api('http://127.0.0.1:%d' % server.server_port, projects, filled)
     server.shutdown()
     server.server_close()
     if request.param != 'sqlite':
@@ -217,6 +230,7 @@ def test_notification_archive_pages_with_real_tokens(api, keystone_tokens):
     """A's notifications feed links, in ingest order, archive pages of A's
     notifications only, the same bytes on a second fetch."""
     token = keystone_tokens['a-reader']
+    api.wait_settled()
     body = atom(api.get('/v1/feeds/notifications?limit=1', token))
     seen, url = list(atom_check.entry_ids(body)), atom_check.links(body)['prev-archive'][0]
     while url:
