@@ -18,6 +18,7 @@ import logging
 
 from nvs_notif.feeds import fanout
 from nvs_notif.opts import websub_default
+from nvs_notif.websub import hub as hub_mod
 from nvs_notif.websub import store as hub_store
 
 LOG = logging.getLogger(__name__)
@@ -103,11 +104,5 @@ class Tail:
     def run(self, stop, interval=0.2):
         """Rounds until ``stop`` (a ``threading.Event``) is set; a round that
         read a full batch is followed by the next at once."""
-        while not stop.is_set():
-            try:
-                read = self.run_once()
-            except Exception:
-                LOG.exception('WebSub tail round failed')
-                read = 0
-            if read < self.settings.batch:
-                stop.wait(interval)
+        hub_mod.run_rounds(lambda: self.run_once() >= self.settings.batch, stop, interval,
+                           'WebSub tail')

@@ -35,6 +35,20 @@ from nvs_notif.websub import subscriptions
 LOG = logging.getLogger(__name__)
 
 
+
+def run_rounds(round_once, stop, interval, name):
+    """Call ``round_once`` until ``stop`` (a ``threading.Event``) is set,
+    waiting ``interval`` seconds after a round that returned false (idle) or
+    failed (logged, so one bad round never ends the process's rounds)."""
+    while not stop.is_set():
+        try:
+            again = round_once()
+        except Exception:
+            LOG.exception('%s round failed', name)
+            again = False
+        if not again:
+            stop.wait(interval)
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     """How the hub works; the ``[websub]`` options (:meth:`from_conf`)."""
@@ -149,14 +163,7 @@ class Hub:
     def run(self, stop, interval=0.2):
         """Rounds until ``stop`` (a ``threading.Event``) is set; a round that
         found work is followed by the next at once."""
-        while not stop.is_set():
-            try:
-                busy = self.run_once()
-            except Exception:
-                LOG.exception('WebSub hub round failed')
-                busy = 0
-            if not busy:
-                stop.wait(interval)
+        run_rounds(self.run_once, stop, interval, 'WebSub hub')
 
     def close(self):
         self._pool.shutdown(wait=True)
