@@ -38,6 +38,18 @@ def documents(topic_urls, notifications=(), spans=()):
         yield url, atom.document(feed, held), atom.link_header(feed)
 
 
+def holds_spans(topic_urls):
+    """Whether any of these topics is a spans topic (the tail reads the
+    finished spans only then)."""
+    for url in topic_urls:
+        try:
+            if topics_mod.split(url)[1].kind == 'spans':
+                return True
+        except topics_mod.InvalidTopic:
+            continue
+    return False
+
+
 def contents(topic_urls, notifications=(), spans=()):
     """What the hub queues (``HubStore.enqueue``): ``(topic, body,
     content type, Link)`` of :func:`documents`."""

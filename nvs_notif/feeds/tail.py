@@ -3,8 +3,12 @@ the new entries of every subscribed topic holding them.
 
 New entries reach the hub from the store, never from the agent's hot path:
 each round reads the notifications stored after a cursor, in ingest order
-(``Store.ingested``), and queues them for the subscribers of the topics they
-belong to (:func:`nvs_notif.feeds.fanout.contents`).  The cursor lives in the
+(``Store.ingested``), with the spans their ends and errors finished
+(:func:`finished_by`), and queues them for the subscribers of the topics they
+belong to (:func:`nvs_notif.feeds.fanout.contents`).  A span is finished in
+the write that stores the notification finishing it (a search engine's
+writer sends the span first), so the notifications' cursor orders the spans'
+finishes too: one cursor, one claim, for both kinds of entries.  The cursor lives in the
 hub's store and is claimed for the round, so of several hub processes one
 reads a range and the others wait their turn: each entry is published once
 (on SQLite the deliveries and the cursor's move are one transaction; on the
@@ -18,6 +22,8 @@ import logging
 
 from nvs_notif.feeds import fanout
 from nvs_notif.opts import websub_default
+from nvs_notif import spans as spans_mod
+from nvs_notif.storage import documents
 from nvs_notif.websub import hub as hub_mod
 from nvs_notif.websub import store as hub_store
 
@@ -25,6 +31,8 @@ LOG = logging.getLogger(__name__)
 
 #: The cursor of the notifications' tail in the hub's store.
 CURSOR = 'notifications'
+#: The phases of the notifications that finish spans.
+FINISHING_PHASES = ('end', 'error')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,8 +64,9 @@ class Tail:
         #: Asked whether a project Keystone updated is still enabled
         #: (:func:`nvs_notif.feeds.fanout.revoke`).
         self.project_enabled = project_enabled
-        #: Per-process counters: read (notifications), published (deliveries
-        #: queued), lost (rounds whose claim another process took).
+        #: Per-process counters: read (notifications), spans (finished spans
+        #: published), published (deliveries queued), lost (rounds whose claim
+        #: another process took).
         self.stats = collections.Counter()
 
     def run_once(self):
@@ -79,7 +88,8 @@ class Tail:
         docs = [doc for _, doc in items]
         if fanout.revoke(hub, docs, self.project_enabled):
             topics = hub.store.topics(now)
-        contents = fanout.contents(topics, docs) if docs else []
+        spans = finished_by(self.store, docs) if fanout.holds_spans(topics) else []
+        contents = fanout.contents(topics, docs, spans) if docs else []
         try:
             made = hub.store.advance_cursor(cursor, marker, contents, now)
         except hub_store.CursorLost:
@@ -89,6 +99,7 @@ class Tail:
                         self.settings.hold)
             return 0
         self.stats['read'] += len(items)
+        self.stats['spans'] += len(spans)
         self.stats['published'] += made
         return len(items)
 
@@ -106,3 +117,25 @@ class Tail:
         read a full batch is followed by the next at once."""
         hub_mod.run_rounds(lambda: self.run_once() >= self.settings.batch, stop, interval,
                            'WebSub tail')
+
+
+def finished_by(store, docs):
+    """The spans the notification documents ``docs`` finished, as ``store``
+    holds them now (:meth:`~nvs_notif.storage.base.Store.spans_by_id`).
+
+    A span finishes (or finishes again, later) with an end or error: the
+    spans such a notification tells (:func:`nvs_notif.spans.fragments`: its
+    own, and those its error aborts) were finished by it when their
+    ``finished`` is its time.  A span finished again meanwhile, or open
+    again, is left to the notification that finished it last, so each finish
+    is published once, by the round that reads its notification.
+    """
+    times = collections.defaultdict(set)
+    for doc in docs:
+        if doc.get('phase') in FINISHING_PHASES:
+            n = documents.notification_from_doc(doc)
+            for fragment in spans_mod.fragments(n):
+                times[fragment.span_id].add(n.timestamp)
+    if not times:
+        return []
+    return [s for i, s in sorted(store.spans_by_id(times).items()) if s.finished in times[i]]

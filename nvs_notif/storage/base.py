@@ -145,6 +145,17 @@ class Store(metaclass=abc.ABCMeta):
         inside it; :mod:`nvs_notif.queries` applies exact bounds.
         """
 
+    @abc.abstractmethod
+    def spans_by_id(self, span_ids):
+        """The stored spans of these ids, as they are now (a search engine's
+        read is real-time, not bound by its refresh): what the hub's tail
+        reads of the spans the new notifications finished
+        (:mod:`nvs_notif.feeds.tail`).
+
+        :param span_ids: an iterable of span ids
+        :returns: ``{span_id: Span}`` of those stored (others are left out)
+        """
+
     # -- Answers computed by the store ------------------------------------------------
     # Each method below is one answer; the body here is its meaning, computed in
     # Python from spans() (what every store did before the stores aggregated).

@@ -199,6 +199,11 @@ class SearchStore(search_span_answers.SearchSpanAnswers, base.Store):
         return self._scan_spans(filters)
 
     @base.operation
+    def spans_by_id(self, span_ids):
+        self._prepare(install=False)
+        return {i: span for i, (span, _, _) in self.writer.read_spans(set(span_ids)).items()}
+
+    @base.operation
     def stuck_spans(self, now, policy, operation=None, project_id=None):
         # Only the open spans (status, a keyword), each held to its
         # operation's cutoff by the engine; a span matching several prefixes

@@ -116,7 +116,7 @@ class SearchWriter:
     def _span_actions(self, span_ids, by_id, merged):
         """Read-merge the spans: create new ones, update the others only if
         nobody wrote them since they were read (``if_seq_no``)."""
-        stored = self._read_spans(span_ids)
+        stored = self.read_spans(span_ids)
         actions = []
         for span_id in span_ids:
             old = stored.get(span_id)
@@ -208,7 +208,9 @@ class SearchWriter:
             if not ok and item.get('status') != 409:
                 raise base.StoreError('reject index refused a document: %s' % item)
 
-    def _read_spans(self, ids):
+    def read_spans(self, ids):
+        """``{span_id: (Span, seq_no, primary_term)}`` of the stored spans of
+        ``ids`` (a real-time ``mget``)."""
         if not ids:
             return {}
         found = {}

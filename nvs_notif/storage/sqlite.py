@@ -77,6 +77,15 @@ def _rowid(marker):
     return int(marker)
 
 
+def _of_ids(span_ids):
+    """``(WHERE clause, ids)`` selecting spans by id, a chunk at a time (under
+    SQLite's bound-parameter limit)."""
+    ids = list(span_ids)
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        yield 'WHERE span_id IN (%s)' % ','.join('?' * len(chunk)), chunk
+
+
 def in_transaction(db, lock, work):
     """``work(db)`` in one ``BEGIN IMMEDIATE`` transaction (SQLite's write
     lock, so processes sharing the file take turns), under ``lock`` (threads
@@ -186,13 +195,9 @@ class SQLiteStore(base.Store):
 
     @staticmethod
     def _load_spans(db, ids):
-        ids = list(ids)
-        # Stay under SQLite's bound-parameter limit.
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
+        for where, chunk in _of_ids(ids):
             yield from map(sqlite_layout.span, db.execute(
-                'SELECT %s FROM spans WHERE span_id IN (%s)'
-                % (_SPAN_COLUMNS, ','.join('?' * len(chunk))), chunk))
+                'SELECT %s FROM spans %s' % (_SPAN_COLUMNS, where), chunk))
 
     def _spans(self, sql, args):
         """The spans of ``SELECT <their columns> FROM spans <sql>``."""
@@ -232,6 +237,11 @@ class SQLiteStore(base.Store):
                 either.append('(%s)' % ' AND '.join(bounds))
             where.append('(%s)' % ' OR '.join(either))
         return self._spans(' WHERE ' + ' AND '.join(where) if where else '', args)
+
+    @base.operation
+    def spans_by_id(self, span_ids):
+        return {s.span_id: s for where, chunk in _of_ids(span_ids)
+                for s in self._spans(where, chunk)}
 
     @base.operation
     def stuck_spans(self, now, policy, operation=None, project_id=None):

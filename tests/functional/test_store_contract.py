@@ -177,6 +177,10 @@ def test_documents_read_back_as_written(loaded):
     expected = spans_mod.merge_all(batch(NOTES).fragments)
     assert {s.span_id: s for s in loaded.spans()} == expected
     assert names(expected.values()) == sorted([A, B, C, D, E, E_ABORTED])
+    # By id (what the hub's tail reads of the spans new notifications finished).
+    some = sorted(expected)[:3]
+    assert loaded.spans_by_id(some + ['no-such-span']) == {i: expected[i] for i in some}
+    assert loaded.spans_by_id([]) == {}
 
 
 def test_count_per_kind(loaded):
@@ -753,6 +757,7 @@ OPERATIONS = {
     'write_events': lambda s: s.write_events(EVENTS),
     'write_samples': lambda s: s.write_samples(SAMPLES),
     'spans': lambda s: list(s.spans()),
+    'spans_by_id': lambda s: s.spans_by_id(['x']),
     'stuck_spans': lambda s: list(s.stuck_spans(NOW, spans_mod.StuckPolicy.of(0))),
     'notifications': lambda s: list(s.notifications()),
     'ingested': lambda s: s.ingested(),
