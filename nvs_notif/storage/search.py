@@ -23,6 +23,9 @@ from nvs_notif.storage import search_upgrade
 from nvs_notif.storage import search_writer
 
 LOG = logging.getLogger(__name__)
+#: Hits per search of a read that returns documents (the engines' default
+#: ``index.max_result_window``).
+PAGE = 10000
 #: The fields of answers.stuck.OpenSpan read as stored (open_since is parsed).
 _OPEN_FIELDS = [f for f in stuck_answer.OpenSpan._fields if f != 'open_since']
 
@@ -212,17 +215,27 @@ class SearchStore(search_span_answers.SearchSpanAnswers, base.Store):
         filters += search_reads.terms(project_id=project_id)
         if operation is not None:
             filters.append({'prefix': {'operation': operation}})
-        # What stuck reads of them (answers.stuck.OpenSpan), in pages of
-        # 10,000: the fetch of their documents is most of the answer's time.
+        # What stuck reads of them (answers.stuck.OpenSpan): the fetch of
+        # their documents is most of the answer's time.
         index = self.layout.index('spans')
         self._refresh(index)
+        body = {'query': search_reads.bool_filter(filters),
+                '_source': list(stuck_answer.OpenSpan._fields)}
         return self._read_ready(index, lambda: [
             stuck_answer.OpenSpan(*(hit['_source'].get(f) for f in _OPEN_FIELDS),
                                   timeutil.parse_iso(hit['_source']['open_since']))
-            for hit in self.engine.helpers.scan(
-                self.client, index=index, size=10000, ignore_unavailable=True,
-                query={'query': search_reads.bool_filter(filters),
-                       '_source': list(stuck_answer.OpenSpan._fields)})])
+            for hit in self._all_hits(index, body)])
+
+    def _all_hits(self, index, body):
+        """Every hit of ``body`` on ``index``: one search when they fit in
+        :data:`PAGE` hits (a cluster has a few thousand open spans), else a
+        scroll (the client's scan helper) from the start: a scroll costs
+        two more round trips (the empty last page, the scroll's release)."""
+        hits = self.engine.search(index, dict(body, size=PAGE, sort=['_doc']))['hits']['hits']
+        if len(hits) < PAGE:
+            return hits
+        return self.engine.helpers.scan(self.client, index=index, size=PAGE,
+                                        ignore_unavailable=True, query=body)
 
     @base.operation
     def finished_spans(self, limit, before=None, project_id=None, service=None,

@@ -90,9 +90,22 @@ def lock_index(prefix):
 
 
 def template_versions(client, prefix):
-    """``{kind: the layout version of its template}``; None for a missing template."""
-    found = {t['name']: t['index_template'] for t in
-             client.indices.get_index_template()['index_templates']}
+    """``{kind: the layout version of its template}``; None for a missing template.
+
+    Every operation's first request: it asks for the templates named
+    ``<prefix>-*`` and their ``_meta`` alone, not for every template of the
+    cluster with its mappings (a cluster's built-in ones and other stores'
+    are hundreds of kilobytes to encode, send and parse)."""
+    try:
+        listed = client.indices.get_index_template(
+            name='%s-*' % prefix,
+            filter_path='index_templates.name,index_templates.index_template._meta')
+    except Exception as exc:
+        # No template matches: both engines answer 404 (each client its own error).
+        if getattr(exc, 'status_code', None) != 404:
+            raise
+        listed = {}
+    found = {t['name']: t['index_template'] for t in listed.get('index_templates', ())}
     return {kind: search_templates.version(found[name].get('_meta')) if name in found else None
             for kind, name in ((k, '%s-%s' % (prefix, k)) for k in schema.KINDS)}
 

@@ -31,6 +31,7 @@ from nvs_notif import storage
 from nvs_notif import timeutil
 from nvs_notif.notification import Fault, Notification
 from nvs_notif.storage import documents
+from nvs_notif.storage import search
 from tests.functional.support import delete_prefix, store_url
 
 DRIVERS = ('sqlite', 'elasticsearch', 'opensearch')
@@ -286,6 +287,15 @@ def test_stuck_spans(loaded, stuck_after, overrides, filters, expected):
     got = list(loaded.stuck_spans(NOW, policy, **filters))
     assert set(expected) <= set(names(got)) <= {C, D}
     assert names(s for s in got if policy.outcome(s, NOW) == 'timeout') == sorted(expected)
+
+
+@pytest.mark.parametrize('page', [1, 2, 3])
+def test_stuck_spans_of_several_pages(loaded, monkeypatch, page):
+    """A search engine reads open spans in one search when they fit in a page,
+    else through a scroll: the same spans either way (SQLite has no pages)."""
+    policy = spans_mod.StuckPolicy.of(50)
+    monkeypatch.setattr(search, 'PAGE', page)
+    assert names(loaded.stuck_spans(NOW, policy)) == [C, D]
 
 
 # The answers stores compute (nvs_notif.answers: the Store's Python fallbacks
