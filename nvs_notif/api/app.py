@@ -21,6 +21,7 @@ from nvs_notif.api import policies
 from nvs_notif.api import scope
 from nvs_notif.api import state
 from nvs_notif.api import versions
+from nvs_notif.api import views
 from nvs_notif import opts
 from nvs_notif import storage
 
@@ -42,7 +43,7 @@ def keystone_auth(app, conf):
 
 def _flask_app(name, blueprints, resources):
     app = flask.Flask(name)
-    app.json.sort_keys = False
+    app.json = views.JSONProvider(app)
     app.extensions[state.KEY] = resources
     errors.register(app)
     for blueprint in blueprints:

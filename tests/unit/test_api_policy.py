@@ -42,3 +42,64 @@ def test_the_api_config_sample_is_the_generators_output(tmp_path):
     text = out.read_text()
     assert '[api]' in text and '[keystone_authtoken]' in text and '[cors]' in text
     assert text == (ROOT / 'etc/nvs-notif-api.conf.sample').read_text()
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def _reader_of(project):
+    from oslo_context import context
+    return context.RequestContext(user_id='u', project_id=project, roles=['reader'])
+
+
+def test_the_enforcer_reads_a_changed_policy_file_once_its_interval_passed(tmp_path):
+    from nvs_notif.api import config
+    policy_file = tmp_path / 'policy.yaml'
+    policy_file.write_text('"nvs:sla:get": "role:admin"\n')
+    conf_file = tmp_path / 'nvs-notif.conf'
+    conf_file.write_text('[oslo_policy]\npolicy_file = %s\n' % policy_file)
+    clock = Clock()
+    enforcer = policies.Enforcer(config.load_conf([str(conf_file)]), reload_interval=5,
+                                 clock=clock)
+    enforcer.register_defaults(policies.list_rules())
+    reader, target = _reader_of('p1'), {'project_id': 'p1'}
+    assert not enforcer.authorize('nvs:sla:get', target, reader)     # the file's rule
+    assert enforcer.authorize('nvs:history:get', target, reader)     # a default
+    policy_file.write_text('"nvs:sla:get": "rule:project_reader_or_admin"\n')
+    later = os.stat(policy_file).st_mtime + 10
+    os.utime(policy_file, (later, later))
+    clock.now += 4.9
+    assert not enforcer.authorize('nvs:sla:get', target, reader)     # not looked at yet
+    clock.now += 0.2
+    assert enforcer.authorize('nvs:sla:get', target, reader)         # reloaded
+    assert not enforcer.authorize('nvs:sla:get', {'project_id': 'p2'}, reader)
+
+
+def test_the_enforcer_looks_for_policy_files_once_per_interval(tmp_path, monkeypatch):
+    from nvs_notif.api import config
+    clock = Clock()
+    enforcer = policies.Enforcer(config.load_conf([]), reload_interval=1, clock=clock)
+    enforcer.register_defaults(policies.list_rules())
+    looked = []
+    real = enforcer._get_policy_path
+    monkeypatch.setattr(enforcer, '_get_policy_path', lambda p: looked.append(p) or real(p))
+    reader, target = _reader_of('p1'), {'project_id': 'p1'}
+    for _ in range(3):
+        assert enforcer.authorize('nvs:traces:get', target, reader)
+    first = len(looked)
+    assert first >= 1                       # the first check loads the rules
+    for _ in range(20):
+        assert enforcer.authorize('nvs:traces:get', target, reader)
+    assert len(looked) == first
+    clock.now += 1
+    assert enforcer.authorize('nvs:traces:get', target, reader)
+    assert len(looked) > first
+    second = len(looked)
+    enforcer.load_rules(force_reload=True)  # a forced reload looks at once
+    assert len(looked) > second
+    assert not enforcer.authorize('nvs:traces:get', {'project_id': 'p2'}, reader)
