@@ -259,7 +259,7 @@ class PlainSide:
 
     def run(self, state):
         client, actions = state
-        helpers = engine_adapter(self.engine).Engine.helpers     # the client's own
+        helpers = engine_adapter(self.engine).Engine(client).helpers     # the client's own
         ok, errors = helpers.bulk(client, actions, chunk_size=500)
         return {'ok': ok, 'errors': len(errors) if isinstance(errors, list) else errors}
 

@@ -1,6 +1,5 @@
 """The Elasticsearch 9.x store: the search-engine core over elasticsearch-py."""
 import elasticsearch
-from elasticsearch import helpers
 from elasticsearch import serializer
 
 from nvs_notif.storage import search
@@ -63,7 +62,15 @@ def _auth(credentials, scheme):
 
 class Engine(search.Engine):
     name = 'Elasticsearch'
-    helpers = helpers
+
+    @property
+    def helpers(self):
+        # Imported on first use: elasticsearch.helpers loads anyio (a tenth
+        # of a read command's CPU), and the aggregating reads (sla, errors,
+        # hosts, stuck) never bulk nor scan.
+        from elasticsearch import helpers
+        return helpers
+
     errors = (elasticsearch.ApiError, elasticsearch.TransportError)
     # Deeper than redact.MAX_DEPTH, which truncates payloads first.
     flat_type = {'type': 'flattened', 'depth_limit': 128, 'ignore_above': 2048}

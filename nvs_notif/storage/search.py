@@ -70,7 +70,8 @@ class Engine(metaclass=abc.ABCMeta):
 
     #: The engine's name in logs and dead-letter reasons.
     name = None
-    #: The client's bulk and scan helpers (``streaming_bulk``, ``scan``).
+    #: The client's bulk and scan helpers (``streaming_bulk``, ``scan``): a
+    #: class attribute, or a property importing them on first use.
     helpers = None
     #: The client's errors that mean "not stored": the caller retries.
     errors = ()
