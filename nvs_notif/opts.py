@@ -97,10 +97,11 @@ WEBSUB_OPTS = [
     cfg.FloatOpt('tail_settle_seconds', default=2.0, min=0,
                  help='Elasticsearch/OpenSearch stores: seconds between when an agent '
                       'sends a notification (its ingest stamp) and when the hub reads '
-                      'it, the longest a bulk request may take to become searchable. '
-                      'A write that takes longer (bulk retries while the cluster '
-                      'refuses, clocks of agents and hub hosts further apart) is '
-                      'stored but not published. SQLite ignores it.'),
+                      'it, the longest a bulk request may take to become searchable '
+                      '(agents stamp each request as they send it, a retried one '
+                      'again). A write that takes longer (an overloaded cluster, '
+                      'clocks of agents and hub hosts further apart) is stored and '
+                      'in the feeds but not pushed. SQLite ignores it.'),
     cfg.FloatOpt('poll_interval', default=0.2, min=0.01,
                  help='Seconds a hub process waits after a round that found no work '
                       '(verifications, deliveries, new notifications).'),

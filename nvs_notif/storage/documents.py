@@ -130,9 +130,15 @@ def ingest_stamp(when):
     return when.astimezone(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%fZ')
 
 
-def stamped_json(text, stamp):
-    """A document's JSON text (an object) with ``ingested`` added."""
-    return '%s,"%s":"%s"}' % (text[:-1], INGESTED, stamp)
+@dataclasses.dataclass(frozen=True)
+class Unstamped:
+    """A notification document's JSON text, stamped ``ingested`` only as
+    its bulk request goes out (:meth:`stamped`)."""
+    text: str
+
+    def stamped(self, when):
+        """The JSON text with ``ingested`` added: ``when``, an aware time."""
+        return '%s,"%s":"%s"}' % (self.text[:-1], INGESTED, ingest_stamp(when))
 
 
 _NOTIFICATION_DERIVED = tuple(f.name for f in schema.NOTIFICATIONS.fields if f.derived)

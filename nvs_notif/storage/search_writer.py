@@ -7,8 +7,10 @@ conflict re-reads and re-merges only the spans that lost the race, so no
 scripting is needed. Documents the cluster refuses for what they are (mapping
 errors) go to the reject index; refusals worth a retry fail the batch.
 """
+import collections
 import datetime
 import logging
+import time
 
 from nvs_notif import jsontext
 from nvs_notif import spans as spans_mod
@@ -21,6 +23,12 @@ LOG = logging.getLogger(__name__)
 # Of each bulk item only what we and the helpers read: a quarter of the
 # response, less for Elasticsearch to write and for us to decode.
 _BULK_RESPONSE = 'errors,items.*._index,items.*._id,items.*.status,items.*.error'
+
+# Documents refused with 429 (the engine is busy) are sent again after
+# 1, 2, 4, 8, 16 s; still refused, they fail the batch (StoreError).
+_RETRIES_429 = 5
+_BACKOFF_INITIAL = 1.0
+_BACKOFF_MAX = 30.0
 
 
 class SearchWriter:
@@ -44,14 +52,34 @@ class SearchWriter:
         self.conflict_retries = conflict_retries
 
     def bulk(self, actions):
-        """Yield ``(ok, op, item)`` per action; retries 429s with backoff."""
-        for ok, item in self.engine.helpers.streaming_bulk(
-                self.client, actions, chunk_size=self.bulk_size,
-                raise_on_error=False, raise_on_exception=True, max_retries=5,
-                initial_backoff=1, max_backoff=30, refresh=self.refresh,
-                filter_path=_BULK_RESPONSE):
-            op, result = next(iter(item.items()))
-            yield ok, op, result
+        """Yield ``(ok, op, item)`` per action; retries 429s with backoff.
+
+        A notification is stamped ``ingested`` as the request holding it is
+        sent, a retried one again: the hub's tail reads in stamp order what
+        is settled (searchable) and never looks back, so a stamp taken before
+        a slow span merge or a back-off (the helpers' own retries resend the
+        first text) would let the tail pass a notification still unsent.
+        """
+        delay = _BACKOFF_INITIAL
+        for attempt in range(_RETRIES_429 + 1):
+            sent, refused = collections.deque(), []
+            for ok, item in self.engine.helpers.streaming_bulk(
+                    self.client, _sending(actions, sent), chunk_size=self.bulk_size,
+                    raise_on_error=False, raise_on_exception=True, max_retries=0,
+                    refresh=self.refresh, filter_path=_BULK_RESPONSE):
+                action = sent.popleft()         # results come in request order
+                op, result = next(iter(item.items()))
+                if not ok and result.get('status') == 429 and attempt < _RETRIES_429:
+                    refused.append(action)
+                else:
+                    yield ok, op, result
+            if not refused:
+                return
+            LOG.warning('%s refused %d documents with 429 (busy): sent again in %s s',
+                        self.engine.name, len(refused), delay)
+            time.sleep(delay)
+            delay = min(delay * 2, _BACKOFF_MAX)
+            actions = refused
 
     def write(self, batch):
         """Store ``batch``: its spans merged with the stored ones, then its
@@ -79,14 +107,12 @@ class SearchWriter:
         """The bulk actions creating ``batch``'s notifications and new rejects."""
         # The source as JSON text, the payload spliced in as the pipeline
         # encoded it: helpers send text as is, so no payload is encoded twice.
-        # Every notification is stamped with when it was sent (the ingest
-        # order the hub's tail reads, Store.ingested).
+        # Every notification is stamped when its request is sent (bulk).
         texts = batch.payload_json
-        stamp = documents.ingest_stamp(timeutil.utcnow())
         actions = [{'_op_type': 'create', '_index': self.layout.index('notifications', n.timestamp),
                     '_id': n.message_id,
-                    '_source': documents.stamped_json(
-                        documents.notification_json(n, texts.get(n.message_id))[1], stamp)}
+                    '_source': documents.Unstamped(
+                        documents.notification_json(n, texts.get(n.message_id))[1])}
                    for n in batch.notifications]
         actions += [{'_op_type': 'create', '_index': self.layout.index('rejects', r.received),
                      '_id': reject_id, '_source': documents.reject_doc(r)}
@@ -183,8 +209,8 @@ class SearchWriter:
         LOG.warning('%d notifications refused by %s for their payload (%s): stored with '
                     'the payload unindexed', len(retry), self.engine.name, retry[0].get('error'))
         actions = [{'_op_type': 'create', '_index': f['_index'], '_id': f['_id'],
-                    '_source': documents.payload_unindexed(_text(sources[f['_id']]),
-                                                           _reason(f.get('error')))}
+                    '_source': documents.Unstamped(documents.payload_unindexed(
+                        _text(sources[f['_id']]), _reason(f.get('error'))))}
                    for f in retry]
         still = {item.get('_id') for ok, op, item in self.bulk(actions)
                  if not ok and item.get('status') != 409}
@@ -229,13 +255,25 @@ class SearchWriter:
                                     '_id': d['message_id'], '_source': d} for d in docs])
 
 
+def _sending(actions, sent):
+    """``actions`` as the helpers send them, each kept in ``sent`` first."""
+    for action in actions:
+        sent.append(action)
+        source = action.get('_source')
+        if isinstance(source, documents.Unstamped):
+            action = dict(action, _source=source.stamped(timeutil.utcnow()))
+        yield action
+
+
 def _reason(error):
     """The short reason of a bulk item's error (its type), to search by."""
     return error.get('type') if isinstance(error, dict) else str(error)[:200]
 
 
 def _text(source):
-    """A bulk action's source as JSON text (ours are text or dicts)."""
+    """A bulk action's source as JSON text (ours are text, unstamped text or dicts)."""
+    if isinstance(source, documents.Unstamped):
+        return source.text
     return source if isinstance(source, str) else jsontext.encode(source)
 
 

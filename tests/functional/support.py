@@ -52,6 +52,13 @@ def delete_prefix(client, prefix):
             client.indices.delete_index_template(name=template['name'])
 
 
+def engine_client(request, kind):
+    """The test client of a search engine's store ``kind``; None for SQLite.
+    (Ask before a fixture's teardown: pytest refuses fixtures requested then.)"""
+    return (None if kind == 'sqlite' else request.getfixturevalue(
+        {'elasticsearch': 'es_client', 'opensearch': 'os_client'}[kind]))
+
+
 def es_count(client, index):
     """Documents searchable in ``index`` (an index, alias or pattern); 0 before it exists."""
     if not client.indices.exists(index=index):

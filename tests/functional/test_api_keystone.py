@@ -19,6 +19,7 @@ from nvs_notif.api import config
 from nvs_notif.api import serve
 from tests import atom_check
 from tests.functional.support import delete_prefix
+from tests.functional.support import engine_client
 from tests.functional.support import store_url
 from tests.functional.support import write_api_conf
 from tests.unit import api_support as s
@@ -80,12 +81,12 @@ def api(request, tmp_path_factory, keystone, keystone_authtoken):
     server = serve.make_server(app, '127.0.0.1', 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    client = engine_client(request, request.param)
     yield Api('http://127.0.0.1:%d' % server.server_port, projects, filled)
     server.shutdown()
     server.server_close()
     if request.param != 'sqlite':
-        delete_prefix(request.getfixturevalue(
-            {'elasticsearch': 'es_client', 'opensearch': 'os_client'}[request.param]), prefix)
+        delete_prefix(client, prefix)
 
 
 def leaks(api, response):

@@ -31,6 +31,7 @@ from nvs_notif.api import serve
 from nvs_notif import replay
 from nvs_notif.feeds.topics import Topic
 from tests.functional.support import delete_prefix
+from tests.functional.support import engine_client
 from tests.functional.support import store_url
 from tests.functional.support import write_api_conf
 from tests.subscriber import Subscriber
@@ -66,10 +67,11 @@ class Hub:
         return err.decode()
 
 
-def wait_for(condition, seconds=60):
+def wait_for(condition, seconds=60, seen=lambda: ''):
+    """Wait for ``condition``; on time-out say what ``seen`` returns."""
     deadline = time.monotonic() + seconds
     while not condition():
-        assert time.monotonic() < deadline, 'not reached in %s s' % seconds
+        assert time.monotonic() < deadline, 'not reached in %s s; %s' % (seconds, seen())
         time.sleep(0.05)
 
 
@@ -104,14 +106,14 @@ def deployment(request, tmp_path, keystone, keystone_authtoken):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     hub = Hub(conf_file)
     hub.start()
+    client = engine_client(request, request.param)
     yield 'http://127.0.0.1:%d' % server.server_port, url, hub
     if hub.process.poll() is None:
         hub.stop()
     server.shutdown()
     server.server_close()
     if request.param != 'sqlite':
-        delete_prefix(request.getfixturevalue(
-            {'elasticsearch': 'es_client', 'opensearch': 'os_client'}[request.param]), prefix)
+        delete_prefix(client, prefix)
 
 
 def subscribe(api, token, topic, callback, secret=None, https=True):
@@ -133,6 +135,9 @@ def test_a_member_gets_exactly_their_projects_new_entries_signed_across_a_hub_re
     before = [note(project_a, 0)]
     replay.process(endpoint, before)
     sub_a, sub_b = Subscriber(), Subscriber()
+
+    def got():
+        return 'A got %s, B got %s' % (entries(sub_a, 'secret-a'), entries(sub_b, 'secret-b'))
     try:
         # The topics as the feeds name them (self), under the public https base.
         topic_a = Topic('notifications', project_a).url('https' + api[len('http'):])
@@ -158,7 +163,7 @@ def test_a_member_gets_exactly_their_projects_new_entries_signed_across_a_hub_re
         first = [note(project_a, 1), note(project_b, 2), note(project_a, 3)]
         replay.process(endpoint, first)
         wait_for(lambda: len(entries(sub_a, 'secret-a')) == 2
-                 and len(entries(sub_b, 'secret-b')) == 1)
+                 and len(entries(sub_b, 'secret-b')) == 1, seen=got)
 
         # The hub process restarts; what is stored meanwhile arrives after.
         hub.stop()
@@ -166,7 +171,7 @@ def test_a_member_gets_exactly_their_projects_new_entries_signed_across_a_hub_re
         replay.process(endpoint, second)
         hub.start()
         wait_for(lambda: len(entries(sub_a, 'secret-a')) == 3
-                 and len(entries(sub_b, 'secret-b')) == 2)
+                 and len(entries(sub_b, 'secret-b')) == 2, seen=got)
         # A unsubscribes (verified at the callback); B's subscription goes on.
         r = requests.post(api + '/v1/hub', timeout=60, data={
             'hub.mode': 'unsubscribe', 'hub.topic': topic_a, 'hub.callback': sub_a.url},
@@ -177,7 +182,7 @@ def test_a_member_gets_exactly_their_projects_new_entries_signed_across_a_hub_re
         time.sleep(1)
         third = [note(project_a, 6), note(project_b, 7)]
         replay.process(endpoint, third)
-        wait_for(lambda: len(entries(sub_b, 'secret-b')) == 3)
+        wait_for(lambda: len(entries(sub_b, 'secret-b')) == 3, seen=got)
         time.sleep(2)       # nothing more comes
         stderr = hub.stop()
     finally:
