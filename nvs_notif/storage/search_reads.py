@@ -143,10 +143,19 @@ def groups(search, index, query, keys, aggs):
         body = {'size': 0, 'query': query,
                 'aggs': {'groups': {'composite': composite, 'aggs': aggs}}}
         result = search(index, body).get('aggregations', {}).get('groups', {})
-        yield from result.get('buckets', ())
+        buckets = result.get('buckets', ())
+        yield from buckets
         after = result.get('after_key')
-        if after is None or not result.get('buckets'):
+        if not more_pages(after, buckets, GROUPS_PAGE):
             return
+
+
+def more_pages(after_key, buckets, size):
+    """Whether a composite aggregation of page ``size`` has buckets past the
+    page that answered ``after_key`` and ``buckets``: a page holds ``size``
+    buckets unless it is the last, so a short page ends the listing without
+    the request of an empty one (a second pass over every matching document)."""
+    return after_key is not None and len(buckets) == size
 
 
 def host_activity(search, index, since, until, project_id=None):

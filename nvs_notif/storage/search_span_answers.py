@@ -344,7 +344,7 @@ class SearchSpanAnswers:
             buckets = page.get('keys', {}).get('buckets', ())
             found += [tuple(b['key'][k] for k in keys) for b in buckets]
             after = page.get('keys', {}).get('after_key')
-            if after is None or not buckets:
+            if not search_reads.more_pages(after, buckets, _JOIN_PAGE):
                 return found, first
 
     @base.operation

@@ -32,6 +32,8 @@ from nvs_notif import timeutil
 from nvs_notif.notification import Fault, Notification
 from nvs_notif.storage import documents
 from nvs_notif.storage import search
+from nvs_notif.storage import search_reads
+from nvs_notif.storage import search_span_answers
 from tests.functional.support import delete_prefix, store_url
 
 DRIVERS = ('sqlite', 'elasticsearch', 'opensearch')
@@ -462,6 +464,21 @@ def test_error_groups(loaded, filters, expected):
 def test_host_activity(loaded, window, project_id, expected):
     since, until = (at(t) for t in window)
     assert groups(loaded.host_activity(since, until, project_id=project_id)) == groups(expected)
+
+
+@pytest.mark.parametrize('page', [1, 2, 3])
+def test_grouped_answers_of_several_pages(loaded, monkeypatch, page):
+    """A search engine reads groups a page of composite buckets at a time, the
+    last page the first one holding fewer than a page (3 hosts: pages of 3 end
+    with an empty one): the same answers whatever the page (SQLite has none)."""
+    whole = (list(loaded.sla(group_by='host')), groups(loaded.error_groups()),
+             groups(loaded.host_activity(at(0), at(100))),
+             list(loaded.breakdown('compute.instance.create')))
+    monkeypatch.setattr(search_reads, 'GROUPS_PAGE', page)
+    monkeypatch.setattr(search_span_answers, '_JOIN_PAGE', page)
+    assert (list(loaded.sla(group_by='host')), groups(loaded.error_groups()),
+            groups(loaded.host_activity(at(0), at(100))),
+            list(loaded.breakdown('compute.instance.create'))) == whole
 
 
 def test_top_failures_and_latest_time(loaded):
