@@ -5,35 +5,32 @@ upgrades of files made by earlier releases.
 Each kind is a table with the fields the schema marks ``column`` and, when
 the kind has fields that are not columns, the rest of the document in
 ``rest``: no field is kept twice.  A closed kind's ``rest`` leaves out what
-is null (every field of its documents is read back, null when absent); an
+is null (every field of its documents is read back, null when absent) and
+the derived fields (reads never turn them back into the record); an
 open kind's keeps every key its columns do not hold (events and samples may
-lack declared fields).  ``rest`` is JSON text, deflated (raw DEFLATE,
-:mod:`zlib`) when the kind has a schemaless object outside its columns
-(payloads, traits): those are most of a file's bytes and no query reads
-into them, while the spans' ``rest`` stays JSON that SQL reads
-(``json_extract``).
+lack declared fields).  ``rest`` is JSON text, packed
+(:mod:`nvs_notif.storage.sqlite_packing`: DEFLATE with a preset dictionary)
+when the kind has a schemaless object outside its columns (payloads,
+traits): those are most of a file's bytes and no query reads into them,
+while the spans' ``rest`` stays JSON that SQL reads (``json_extract``).
 """
 import operator
-import zlib
 
 from nvs_notif import jsontext
 from nvs_notif.storage import base
 from nvs_notif.storage import documents
 from nvs_notif.storage import schema
+from nvs_notif.storage import sqlite_packing
 from nvs_notif.storage import sqlite_rollups
 
 #: The layout this release makes and reads.  0: files of earlier releases
 #: (never set); 1: every document whole in a ``doc`` column; 2: and the
 #: rollups (:mod:`nvs_notif.storage.sqlite_rollups`); 3: the rest of the
 #: document beside the columns (``rest``), deflated where it holds a
-#: schemaless object.  :data:`_UPGRADES` takes older files to it.
-VERSION = 3
-
-# Raw DEFLATE (no zlib header and checksum: SQLite's own pages are the
-# container), at the fastest level: the agent deflates every payload, and
-# the higher levels save about 2 % more.
-_LEVEL = 1
-_WBITS = -15
+#: schemaless object; 4: deflated with a preset dictionary, named in each
+#: row (:mod:`nvs_notif.storage.sqlite_packing`).  :data:`_UPGRADES` takes
+#: older files to it.
+VERSION = 4
 
 
 def has_rest(kind):
@@ -45,16 +42,8 @@ def has_rest(kind):
 
 
 def is_packed(kind):
-    """Whether ``kind``'s ``rest`` is deflated: it holds a schemaless object."""
+    """Whether ``kind``'s ``rest`` is packed: it holds a schemaless object."""
     return any(f.type is schema.OBJECT for f in kind.fields if not f.column)
-
-
-def _pack(text):
-    return zlib.compress(text.encode('utf-8', 'surrogatepass'), _LEVEL, _WBITS)
-
-
-def _unpack(blob):
-    return zlib.decompress(blob, _WBITS).decode('utf-8', 'surrogatepass')
 
 
 def _column_sql(kind, field):
@@ -110,14 +99,14 @@ def _rest_of(kind):
     columns = frozenset(kind.columns)
     if kind.open:
         return lambda doc: {k: v for k, v in doc.items() if k not in columns or v is None}
-    names = tuple(f.name for f in kind.fields if not f.column)
+    names = tuple(f.name for f in kind.fields if not (f.column or f.derived))
     return lambda doc: {k: doc[k] for k in names if doc[k] is not None}
 
 
 def _rest_encoder(kind):
     rest_of = _rest_of(kind)
     if is_packed(kind):
-        return lambda doc: _pack(jsontext.encode(rest_of(doc)))
+        return lambda doc: sqlite_packing.pack(jsontext.encode(rest_of(doc)))
     return lambda doc: jsontext.encode(rest_of(doc))
 
 
@@ -140,7 +129,7 @@ def notification_row(n, payload_json=None):
     if payload_json is None:
         payload_json = jsontext.encode(n.payload)
     rest = '%s"payload":%s}' % ('{' if rest == '{}' else rest[:-1] + ',', payload_json)
-    return _notification_values(doc) + (_pack(rest),)
+    return _notification_values(doc) + (sqlite_packing.pack(rest),)
 
 
 def span_row(span):
@@ -166,7 +155,7 @@ def _reader(kind):
     # SQLite keeps booleans as integers.
     booleans = frozenset(f.name for f in kind.fields if f.column and f.type is schema.BOOLEAN)
     names = tuple(f.name for f in kind.fields)
-    unpack = _unpack if is_packed(kind) else str
+    unpack = sqlite_packing.unpack if is_packed(kind) else str
 
     def document(row):
         doc = {} if kind.open else dict.fromkeys(names)
@@ -244,26 +233,34 @@ _FROM_DOCUMENT = {
 }
 
 
+def _rewrite_table(db, kind, fill):
+    """Write ``kind``'s table again: ``fill(db, new table)`` fills a new table
+    of the current layout from the old one, which then takes its place.  The
+    old table's indexes and the rollups' triggers drop with it (without
+    firing): :func:`_create` makes them again.  The file needs room for a
+    second copy of the table meanwhile."""
+    rewritten = kind.name + '_layout_%d' % VERSION
+    db.execute(table_sql(kind, rewritten))
+    fill(db, rewritten)
+    db.execute('DROP TABLE %s' % kind.name)
+    db.execute('ALTER TABLE %s RENAME TO %s' % (rewritten, kind.name))
+
+
 def _rewrite_whole_documents(db):
     """Layouts 0 to 2 kept every document whole in ``doc`` (JSON): each table
-    with documents written again in layout 3, its rows made by this release
-    from the records the documents hold (so the fields derived since are
-    computed, and files of layout 0 get every column declared since), then
-    what :func:`_create` makes (files of layout 0 had fewer indexes; the
-    rollups' triggers went with the old tables, which drop without firing
-    them).  The file needs room for a second copy of those tables meanwhile."""
+    with documents written again in the current layout, its rows made by
+    this release from the records the documents hold (so the fields derived
+    since are computed, and files of layout 0 get every column declared
+    since), then what :func:`_create` makes (files of layout 0 had fewer
+    indexes)."""
     tables = _tables(db)
     for kind in schema.KINDS.values():
         if kind.name not in tables or not has_rest(kind):
             continue
-        rewritten = kind.name + '_layout_3'
-        db.execute(table_sql(kind, rewritten))
         to_row = _FROM_DOCUMENT.get(kind.name, lambda doc, kind=kind: keyed_row(kind, doc))
-        db.executemany(insert_sql(kind, table=rewritten),
-                       (to_row(jsontext.decode(doc)) for (doc,) in
-                        db.execute('SELECT doc FROM %s ORDER BY rowid' % kind.name)))
-        db.execute('DROP TABLE %s' % kind.name)
-        db.execute('ALTER TABLE %s RENAME TO %s' % (rewritten, kind.name))
+        _rewrite_table(db, kind, lambda db, table, kind=kind, to_row=to_row: db.executemany(
+            insert_sql(kind, table=table), (to_row(jsontext.decode(doc)) for (doc,) in db.execute(
+                'SELECT doc FROM %s ORDER BY rowid' % kind.name))))
     _create(db)
 
 
@@ -272,17 +269,53 @@ def _upgrade_before_rollups(db):
     rollups filled from the rows."""
     _rewrite_whole_documents(db)
     sqlite_rollups.backfill(db)
-    return 3
+    return VERSION
 
 
 def _upgrade_from_2(db):
     """Layout 2: rewritten (:func:`_rewrite_whole_documents`); its rollups
     hold what the rows do already."""
     _rewrite_whole_documents(db)
-    return 3
+    return VERSION
+
+
+_REPACK_FUNCTION = 'nvs_repack_layout_3'
+
+
+def _rest_from_layout_3(kind):
+    """The SQL expression of a layout-3 row's ``rest`` in layout 4, or None
+    where it is the same."""
+    if is_packed(kind):
+        return '%s(rest)' % _REPACK_FUNCTION
+    derived = ["'$.%s'" % f.name for f in kind.fields if f.derived and not f.column]
+    return 'json_remove(rest, %s)' % ', '.join(derived) if derived and not kind.open else None
+
+
+def _upgrade_from_3(db):
+    """Layout 3 deflated packed rests without a dictionary and kept the
+    derived fields of a span beside its columns (``timestamp``): each table
+    whose ``rest`` changes written again in rowid order, every row as it was
+    (its rowid too: the hub's tail reads notifications by rowid) but its
+    ``rest`` packed again (:mod:`nvs_notif.storage.sqlite_packing`) or
+    without those fields, in SQL.  The rollups hold what the rows do
+    already."""
+    db.create_function(_REPACK_FUNCTION, 1, lambda blob: sqlite_packing.pack(
+        sqlite_packing.unpack_layout_3(blob)), deterministic=True)
+    tables = _tables(db)
+    for kind in schema.KINDS.values():
+        rest = _rest_from_layout_3(kind) if has_rest(kind) else None
+        if kind.name not in tables or rest is None:
+            continue
+        columns = ', '.join('"%s"' % c for c in kind.columns)
+        _rewrite_table(db, kind, lambda db, table, kind=kind, columns=columns, rest=rest:
+                       db.execute('INSERT INTO %s (rowid, %s, rest) SELECT rowid, %s, %s FROM %s'
+                                  ' ORDER BY rowid' % (table, columns, columns, rest, kind.name)))
+    _create(db)
+    return 4
 
 
 #: ``{layout: upgrade}``: each upgrade takes a file of that layout further and
 #: returns the layout it reached; :func:`prepare` runs them until
 #: :data:`VERSION`.  A new layout adds the step from the previous one here.
-_UPGRADES = {0: _upgrade_before_rollups, 1: _upgrade_before_rollups, 2: _upgrade_from_2}
+_UPGRADES = {0: _upgrade_before_rollups, 1: _upgrade_before_rollups, 2: _upgrade_from_2,
+             3: _upgrade_from_3}

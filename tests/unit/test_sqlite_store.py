@@ -22,6 +22,7 @@ from nvs_notif.notification import Fault, Notification
 from nvs_notif.storage import documents
 from nvs_notif.storage import schema
 from nvs_notif.storage import sqlite_layout
+from nvs_notif.storage import sqlite_packing
 from nvs_notif.storage import sqlite_rollups
 from tests.unit import test_sqlite_rollups
 
@@ -625,7 +626,8 @@ def _indexes(path):
 _OLD_FILES = {'267924d': lambda path: _old_file(path, '267924d'),
               'message-id-key': lambda path: _old_file(path, 'message-id-key'),
               'layout-1': lambda path: _layout_1_file(path),
-              'layout-2': lambda path: _layout_2_file(path)}
+              'layout-2': lambda path: _layout_2_file(path),
+              'layout-3': lambda path: _layout_3_file(path)}
 
 
 @pytest.mark.parametrize('layout', sorted(_OLD_FILES))
@@ -718,6 +720,43 @@ def _layout_2_file(path):
     return batch
 
 
+_SPAN_REST_3 = [f.name for f in schema.SPANS.fields if not f.column]
+
+
+def _as_layout_3(path):
+    """Make the file at ``path`` (this release's) what layout 3 made: the same
+    tables, rows and rowids, every packed ``rest`` raw DEFLATE of the same
+    JSON without a dictionary or an id (zlib's fastest level), a span's
+    ``rest`` every field not in a column and not null, user_version 3."""
+    with sqlite3.connect(path) as db:
+        sqlite_rollups.register(db)
+        for kind in schema.KINDS.values():
+            if kind.documents and sqlite_layout.is_packed(kind):
+                db.executemany('UPDATE %s SET rest = ? WHERE rowid = ?' % kind.name, [
+                    (zlib.compress(sqlite_packing.unpack(rest).encode(), 1, -15), rowid)
+                    for rowid, rest in db.execute('SELECT rowid, rest FROM %s' % kind.name)])
+        db.executemany('UPDATE spans SET rest = ? WHERE rowid = ?', [
+            (jsontext.encode({k: doc[k] for k in _SPAN_REST_3 if doc[k] is not None}), rowid)
+            for rowid, doc in ((row[0], documents.span_doc(sqlite_layout.span(row[1:])))
+                               for row in db.execute('SELECT rowid, %s FROM spans' % (
+                                   sqlite_layout.select_sql(schema.SPANS))))])
+        db.execute('PRAGMA user_version = 3')
+
+
+def _layout_3_file(path):
+    """A file of layout 3 (user_version 3): the batch, an event, a sample."""
+    batch = _batch(_notifications(), [_reject()])
+    store_ = storage.get_store('sqlite:///' + path)
+    try:
+        store_.write(batch)
+        store_.write_events([_EVENT])
+        store_.write_samples([_SAMPLE])
+    finally:
+        store_.close()
+    _as_layout_3(path)
+    return batch
+
+
 def test_events_samples_and_rejects_of_layout_1_are_read_back_the_same(db_url):
     path = db_url[len('sqlite:///'):]
     batch = _layout_1_file(path)
@@ -745,8 +784,10 @@ def test_no_field_is_stored_twice_and_payloads_are_deflated(store, db_url):
                 rest = row[-1]
                 if sqlite_layout.is_packed(kind):
                     assert b'nested' not in rest
-                    rest = zlib.decompress(rest, -15)
+                    assert rest[0] == sqlite_packing.PACKING
+                    rest = sqlite_packing.unpack(rest)
                 assert not set(json.loads(rest)) & set(kind.columns), kind.name
+                assert not set(json.loads(rest)) & {f.name for f in kind.fields if f.derived}
                 assert None not in json.loads(rest).values()
 
 
@@ -759,7 +800,7 @@ def _open_and_count(url, start, queue):
         store_.close()
 
 
-@pytest.mark.parametrize('layout', ['267924d', 'layout-1', 'layout-2'])
+@pytest.mark.parametrize('layout', ['267924d', 'layout-1', 'layout-2', 'layout-3'])
 def test_processes_opening_an_old_file_at_once_upgrade_it_once(db_url, layout):
     path = db_url[len('sqlite:///'):]
     batch = _OLD_FILES[layout](path)
@@ -775,3 +816,63 @@ def test_processes_opening_an_old_file_at_once_upgrade_it_once(db_url, layout):
     expected = (len(batch.notifications), len(spans.merge_all(batch.fragments)))
     assert [queue.get(timeout=5) for _ in procs] == [expected] * 4
     assert _derived(db_url) == _DERIVED
+
+
+def _answers(path):
+    """Every answer of the store in the file at ``path``, and its rows as stored."""
+    store_ = storage.get_store('sqlite:///' + path)
+    try:
+        now = store_.latest_time()
+        policy = spans.StuckPolicy.of(300, {'compute.': 60})
+        hour = datetime.timedelta(hours=1)
+        answers = {
+            'notifications': list(store_.notifications()),
+            'ingested': store_.ingested(limit=10 ** 6),
+            'spans': _docs(store_),
+            'sla': store_.sla(), 'sla by host': store_.sla(group_by='host'),
+            'breakdown': store_.breakdown('compute.instance.create'),
+            'errors': sorted(store_.error_groups(), key=repr),
+            'hosts': sorted(store_.host_activity(now - 2 * hour, now), key=repr),
+            'stuck': sorted(store_.stuck_spans(now, policy), key=repr),
+            'summary': store_.span_summary(now, policy),
+            'failures': store_.top_failures(), 'sample': store_.sample_span(),
+            'counts': [store_.count(k) for k in sorted(schema.KINDS)]}
+    finally:
+        store_.close()
+    with sqlite3.connect(path) as db:
+        for kind in (schema.EVENTS, schema.SAMPLES):
+            answers[kind.name] = [sqlite_layout.document(kind, row) for row in db.execute(
+                'SELECT %s FROM %s ORDER BY rowid' % (sqlite_layout.select_sql(kind), kind.name))]
+        answers['rollups'] = test_sqlite_rollups.live_and_backfilled(path)
+    return answers
+
+
+def test_upgrade_from_layout_3_keeps_every_answer_and_packs_with_the_dictionary(tmp_path):
+    path = str(tmp_path / 'nvs.db')
+    endpoint = replay.local_endpoint(_endpoint_url(path))
+    replay.replay((n.to_message() for n in simulate.simulate(N_SIM, seed=2)), endpoint,
+                  batch_size=200)
+    replay.local_store(endpoint).close()
+    store_ = storage.get_store('sqlite:///' + path)
+    try:
+        store_.write_events([_EVENT])
+        store_.write_samples([_SAMPLE])
+    finally:
+        store_.close()
+    expected = _answers(path)
+    assert all(expected[k] for k in ('notifications', 'spans', 'sla', 'errors', 'hosts', 'stuck',
+                                     'failures', 'events', 'samples'))
+    _as_layout_3(path)
+    with sqlite3.connect(path) as db:
+        deflated = db.execute('SELECT sum(length(rest)) FROM notifications').fetchone()[0]
+        assert all('"timestamp"' in rest for (rest,) in db.execute('SELECT rest FROM spans'))
+    assert _answers(path) == expected
+    with sqlite3.connect(path) as db:
+        assert db.execute('PRAGMA user_version').fetchone() == (sqlite_layout.VERSION,)
+        packed = db.execute('SELECT sum(length(rest)) FROM notifications').fetchone()[0]
+        assert {rest[0] for kind in ('notifications', 'events', 'samples')
+                for (rest,) in db.execute('SELECT rest FROM %s' % kind)} == {
+            sqlite_packing.PACKING}
+        assert not any('"timestamp"' in rest for (rest,) in db.execute('SELECT rest FROM spans'))
+    # What the dictionary is for.
+    assert packed < 0.8 * deflated
