@@ -92,8 +92,11 @@ WEBSUB_OPTS = [
                       '(logged at ERROR, counted).'),
     cfg.IntOpt('delivery_workers', default=8, min=1,
                help='Threads per hub process that verify intents and send deliveries.'),
-    cfg.IntOpt('tail_batch', default=500, min=1,
-               help='Notifications the hub reads from the store and publishes per round.'),
+    cfg.IntOpt('tail_batch', default=2000, min=1,
+               help='Notifications the hub reads from the store and publishes per round '
+                    '(at most: a round reads what was stored since the last one). Keep it '
+                    'above the notifications stored during one round, or the tail falls '
+                    'behind and every entry waits longer.'),
     cfg.FloatOpt('tail_settle_seconds', default=2.0, min=0,
                  help='Elasticsearch/OpenSearch stores: seconds between when an agent '
                       'sends a notification (its ingest stamp) and when the hub reads '

@@ -69,11 +69,14 @@ def write(store_url, projects, rate, seconds, batch, out):
     replay.local_store(endpoint).close()
 
 
-def hub_conf(path, store_url, poll):
+def hub_conf(path, store_url, poll, websub=()):
+    """The hub's nvs-notif.conf: the store, the subscribers' network allowed,
+    ``poll_interval`` and the other ``[websub]`` options of ``websub``
+    (``(name, value)`` pairs)."""
     path.write_text('\n'.join([
         '[api]', 'store = %s' % store_url,
         '[websub]', 'callback_allowed_networks = 127.0.0.1/32', 'callback_allow_public = false',
-        'poll_interval = %s' % poll]) + '\n')
+        'poll_interval = %s' % poll] + ['%s = %s' % kv for kv in websub]) + '\n')
     return path
 
 
@@ -90,6 +93,10 @@ def main(argv=None):
     parser.add_argument('--batch', type=int, default=50, help='notifications per write')
     parser.add_argument('--poll', type=float, default=0.2,
                         help="the hub's [websub] poll_interval")
+    parser.add_argument('--tail-batch', type=int, default=None,
+                        help="the hub's [websub] tail_batch (default: the option's)")
+    parser.add_argument('--settle', type=float, default=None,
+                        help="the hub's [websub] tail_settle_seconds (default: the option's)")
     parser.add_argument('--store', default=None,
                         help='store URL (default: a new SQLite file in --dir)')
     parser.add_argument('--dir', default=None,
@@ -120,7 +127,10 @@ def _run(args, work):
     hub = subprocess.Popen(
         [sys.executable, '-c', 'import sys; from nvs_notif.api import hub_service; '
          'sys.exit(hub_service.main())',
-         '--config-file', str(hub_conf(work / 'nvs-notif.conf', store_url, args.poll))])
+         '--config-file', str(hub_conf(work / 'nvs-notif.conf', store_url, args.poll, [
+             (name, value) for name, value in (('tail_batch', args.tail_batch),
+                                               ('tail_settle_seconds', args.settle))
+             if value is not None]))])
     try:
         deadline = time.monotonic() + 60
         while sum(len(asker.store.subscriptions(t, asker.clock())) for t in {

@@ -154,10 +154,16 @@ class Hub:
                                            self.settings.batch)
         deliveries = self.store.claim_deliveries(self.clock(), self.settings.claim_seconds,
                                                  self.settings.batch)
-        work = [self._pool.submit(self._verify, i, intent) for i, intent in intents]
-        work += [self._pool.submit(self._deliver, d) for d in deliveries]
-        for future in work:
+        verified = [self._pool.submit(self._verify, i, intent) for i, intent in intents]
+        sent = [self._pool.submit(self._deliver, d) for d in deliveries]
+        for future in verified:
             future.result()
+        # The deliveries done (taken or given up) forgotten in one write
+        # per round: one request, where one per delivery kept a search
+        # engine's hub busy with small bulk requests.
+        done = [i for i in (future.result() for future in sent) if i is not None]
+        if done:
+            self.store.delivered(done)
         return len(intents) + len(deliveries)
 
     def run(self, stop, interval=0.2):
@@ -205,6 +211,8 @@ class Hub:
         return len(others) >= self.settings.max_subscriptions_per_topic
 
     def _deliver(self, d):
+        """POST delivery ``d``; its id when it is done (taken or given up),
+        for the round to forget, else None (retried, or its subscription ended)."""
         headers = {'Content-Type': d.content_type, 'Link': d.link}
         if d.secret:
             headers['X-Hub-Signature'] = signature(d.secret, d.body)
@@ -216,22 +224,24 @@ class Hub:
             LOG.warning('WebSub: subscription of %s to %s ended: %s', _where(d.callback), d.topic,
                         exc)
             self.store.remove_subscription(d.topic, d.callback)
-            return
+            return None
         except requests.RequestException as exc:
             answer = exc
         status = getattr(answer, 'status', None)
         if status is not None and 200 <= status < 300:
             self.stats['delivered'] += 1
-            self.store.delivered(d.id)
-        elif status == 410:
+            return d.id
+        if status == 410:
             self.stats['gone'] += 1
             LOG.info('WebSub: %s answered 410 Gone, subscription to %s ended', _where(d.callback),
                      d.topic)
             self.store.remove_subscription(d.topic, d.callback)
-        else:
-            self._retry(d, answer)
+            return None
+        return self._retry(d, answer)
 
     def _retry(self, d, answer):
+        """Reschedule ``d`` after a failure (None), or give it up past the
+        retry window (its id, to forget)."""
         now = self.clock()
         first = d.first_attempt if d.first_attempt is not None else now.timestamp()
         attempts = d.attempts + 1
@@ -239,13 +249,13 @@ class Hub:
             self.stats['given_up'] += 1
             LOG.error('WebSub: delivery to %s of %s given up after %d attempts (%s)',
                       _where(d.callback), d.topic, attempts, _said(answer))
-            self.store.delivered(d.id)
-            return
+            return d.id
         self.stats['retried'] += 1
         due = now + datetime.timedelta(seconds=self.settings.backoff(attempts))
         LOG.info('WebSub: delivery to %s failed (%s), attempt %d at %s', _where(d.callback),
                  _said(answer), attempts + 1, timeutil.iso(due))
         self.store.reschedule(d.id, due, attempts, first)
+        return None
 
 
 def _where(callback):

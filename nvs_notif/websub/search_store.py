@@ -8,7 +8,8 @@ work, then rewrites each document with its ``claimed_until`` under
 ``if_seq_no``/``if_primary_term``; a 409 means another process claimed it
 first, and the work is left to it.  Writes that a following search must see
 refresh the index (rare ones: subscriptions, intents); deliveries are found
-within ``REFRESH_INTERVAL``.  Both engines' clients take the same calls
+within ``REFRESH_INTERVAL``; cursors are only read by id (real-time), so
+their writes are not refreshed.  Both engines' clients take the same calls
 here (``body=`` and query-parameter keywords).
 """
 import hashlib
@@ -213,8 +214,8 @@ class SearchHubStore(store_mod.HubStore):
                                   for i in sorted(subscription_ids)])['docs']
         return {d['_id']: d['_source']['secret'] for d in docs if d.get('found')}
 
-    def delivered(self, delivery_id):
-        self._delete('deliveries', [delivery_id])
+    def delivered(self, delivery_ids):
+        self._delete('deliveries', delivery_ids)
 
     def reschedule(self, delivery_id, due, attempts, first_attempt):
         try:
@@ -247,7 +248,8 @@ class SearchHubStore(store_mod.HubStore):
         condition = ({'if_seq_no': found['_seq_no'], 'if_primary_term': found['_primary_term']}
                      if found else {'op_type': 'create'})
         try:
-            written = self._client.index(index=index, id=name, refresh='true', body={
+            # Not refreshed: cursors are only read by id, which is real-time.
+            written = self._client.index(index=index, id=name, body={
                 'marker': marker, 'claimed_until': now.timestamp() + hold}, **condition)
         except self._engine.errors as exc:
             if _status(exc) == 409:         # another process claimed it first
@@ -261,7 +263,7 @@ class SearchHubStore(store_mod.HubStore):
         made = self.enqueue(contents, now)
         seq_no, primary_term = cursor.claim
         try:
-            self._client.index(index=self._index['cursors'], id=cursor.name, refresh='true',
+            self._client.index(index=self._index['cursors'], id=cursor.name,
                                body={'marker': marker, 'claimed_until': 0},
                                if_seq_no=seq_no, if_primary_term=primary_term)
         except self._engine.errors as exc:

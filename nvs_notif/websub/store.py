@@ -105,8 +105,9 @@ class HubStore(metaclass=abc.ABCMeta):
         seconds: :class:`Delivery` objects."""
 
     @abc.abstractmethod
-    def delivered(self, delivery_id):
-        """Forget a delivery the subscriber took (or that is given up)."""
+    def delivered(self, delivery_ids):
+        """Forget the deliveries of ``delivery_ids`` (an iterable) the
+        subscribers took (or that are given up): a round's at once."""
 
     @abc.abstractmethod
     def reschedule(self, delivery_id, due, attempts, first_attempt):
@@ -305,13 +306,14 @@ class SQLiteHubStore(HubStore):
             return [Delivery(*r) for r in rows]
         return self._write(claim)
 
-    def delivered(self, delivery_id):
+    def delivered(self, delivery_ids):
         def forget(db):
-            row = db.execute('SELECT content_id FROM websub_deliveries WHERE id = ?',
-                             (delivery_id,)).fetchone()
-            db.execute('DELETE FROM websub_deliveries WHERE id = ?', (delivery_id,))
-            if row:
-                _drop_orphan_contents(db, 'AND id = %d' % row[0])
+            for delivery_id in delivery_ids:
+                row = db.execute('SELECT content_id FROM websub_deliveries WHERE id = ?',
+                                 (delivery_id,)).fetchone()
+                db.execute('DELETE FROM websub_deliveries WHERE id = ?', (delivery_id,))
+                if row:
+                    _drop_orphan_contents(db, 'AND id = %d' % row[0])
         self._write(forget)
 
     def reschedule(self, delivery_id, due, attempts, first_attempt):
