@@ -113,10 +113,33 @@ function _nvs_notif_api_check {
     fi
 }
 
+# _nvs_notif_set_keystone_client FILE - [keystone]: the service user, a
+# system reader, the hub asks Keystone as whether a project it was told was
+# updated is still enabled
+# (keystone's notifications carry no state); without it, subscriptions to a
+# disabled project's topics would end only at their next renewal
+function _nvs_notif_set_keystone_client {
+    local xtrace file=$1
+    xtrace=$(set +o | grep xtrace)
+    set +o xtrace
+    iniset $file keystone auth_type password
+    iniset $file keystone auth_url $KEYSTONE_SERVICE_URI
+    iniset $file keystone username nvs-notif
+    iniset $file keystone password "$SERVICE_PASSWORD"
+    iniset $file keystone user_domain_name "$SERVICE_DOMAIN_NAME"
+    iniset $file keystone system_scope all
+    iniset $file keystone region_name "$REGION_NAME"
+    $xtrace
+}
+
 # create_nvs_notif_api_accounts - the service user keystonemiddleware
 # validates tokens as, the service and its endpoint
 function create_nvs_notif_api_accounts {
     create_service_user nvs-notif
+    # Reading projects (the hub's [keystone] client) takes a system reader:
+    # the service role of keystonemiddleware's user may not.
+    openstack --os-cloud devstack-system-admin role add --user nvs-notif \
+        --user-domain "$SERVICE_DOMAIN_NAME" --system all reader
     get_or_create_service nvs-notif $NVS_NOTIF_API_SERVICE_TYPE "nvs-notif notification analytics"
     get_or_create_endpoint $NVS_NOTIF_API_SERVICE_TYPE "$REGION_NAME" \
         "$SERVICE_PROTOCOL://$SERVICE_HOST$NVS_NOTIF_API_PATH"
@@ -129,6 +152,7 @@ function configure_nvs_notif_api {
     iniset $NVS_NOTIF_API_CONF api store "$NVS_NOTIF_STORE_URL"
     configure_keystone_authtoken_middleware $NVS_NOTIF_API_CONF nvs-notif keystone_authtoken \
         $NVS_NOTIF_API_SERVICE_TYPE
+    _nvs_notif_set_keystone_client $NVS_NOTIF_API_CONF
     write_uwsgi_config $NVS_NOTIF_API_UWSGI_CONF $NVS_NOTIF_API_WSGI $NVS_NOTIF_API_PATH "" \
         nvs-notif-api
     # A WSGI server passes no command line: the app finds its file here.

@@ -31,6 +31,10 @@ function get_or_create_endpoint {
     _stub_record "get_or_create_endpoint $*"
 }
 
+function openstack {
+    _stub_record "openstack $*"
+}
+
 function enable_apache_site {
     _stub_record "enable_apache_site $*"
 }

@@ -19,7 +19,7 @@
 # (pip_install records its calls; the constraints are checked offline by
 # python -m tools.check_constraints), the requirements repository's
 # edit-constraints, package installs and service restarts, keystone
-# (create_service_user, get_or_create_service/endpoint), systemd
+# (create_service_user, get_or_create_service/endpoint, openstack), systemd
 # (run_process/stop_process), Apache's a2ensite/a2dissite (its sites directory
 # is in the scratch directory), /etc/tmpfiles.d, sudo (when the machine has
 # none), and ceilometer's fixed /etc/ceilometer (moved into the scratch

@@ -113,7 +113,9 @@ def api(venv):
                  'get_or_create_service nvs-notif notification-analytics '
                  'nvs-notif notification analytics',
                  'get_or_create_endpoint notification-analytics RegionOne '
-                 'http://127.0.0.1/nvs-notif'):
+                 'http://127.0.0.1/nvs-notif',
+                 'openstack --os-cloud devstack-system-admin role add --user nvs-notif '
+                 '--user-domain Default --system all reader'):
         check(call in done, 'keystone: %s' % call)
     conf_file = NVS_CONF_DIR / 'nvs-notif-api.conf'
     check(mode(conf_file) == 0o600, '%s is 600: %o' % (conf_file.name, mode(conf_file)))

@@ -45,6 +45,7 @@ function _record {{ echo "$*" >> "$CALLS"; }}
 function create_service_user {{ _record create_service_user "$@"; }}
 function get_or_create_service {{ _record get_or_create_service "$@"; }}
 function get_or_create_endpoint {{ _record get_or_create_endpoint "$@"; }}
+function openstack {{ _record openstack "$@"; }}
 function configure_keystone_authtoken_middleware {{
     _record configure_keystone_authtoken_middleware "$@"
 }}
@@ -67,6 +68,8 @@ def devstack(tmp_path):
     env = dict(os.environ, DEST=str(tmp_path / 'opt'), DATA_DIR=str(tmp_path / 'data'),
                STACK_USER=str(os.getuid()), CEILOMETER_CONF_DIR=str(conf_dir),
                SERVICE_PROTOCOL='http', SERVICE_HOST='192.0.2.10', REGION_NAME='RegionOne',
+               KEYSTONE_SERVICE_URI='http://192.0.2.10/identity', SERVICE_PASSWORD='service-secret',
+               SERVICE_DOMAIN_NAME='Default', SERVICE_PROJECT_NAME='service',
                NVS_NOTIF_CONF_DIR=str(tmp_path / 'etc-nvs'), CALLS=str(tmp_path / 'calls'),
                ENABLED_SERVICES='ceilometer-acentral,ceilometer-anotification')
 
@@ -222,7 +225,7 @@ def test_api_hooks_are_off_by_default(devstack):
         done = devstack(*phase)
         assert done.returncode == 0, done.stderr
     assert not [c for c in _calls(devstack) if 'nvs-notif-api' in c or 'keystone' in c
-                or c.startswith(('create_service_user', 'get_or_create'))]
+                or c.startswith(('create_service_user', 'get_or_create', 'openstack'))]
     assert not (devstack.tmp / 'etc-nvs/nvs-notif-api.conf').exists()
 
 
@@ -248,6 +251,8 @@ def test_api_post_config_registers_the_service_and_writes_its_files(devstack, us
         'notification-analytics' % conf,
         'write_uwsgi_config %s nvs_notif.api.wsgi:application /nvs-notif  nvs-notif-api' % ini,
         'create_service_user nvs-notif',
+        'openstack --os-cloud devstack-system-admin role add --user nvs-notif '
+        '--user-domain Default --system all reader',
         'get_or_create_service nvs-notif notification-analytics nvs-notif notification analytics',
         'get_or_create_endpoint notification-analytics RegionOne http://192.0.2.10/nvs-notif']
     uwsgi = options(ini)['uwsgi']
@@ -257,6 +262,12 @@ def test_api_post_config_registers_the_service_and_writes_its_files(devstack, us
                                  if use_venv == 'True' else None)
     written = options(conf)
     assert written['api'] == {'store': url}
+    # The hub confirms a project's state with Keystone as the service user.
+    assert written['keystone'] == {
+        'auth_type': 'password', 'auth_url': 'http://192.0.2.10/identity',
+        'username': 'nvs-notif', 'password': 'service-secret',
+        'user_domain_name': 'Default', 'system_scope': 'all', 'region_name': 'RegionOne'}
+    assert 'service-secret' not in done.stderr + done.stdout
     assert written['nvs_store_default'] == {'username': 'nvs', 'password': PASSWORD}
     assert mode(conf) == 0o600 and mode(conf.parent) == 0o700
 
