@@ -21,7 +21,10 @@ right after, on the same data. ``--ingest RATE`` replays further simulated
 notifications into the same store at RATE per second through the nvs endpoint
 (the agent's pipeline in a process of its own, batches of 100, as
 ``nvs-notif replay`` and tools/bench_pipeline drive it) from before the first
-query to the end, and the rate stored while each query ran is printed. Every
+query to the end, and the rate stored while each query ran is printed. ``--baseline DIR``
+runs a second server, the same deployment of the ``nvs_notif`` package in DIR,
+and measures each query on both, one after the other (alternating which goes
+first), with the ratios this / baseline. Every
 answer that is not a 200 is counted and shown; the server's log is searched for
 tracebacks and ``database is locked``. Prints p50/p99 (ms) of both sides, the
 ratio, the API's requests/s and the load average::
@@ -280,8 +283,26 @@ def parse_args(argv=None):
                         help='niceness of the ingest process (negative, as root: the '
                              'rate holds on a machine busy with other work)')
     parser.add_argument('--queries', default=','.join(QUERIES))
-    parser.add_argument('--port', type=int, default=18779)
+    parser.add_argument('--port', type=int, default=18779,
+                        help='of this tree\'s server (the baseline\'s: the next one)')
+    parser.add_argument('--baseline', metavar='DIR',
+                        help='also serve the nvs_notif package of DIR (e.g. `git archive` of '
+                             'main, unpacked) on the next port, and measure both sides '
+                             'query by query, alternating which goes first')
     return parser.parse_args(argv)
+
+
+def start_server(args, tmp, port, conf_file, tree=None):
+    """The API server of this tree, or of the ``nvs_notif`` package in ``tree``
+    (first on its path: the server runs there with it on ``PYTHONPATH``), its
+    files in ``tmp``."""
+    os.makedirs(tmp, exist_ok=True)
+    argv, env = server_command(args.server, tmp, port, conf_file, args.workers, args.threads)
+    if tree:
+        env = dict(env, PYTHONPATH=os.pathsep.join([tree] + [
+            p for p in env.get('PYTHONPATH', '').split(os.pathsep) if p]))
+    return subprocess.Popen(argv, env=env, cwd=tree, stdout=subprocess.DEVNULL,
+                            stderr=open(os.path.join(tmp, 'server.err'), 'w'))
 
 
 def main(argv=None):
@@ -299,69 +320,95 @@ def main(argv=None):
     store = storage.get_store(url, conf)
     project, request_id = newest_request(store)
     size = store.count('notifications')
-    report, problems = {}, collections.Counter()
+    # (side, tree): this tree, and the baseline's package when asked.
+    sides = [('this', None)] + ([('baseline', os.path.abspath(args.baseline))]
+                                if args.baseline else [])
+    report, problems = [], collections.Counter()
     with tempfile.TemporaryDirectory() as tmp:
         conf_file = os.path.join(tmp, 'nvs-notif.conf')
         with open(conf_file, 'w') as f:
             f.write('[api]\nstore = %s\nmax_limit = 1000\n[keystone_authtoken]\n%s\n' % (
                 url, '\n'.join('%s = %s' % kv for kv in keystone.authtoken_options().items())))
-        argv, env = server_command(args.server, tmp, args.port, conf_file, args.workers,
-                                   args.threads)
-        server = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
-                                  stderr=open(os.path.join(tmp, 'server.err'), 'w'))
+        servers = {side: (start_server(args, os.path.join(tmp, side), args.port + i,
+                                       conf_file, tree),
+                          'http://127.0.0.1:%d' % (args.port + i))
+                   for i, (side, tree) in enumerate(sides)}
         feeder = (ingest(url, args.ingest, args.seed, args.ingest_nice) if args.ingest
                   else None)
         try:
-            base = 'http://127.0.0.1:%d' % args.port
-            wait_up(base, server)
             # The admin reads that request's project by project_id; keystonemiddleware
             # validates its token once per worker process (the warm-up below).
             token = keystone.token('admin')
             scope = '?project_id=%s' % project
-            run_clients(base, token, paths('trace', request_id, scope), args.clients, 2,
-                        args.client_processes)
+            for server, base in servers.values():
+                wait_up(base, server)
+                run_clients(base, token, paths('trace', request_id, scope), args.clients, 2,
+                            args.client_processes)
             if feeder:
                 wait_ingesting(store, size, feeder)
-            for query in args.queries.split(','):
+            for n, query in enumerate(args.queries.split(',')):
                 sizes = ((args.sla_clients, args.sla_requests, args.sla_repeat)
                          if query == 'sla' else (args.clients, args.requests, args.repeat))
                 local_call = functools.partial(in_process, store, conf, query, project,
                                                request_id)
-                report[query] = measure(base, token, paths(query, request_id, scope), store,
-                                        server.pid, feeder and feeder.pid, local_call,
-                                        args.client_processes, *sizes)
-                say('%s: %s' % (query, report[query]))
+                # Sides alternate which goes first, query by query.
+                for side, _tree in (sides if n % 2 == 0 else sides[::-1]):
+                    server, base = servers[side]
+                    found = measure(base, token, paths(query, request_id, scope), store,
+                                    server.pid, feeder and feeder.pid, local_call,
+                                    args.client_processes, *sizes)
+                    report.append((query, side, found))
+                    say('%s (%s): %s' % (query, side, found))
         finally:
             if feeder:
                 feeder.terminate()
                 feeder.wait()
-            server.terminate()
-            server.wait()
+            for server, _base in servers.values():
+                server.terminate()
+                server.wait()
             store.close()
-            problems = server_log_problems(tmp)
+            for side, _tree in sides:
+                problems.update(server_log_problems(os.path.join(tmp, side)))
+    benchutil.stdout('\n'.join(report_lines(args, size, report, problems)))
+    return 0
+
+
+def report_lines(args, size, report, problems):
+    """The printed report: a row per query and side, the ratios of this tree to
+    the baseline, the answers that were not 200, the server logs' problems."""
     lines = ['%d notifications (SQLite) at the start, API under %s (workers %s, threads %s), '
              'clients in %d processes, ingest asked %s/s; srv/cli cpu: CPU time per request of '
-             'the server / the clients; cores: CPU the ingest used' % (
+             'the server / the clients; cores: CPU the ingest used%s' % (
                  size, args.server, args.workers or 'of the sample',
-                 args.threads or 'of the sample', args.client_processes, args.ingest or 0),
-             '%-8s %7s %10s %10s %10s %10s %8s %6s %7s %7s %8s %9s %6s %10s' % (
-                 'query', 'clients', 'api p50', 'api p99', 'local p50', 'local p99', 'p99 x',
-                 'req/s', 'srv cpu', 'cli cpu', 'non-200', 'stored/s', 'cores', 'load 1min')]
-    for query, r in report.items():
-        lines.append('%-8s %7d %7.1f ms %7.1f ms %7.1f ms %7.1f ms %7.1fx %6.1f %4.1f ms '
+                 args.threads or 'of the sample', args.client_processes, args.ingest or 0,
+                 '; baseline: %s' % args.baseline if args.baseline else ''),
+             '%-8s %-8s %7s %10s %10s %10s %10s %8s %6s %7s %7s %8s %9s %6s %10s' % (
+                 'query', 'side', 'clients', 'api p50', 'api p99', 'local p50', 'local p99',
+                 'p99 x', 'req/s', 'srv cpu', 'cli cpu', 'non-200', 'stored/s', 'cores',
+                 'load 1min')]
+    for query, side, r in report:
+        lines.append('%-8s %-8s %7d %7.1f ms %7.1f ms %7.1f ms %7.1f ms %7.1fx %6.1f %4.1f ms '
                      '%4.1f ms %8d %9.0f %6.2f %5.1f-%.1f' % (
-            query, r['clients'], r['api']['p50_ms'], r['api']['p99_ms'],
+            query, side, r['clients'], r['api']['p50_ms'], r['api']['p99_ms'],
             r['in_process']['p50_ms'], r['in_process']['p99_ms'],
             r['api']['p99_ms'] / max(r['in_process']['p99_ms'], 0.001),
             r['per_s'], r['cpu_ms'], r['client_cpu_ms'], sum(r['failed'].values()),
             r['ingested_per_s'], r['ingest_cores'], *r['load']))
-    for query, r in report.items():
+    found = {(query, side): r for query, side, r in report}
+    for query in dict.fromkeys(q for q, _s, _r in report):
+        if (query, 'baseline') in found:
+            this, base = found[query, 'this'], found[query, 'baseline']
+            lines.append('%-8s this / baseline: srv cpu %.2f, api p50 %.2f, api p99 %.2f, '
+                         'req/s %.2f' % (
+                query, this['cpu_ms'] / base['cpu_ms'],
+                this['api']['p50_ms'] / base['api']['p50_ms'],
+                this['api']['p99_ms'] / base['api']['p99_ms'], this['per_s'] / base['per_s']))
+    for query, side, r in report:
         for answer, count in r['failed'].most_common(5):
-            lines.append('  %s: %d x %s' % (query, count, answer))
+            lines.append('  %s (%s): %d x %s' % (query, side, count, answer))
     for line, count in problems.most_common(10):
         lines.append('  server log: %d x %s' % (count, line))
-    benchutil.stdout('\n'.join(lines))
-    return 0
+    return lines
 
 
 if __name__ == '__main__':

@@ -32,8 +32,7 @@ def trace(request_id):
     if not spans:
         # The same answer for another project's request as for none at all.
         raise errors.NotFound('No such request.')
-    rows = trace_answer.trace_tree(spans, timeutil.utcnow(), stuck_answer.policy_of(res.conf),
-                                   ident=ident)
+    rows = trace_answer.trace_tree(spans, timeutil.utcnow(), res.stuck_policy, ident=ident)
     return {'request_id': ident, 'spans': views.trace_objects(rows)}
 
 
@@ -86,7 +85,7 @@ def stuck():
     project = scope.project(args, 'nvs:stuck:get')
     res = state.current()
     now = timeutil.utcnow()
-    policy = stuck_answer.policy_of(res.conf)
+    policy = res.stuck_policy
     spans = res.store.stuck_spans(now, policy, params.ident('operation', args.get('operation')),
                                   project_id=project)
     return {'stuck': views.objects(stuck_answer.stuck(spans, now, policy))}

@@ -12,6 +12,7 @@ from oslo_middleware import http_proxy_to_wsgi
 from oslo_middleware import request_id
 from werkzeug.middleware import dispatcher
 
+from nvs_notif.answers import stuck as stuck_answer
 from nvs_notif.api import answers
 from nvs_notif.api import errors
 from nvs_notif.api import feeds
@@ -64,7 +65,8 @@ def make_app(conf, store=None, auth=keystone_auth, enforcer=None):
         if not conf[opts.API_GROUP].store:
             raise ValueError('[%s] store is not set' % opts.API_GROUP)
         store = storage.get_store(conf[opts.API_GROUP].store, conf)
-    resources = state.Resources(conf, store, enforcer or policies.make_enforcer(conf))
+    resources = state.Resources(conf, store, enforcer or policies.make_enforcer(conf),
+                                stuck_answer.policy_of(conf))
     v1 = _flask_app('nvs_notif.api.v1', (notifications.blueprint, answers.blueprint,
                                          feeds.blueprint, hub.blueprint), resources)
     v1.before_request(scope.require_identity)

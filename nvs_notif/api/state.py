@@ -1,5 +1,5 @@
-"""What a running API holds: its configuration, its store and its policy
-enforcer, made once per process (the API keeps nothing else: any number of
+"""What a running API holds: its configuration, its store, its policy
+enforcer and the stuck limits of its configuration, made once per process (the API keeps nothing else: any number of
 processes can serve behind a balancer)."""
 import dataclasses
 
@@ -14,6 +14,7 @@ class Resources:
     conf: object        # oslo_config.cfg.ConfigOpts
     store: object       # nvs_notif.storage.base.Store
     enforcer: object    # oslo_policy.policy.Enforcer
+    stuck_policy: object    # nvs_notif.spans.StuckPolicy of conf's [nvs]
 
 
 def current():

@@ -137,6 +137,26 @@ def test_answers_are_the_commands_answers_for_the_project(client):
     assert [(h['host'], h['notifications'], h['errors']) for h in hosts] == [('host-a', 5, 1)]
 
 
+def test_stuck_limits_are_the_configurations(tmp_path):
+    """The process reads [nvs] stuck_after(_overrides) once, at start (state.Resources)."""
+    from nvs_notif.api import app as api_app
+    from nvs_notif.api import config
+    from nvs_notif import storage
+    url = 'sqlite:///%s' % (tmp_path / 'nvs.db')
+    s.fill(url)
+    conf = config.load_conf([])
+    # The hung create is two hours old.
+    conf.set_override('stuck_after_overrides', {'compute.instance.create': 3 * 3600}, 'nvs')
+    store = storage.get_store(url, conf)
+    try:
+        client = wtest.Client(api_app.make_app(conf, store=store, auth=s.FakeAuthToken))
+        assert get(client, '/v1/stuck').json['stuck'] == []
+        trace = get(client, '/v1/traces/req-a-hung').json['spans']
+        assert [x['outcome'] for x in trace] == ['in_progress']     # not stuck
+    finally:
+        store.close()
+
+
 def test_no_token_or_a_bad_one_is_401_and_the_open_paths_need_none(client):
     for token in (None, 'forged', ''):
         r = get(client, '/v1/notifications', token)
