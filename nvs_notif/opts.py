@@ -97,7 +97,7 @@ WEBSUB_OPTS = [
                     '(at most: a round reads what was stored since the last one). Keep it '
                     'above the notifications stored during one round, or the tail falls '
                     'behind and every entry waits longer.'),
-    cfg.FloatOpt('tail_settle_seconds', default=2.0, min=0,
+    cfg.FloatOpt('tail_settle_seconds', default=1.0, min=0,
                  help='Elasticsearch/OpenSearch stores: seconds between when an agent '
                       'sends a notification (its ingest stamp) and when the hub reads '
                       'it, the longest a bulk request may take to become searchable '
