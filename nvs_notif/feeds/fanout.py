@@ -23,14 +23,25 @@ def documents(topic_urls, notifications=(), spans=()):
     :param spans: spans that just finished (open ones are skipped)
     """
     notifications, spans = list(notifications), [s for s in spans if s.finished]
+    # An entry is made once, however many topics hold it (a project's topic
+    # and the admins' of every project, at least): making it is most of a
+    # round's work.
+    made = {}
+
+    def entry(kind, i, make, record):
+        if (kind, i) not in made:
+            made[kind, i] = make(record)
+        return made[kind, i]
+
     for url in topic_urls:
         try:
             base, topic = topics_mod.split(url)
         except topics_mod.InvalidTopic:
             continue
-        held = [entries_mod.notification_entry(d) for d in notifications
-                if topic.matches_notification(d)]
-        held += [entries_mod.span_entry(s) for s in spans if topic.matches_span(s)]
+        held = [entry('n', i, entries_mod.notification_entry, d)
+                for i, d in enumerate(notifications) if topic.matches_notification(d)]
+        held += [entry('s', i, entries_mod.span_entry, s)
+                 for i, s in enumerate(spans) if topic.matches_span(s)]
         if not held:
             continue
         held.sort(key=lambda e: (e.updated, e.id), reverse=True)
