@@ -32,9 +32,12 @@ DICTIONARIES = {
 PACKING = 1
 
 # Raw DEFLATE (no zlib header and checksum: SQLite's own pages are the
-# container), at the fastest level: the agent packs every payload, and the
-# higher levels save a few percent more.
-_LEVEL = 1
+# container) at zlib's default level: on the rests of a simulated day
+# (20,000 of 1M, 982 characters on average) level 1 packed 353 bytes, 3
+# 324, 6 304 (-49 bytes a notification, 3% of the file) for ~20 us more
+# per row.  Any level inflates the same way: rows packed at another stay
+# readable.
+_LEVEL = 6
 _WBITS = -15
 
 
