@@ -340,17 +340,24 @@ def _engine_client(kind):
     return url, elasticsearch.Elasticsearch(url, request_timeout=60)
 
 
-def search_store(kind, count, seed, say, source=None):
+def search_store(kind, count, seed, say, source=None, keys=()):
     """``(url, bytes per notification)`` of the cached indices, made if missing or
-    partial: replayed, or copied from the SQLite file ``source`` (:func:`copy_sqlite`)."""
+    partial: replayed, or copied from the SQLite file ``source`` (:func:`copy_sqlite`).
+    ``keys``: data keys to use instead of this tree's for their size (indices an
+    earlier tree built from the same simulation and seed; the store brings their
+    layout up to date on its first operation)."""
     import urllib.parse
     server, client = _engine_client(kind)
-    prefix = 'nvsbench-%s' % data_key(count, seed, kind)
+    reused = next((k for k in keys if k.startswith('%d-s%d-' % (count, seed))), None)
+    prefix = 'nvsbench-%s' % (reused or data_key(count, seed, kind))
     url = '%s://%s/?%s' % (kind, urllib.parse.urlsplit(server).netloc,
                            urllib.parse.urlencode({'index_prefix': prefix}))
     client.indices.refresh(index=prefix + '-*', ignore_unavailable=True)
     stored = client.count(index=prefix + '-notifications', ignore_unavailable=True)['count'] \
         if client.indices.exists_alias(name=prefix + '-notifications') else 0
+    if stored != count and reused:
+        raise SystemExit('%s on %s holds %d notifications, not %d: not reused'
+                         % (prefix, server, stored, count))
     if stored != count:
         say('building %s on %s (%d there)%s' % (prefix, server, stored,
                                                 ' from ' + source if source else ''))
@@ -551,6 +558,11 @@ def parse_args(argv=None):
                              'simulation and seed, e.g. a cached --sqlite store) instead '
                              'of replaying the simulation into it (faster: see '
                              'docs/operations.rst)')
+    parser.add_argument('--search-key', type=lambda v: v.split(','), default=[],
+                        metavar='KEY[,KEY]',
+                        help="reuse the search-engine indices nvsbench-KEY-* (KEY as "
+                             "<size>-s<seed>-<digest>, from an earlier tree's run on the same "
+                             "simulation) instead of building them for this tree's key")
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--repeat', type=int, default=5, help='runs per query and path')
     parser.add_argument('--python-repeat', type=int, metavar='N',
@@ -595,7 +607,7 @@ def main(argv=None):
                 url, per = sqlite_store(args.cache_dir, count, args.seed, say)
             else:
                 url, per = search_store(kind, count, args.seed, say,
-                                        args.copy_sqlite.get(count))
+                                        args.copy_sqlite.get(count), args.search_key)
             say('%s, %d notifications, %.0f bytes each' % (kind, count, per))
             report.append({'store': kind, 'size': count, 'bytes_per_notification': round(per),
                            'queries': bench_store(
