@@ -1,6 +1,7 @@
 """What a running API holds: its configuration, its store, its policy
-enforcer and the stuck limits of its configuration, made once per process (the API keeps nothing else: any number of
-processes can serve behind a balancer)."""
+enforcer and the stuck limits of its configuration, made once per process
+(the API keeps nothing else: any number of processes can serve behind a
+balancer)."""
 import dataclasses
 
 import flask
