@@ -174,6 +174,7 @@ def copy_sqlite(source, url, say):
     from nvs_notif import redact
     from nvs_notif import storage
     from nvs_notif.storage import documents
+    from nvs_notif.storage import search_writer
     reader, writer = storage.get_store(source), storage.get_store(url)
     started = time.monotonic()
     try:
@@ -187,7 +188,8 @@ def copy_sqlite(source, url, say):
             # already redacted, and redact_json says None for a payload a secret's
             # word is in, whose document the writer then encodes whole, as then.
             texts = {n.message_id: redact.redact_json(n.payload)[1] for n in chunk}
-            return writer.writer.document_actions(storage.Batch(chunk, payload_json=texts))
+            return map(search_writer.sendable, writer.writer.document_actions(
+                storage.Batch(chunk, payload_json=texts)))
 
         def actions():
             chunk = []

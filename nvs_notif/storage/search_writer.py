@@ -255,14 +255,19 @@ class SearchWriter:
                                     '_id': d['message_id'], '_source': d} for d in docs])
 
 
+def sendable(action):
+    """A bulk action as the helpers send it: a notification stamped now."""
+    source = action.get('_source')
+    if isinstance(source, documents.Unstamped):
+        return dict(action, _source=source.stamped(timeutil.utcnow()))
+    return action
+
+
 def _sending(actions, sent):
     """``actions`` as the helpers send them, each kept in ``sent`` first."""
     for action in actions:
         sent.append(action)
-        source = action.get('_source')
-        if isinstance(source, documents.Unstamped):
-            action = dict(action, _source=source.stamped(timeutil.utcnow()))
-        yield action
+        yield sendable(action)
 
 
 def _reason(error):
