@@ -29,6 +29,12 @@ def config_files(environ=os.environ):
     return given or cfg.find_config_files(project='nvs-notif', prog=PROG)
 
 
+#: The search clients log every request at INFO: dozens a second from a hub
+#: or a busy API. Warnings and errors still show; ``default_log_levels``
+#: overrides.
+QUIET_LIBRARIES = ['elastic_transport=WARN', 'opensearch=WARN']
+
+
 def load_conf(files, argv=(), prog=PROG):
     """A new ConfigOpts with the API's options, read from ``files`` (and the
     ``--config-file`` options of ``argv``, a command's arguments)."""
@@ -38,6 +44,7 @@ def load_conf(files, argv=(), prog=PROG):
     keystone.register_opts(conf)
     conf.register_opts(opts.WEBSUB_OPTS, group=opts.WEBSUB_GROUP)
     log.register_options(conf)
+    log.set_defaults(default_log_levels=log.get_default_log_levels() + QUIET_LIBRARIES)
     conf(list(argv), project='nvs-notif', prog=prog, default_config_files=list(files),
          default_config_dirs=[])
     return conf

@@ -178,3 +178,14 @@ def test_a_failing_store_is_a_503_that_says_nothing_of_it(tmp_path):
     r = get(wtest.Client(app), '/v1/notifications')
     assert r.status_code == 503
     assert r.json['error']['message'] == 'The store did not answer; try again later.'
+
+
+def test_the_search_clients_request_lines_are_not_logged_at_info(tmp_path):
+    from nvs_notif.api import config
+    conf_file = tmp_path / 'api.conf'
+    conf_file.write_text('[api]\nstore = sqlite:///%s\n' % (tmp_path / 'x.db'))
+    conf = config.load_conf([str(conf_file)])
+    assert {'elastic_transport=WARN', 'opensearch=WARN'} <= set(conf.default_log_levels)
+    # ... while the operator's own list still decides.
+    conf_file.write_text('[DEFAULT]\ndefault_log_levels = opensearch=INFO\n')
+    assert config.load_conf([str(conf_file)]).default_log_levels == ['opensearch=INFO']
