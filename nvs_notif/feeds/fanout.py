@@ -33,11 +33,7 @@ def documents(topic_urls, notifications=(), spans=()):
             made[kind, i] = make(record)
         return made[kind, i]
 
-    for url in topic_urls:
-        try:
-            base, topic = topics_mod.split(url)
-        except topics_mod.InvalidTopic:
-            continue
+    for url, base, topic in _topics(topic_urls):
         held = [entry('n', i, entries_mod.notification_entry, d)
                 for i, d in enumerate(notifications) if topic.matches_notification(d)]
         held += [entry('s', i, entries_mod.span_entry, s)
@@ -49,16 +45,21 @@ def documents(topic_urls, notifications=(), spans=()):
         yield url, atom.document(feed, held), atom.link_header(feed)
 
 
+def _topics(topic_urls):
+    """``(url, base, topic)`` of each URL that is a topic of this API; the
+    others (not, or not any more, topics) are skipped."""
+    for url in topic_urls:
+        try:
+            base, topic = topics_mod.split(url)
+        except topics_mod.InvalidTopic:
+            continue
+        yield url, base, topic
+
+
 def holds_spans(topic_urls):
     """Whether any of these topics is a spans topic (the tail reads the
     finished spans only then)."""
-    for url in topic_urls:
-        try:
-            if topics_mod.split(url)[1].kind == 'spans':
-                return True
-        except topics_mod.InvalidTopic:
-            continue
-    return False
+    return any(topic.kind == 'spans' for _, _, topic in _topics(topic_urls))
 
 
 def contents(topic_urls, notifications=(), spans=()):

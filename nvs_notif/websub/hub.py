@@ -35,7 +35,6 @@ from nvs_notif.websub import subscriptions
 LOG = logging.getLogger(__name__)
 
 
-
 def run_rounds(round_once, stop, interval, name):
     """Call ``round_once`` until ``stop`` (a ``threading.Event``) is set,
     waiting ``interval`` seconds after a round that returned false (idle) or
@@ -48,6 +47,7 @@ def run_rounds(round_once, stop, interval, name):
             again = False
         if not again:
             stop.wait(interval)
+
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
