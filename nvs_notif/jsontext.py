@@ -18,6 +18,10 @@ a text orjson refuses, or that holds a run of 20 digits (orjson reads
 integers beyond 64 bits as floats), is read by :mod:`json`.  The digits are
 found by a table translation of the UTF-8 bytes orjson reads anyway: a
 regular expression took longer than orjson's decoding.
+
+:func:`pretty` is the indented, key-sorted text feeds show a payload as
+(orjson's, five times faster than the standard library's, which was most of
+the hub's time per notification).
 """
 import json
 
@@ -32,6 +36,9 @@ _DIGITS = bytes(ord('0') if chr(c) in '0123456789' else ord('.') for c in range(
 _LONG = b'0' * 20
 _fallback = json.JSONEncoder(check_circular=False, ensure_ascii=False, default=str,
                              separators=(',', ':')).encode
+_PRETTY_OPTIONS = _OPTIONS | orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
+_pretty_fallback = json.JSONEncoder(check_circular=False, ensure_ascii=False, default=repr,
+                                    indent=2, sort_keys=True).encode
 
 
 def encode(value):
@@ -40,6 +47,20 @@ def encode(value):
         return orjson.dumps(value, default=str, option=_OPTIONS).decode()
     except TypeError:           # orjson.JSONEncodeError is one
         return _fallback(value)
+
+
+def pretty(value):
+    """``value`` as JSON text indented by two spaces, keys sorted (the same
+    value is the same text), keys that are not strings as their text,
+    anything unknown as its ``repr``.
+
+    :raises RecursionError: nesting beyond the interpreter's limit
+    """
+    try:
+        return orjson.dumps(value, default=repr, option=_PRETTY_OPTIONS).decode()
+    except TypeError:
+        # Lone surrogates, integers beyond 64 bits, nesting beyond 254 levels.
+        return _pretty_fallback(value)
 
 
 def decode(text):

@@ -9,9 +9,9 @@ and nothing else of the message is ever shown.
 import dataclasses
 import datetime
 import hashlib
-import json
 import uuid
 
+from nvs_notif import jsontext
 from nvs_notif import timeutil
 
 #: Namespaces of the name-based UUIDs: an entry's id is a function of the
@@ -74,9 +74,9 @@ def _lines(pairs):
 
 def _payload_text(payload):
     # Sorted and indented: the same payload is the same text (archive pages
-    # are byte-identical); what json cannot encode is shown by repr.
+    # are byte-identical).
     try:
-        return json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False, default=repr)
+        return jsontext.pretty(payload)
     except (ValueError, TypeError, RecursionError):
         # Stored payloads are cut at 64 levels (nvs_notif.redact); this is
         # for documents from elsewhere.

@@ -46,6 +46,22 @@ def test_deep_values_fall_back_to_the_standard_library():
     assert jsontext.encode(value) == '[' * 301 + ']' * 301
 
 
+@pytest.mark.parametrize('value', [
+    {'b': [1.5, None, True], 'a': {'d': 'é ✓', 'c': {}}, 'e': []},
+    {'big': 2 ** 70},                   # orjson refuses: beyond 64 bits
+    {'lone': '\ud800'},                 # orjson refuses: not encodable UTF-8
+    [[[[[]]]]],
+])
+def test_pretty_matches_the_standard_library(value):
+    expected = json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True)
+    assert jsontext.pretty(value) == expected
+
+
+def test_pretty_shows_keys_of_mixed_types_and_unknown_values():
+    assert jsontext.pretty({2: 'b', 'a': _Thing('x')}) == (
+        '{\n  "2": "b",\n  "a": "_Thing(name=\'x\')"\n}')
+
+
 def _serializer():
     client, _options = es_store.client_from_url(urllib.parse.urlsplit('elasticsearch://es1:9200'))
     return client.transport.serializers.get_serializer('application/json')
