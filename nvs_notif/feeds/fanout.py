@@ -23,10 +23,10 @@ def documents(topic_urls, notifications=(), spans=()):
     :param spans: spans that just finished (open ones are skipped)
     """
     notifications, spans = list(notifications), [s for s in spans if s.finished]
-    # An entry is made once, however many topics hold it (a project's topic
-    # and the admins' of every project, at least): making it is most of a
-    # round's work.
-    made = {}
+    # An entry is made and rendered once, however many topics hold it (a
+    # project's topic and the admins' of every project, at least): making it
+    # is most of a round's work.
+    made, rendered = {}, {}
 
     def entry(kind, i, make, record):
         if (kind, i) not in made:
@@ -42,7 +42,7 @@ def documents(topic_urls, notifications=(), spans=()):
             continue
         held.sort(key=lambda e: (e.updated, e.id), reverse=True)
         feed = atom.Feed(url, topic.title, topics_mod.hub_url(base))
-        yield url, atom.document(feed, held), atom.link_header(feed)
+        yield url, atom.document(feed, held, rendered=rendered), atom.link_header(feed)
 
 
 def _topics(topic_urls):

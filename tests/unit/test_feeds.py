@@ -251,6 +251,20 @@ def test_archive_page_of_a_settled_marker_is_byte_identical_whatever_came_after(
     assert render_archive(marker, page) == render_archive(marker, again)
 
 
+def test_an_entry_rendered_once_is_the_same_bytes_in_every_document():
+    made = [entries.notification_entry(doc('m%d' % i, seconds=i)) for i in range(3)]
+    made.append(entries.span_entry(failed_create()))
+    other = atom.Feed(topic='https://api.example.test/v1/feeds/notifications', title='All')
+    rendered = {}
+    shared = [atom.document(FEED, made[:3], rendered=rendered),
+              atom.document(other, made, rendered=rendered, archive=True,
+                            self_url=other.topic + '?marker=x')]
+    alone = [atom.document(FEED, made[:3]),
+             atom.document(other, made, archive=True, self_url=other.topic + '?marker=x')]
+    assert shared == alone and len(rendered) == 4
+    check(shared[1])
+
+
 def test_pages_are_cut_at_boundaries_and_bounded():
     page_size = 10
     all_items = items(300)
