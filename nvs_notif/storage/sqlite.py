@@ -170,8 +170,12 @@ class SQLiteStore(base.Store):
             ids = {f.span_id for f in batch.fragments}
             existing = {s.span_id: s for s in self._load_spans(db, ids)}
             merged = spans_mod.merge_all(batch.fragments, existing)
-            inserted = db.executemany(_INSERT_NOTIFICATIONS, rows).rowcount
-            db.executemany(_UPSERT_SPANS, (sqlite_layout.span_row(merged[i]) for i in ids))
+            # The rollups are kept per batch, in this transaction: exact
+            # whichever process writes the file.
+            with sqlite_rollups.notifications_added(db):
+                inserted = db.executemany(_INSERT_NOTIFICATIONS, rows).rowcount
+            with sqlite_rollups.spans_written(db, ids):
+                db.executemany(_UPSERT_SPANS, (sqlite_layout.span_row(merged[i]) for i in ids))
             db.executemany(_INSERT_REJECTS, map(sqlite_layout.reject_row, batch.rejects))
             return base.WriteResult({i: merged[i] for i in ids},
                                     len(batch.notifications) - max(inserted, 0))

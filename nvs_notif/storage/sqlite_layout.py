@@ -28,9 +28,10 @@ from nvs_notif.storage import sqlite_rollups
 #: rollups (:mod:`nvs_notif.storage.sqlite_rollups`); 3: the rest of the
 #: document beside the columns (``rest``), deflated where it holds a
 #: schemaless object; 4: deflated with a preset dictionary, named in each
-#: row (:mod:`nvs_notif.storage.sqlite_packing`).  :data:`_UPGRADES` takes
-#: older files to it.
-VERSION = 4
+#: row (:mod:`nvs_notif.storage.sqlite_packing`); 5: the rollups kept by
+#: the writer per batch, no longer by insert and update triggers.
+#: :data:`_UPGRADES` takes older files to it.
+VERSION = 5
 
 
 def has_rest(kind):
@@ -80,8 +81,8 @@ def insert_sql(kind, verb='INSERT OR IGNORE', table=None):
 def upsert_sql(kind):
     """Insert a row of ``kind``, or update every stored value of the row with
     its key in place: its rowid, and so its place in the file, kept, and an
-    update, so the rollups' triggers see the row's old and new values
-    (``INSERT OR REPLACE`` would delete it without telling them)."""
+    update (``INSERT OR REPLACE`` would delete it, and the rollups' delete
+    trigger would take it out of them)."""
     return '%s ON CONFLICT ("%s") DO UPDATE SET %s' % (
         insert_sql(kind, 'INSERT'), kind.key,
         ', '.join('"%s" = excluded."%s"' % (c, c) for c in _stored(kind) if c != kind.key))
@@ -218,7 +219,7 @@ def _tables(db):
 
 def _create(db):
     """The tables and indexes of every kind, and the rollups' tables and
-    triggers, that are missing."""
+    delete triggers, that are missing."""
     for kind in schema.KINDS.values():
         db.execute(table_sql(kind))
     for kind in schema.KINDS.values():
@@ -314,8 +315,16 @@ def _upgrade_from_3(db):
     return 4
 
 
+def _upgrade_from_4(db):
+    """Layout 4 kept the rollups by triggers on every insert and update:
+    dropped, the writer keeps them per batch (the rollups hold what the
+    rows do already)."""
+    sqlite_rollups.drop_write_triggers(db)
+    return 5
+
+
 #: ``{layout: upgrade}``: each upgrade takes a file of that layout further and
 #: returns the layout it reached; :func:`prepare` runs them until
 #: :data:`VERSION`.  A new layout adds the step from the previous one here.
 _UPGRADES = {0: _upgrade_before_rollups, 1: _upgrade_before_rollups, 2: _upgrade_from_2,
-             3: _upgrade_from_3}
+             3: _upgrade_from_3, 4: _upgrade_from_4}

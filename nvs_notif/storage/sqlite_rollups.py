@@ -4,15 +4,18 @@ whole-history answers read a few thousand rows instead of the history.
 Each rollup is a table of *cells*, one per key and hour: what its source
 rows (spans or notifications) contribute, summed (counts, microseconds),
 and their extremes (the longest duration, the first and last times).
-Triggers on the source tables keep them: an inserted row adds its
-contribution, a deleted one (``purge``) subtracts it, an updated span (the
-read-merge-write of every batch, an upsert) subtracts its old contribution
-and adds its new one, and only when a column the rollups read changed.
-Extremes cannot be subtracted: when the row that held a cell's extreme
-leaves it, the cell's extreme is read again from its source rows (one hour
-of one key, through an index).  Cells left empty are deleted.  Being
-triggers, the rollups hold exactly what the tables hold, whichever process
-wrote them and whatever SQLite ignored (duplicate notifications).
+The writer keeps them once per batch, inside the batch's transaction (so
+they are exact whichever process writes the file): the notifications the
+batch really inserted (duplicates SQLite ignored never count) are summed
+per cell and each cell upserted once (:func:`notifications_added`); of the
+spans it inserted or updated (the read-merge-write of every batch), those
+whose columns the rollups read changed take their old contribution out
+and add their new one, summed per cell likewise (:func:`spans_written`).
+A trigger takes a deleted row (``purge``) out.  Extremes cannot be
+subtracted: when a row that held a cell's extreme leaves it, the cell's
+extreme is read again from its source rows (one hour of one key, through
+an index).  Cells left empty are deleted.  Every statement is derived
+from the :class:`Rollup` declarations.
 
 Keys that are NULL in the source are kept as ``''`` (a key column takes no
 NULL); answers show both as ``-`` anyway.  Hours are the first 13
@@ -23,19 +26,21 @@ The durations of each operation, project and hour are kept as a histogram of
 log-scale buckets (:func:`bucket`): a percentile read from it is within
 :data:`ALPHA` (relative) of the exact nearest-rank duration.
 
-:func:`create` makes the tables and triggers of a new file, :func:`backfill`
-fills them from the rows of a file made by an earlier release
-(``sqlite_layout``'s upgrade).  The answers that read them are in
+:func:`create` makes the tables and the delete triggers of a new file,
+:func:`backfill` fills them from the rows of a file made by an earlier
+release (``sqlite_layout``'s upgrade).  The answers that read them are in
 :mod:`nvs_notif.storage.sqlite_span_answers` and
 :mod:`nvs_notif.storage.sqlite_reads`; :func:`split` cuts a time window
 into the whole hours the rollups answer and the partial hours at its edges
 that the rows answer.
 """
+import contextlib
 import datetime
 import math
 import typing
 
 from nvs_notif import faults
+from nvs_notif import jsontext
 from nvs_notif import timeutil
 
 #: The relative error of a duration read from the histogram.
@@ -72,7 +77,7 @@ def bucket_value(k):
 
 
 def register(db):
-    """Make :func:`bucket` callable from SQL (the triggers call it) on ``db``."""
+    """Make :func:`bucket` callable from SQL (the rollups' statements call it) on ``db``."""
     db.create_function(BUCKET_FUNCTION, 1, bucket, deterministic=True)
 
 
@@ -177,7 +182,7 @@ HOST_HOURS = Rollup(
 ROLLUPS = (SPAN_HOURS, SPAN_FAILURE_HOURS, SPAN_DURATION_HOURS, SPAN_ERROR_HOURS,
            NOTIFICATION_ERROR_HOURS, HOST_HOURS)
 
-#: The span columns the rollups read: an update that changes none leaves them be.
+#: The span columns the rollups read: a write that changes none leaves them be.
 _SPAN_COLUMNS = ('operation', 'project_id', 'start', 'status', 'duration', 'attempts',
                  'rescheduled', 'error_key', 'finished', 'host', 'service')
 
@@ -201,31 +206,45 @@ def table_sql(rollup):
         rollup.table, ', '.join(columns), ', '.join(k for k, _ in rollup.keys))
 
 
-def _contribution(rollup, r):
-    return ([_on(e, r) for _, e in rollup.keys] + [_on(e, r) for _, e in rollup.sums]
-            + [_on(e, r) for _, _, e in rollup.extremes])
+def _insert_sql(rollup, rows, condition=None, sign=None):
+    """Insert the contributions of ``rows`` (a FROM clause naming its rows
+    ``r``; ``condition``: SQL over ``r`` choosing them) into ``rollup``,
+    summed per cell.
+
+    :param sign: SQL over ``r``, 1 or -1: whether a row's contribution is
+        added or taken out (None: every row's is added); the extremes are
+        those of the added rows (see :func:`_reread_sql`)
+    """
+    keys = [_on(e, 'r') for _, e in rollup.keys]
+    if sign is None:
+        sums = [_on(e, 'r') for _, e in rollup.sums]
+        extremes = [_on(e, 'r') for _, _, e in rollup.extremes]
+    else:
+        sums = ['%s * (%s)' % (sign, _on(e, 'r')) for _, e in rollup.sums]
+        extremes = ['CASE WHEN %s > 0 THEN %s END' % (sign, _on(e, 'r'))
+                    for _, _, e in rollup.extremes]
+    values = (keys + ['sum(%s)' % e for e in sums]
+              + ['%s(%s)' % (f, e) for (_, f, _), e in zip(rollup.extremes, extremes)])
+    where = [c for c in (condition, rollup.where and _on(rollup.where, 'r')) if c]
+    # "WHERE" is needed before an upsert's ON CONFLICT after a SELECT (SQLite's parsing).
+    return 'INSERT INTO %s (%s) SELECT %s FROM %s WHERE %s GROUP BY %s' % (
+        rollup.table, ', '.join(_columns(rollup)), ', '.join(values), rows,
+        ' AND '.join(where) or 'true', ', '.join(str(i + 1) for i in range(len(keys))))
+
+
+def _upsert_sql(rollup, rows, condition=None, sign=None):
+    """:func:`_insert_sql` into the cells the rollup holds already too."""
+    updates = ['%s = %s + excluded.%s' % (s, s, s) for s, _ in rollup.sums]
+    updates += ['{c} = coalesce({f}({c}, excluded.{c}), {c}, excluded.{c})'.format(c=c, f=f)
+                for c, f, _ in rollup.extremes]
+    return '%s ON CONFLICT (%s) DO UPDATE SET %s' % (
+        _insert_sql(rollup, rows, condition, sign), ', '.join(k for k, _ in rollup.keys),
+        ', '.join(updates))
 
 
 def backfill_sql(rollup):
     """The statement that fills an empty rollup from every source row."""
-    keys = [_on(e, 'r') for _, e in rollup.keys]
-    values = (keys + ['sum(%s)' % _on(e, 'r') for _, e in rollup.sums]
-              + ['%s(%s)' % (f, _on(e, 'r')) for _, f, e in rollup.extremes])
-    return 'INSERT INTO %s (%s) SELECT %s FROM %s AS r%s GROUP BY %s' % (
-        rollup.table, ', '.join(_columns(rollup)), ', '.join(values), rollup.source,
-        ' WHERE ' + _on(rollup.where, 'r') if rollup.where else '',
-        ', '.join(str(i + 1) for i in range(len(keys))))
-
-
-def _add_sql(rollup, row):
-    # "WHERE" is needed before ON CONFLICT after a SELECT (SQLite's parsing).
-    updates = ['%s = %s + excluded.%s' % (s, s, s) for s, _ in rollup.sums]
-    updates += ['{c} = coalesce({f}({c}, excluded.{c}), {c}, excluded.{c})'.format(c=c, f=f)
-                for c, f, _ in rollup.extremes]
-    return ('INSERT INTO %s (%s) SELECT %s WHERE %s ON CONFLICT (%s) DO UPDATE SET %s;' % (
-        rollup.table, ', '.join(_columns(rollup)), ', '.join(_contribution(rollup, row)),
-        _on(rollup.where, row) if rollup.where else 'true',
-        ', '.join(k for k, _ in rollup.keys), ', '.join(updates)))
+    return _insert_sql(rollup, '%s AS r' % rollup.source)
 
 
 def _subtract_sql(rollup, row):
@@ -237,42 +256,52 @@ def _subtract_sql(rollup, row):
         cell += ' AND ' + _on(rollup.where, row)
     updates = ['%s = %s - (%s)' % (s, s, _on(e, row)) for s, e in rollup.sums]
     for column, function, expression in rollup.extremes:
-        value = _on(expression, row)
-        beyond = '>=' if function == 'max' else '<='
-        updates.append('%s = CASE WHEN %s %s %s THEN (SELECT %s(%s) FROM %s AS r WHERE %s%s) '
-                       'ELSE %s END' % (
-                           column, value, beyond, column, function, _on(expression, 'r'),
-                           rollup.source, _on(rollup.cell, 'r', row),
-                           ' AND ' + _on(rollup.where, 'r') if rollup.where else '', column))
+        updates.append('%s = CASE WHEN %s %s %s THEN %s ELSE %s END' % (
+            column, _on(expression, row), _BEYOND[function], column,
+            _extreme_sql(rollup, column, row), column))
     return ('UPDATE %s SET %s WHERE %s; DELETE FROM %s WHERE %s AND %s = 0;' % (
         rollup.table, ', '.join(updates), cell, rollup.table, cell, rollup.sums[0][0]))
 
 
-def trigger_sql(source):
-    """The triggers that keep the rollups of ``source`` (a table name)."""
-    rollups = [r for r in ROLLUPS if r.source == source]
-    add = ' '.join(_add_sql(r, 'NEW') for r in rollups)
-    subtract = ' '.join(_subtract_sql(r, 'OLD') for r in rollups)
-    statements = [
-        'CREATE TRIGGER IF NOT EXISTS %s_rollup_insert AFTER INSERT ON %s BEGIN %s END'
-        % (source, source, add),
-        'CREATE TRIGGER IF NOT EXISTS %s_rollup_delete AFTER DELETE ON %s BEGIN %s END'
-        % (source, source, subtract)]
-    if source == 'spans':
-        changed = ' OR '.join('OLD.%s IS NOT NEW.%s' % (c, c) for c in _SPAN_COLUMNS)
-        statements.append(
-            'CREATE TRIGGER IF NOT EXISTS spans_rollup_update AFTER UPDATE ON spans '
-            'WHEN %s BEGIN %s %s END' % (changed, subtract, add))
-    return statements
+#: An extreme ``f`` may have left its cell with a row whose value is ``_BEYOND[f]`` it.
+_BEYOND = {'max': '>=', 'min': '<='}
+
+
+def _extreme_sql(rollup, column, row):
+    """The subquery reading extreme ``column`` of the cell of ``row`` (a source
+    row that left it) again from the source rows."""
+    (function, expression), = [(f, e) for c, f, e in rollup.extremes if c == column]
+    return '(SELECT %s(%s) FROM %s AS r WHERE %s%s)' % (
+        function, _on(expression, 'r'), rollup.source, _on(rollup.cell, 'r', row),
+        ' AND ' + _on(rollup.where, 'r') if rollup.where else '')
+
+
+def delete_trigger_sql(source):
+    """The trigger that takes the rows deleted from ``source`` (a table name,
+    ``purge``) out of its rollups."""
+    return 'CREATE TRIGGER IF NOT EXISTS %s_rollup_delete AFTER DELETE ON %s BEGIN %s END' % (
+        source, source, ' '.join(_subtract_sql(r, 'OLD') for r in ROLLUPS if r.source == source))
+
+
+#: The triggers layouts 2 to 4 kept the rollups with on every write
+#: (:func:`drop_write_triggers`).
+_WRITE_TRIGGERS = ('notifications_rollup_insert', 'spans_rollup_insert', 'spans_rollup_update')
 
 
 def create(db):
-    """The rollup tables and their triggers (a new file, or the upgrade's last step)."""
+    """The rollup tables and their delete triggers (a new file, or the upgrade's last step)."""
     for rollup in ROLLUPS:
         db.execute(table_sql(rollup))
     for source in ('spans', 'notifications'):
-        for statement in trigger_sql(source):
-            db.execute(statement)
+        db.execute(delete_trigger_sql(source))
+
+
+def drop_write_triggers(db):
+    """Drop the insert and update triggers of a file of layouts 2 to 4: its
+    writers keep the rollups per batch now (:func:`notifications_added`,
+    :func:`spans_written`)."""
+    for trigger in _WRITE_TRIGGERS:
+        db.execute('DROP TRIGGER IF EXISTS %s' % trigger)
 
 
 def backfill(db):
@@ -280,6 +309,101 @@ def backfill(db):
     for rollup in ROLLUPS:
         db.execute('DELETE FROM %s' % rollup.table)
         db.execute(backfill_sql(rollup))
+
+
+# -- per batch --------------------------------------------------------------------------
+
+_NOTIFICATION_ROLLUPS = tuple(r for r in ROLLUPS if r.source == 'notifications')
+_SPAN_ROLLUPS = tuple(r for r in ROLLUPS if r.source == 'spans')
+
+#: The notifications a batch inserted: rowids above the largest before it
+#: (SQLite gives a new row the largest rowid plus one, and the batch holds
+#: the write lock).
+_ADD_NOTIFICATIONS = tuple(_upsert_sql(r, 'main.notifications AS r', 'r.rowid > ?')
+                           for r in _NOTIFICATION_ROLLUPS)
+
+
+@contextlib.contextmanager
+def notifications_added(db):
+    """Around a block that only inserts notifications (``INSERT OR IGNORE``)
+    in the transaction of ``db``: the rows it really inserted added to the
+    rollups, one upsert per rollup."""
+    (newest,), = db.execute('SELECT coalesce(max(rowid), 0) FROM main.notifications')
+    yield
+    for statement in _ADD_NOTIFICATIONS:
+        db.execute(statement, (newest,))
+
+
+# A batch's spans as they were before it and the changes it made: what the
+# rollups read of each (temporary tables, the writer connection's alone).
+_SPAN_ROW = ('span_id',) + _SPAN_COLUMNS
+_OLD_SPANS = 'temp.nvs_rollup_old_spans'
+_SPAN_CHANGES = 'temp.nvs_rollup_span_changes'
+_BATCH_SPANS = 'span_id IN (SELECT value FROM json_each(?))'
+_SPAN_SELECT = 'SELECT %s FROM main.spans WHERE %s' % (
+    ', '.join('"%s"' % c for c in _SPAN_ROW), _BATCH_SPANS)
+_SPAN_TABLES = (
+    'CREATE TEMP TABLE IF NOT EXISTS nvs_rollup_old_spans (%s)' % ', '.join(_SPAN_ROW),
+    'CREATE TEMP TABLE IF NOT EXISTS nvs_rollup_span_changes (sign, %s)' % ', '.join(_SPAN_ROW))
+_KEEP_OLD_SPANS = 'INSERT INTO %s %s' % (_OLD_SPANS, _SPAN_SELECT)
+# A span whose columns the rollups read did not change is in neither side's
+# EXCEPT (which holds NULLs equal): it contributes nothing.
+_FIND_SPAN_CHANGES = (
+    'INSERT INTO %(changes)s SELECT 1, * FROM (%(new)s EXCEPT SELECT * FROM %(old)s) '
+    'UNION ALL SELECT -1, * FROM (SELECT * FROM %(old)s EXCEPT %(new)s)' % {
+        'changes': _SPAN_CHANGES, 'old': _OLD_SPANS, 'new': _SPAN_SELECT})
+
+
+def _left_cells(rollup):
+    """SQL over the rollup's table: its cell is one a changed span left."""
+    return '(%s) IN (SELECT %s FROM %s AS r WHERE r.sign < 0%s)' % (
+        ', '.join(k for k, _ in rollup.keys), ', '.join(_on(e, 'r') for _, e in rollup.keys),
+        _SPAN_CHANGES, ' AND ' + _on(rollup.where, 'r') if rollup.where else '')
+
+
+def _reread_sql(rollup, column):
+    """Read extreme ``column`` again in every cell a changed span left while
+    holding a value at or beyond it (the cell's extreme may have left with
+    it; a value the batch added beyond it holds it still)."""
+    function, expression = next((f, e) for c, f, e in rollup.extremes if c == column)
+    where = ['changed.sign < 0']
+    if rollup.where:
+        where.append(_on(rollup.where, 'changed'))
+    where += ['%s.%s = %s' % (rollup.table, k, _on(e, 'changed')) for k, e in rollup.keys]
+    where.append('%s %s %s.%s' % (_on(expression, 'changed'), _BEYOND[function],
+                                  rollup.table, column))
+    return 'UPDATE %s SET %s = %s FROM %s AS changed WHERE %s' % (
+        rollup.table, column, _extreme_sql(rollup, column, 'changed'), _SPAN_CHANGES,
+        ' AND '.join(where))
+
+
+def _span_statements(rollup):
+    yield _upsert_sql(rollup, '%s AS r' % _SPAN_CHANGES, sign='r.sign')
+    for column, _, _ in rollup.extremes:
+        yield _reread_sql(rollup, column)
+    yield 'DELETE FROM %s WHERE %s = 0 AND %s' % (
+        rollup.table, rollup.sums[0][0], _left_cells(rollup))
+
+
+_APPLY_SPAN_CHANGES = tuple(s for r in _SPAN_ROLLUPS for s in _span_statements(r))
+
+
+@contextlib.contextmanager
+def spans_written(db, span_ids):
+    """Around a block that inserts or updates the spans ``span_ids`` in the
+    transaction of ``db``: the rollups kept for what it changed (each changed
+    span's old contribution taken out, its new one added), one upsert per
+    rollup, extremes read again only in cells whose extreme may have left."""
+    ids = jsontext.encode(list(span_ids))
+    for statement in _SPAN_TABLES:
+        db.execute(statement)
+    db.execute(_KEEP_OLD_SPANS, (ids,))
+    yield
+    db.execute(_FIND_SPAN_CHANGES, (ids, ids))
+    for statement in _APPLY_SPAN_CHANGES:
+        db.execute(statement)
+    db.execute('DELETE FROM %s' % _OLD_SPANS)
+    db.execute('DELETE FROM %s' % _SPAN_CHANGES)
 
 
 # -- windows --------------------------------------------------------------------------

@@ -627,7 +627,8 @@ _OLD_FILES = {'267924d': lambda path: _old_file(path, '267924d'),
               'message-id-key': lambda path: _old_file(path, 'message-id-key'),
               'layout-1': lambda path: _layout_1_file(path),
               'layout-2': lambda path: _layout_2_file(path),
-              'layout-3': lambda path: _layout_3_file(path)}
+              'layout-3': lambda path: _layout_3_file(path),
+              'layout-4': lambda path: _layout_4_file(path)}
 
 
 @pytest.mark.parametrize('layout', sorted(_OLD_FILES))
@@ -650,7 +651,7 @@ def test_file_of_an_earlier_release_is_upgraded_on_open(db_url, layout):
     storage.get_store('sqlite:///' + fresh).close()
     assert _indexes(path) == _indexes(fresh)
     assert _triggers(path) == _triggers(fresh)
-    # The rollups hold the rows, and their triggers keep them so.
+    # The rollups hold the rows, and the writer keeps them so.
     store_ = storage.get_store(db_url)
     try:
         store_.write(_batch([notif('compute.instance.delete.start', 40, request_id='req-9')]))
@@ -710,13 +711,37 @@ def _layout_1_file(path):
 
 
 def _layout_2_file(path):
-    """A file of layout 2 (user_version 2): layout 1 and the rollups."""
+    """A file of layout 2 (user_version 2): layout 1 and the rollups, with
+    their insert and update triggers."""
     batch = _layout_1_file(path)
     with sqlite3.connect(path) as db:
         sqlite_rollups.register(db)
         sqlite_rollups.create(db)
         sqlite_rollups.backfill(db)
+        db.executescript(_old_layout('4-write-triggers'))
         db.execute('PRAGMA user_version = 2')
+    return batch
+
+
+def _as_layout_4(path):
+    """Make the file at ``path`` (this release's) what layout 4 made: the
+    rollups' insert and update triggers added, user_version 4."""
+    with sqlite3.connect(path) as db:
+        db.executescript(_old_layout('4-write-triggers'))
+        db.execute('PRAGMA user_version = 4')
+
+
+def _layout_4_file(path):
+    """A file of layout 4 (user_version 4): the batch, an event, a sample."""
+    batch = _batch(_notifications(), [_reject()])
+    store_ = storage.get_store('sqlite:///' + path)
+    try:
+        store_.write(batch)
+        store_.write_events([_EVENT])
+        store_.write_samples([_SAMPLE])
+    finally:
+        store_.close()
+    _as_layout_4(path)
     return batch
 
 
@@ -727,7 +752,9 @@ def _as_layout_3(path):
     """Make the file at ``path`` (this release's) what layout 3 made: the same
     tables, rows and rowids, every packed ``rest`` raw DEFLATE of the same
     JSON without a dictionary or an id (zlib's fastest level), a span's
-    ``rest`` every field not in a column and not null, user_version 3."""
+    ``rest`` every field not in a column and not null, the rollups' insert
+    and update triggers, user_version 3."""
+    _as_layout_4(path)
     with sqlite3.connect(path) as db:
         sqlite_rollups.register(db)
         for kind in schema.KINDS.values():
@@ -745,14 +772,7 @@ def _as_layout_3(path):
 
 def _layout_3_file(path):
     """A file of layout 3 (user_version 3): the batch, an event, a sample."""
-    batch = _batch(_notifications(), [_reject()])
-    store_ = storage.get_store('sqlite:///' + path)
-    try:
-        store_.write(batch)
-        store_.write_events([_EVENT])
-        store_.write_samples([_SAMPLE])
-    finally:
-        store_.close()
+    batch = _layout_4_file(path)
     _as_layout_3(path)
     return batch
 
@@ -800,7 +820,7 @@ def _open_and_count(url, start, queue):
         store_.close()
 
 
-@pytest.mark.parametrize('layout', ['267924d', 'layout-1', 'layout-2', 'layout-3'])
+@pytest.mark.parametrize('layout', ['267924d', 'layout-1', 'layout-2', 'layout-3', 'layout-4'])
 def test_processes_opening_an_old_file_at_once_upgrade_it_once(db_url, layout):
     path = db_url[len('sqlite:///'):]
     batch = _OLD_FILES[layout](path)
