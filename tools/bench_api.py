@@ -76,8 +76,8 @@ def in_process(store, conf, query, project, request_id):
         return trace_answer.trace_tree(spans, timeutil.utcnow(), stuck_answer.policy_of(conf),
                                        ident=request_id)
     if query == 'history':
-        return list(history_answer.history_rows(store.notifications(project_id=project,
-                                                                    limit=100)))
+        return list(history_answer.history_rows(store.notifications(
+            project_id=project, limit=100, fields=history_answer.HISTORY_FIELDS)))
     return store.sla(project_id=project)
 
 

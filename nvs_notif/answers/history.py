@@ -12,6 +12,8 @@ from nvs_notif.answers import common
 
 HISTORY_COLUMNS = ('timestamp', 'event_type', 'priority', 'service', 'host', 'request_id',
                    'resource_id', 'state', 'error')
+#: The document fields a history row is made of (``Store.notifications(fields=...)``).
+HISTORY_FIELDS = HISTORY_COLUMNS[:-1] + ('error_type',)
 WATCH_COLUMNS = ('timestamp', 'priority', 'host', 'event_type', 'request_id', 'error')
 
 
@@ -41,10 +43,7 @@ class WatchRow(typing.NamedTuple):
 def history_rows(docs):
     """Notification documents as history rows, lazily, in the order given
     (stores list newest first)."""
-    return (HistoryRow(d.get('timestamp'), d.get('event_type'), d.get('priority'),
-                       d.get('service'), d.get('host'), d.get('request_id'),
-                       d.get('resource_id'), d.get('state'), d.get('error_type'))
-            for d in docs)
+    return (HistoryRow(*map(d.get, HISTORY_FIELDS)) for d in docs)
 
 
 def watch_row(doc):

@@ -45,7 +45,7 @@ def history():
     docs = res.store.notifications(
         project_id=project, user_id=params.ident('user_id', args.get('user_id')),
         resource_id=params.ident('resource', args.get('resource')), since=since, until=until,
-        limit=params.page_limit(args, res.conf.api))
+        limit=params.page_limit(args, res.conf.api), fields=history_answer.HISTORY_FIELDS)
     return {'history': views.objects(history_answer.history_rows(docs))}
 
 

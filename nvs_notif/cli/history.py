@@ -25,7 +25,8 @@ class History(common.Command, lister.Lister):
         store = self.app.store
         docs = store.notifications(project_id=args.project, user_id=args.user,
                                    resource_id=args.resource, since=since,
-                                   until=until, limit=args.limit)
+                                   until=until, limit=args.limit,
+                                   fields=history_answer.HISTORY_FIELDS)
         rows = history_answer.history_rows(docs)
         whose = ', '.join('%s %s' % (name, value) for name, value in (
             ('project', args.project), ('user', args.user), ('resource', args.resource))

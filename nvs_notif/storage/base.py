@@ -231,7 +231,7 @@ class Store(metaclass=abc.ABCMeta):
     def notifications(self, request_ids=None, project_id=None, user_id=None,
                       resource_id=None, since=None, until=None, priorities=None,
                       limit=None, host=None, service=None, event_type=None, request=None,
-                      oldest_first=False, after=None, message_id=None):
+                      oldest_first=False, after=None, message_id=None, fields=None):
         """Stored notification documents (dicts), streamed: newest first by
         ``(timestamp, message_id)``, or oldest first.
 
@@ -255,6 +255,9 @@ class Store(metaclass=abc.ABCMeta):
             listed before: only what follows it in this order (a page marker)
         :param message_id: the notification(s) of this message id (the API's
             ``/v1/notifications/{message_id}``)
+        :param fields: the fields the caller reads (None: all); the documents
+            may hold only these (and ``timestamp`` and ``message_id``), which
+            spares a store reading the rest (the payload)
         :returns: an iterator of dicts shaped by
             :func:`nvs_notif.storage.documents.notification_doc`
         """

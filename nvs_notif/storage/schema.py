@@ -187,7 +187,8 @@ NOTIFICATIONS = Kind(
         Field('phase', KEYWORD, column=True),
         Field('priority', KEYWORD, column=True),
         Field('publisher_id', KEYWORD),
-        Field('state', KEYWORD),
+        # A column: history lists it without reading the packed rest (payload).
+        Field('state', KEYWORD, column=True),
     ) + _common(False) + (
         Field('payload', OBJECT),
     ) + _fault_fields(),

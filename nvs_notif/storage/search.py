@@ -270,7 +270,7 @@ class SearchStore(search_span_answers.SearchSpanAnswers, base.Store):
     def notifications(self, request_ids=None, project_id=None, user_id=None,
                       resource_id=None, since=None, until=None, priorities=None,
                       limit=None, host=None, service=None, event_type=None, request=None,
-                      oldest_first=False, after=None, message_id=None):
+                      oldest_first=False, after=None, message_id=None, fields=None):
         filters = search_reads.notification_filters(
             request_ids=request_ids, project_id=project_id, user_id=user_id,
             resource_id=resource_id, since=since, until=until, priorities=priorities,
@@ -284,7 +284,7 @@ class SearchStore(search_span_answers.SearchSpanAnswers, base.Store):
         hits = self.engine.helpers.scan(
             self.client, index=name, ignore_unavailable=True, preserve_order=True,
             size=min(limit or 1000, 1000),
-            query=search_reads.listing(filters, oldest_first, after))
+            query=search_reads.listing(filters, oldest_first, after, fields))
         return (documents.stored_notification(hit['_source'])
                 for hit in itertools.islice(hits, limit))
 

@@ -97,10 +97,12 @@ def notification_filters(request_ids=None, project_id=None, user_id=None, resour
     return filters
 
 
-def listing(filters, oldest_first=False, after=None):
+def listing(filters, oldest_first=False, after=None, fields=None):
     """The search body of a notification listing in ``(timestamp, message_id)`` order.
 
     :param after: ``(timestamp ISO text, message_id)``: only what follows it
+    :param fields: the ``_source`` fields to return (None: all); the page
+        key's are always returned
     """
     order = 'asc' if oldest_first else 'desc'
     filters = list(filters)
@@ -113,10 +115,13 @@ def listing(filters, oldest_first=False, after=None):
                                  {'range': {'message_id': {beyond: message_id}}}]}}]}})
     # timestamp.exact: indices made before it existed sort as if it were
     # missing (ties by message_id, as before).
-    return {'query': bool_filter(filters),
+    body = {'query': bool_filter(filters),
             'sort': [{'timestamp': order},
                      {'timestamp.exact': {'order': order, 'unmapped_type': 'keyword'}},
                      {'message_id': order}]}
+    if fields is not None:
+        body['_source'] = sorted({'timestamp', 'message_id', *fields})
+    return body
 
 
 #: The aggregation of a group's first (``asc``) or last (``desc``) millisecond.

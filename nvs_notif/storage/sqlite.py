@@ -358,14 +358,14 @@ class SQLiteStore(base.Store):
     def notifications(self, request_ids=None, project_id=None, user_id=None,
                       resource_id=None, since=None, until=None, priorities=None,
                       limit=None, host=None, service=None, event_type=None, request=None,
-                      oldest_first=False, after=None, message_id=None):
+                      oldest_first=False, after=None, message_id=None, fields=None):
         where, args = sqlite_reads.notification_filter(
             request_ids=request_ids, project_id=project_id, user_id=user_id,
             resource_id=resource_id, since=since, until=until, priorities=priorities,
             host=host, service=service, event_type=event_type, request=request,
             message_id=message_id)
         return sqlite_reads.notification_pages(self._read, where, args, limit, oldest_first,
-                                               after)
+                                               after, fields)
 
     @base.operation
     def ingested(self, after=None, limit=500, settle=0.0):

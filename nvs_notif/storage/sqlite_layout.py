@@ -29,9 +29,10 @@ from nvs_notif.storage import sqlite_rollups
 #: document beside the columns (``rest``), deflated where it holds a
 #: schemaless object; 4: deflated with a preset dictionary, named in each
 #: row (:mod:`nvs_notif.storage.sqlite_packing`); 5: the rollups kept by
-#: the writer per batch, no longer by insert and update triggers.
+#: the writer per batch, no longer by insert and update triggers; 6: a
+#: notification's ``state`` in a column (history reads no ``rest``).
 #: :data:`_UPGRADES` takes older files to it.
-VERSION = 5
+VERSION = 6
 
 
 def has_rest(kind):
@@ -323,8 +324,32 @@ def _upgrade_from_4(db):
     return 5
 
 
+def _upgrade_from_5(db):
+    """Layout 5 kept a notification's ``state`` in its packed ``rest``: the
+    notifications written again in rowid order, every row as it was (its
+    rowid too) but ``state`` moved from its ``rest``, unpacked and packed
+    again, to its column."""
+    kind = schema.NOTIFICATIONS
+    before = [c for c in kind.columns if c != 'state']
+    names = ', '.join('"%s"' % c for c in before)
+
+    def rows(db):
+        for row in db.execute('SELECT rowid, %s, rest FROM %s ORDER BY rowid'
+                              % (names, kind.name)):
+            rest = jsontext.decode(sqlite_packing.unpack(row[-1]))
+            state = rest.pop('state', None)
+            yield row[:-1] + (state, sqlite_packing.pack(jsontext.encode(rest)))
+
+    if kind.name in _tables(db):
+        _rewrite_table(db, kind, lambda db, table: db.executemany(
+            'INSERT INTO %s (rowid, %s, state, rest) VALUES (%s)'
+            % (table, names, ', '.join('?' * (len(before) + 3))), rows(db)))
+    _create(db)
+    return 6
+
+
 #: ``{layout: upgrade}``: each upgrade takes a file of that layout further and
 #: returns the layout it reached; :func:`prepare` runs them until
 #: :data:`VERSION`.  A new layout adds the step from the previous one here.
 _UPGRADES = {0: _upgrade_before_rollups, 1: _upgrade_before_rollups, 2: _upgrade_from_2,
-             3: _upgrade_from_3, 4: _upgrade_from_4}
+             3: _upgrade_from_3, 4: _upgrade_from_4, 5: _upgrade_from_5}

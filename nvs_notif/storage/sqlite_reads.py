@@ -21,9 +21,9 @@ PAGE = 1000
 # Written as the partial index notifications_errors says it, so that SQLite uses it.
 _ERRORS = 'priority IN (%s)' % ', '.join("'%s'" % p for p in errors_answer.PRIORITIES)
 _NOTIFICATION_COLUMNS = sqlite_layout.select_sql(schema.NOTIFICATIONS)
-# (timestamp, message_id) of a row of _NOTIFICATION_COLUMNS: where a page ends.
-_page_key = operator.itemgetter(*(schema.NOTIFICATIONS.columns.index(c)
-                                  for c in ('timestamp', 'message_id')))
+# Where a page ends: every selection starts with these columns.
+_PAGE_KEY = ('timestamp', 'message_id')
+_page_key = operator.itemgetter(0, 1)
 
 
 def add_prefix(where, args, column, prefix):
@@ -73,10 +73,28 @@ def notification_filter(request_ids=None, project_id=None, user_id=None, resourc
     return where, args
 
 
-def notification_pages(read, where, args, limit=None, oldest_first=False, after=None):
+def _selection(fields):
+    """``(SELECT list, row -> document)`` of a listing of ``fields`` (None:
+    every field): the columns alone when they hold them all (no ``rest`` read
+    and unpacked), else the whole documents.  Both start with the page key."""
+    if fields is None or not set(fields) <= set(schema.NOTIFICATIONS.columns):
+        # The page key first, then the whole row.
+        return ('timestamp, message_id, ' + _NOTIFICATION_COLUMNS,
+                lambda row: sqlite_layout.notification_document(row[2:]))
+    names = _PAGE_KEY + tuple(f for f in fields if f not in _PAGE_KEY)
+    return ', '.join('"%s"' % n for n in names), lambda row: dict(zip(names, row))
+
+
+def notification_pages(read, where, args, limit=None, oldest_first=False, after=None,
+                       fields=None):
     """The documents ``where`` selects, in ``(timestamp, message_id)`` order,
     read :data:`PAGE` at a time, each page after the last one's key (the
-    unique index on that key serves it)."""
+    unique index on that key serves it).
+
+    :param fields: the fields the caller reads (None: every field); the
+        documents may hold only these
+    """
+    selected, document = _selection(fields)
     order = 'ASC' if oldest_first else 'DESC'
     beyond = '(timestamp, message_id) %s (?, ?)' % ('>' if oldest_first else '<')
     left = limit
@@ -86,12 +104,12 @@ def notification_pages(read, where, args, limit=None, oldest_first=False, after=
         if after is not None:
             clauses.append(beyond)
             values += list(after)
-        sql = 'SELECT %s FROM notifications' % _NOTIFICATION_COLUMNS
+        sql = 'SELECT %s FROM notifications' % selected
         if clauses:
             sql += ' WHERE ' + ' AND '.join(clauses)
         sql += ' ORDER BY timestamp %s, message_id %s LIMIT ?' % (order, order)
         rows = read(sql, values + [size])
-        yield from map(sqlite_layout.notification_document, rows)
+        yield from map(document, rows)
         if len(rows) < size:
             return
         after = _page_key(rows[-1])

@@ -21,6 +21,7 @@ import uuid
 import pytest
 
 from nvs_notif.answers.errors import ErrorGroup
+from nvs_notif.answers import history
 from nvs_notif.answers.hosts import HostActivity
 from nvs_notif.answers.sla import BreakdownRow, SlaRow
 from nvs_notif.answers.summary import Failure, SpanSummary
@@ -34,6 +35,7 @@ from nvs_notif.storage import documents
 from nvs_notif.storage import search
 from nvs_notif.storage import search_reads
 from nvs_notif.storage import search_span_answers
+from nvs_notif.storage import sqlite_reads
 from tests.functional.support import delete_prefix, store_url
 
 DRIVERS = ('sqlite', 'elasticsearch', 'opensearch')
@@ -369,6 +371,21 @@ def test_span_summary(loaded):
         spans=6, success=1, failure=3, in_progress=1, timeout=1, without_start=1)
     assert loaded.span_summary(NOW, policy, project_id='p-2') == SpanSummary(
         spans=1, timeout=1)
+
+
+@pytest.mark.parametrize('fields', [history.HISTORY_FIELDS, ('state',), ('payload', 'host')],
+                         ids=repr)
+def test_notifications_of_some_fields(loaded, monkeypatch, fields):
+    """What a caller asks for (history: columns alone on SQLite, no payload
+    read) is what the whole documents hold, in the same order, over pages."""
+    monkeypatch.setattr(sqlite_reads, 'PAGE', 2)
+    whole = list(loaded.notifications(project_id='p-1'))
+    some = list(loaded.notifications(project_id='p-1', fields=fields))
+    assert [{f: d.get(f) for f in fields + ('timestamp', 'message_id')} for d in some] == [
+        {f: d[f] for f in fields + ('timestamp', 'message_id')} for d in whole]
+    assert list(history.history_rows(loaded.notifications(
+        project_id='p-1', limit=5, fields=history.HISTORY_FIELDS))) == list(
+            history.history_rows(whole[:5]))
 
 
 def test_notification_pages(loaded):

@@ -627,8 +627,9 @@ _OLD_FILES = {'267924d': lambda path: _old_file(path, '267924d'),
               'message-id-key': lambda path: _old_file(path, 'message-id-key'),
               'layout-1': lambda path: _layout_1_file(path),
               'layout-2': lambda path: _layout_2_file(path),
-              'layout-3': lambda path: _layout_3_file(path),
-              'layout-4': lambda path: _layout_4_file(path)}
+              'layout-3': lambda path: _layout_file(path, _as_layout_3),
+              'layout-4': lambda path: _layout_file(path, _as_layout_4),
+              'layout-5': lambda path: _layout_file(path, _as_layout_5)}
 
 
 @pytest.mark.parametrize('layout', sorted(_OLD_FILES))
@@ -723,16 +724,33 @@ def _layout_2_file(path):
     return batch
 
 
+def _as_layout_5(path):
+    """Make the file at ``path`` (this release's) what layout 5 made: the same
+    rows and rowids, a notification's ``state`` (when not null) in its packed
+    ``rest`` and no ``state`` column, user_version 5."""
+    with sqlite3.connect(path) as db:
+        db.executemany('UPDATE notifications SET rest = ? WHERE rowid = ?', [
+            (sqlite_packing.pack(jsontext.encode(dict(
+                {'state': state} if state is not None else {},
+                **json.loads(sqlite_packing.unpack(rest))))), rowid)
+            for rowid, state, rest in db.execute('SELECT rowid, state, rest FROM notifications')])
+        db.execute('ALTER TABLE notifications DROP COLUMN state')
+        db.execute('PRAGMA user_version = 5')
+
+
 def _as_layout_4(path):
-    """Make the file at ``path`` (this release's) what layout 4 made: the
-    rollups' insert and update triggers added, user_version 4."""
+    """Make the file at ``path`` (this release's) what layout 4 made: layout 5
+    (:func:`_as_layout_5`) and the rollups' insert and update triggers,
+    user_version 4."""
+    _as_layout_5(path)
     with sqlite3.connect(path) as db:
         db.executescript(_old_layout('4-write-triggers'))
         db.execute('PRAGMA user_version = 4')
 
 
-def _layout_4_file(path):
-    """A file of layout 4 (user_version 4): the batch, an event, a sample."""
+def _layout_file(path, as_layout):
+    """A file of an earlier layout (``as_layout``: :func:`_as_layout_5`...):
+    the batch, an event, a sample."""
     batch = _batch(_notifications(), [_reject()])
     store_ = storage.get_store('sqlite:///' + path)
     try:
@@ -741,7 +759,7 @@ def _layout_4_file(path):
         store_.write_samples([_SAMPLE])
     finally:
         store_.close()
-    _as_layout_4(path)
+    as_layout(path)
     return batch
 
 
@@ -749,11 +767,10 @@ _SPAN_REST_3 = [f.name for f in schema.SPANS.fields if not f.column]
 
 
 def _as_layout_3(path):
-    """Make the file at ``path`` (this release's) what layout 3 made: the same
-    tables, rows and rowids, every packed ``rest`` raw DEFLATE of the same
+    """Make the file at ``path`` (this release's) what layout 3 made: layout 4
+    (:func:`_as_layout_4`) with every packed ``rest`` raw DEFLATE of the same
     JSON without a dictionary or an id (zlib's fastest level), a span's
-    ``rest`` every field not in a column and not null, the rollups' insert
-    and update triggers, user_version 3."""
+    ``rest`` every field not in a column and not null, user_version 3."""
     _as_layout_4(path)
     with sqlite3.connect(path) as db:
         sqlite_rollups.register(db)
@@ -768,13 +785,6 @@ def _as_layout_3(path):
                                for row in db.execute('SELECT rowid, %s FROM spans' % (
                                    sqlite_layout.select_sql(schema.SPANS))))])
         db.execute('PRAGMA user_version = 3')
-
-
-def _layout_3_file(path):
-    """A file of layout 3 (user_version 3): the batch, an event, a sample."""
-    batch = _layout_4_file(path)
-    _as_layout_3(path)
-    return batch
 
 
 def test_events_samples_and_rejects_of_layout_1_are_read_back_the_same(db_url):
@@ -820,7 +830,8 @@ def _open_and_count(url, start, queue):
         store_.close()
 
 
-@pytest.mark.parametrize('layout', ['267924d', 'layout-1', 'layout-2', 'layout-3', 'layout-4'])
+@pytest.mark.parametrize('layout', ['267924d', 'layout-1', 'layout-2', 'layout-3', 'layout-4',
+                                    'layout-5'])
 def test_processes_opening_an_old_file_at_once_upgrade_it_once(db_url, layout):
     path = db_url[len('sqlite:///'):]
     batch = _OLD_FILES[layout](path)
@@ -867,8 +878,9 @@ def _answers(path):
     return answers
 
 
-def test_upgrade_from_layout_3_keeps_every_answer_and_packs_with_the_dictionary(tmp_path):
-    path = str(tmp_path / 'nvs.db')
+def _simulated_file(path):
+    """A file of this release with simulated notifications, an event and a
+    sample: its answers (:func:`_answers`)."""
     endpoint = replay.local_endpoint(_endpoint_url(path))
     replay.replay((n.to_message() for n in simulate.simulate(N_SIM, seed=2)), endpoint,
                   batch_size=200)
@@ -882,6 +894,12 @@ def test_upgrade_from_layout_3_keeps_every_answer_and_packs_with_the_dictionary(
     expected = _answers(path)
     assert all(expected[k] for k in ('notifications', 'spans', 'sla', 'errors', 'hosts', 'stuck',
                                      'failures', 'events', 'samples'))
+    return expected
+
+
+def test_upgrade_from_layout_3_keeps_every_answer_and_packs_with_the_dictionary(tmp_path):
+    path = str(tmp_path / 'nvs.db')
+    expected = _simulated_file(path)
     _as_layout_3(path)
     with sqlite3.connect(path) as db:
         deflated = db.execute('SELECT sum(length(rest)) FROM notifications').fetchone()[0]
@@ -896,3 +914,18 @@ def test_upgrade_from_layout_3_keeps_every_answer_and_packs_with_the_dictionary(
         assert not any('"timestamp"' in rest for (rest,) in db.execute('SELECT rest FROM spans'))
     # What the dictionary is for.
     assert packed < 0.8 * deflated
+
+
+def test_upgrade_from_layout_5_keeps_every_answer_and_moves_state_to_its_column(tmp_path):
+    path = str(tmp_path / 'nvs.db')
+    expected = _simulated_file(path)
+    assert {d['state'] for d in expected['notifications']} - {None}
+    _as_layout_5(path)
+    with sqlite3.connect(path) as db:
+        rowids = db.execute('SELECT rowid, message_id FROM notifications').fetchall()
+    assert _answers(path) == expected
+    with sqlite3.connect(path) as db:
+        assert db.execute('PRAGMA user_version').fetchone() == (sqlite_layout.VERSION,)
+        assert db.execute('SELECT rowid, message_id FROM notifications').fetchall() == rowids
+        assert not any('state' in json.loads(sqlite_packing.unpack(rest))
+                       for (rest,) in db.execute('SELECT rest FROM notifications'))
