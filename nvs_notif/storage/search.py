@@ -337,25 +337,31 @@ class SearchStore(search_span_answers.SearchSpanAnswers, base.Store):
 
     @base.operation
     def error_groups(self, since=None, until=None, project_id=None):
-        for name in (self.layout.index('spans'), self.layout.alias('notifications')):
-            self._refresh(name)
+        # Both in one request: errors reads the error notifications and the spans they failed.
+        self._refresh('%s,%s' % (self.layout.index('spans'), self.layout.alias('notifications')))
         return self._read_ready(self.layout.alias('notifications'),
                                 lambda: search_reads.error_groups(
                                     self.engine.search, self.layout, since, until, project_id))
 
     def _refresh(self, name):
-        """Make what was written to ``name`` searchable before a read.
+        """Make what was written to ``name`` searchable before a read: one
+        refresh request.
 
         A daily index created this very moment (the first write of a day)
-        answers searches with 503 until its primary shard has started, and the
-        client's immediate retries come too soon: wait for that first (the
-        index is yellow then; single-node clusters never get green).
+        holds nothing yet (a write waits for its primary shard) and answers
+        searches with 503 until that shard has started; the refresh passes
+        over it, and :meth:`_read_ready` waits for it when the read is refused.
         """
         self._prepare(install=False)
-        if not self.client.indices.exists(index=name):
-            return
-        self.engine.wait_for_yellow(name, '30s')
         self.client.indices.refresh(index=name, ignore_unavailable=True)
+
+    def _wait_started(self, name):
+        """Wait until the indices of ``name`` have started their primary
+        shards (yellow: single-node clusters never get green), then refresh:
+        the client's immediate retries of a 503 come too soon."""
+        if self.client.indices.exists(index=name):
+            self.engine.wait_for_yellow(name, '30s')
+        self._refresh(name)
 
     @base.operation
     def count(self, kind):
@@ -367,17 +373,17 @@ class SearchStore(search_span_answers.SearchSpanAnswers, base.Store):
             index=name, ignore_unavailable=True)['count'])
 
     def _read_ready(self, name, read):
-        """``read()`` of ``name``; again, once, after :meth:`_refresh` when it
-        answered 503: a daily index created after the refresh's wait (a write
-        of another day meanwhile) fails a search until its primary shard has
-        started (``search_phase_execution_exception``, seen from count())."""
+        """``read()`` of ``name``; again, once, after :meth:`_wait_started` when
+        it answered 503: a daily index just created (by a write of a new day)
+        fails a search until its primary shard has started
+        (``search_phase_execution_exception``, seen from count())."""
         try:
             return read()
         except self.engine.errors as exc:
             if getattr(exc, 'status_code', None) != 503:
                 raise
             LOG.debug('%s not searchable yet (%s); waiting for its shards', name, exc)
-            self._refresh(name)
+            self._wait_started(name)
             return read()
 
     @base.operation

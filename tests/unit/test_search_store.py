@@ -29,7 +29,7 @@ def store_and_error(request, monkeypatch):
     cls, url, error = request.param
     store = cls(urllib.parse.urlsplit(url))
     waits = []
-    monkeypatch.setattr(store, '_refresh', waits.append)
+    monkeypatch.setattr(store, '_wait_started', waits.append)
     yield store, error, waits
     store.close()
 
