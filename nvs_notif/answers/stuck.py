@@ -43,13 +43,13 @@ class StuckRow(typing.NamedTuple):
     limit: float
 
 
-def stuck(spans, now, policy):
+def stuck(open_spans, now, policy):
     """Open spans past their per-operation limit as of ``now``, longest open first.
 
     A span is open from its start, or, when an attempt ended or failed before
     a later one started (a reschedule, a retry), from the start of that later
     attempt (:attr:`~nvs_notif.spans.Span.open_since`): ``started`` and
-    ``open for`` count from there.  ``spans`` may hold more than those
+    ``open for`` count from there.  ``open_spans`` may hold more than those
     (:meth:`nvs_notif.storage.base.Store.stuck_spans` returns a superset):
     each is judged exactly here.
 
@@ -57,11 +57,12 @@ def stuck(spans, now, policy):
     :returns: :class:`StuckRow` rows
     """
     rows = []
-    for s in spans:
-        if policy.outcome(s, now) == 'timeout':
+    for s in open_spans:
+        # The limit once per span (policy.outcome would look it up again).
+        limit = policy.limit(s.operation)
+        if spans.outcome(s, now, limit) == 'timeout':
             rows.append(StuckRow(s.request_id, s.operation, s.host, s.project_id,
                                  timeutil.iso(s.open_since),
-                                 common.seconds((now - s.open_since).total_seconds()),
-                                 policy.limit(s.operation)))
+                                 common.seconds((now - s.open_since).total_seconds()), limit))
     rows.sort(key=lambda r: (-r.open_for, r.operation, r.request_id or ''))
     return rows
