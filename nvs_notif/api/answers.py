@@ -46,7 +46,7 @@ def history():
         project_id=project, user_id=params.ident('user_id', args.get('user_id')),
         resource_id=params.ident('resource', args.get('resource')), since=since, until=until,
         limit=params.page_limit(args, res.conf.api), fields=history_answer.HISTORY_FIELDS)
-    return {'history': views.objects(history_answer.history_rows(docs))}
+    return {'history': history_answer.history_objects(docs)}
 
 
 @blueprint.get('/sla')

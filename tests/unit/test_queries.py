@@ -265,6 +265,12 @@ class TestHistory:
         assert rows[0] == (t(5).isoformat(), 'compute.instance.create.error', 'error', 'nova',
                            'host-1', 'r1', 'i1', 'error', 'NoValidHost')
 
+    def test_objects_are_the_rows_by_column(self):
+        docs = [doc(5, message_id='b'), doc(1, message_id='c', exc=None)]
+        assert history.history_objects(docs) == [
+            row._asdict() for row in history.history_rows(docs)]
+        assert list(history.history_objects(docs)[0]) == list(history.HISTORY_COLUMNS)
+
 
 def test_existing_summary_still_works():
     spans = [span('a', 'r1', 0, end=1), span('a', 'r2', 0, failed=2, exc='E')]
