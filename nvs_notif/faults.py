@@ -23,7 +23,7 @@ def fault(payload, priority, phase):
     ComputeTaskPayload, or the payload itself for compute.exception), legacy
     nova 'exception' / 'fault' / top-level 'message'+'code', the 'reason' of
     nova's set_vm_state_and_notify and cinder's scheduler, heat's
-    'state_reason' and CADF's failed 'outcome'.
+    'state_reason', ironic's node 'last_error' and CADF's failed 'outcome'.
 
     Legacy payloads carry the exception object itself, which the services'
     JSON serialiser (oslo.serialization ``to_primitive``) turns into its
@@ -55,7 +55,8 @@ def fault(payload, priority, phase):
     return Fault(
         exception=found.exception,
         message=(found.message or as_text(payload.get('message'))
-                 or as_text(payload.get('state_reason'))),
+                 or as_text(payload.get('state_reason'))
+                 or as_text(payload.get('last_error'))),
         code=found.code if found.code is not None else as_int(payload.get('code')),
         function=found.function,
     )

@@ -14,8 +14,9 @@ never the wire message, so the many shapes services emit are understood here onl
 3. the oslo.messaging v2 wire envelope ``{"oslo.version": "2.x", "oslo.message": "<json of 2>"}``.
 
 Payload generations understood: legacy (unversioned) dicts of nova, cinder, glance,
-neutron (``{"port": {...}}``), heat and keystone (basic ``resource_info`` and CADF),
-and nova's versioned ``nova_object.*`` payloads, which are unwrapped into plain dicts.
+neutron (``{"port": {...}}``), heat, keystone (basic ``resource_info`` and CADF),
+octavia, designate, manila, trove and magnum (CADF), and the versioned payloads of
+nova (``nova_object.*``) and ironic (``ironic_object.*``), unwrapped into plain dicts.
 
 The fields every message has are read by :mod:`nvs_notif.wire`, what each service
 means by its payload by :mod:`nvs_notif.services`, and faults by :mod:`nvs_notif.faults`.
@@ -52,7 +53,7 @@ class Notification:
     phase: str                          # one of PHASES
     priority: str                       # one of PRIORITIES (lower case)
     publisher_id: str
-    service: str                        # e.g. nova, cinder, glance, neutron, keystone, heat
+    service: str                        # e.g. nova, cinder, glance, neutron, keystone, heat, ironic
     host: str | None
     request_id: str | None = None
     global_request_id: str | None = None
@@ -158,7 +159,7 @@ def _normalize(message, priority, payload):
         project_id=(wire.context_value(message, ctxt, 'project_id')
                     or services.payload_project(service, payload, nested)),
         user_id=(wire.context_value(message, ctxt, 'user_id')
-                 or services.payload_user(payload, nested)),
+                 or services.payload_user(service, payload, nested)),
         resource_type=resource_type,
         resource_id=resource_id,
         state=services.state(payload, nested),

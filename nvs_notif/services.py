@@ -11,9 +11,12 @@ import re
 from nvs_notif import faults
 from nvs_notif import wire
 
-# 'progress' is nova's (e.g. aggregate.cache_images.progress); '.update' is a
-# periodic state report (compute.instance.update), not a phase.
-_PHASE_SUFFIXES = frozenset(('start', 'end', 'error', 'progress'))
+# The phase each last component of an event type names.  'progress' is nova's
+# (e.g. aggregate.cache_images.progress); 'success' is ironic's action done at
+# once, with no pair (baremetal.node.power_state_corrected.success).  '.update'
+# is a periodic state report (compute.instance.update), not a phase.
+_PHASE_SUFFIXES = {'start': 'start', 'end': 'end', 'error': 'error',
+                   'progress': 'progress', 'success': 'none'}
 
 _SERVICE_BY_EVENT_PREFIX = {
     **dict.fromkeys(('compute', 'compute_task', 'scheduler', 'conductor',
@@ -31,6 +34,16 @@ _SERVICE_BY_EVENT_PREFIX = {
     'objectstore': 'swift',
     # neutron's metering agent: l3.meter, and its label CRUD
     **dict.fromkeys(('l3', 'metering_label', 'metering_label_rule'), 'neutron'),
+    # ironic: baremetal.<object>.<action>.<status> (ironic/objects/notification.py)
+    'baremetal': 'ironic',
+    'octavia': 'octavia',
+    'dns': 'designate',
+    'share': 'manila',
+    # magnum's CADF events: magnum.cluster.<action> (magnum/conductor/utils.py)
+    'magnum': 'magnum',
+    # trove's usage events (trove.instance.create) and API events
+    # (dbaas.instance_create.start), sent as 'taskmanager.h' or 'conductor.h'
+    **dict.fromkeys(('trove', 'dbaas'), 'trove'),
 }
 # Legacy publisher_id prefixes ('compute.host-1') and binaries that are not
 # named after their project.
@@ -41,7 +54,8 @@ _SERVICE_BY_PUBLISHER = {
 }
 # Event prefixes that name the service, not the resource: the resource noun
 # is the next component (compute.instance.create.start -> instance).
-_NOUN_IS_SECOND = frozenset(('compute', 'orchestration', 'identity'))
+_NOUN_IS_SECOND = frozenset(('compute', 'orchestration', 'identity', 'baremetal',
+                             'octavia', 'dns', 'magnum', 'trove'))
 # Event prefixes whose resource is not named in the event type.
 _NOUN_OVERRIDE = {'compute_task': 'instance'}
 _ID_KEYS = {
@@ -51,9 +65,16 @@ _ID_KEYS = {
 }
 _FALLBACK_ID_KEYS = (('instance_id', 'instance'), ('instance_uuid', 'instance'),
                      ('volume_id', 'volume'), ('snapshot_id', 'snapshot'),
-                     ('image_id', 'image'))
-_STATE_KEYS = ('state', 'status', 'vm_state', 'outcome')
+                     ('image_id', 'image'), ('share_id', 'share'))
+# ironic's nodes: 'provision_state' (deploying, active, deploy failed...).
+_STATE_KEYS = ('state', 'status', 'vm_state', 'provision_state', 'outcome')
 _PROJECT_KEYS = ('tenant_id', 'project_id')
+# Where a service's payload names the project when no project key does:
+# glance's image owner; ironic's node lessee (who uses it), else its owner.
+_OWNER_KEYS = {'glance': ('owner',), 'ironic': ('lessee', 'owner')}
+# Services whose payload 'host' is the backend ('host@backend#pool'): it wins
+# over the publisher's host.
+_BACKEND_HOST = frozenset(('cinder', 'manila'))
 # heat's 'user_id' is the user *name*; 'user_identity' is the id.
 _USER_KEYS = ('user_identity', 'user_id')
 
@@ -62,9 +83,8 @@ _USER_KEYS = ('user_identity', 'user_id')
 def event_parts(event_type):
     """(operation, phase, first component, resource noun) of an event type."""
     operation, dot, last = event_type.rpartition('.')
-    if dot and operation and last in _PHASE_SUFFIXES:
-        phase = last
-    else:
+    phase = _PHASE_SUFFIXES.get(last) if dot and operation else None
+    if phase is None:
         operation, phase = event_type, 'none'
     parts = event_type.split('.')
     head = parts[0]
@@ -85,18 +105,22 @@ def service(head, prefix, binary_form, payload):
         return _SERVICE_BY_PUBLISHER.get(project, project) or head
     service = _SERVICE_BY_EVENT_PREFIX.get(head)
     if service:
-        # cinder's scheduler also emits 'scheduler.*' (create_volume).
-        if head == 'scheduler' and 'volume_id' in payload:
-            return 'cinder'
+        # cinder's and manila's schedulers also emit 'scheduler.*'
+        # (create_volume, create_share).
+        if head == 'scheduler':
+            if 'volume_id' in payload:
+                return 'cinder'
+            if 'share_id' in payload:
+                return 'manila'
         return service
     return _SERVICE_BY_PUBLISHER.get(prefix) or head
 
 
 def host(service, publisher_host, payload):
-    """Where it happened: the publisher's host; cinder's ``payload.host``
-    (``host@backend#pool``) names the backend too, so it wins."""
+    """Where it happened: the publisher's host; cinder's and manila's
+    ``payload.host`` (``host@backend#pool``) names the backend too, so it wins."""
     payload_host = wire.as_id(payload.get('host'))
-    if service == 'cinder' and payload_host:
+    if service in _BACKEND_HOST and payload_host:
         return payload_host
     return publisher_host or payload_host
 
@@ -173,17 +197,19 @@ def _cadf_resource(noun, payload):
 
 
 def payload_project(service, payload, nested):
-    if service == 'glance':
-        return _payload_id(payload, nested, _PROJECT_KEYS) or wire.as_id(payload.get('owner'))
+    owner_keys = _OWNER_KEYS.get(service)
+    if owner_keys:
+        return _payload_id(payload, nested, _PROJECT_KEYS) or _first_id(payload, owner_keys)
     return (_payload_id(payload, nested, _PROJECT_KEYS)
             or _role_assignment(payload, 'project')
             or cadf_initiator(payload, 'project_id'))
 
 
-def payload_user(payload, nested):
+def payload_user(service, payload, nested):
     return (_payload_id(payload, nested, _USER_KEYS)
             or _role_assignment(payload, 'user')
-            or cadf_user(payload))
+            or (cadf_initiator(payload, 'user_id') if service in _CADF_ACTIVITY_SERVICES
+                else cadf_user(payload)))
 
 
 def _payload_id(payload, nested, keys):
@@ -327,6 +353,8 @@ NOVA_COMPUTE_FUNCTIONS = {
 REPORTED_FOR = {
     ('compute_task.build_instances', 'NoValidHost'): 'scheduler.select_destinations',
     ('scheduler.create_volume', None): 'volume.create',
+    # manila's scheduler alike (_set_share_state_and_notify): no share.create.start
+    ('scheduler.create_share', None): 'share.create',
 }
 
 #: Operations that run inside another one of the same request and send no end
@@ -342,6 +370,35 @@ NESTED_IN = {
 #: Operations some releases named twice: nova of Icehouse sent
 #: ``compute.instance.instance.create.error`` before a reschedule.
 OPERATION_ALIASES = {'compute.instance.instance.create': 'compute.instance.create'}
+
+#: ironic's ``baremetal.node.provision_set`` tells every move of a node's
+#: provisioning state machine (ironic/conductor/task_manager.py): ``.start``
+#: from a stable state into an unstable one, ``.end`` back into a stable one,
+#: ``.error`` on its fail event, ``.success`` between.  One provisioning
+#: (deploy, cleaning, inspection, rescue) aims at one stable state, which its
+#: start names in ``target_provision_state`` and the rest in
+#: ``previous_target_provision_state``: the operation is named after it
+#: (``baremetal.node.provision_set.active`` is a deploy), so a node's deploy
+#: and its cleaning are spans of their own.
+PER_TARGET_OPERATIONS = frozenset(('baremetal.node.provision_set',))
+_TARGET_KEYS = ('previous_target_provision_state', 'target_provision_state')
+
+#: Operations whose start and end come from different requests, so their
+#: span is the resource's (:func:`span_key`): ironic's provisioning starts in
+#: the API's request and ends in the conductor's handling of the deploy
+#: ramdisk's heartbeat; magnum's cluster actions start in the API's request and
+#: end in the conductor's periodic status sync (magnum/service/periodic.py).
+#: Repeats on one resource merge into one span (attempts).
+RESOURCE_SPANS = ('baremetal.node.provision_set', 'magnum.cluster.')
+
+#: The phase a CADF event's outcome tells, for services whose CADF events
+#: report an operation's progress rather than a completed act (keystone's):
+#: magnum sends ``pending`` when a cluster action starts, then ``success`` or
+#: ``failure`` (at ERROR priority) when it finished.
+CADF_OUTCOME_PHASES = {'pending': 'start', 'success': 'end', 'failure': 'error'}
+#: Services whose CADF events are such activities (pycadf's EventFactory);
+#: their initiator's ``id`` is a fresh uuid, not the user's.
+_CADF_ACTIVITY_SERVICES = frozenset(('magnum',))
 
 #: A frame of a formatted Python traceback: '  File "...", line 12, in name'.
 _TRACEBACK_FRAME = re.compile(r'File "[^"\n]*", line \d+, in (\w+)')
@@ -363,8 +420,17 @@ def reported_operation(operation, phase, priority, service, payload, fault):
     * nova's ``.end`` of a build that was aborted (the instance was deleted
       while building): it carries the fault, or a message other than
       ``Success``.
+
+    Some operations are named from their payload (:data:`PER_TARGET_OPERATIONS`)
+    and some phases told by it (:data:`CADF_OUTCOME_PHASES`).
     """
     operation = OPERATION_ALIASES.get(operation, operation)
+    if operation in PER_TARGET_OPERATIONS:
+        target = _first_id(payload, _TARGET_KEYS)
+        if target:
+            operation = operation + '.' + target
+    if phase == 'none' and service in _CADF_ACTIVITY_SERVICES and _is_cadf(payload):
+        phase = CADF_OUTCOME_PHASES.get(payload.get('outcome'), phase)
     if fault is not None and (phase == 'error' or priority in faults.ERROR_PRIORITIES):
         failed = (REPORTED_FOR.get((operation, fault.exception))
                   or REPORTED_FOR.get((operation, None)))
@@ -375,6 +441,14 @@ def reported_operation(operation, phase, priority, service, payload, fault):
     if phase == 'end' and service == 'nova' and _aborted_end(payload):
         return operation, 'error'
     return operation, phase
+
+
+def span_key(operation, request_id, resource_id):
+    """What a span of ``operation`` is keyed by besides it: the request id,
+    the resource id for :data:`RESOURCE_SPANS` and requests without an id."""
+    if resource_id and operation.startswith(RESOURCE_SPANS):
+        return resource_id
+    return request_id or resource_id
 
 
 def _wrapped_operation(operation, payload):

@@ -141,12 +141,13 @@ def fragment(notification):
     """The part of a span one notification tells, or None if it tells none.
 
     Spans are keyed by request id; legacy producers without one fall back to
-    the resource id (so repeats of one operation on one resource merge).
+    the resource id (so repeats of one operation on one resource merge), as do
+    operations that span requests (``services.RESOURCE_SPANS``).
     """
     n = notification
     if n.phase not in CORRELATED_PHASES:
         return None
-    request_key = n.request_id or n.resource_id
+    request_key = services.span_key(n.operation, n.request_id, n.resource_id)
     if not request_key:
         return None
     ts = n.timestamp
@@ -181,7 +182,7 @@ def fragments(notification):
     if notification.phase != 'error':
         return [own]
     n = notification
-    request_key = n.request_id or n.resource_id
+    request_key = services.span_key(n.operation, n.request_id, n.resource_id)
     return [own] + [Span(span_id=span_id(request_key, nested), operation=nested,
                          service=n.service, host=None, request_id=n.request_id,
                          global_request_id=n.global_request_id, project_id=n.project_id,

@@ -4,7 +4,7 @@ Reads the fields every notification has, whatever service sent it: the v2
 envelope (``{"oslo.version": "2.0", "oslo.message": "<json>"}``), message id,
 event type, priority, publisher id, timestamp, the request context (a
 ``ctxt``/``context`` dict or flattened ``_context_*`` keys) and nova's
-versioned ``nova_object.*`` payload wrapping.  Any bad field raises
+versioned ``nova_object.*`` (and ironic's ``ironic_object.*``) payload wrapping.  Any bad field raises
 :class:`InvalidNotification` with the reason.
 """
 import datetime
@@ -29,7 +29,10 @@ _MAX_UNWRAP_DEPTH = 32
 
 _ENVELOPE_VERSION_KEY = 'oslo.version'
 _ENVELOPE_MESSAGE_KEY = 'oslo.message'
-_NOVA_DATA = 'nova_object.data'
+#: The oslo.versionedobjects namespaces of versioned payloads: nova's and
+#: ironic's (``<namespace>.name``, ``.namespace``, ``.version``, ``.data``).
+_OBJECT_NAMESPACES = ('nova_object', 'ironic_object')
+_DATA_KEYS = tuple(namespace + '.data' for namespace in _OBJECT_NAMESPACES)
 
 _PRIORITY_ALIASES = {'warning': 'warn'}
 
@@ -235,41 +238,43 @@ def as_id(value):
 # --- payload ---
 
 def plain_payload(payload):
-    """The payload as a plain dict: nova's versioned objects unwrapped, a
-    non-dict value under ``value``; a plain dict is returned as is."""
+    """The payload as a plain dict: nova's and ironic's versioned objects
+    unwrapped, a non-dict value under ``value``; a plain dict is returned as is."""
     if payload is None:
         return {}
     if isinstance(payload, dict):
-        if _NOVA_DATA in payload:
-            return _unwrap_versioned(payload)
+        for namespace, data_key in zip(_OBJECT_NAMESPACES, _DATA_KEYS):
+            if data_key in payload:
+                return _unwrap_versioned(payload, namespace, data_key)
         return payload
     # oslo allows any JSON value as payload; keep it under a fixed key.
     return {'value': payload}
 
 
-def _unwrap_versioned(payload):
-    """Plain dict of a nova versioned payload; the top object's name and
+def _unwrap_versioned(payload, namespace, data_key):
+    """Plain dict of a versioned payload; the top object's name and
     version are kept as '_object_name' / '_object_version'."""
-    data = payload[_NOVA_DATA]
+    data = payload[data_key]
     if not isinstance(data, dict):
         return payload
-    plain = _plain(data, 0)
-    plain['_object_name'] = payload.get('nova_object.name')
-    plain['_object_version'] = payload.get('nova_object.version')
+    plain = _plain(data, data_key, 0)
+    plain['_object_name'] = payload.get(namespace + '.name')
+    plain['_object_version'] = payload.get(namespace + '.version')
     return plain
 
 
-def _plain(value, depth):
+def _plain(value, data_key, depth):
     if depth >= _MAX_UNWRAP_DEPTH:
         return value
     if isinstance(value, dict):
-        data = value.get(_NOVA_DATA)
+        data = value.get(data_key)
         if isinstance(data, dict):
             value = data
         # Scalars inline: a call per leaf was most of the unwrapping's cost.
-        return {k: _plain(v, depth + 1) if isinstance(v, (dict, list)) else v
+        return {k: _plain(v, data_key, depth + 1) if isinstance(v, (dict, list)) else v
                 for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v, depth + 1) if isinstance(v, (dict, list)) else v for v in value]
+        return [_plain(v, data_key, depth + 1) if isinstance(v, (dict, list)) else v
+                for v in value]
     return value
 

@@ -29,6 +29,9 @@ IMG = 'e5f6a7b8-c9d0-4e1f-9a2b-3c4d5e6f7a8b'
 PORT = 'f6a7b8c9-d0e1-4f2a-8b3c-4d5e6f7a8b9c'
 NET = 'a7b8c9d0-e1f2-4a3b-9c4d-5e6f7a8b9c0d'
 STACK = 'b8c9d0e1-f2a3-4b4c-8d5e-6f7a8b9c0d1e'
+NODE = '1be26c0b-03f2-4d2e-ae87-c02d7f33c123'
+SHARE = '5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d'
+CLUSTER = '7c8d9e0f-1a2b-4c3d-8e4f-5a6b7c8d9e0f'
 
 
 def load(name):
@@ -184,6 +187,56 @@ EXPECTED = {
         fault=Fault(message='Resource CREATE failed: ResourceInError: resources.server: '
                             'Went to status ERROR due to "Message: No valid host was '
                             'found. , Code: 500"'))),
+    # ironic: versioned (ironic_object.*), publisher 'ironic-conductor.<host>';
+    # a provisioning is named after the state it aims at (services.PER_TARGET_OPERATIONS)
+    'ironic_baremetal_node_provision_set_start': (None, dict(
+        service='ironic', host='cond-1', operation='baremetal.node.provision_set.active',
+        phase='start', request_id='req-6a7b8c9d-0e1f-4a2b-8c3d-4e5f6a7b8c9d',
+        project_id='c3d4e5f6a7b84c9d8e0f1a2b3c4d5e6f', resource_type='node',
+        resource_id=NODE, state='deploying', fault=None)),
+    'ironic_baremetal_node_provision_set_end': (None, dict(
+        service='ironic', host='cond-1', operation='baremetal.node.provision_set.active',
+        phase='end', request_id='req-7b8c9d0e-1f2a-4b3c-9d4e-5f6a7b8c9d0e',
+        project_id=PROJ, user_id=None, resource_type='node', resource_id=NODE,
+        state='active', fault=None)),
+    'ironic_baremetal_node_provision_set_error': (None, dict(
+        service='ironic', operation='baremetal.node.provision_set.active', phase='error',
+        priority='error', resource_id=NODE, state='deploy failed',
+        fault=Fault(message='Timeout reached while waiting for callback for node %s'
+                            % NODE))),
+    # octavia: no publisher id; the provider dict carries no status
+    'octavia_loadbalancer_create_end': (None, dict(
+        service='octavia', host=None, operation='octavia.loadbalancer.create', phase='end',
+        project_id=PROJ, resource_type='loadbalancer',
+        resource_id='3e4f5a6b-7c8d-4e9f-8a0b-1c2d3e4f5a6b', state=None,
+        availability_zone='az-2', flavor=None)),
+    'designate_dns_zone_create': (None, dict(
+        service='designate', host='ctl-1', operation='dns.zone.create', phase='none',
+        project_id=PROJ, resource_type='zone',
+        resource_id='4f5a6b7c-8d9e-4f0a-9b1c-2d3e4f5a6b7c', state='PENDING')),
+    'manila_share_create_start': (None, dict(
+        service='manila', host='ctl-1@generic#pool0', operation='share.create',
+        phase='start', project_id=PROJ, user_id=USER, resource_type='share',
+        resource_id=SHARE, state='creating', availability_zone='nova')),
+    'manila_share_create_end': (None, dict(
+        service='manila', operation='share.create', phase='end', resource_id=SHARE,
+        state='available')),
+    # manila's scheduler could not place the share: the create's failure
+    'manila_scheduler_create_share_error': (None, dict(
+        service='manila', host='ctl-1', operation='share.create', phase='error',
+        priority='error', resource_type='share', resource_id=SHARE,
+        fault=Fault(exception='NoValidHost',
+                    message='No valid host was found. Failed to find a weighted host, '
+                            'the last executed filter was CapacityFilter.'))),
+    # magnum: pycadf activities, the outcome is the phase
+    'magnum_cluster_create_pending': (None, dict(
+        service='magnum', host='ctl-1', operation='magnum.cluster.create', phase='start',
+        project_id=PROJ, user_id=USER, resource_type='cluster', resource_id=CLUSTER,
+        state='pending', fault=None)),
+    'magnum_cluster_create_success': (None, dict(
+        service='magnum', host='ctl-1', operation='magnum.cluster.create', phase='end',
+        project_id=None, user_id=None, resource_type='cluster', resource_id=CLUSTER,
+        state='success', fault=None)),
     'wire_v2_envelope_compute_instance_delete_start': (None, dict(
         message_id='a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d', service='nova', host='node-7',
         operation='compute.instance.delete', phase='start', request_id=REQ,
@@ -331,6 +384,9 @@ def test_timestamp_from_metadata_when_message_has_none():
     ('image.upload', 'image.upload', 'none'),
     ('identity.project.created', 'identity.project.created', 'none'),
     ('start', 'start', 'none'),
+    # ironic: an action done at once, no pair
+    ('baremetal.node.power_state_corrected.success',
+     'baremetal.node.power_state_corrected', 'none'),
 ])
 def test_phase_and_operation(event_type, operation, phase):
     message = load('legacy_nova_compute_instance_exists')
@@ -387,6 +443,15 @@ def test_missing_publisher_id_is_empty():
     ('identity.user.created', 'identity.h', 'keystone'),
     ('orchestration.stack.update.end', 'orchestration.h', 'heat'),
     ('magnum.cluster.create', 'magnum.h', 'magnum'),
+    ('magnum.cluster.create', 'container-infra.h', 'magnum'),
+    ('baremetal.node.power_set.start', 'ironic-conductor.h', 'ironic'),
+    ('baremetal.port.create.end', 'ironic-api.h', 'ironic'),
+    ('octavia.loadbalancer.delete.end', '', 'octavia'),
+    ('dns.recordset.update', 'central.h', 'designate'),
+    ('dns.api.fault', 'api.h', 'designate'),
+    ('share.extend.end', 'share.h@generic', 'manila'),
+    ('trove.instance.create', 'taskmanager.h', 'trove'),
+    ('dbaas.instance_create.end', 'conductor.h', 'trove'),
 ])
 def test_service(event_type, publisher_id, service):
     message = load('legacy_nova_compute_instance_exists')
@@ -596,6 +661,51 @@ def test_bad_input_raises_invalid_notification(message, priority, reason):
 
 def test_invalid_notification_is_a_value_error():
     assert issubclass(InvalidNotification, ValueError)
+
+
+def test_ironic_versioned_payload_is_unwrapped():
+    n = normalize(load('ironic_baremetal_node_provision_set_start'))
+    assert n.payload['_object_name'] == 'NodeSetProvisionStatePayload'
+    assert n.payload['_object_version'] == '1.18'
+    assert n.payload['event'] == 'deploy' and 'ironic_object.data' not in n.payload
+
+
+@pytest.mark.parametrize('changes, operation', [
+    # a cleaning after an undeploy: deleting -> cleaning -> available
+    (dict(target_provision_state='available', previous_target_provision_state=None),
+     'baremetal.node.provision_set.available'),
+    (dict(target_provision_state=None, previous_target_provision_state='manageable'),
+     'baremetal.node.provision_set.manageable'),
+    # available -> manageable at once: no target on either side
+    (dict(target_provision_state=None, previous_target_provision_state=None),
+     'baremetal.node.provision_set'),
+])
+def test_ironic_provisioning_named_after_its_target(changes, operation):
+    message = load('ironic_baremetal_node_provision_set_start')
+    message['payload']['ironic_object.data'].update(changes)
+    assert normalize(message).operation == operation
+
+
+def test_ironic_node_project_is_its_lessee_then_owner():
+    message = load('ironic_baremetal_node_provision_set_end')
+    data = message['payload']['ironic_object.data']
+    data.update(lessee=None, owner='e6f7a8b9c0d14e2f8a3b4c5d6e7f8a9b')
+    assert normalize(message).project_id == 'e6f7a8b9c0d14e2f8a3b4c5d6e7f8a9b'
+    data.update(owner=None)
+    assert normalize(message).project_id is None
+
+
+def test_magnum_failure_is_an_error_of_the_action():
+    message = load('magnum_cluster_create_pending')
+    message['priority'] = 'ERROR'
+    message['payload']['outcome'] = 'failure'
+    n = normalize(message)
+    assert (n.operation, n.phase, n.state) == ('magnum.cluster.create', 'error', 'failure')
+    assert n.fault == Fault()
+
+
+def test_keystone_cadf_outcome_is_no_phase():
+    assert normalize(load('keystone_cadf_identity_project_created')).phase == 'none'
 
 
 def test_deeply_nested_versioned_payload_does_not_crash():

@@ -2,6 +2,8 @@
 import dataclasses
 import datetime
 import itertools
+import json
+import pathlib
 
 import hypothesis
 from hypothesis import strategies as st
@@ -237,6 +239,42 @@ def test_without_request_id_falls_back_to_resource_id():
     # neither request nor resource id: nothing to correlate on
     assert spans.fragment(notif('image.upload.start', 0, request_id=None,
                                 resource_id=None)) is None
+
+
+def _normalized(name):
+    """A fixture of tests/unit/fixtures/notifications, normalised."""
+    path = pathlib.Path(__file__).parent / 'fixtures' / 'notifications' / (name + '.json')
+    return notification.normalize(json.loads(path.read_text()))
+
+
+def test_ironic_provisioning_across_requests_is_one_span_of_the_node():
+    # start in the API's request, end in the handling of the ramdisk's heartbeat
+    start = _normalized('ironic_baremetal_node_provision_set_start')
+    end = _normalized('ironic_baremetal_node_provision_set_end')
+    assert start.request_id != end.request_id
+    s = span_of(end, start)
+    assert (s.operation, s.status, s.attempts) == ('baremetal.node.provision_set.active',
+                                                   'success', 1)
+    assert s.resource_id == '1be26c0b-03f2-4d2e-ae87-c02d7f33c123' and s.hosts == {'cond-1'}
+    assert s.duration == pytest.approx(461.38)
+    error = _normalized('ironic_baremetal_node_provision_set_error')
+    failed = span_of(start, error)
+    assert failed.status == 'failure' and failed.fault.message.startswith('Timeout reached')
+
+
+def test_magnum_cluster_action_across_requests_is_one_span_of_the_cluster():
+    s = span_of(_normalized('magnum_cluster_create_pending'),
+                _normalized('magnum_cluster_create_success'))
+    assert (s.operation, s.service, s.status, s.resource_type) == (
+        'magnum.cluster.create', 'magnum', 'success', 'cluster')
+    assert s.duration == pytest.approx(690.0) and s.user_id is not None
+
+
+def test_manila_scheduler_error_fails_the_share_create():
+    s = span_of(_normalized('manila_scheduler_create_share_error'))
+    assert (s.operation, s.service, s.status, s.start) == ('share.create', 'manila',
+                                                           'failure', None)
+    assert s.fault.exception == 'NoValidHost'
 
 
 def test_request_id_wins_over_resource_id():
