@@ -1,7 +1,8 @@
 """Spans are exactly right when two agents with two workers each share one queue.
 
 Notifications for interleaved requests (succeeding, rescheduled, failing,
-hung, nested resize, cross-service via global_request_id) are sent with
+hung, nested resize, cross-service via global_request_id, ironic's deploy and
+magnum's cluster create, whose start and end come from different requests) are sent with
 oslo.messaging's Notifier; small batches spread every request over workers
 and agents, so starts and ends are merged by different processes.
 """
@@ -120,6 +121,50 @@ def build(scenario, n_each=4):
                 ('cinder', 'volume.cinder-1', 'INFO', 'volume.create.end',
                  dict(pay, status='available'), ctx)],
                {(req, 'volume.create'): ('success', 1, {'cinder-1'})})
+
+        # 7. an ironic deploy: started in the API's request, ended in the
+        #    handling of the ramdisk's heartbeat (another request): one span
+        #    of the node, named after its target state
+        deploy_req, heartbeat_req, node = ('req-%s' % uuid.uuid4(), 'req-%s' % uuid.uuid4(),
+                                           str(uuid.uuid4()))
+
+        def node_payload(state, target, previous, previous_target, event):
+            return {'ironic_object.name': 'NodeSetProvisionStatePayload',
+                    'ironic_object.namespace': 'ironic', 'ironic_object.version': '1.18',
+                    'ironic_object.data': {
+                        'uuid': node, 'lessee': project, 'owner': None,
+                        'provision_state': state, 'target_provision_state': target,
+                        'previous_provision_state': previous,
+                        'previous_target_provision_state': previous_target,
+                        'event': event, 'power_state': 'power on'}}
+        s.flow([('ironic', 'ironic-conductor.cond-1', 'INFO', 'baremetal.node.provision_set.start',
+                 node_payload('deploying', 'active', 'available', None, 'deploy'),
+                 s._ctx(deploy_req, 'service')),
+                ('ironic', 'ironic-conductor.cond-2', 'INFO', 'baremetal.node.provision_set.end',
+                 node_payload('active', None, 'deploying', 'active', 'done'),
+                 s._ctx(heartbeat_req, project))],
+               {(min(deploy_req, heartbeat_req), 'baremetal.node.provision_set.active'):
+                ('success', 1, {'cond-1', 'cond-2'})})
+
+        # 8. a magnum cluster create: pending in the API's request, success
+        #    from the conductor's periodic sync (another request)
+        create_req, sync_req, cluster = ('req-%s' % uuid.uuid4(), 'req-%s' % uuid.uuid4(),
+                                         str(uuid.uuid4()))
+
+        def cadf(outcome):
+            return {'typeURI': 'http://schemas.dmtf.org/cloud/audit/1.0/event',
+                    'id': str(uuid.uuid4()), 'eventType': 'activity', 'action': 'create',
+                    'outcome': outcome,
+                    'initiator': {'id': str(uuid.uuid4()),
+                                  'typeURI': 'service/security/account/user'},
+                    'target': {'id': cluster, 'typeURI': 'service/magnum/cluster'},
+                    'observer': {'id': str(uuid.uuid4()), 'typeURI': 'service/magnum/cluster'}}
+        s.flow([('magnum', 'container-infra.ctl-1', 'INFO', 'magnum.cluster.create',
+                 cadf('pending'), s._ctx(create_req, project)),
+                ('magnum', 'container-infra.ctl-1', 'INFO', 'magnum.cluster.create',
+                 cadf('success'), s._ctx(sync_req, project))],
+               {(min(create_req, sync_req), 'magnum.cluster.create'):
+                ('success', 1, {'ctl-1'})})
     return s
 
 
