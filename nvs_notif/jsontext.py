@@ -13,8 +13,7 @@ back to :mod:`json` with the same separators.  NaN and infinities become
 ``null`` (the standard library writes ``NaN``, which is not JSON).
 
 Decoding is orjson's too (a stored notification's document is mostly its
-payload: the standard library's decoder was most of a history page's time;
-the search engines' responses are read by it as well);
+payload: the standard library's decoder was most of a history page's time);
 a text orjson refuses, or that holds a run of 20 digits (orjson reads
 integers beyond 64 bits as floats), is read by :mod:`json`.  The digits are
 found by a table translation of the UTF-8 bytes orjson reads anyway: a
@@ -65,15 +64,11 @@ def pretty(value):
 
 
 def decode(text):
-    """The value of the JSON text ``text`` (a str, or UTF-8 bytes as a search
-    engine's response body), as :func:`json.loads` reads it."""
-    if isinstance(text, bytes):
-        data = text
-    else:
-        try:
-            data = text.encode()
-        except UnicodeEncodeError:      # a lone surrogate
-            return json.loads(text)
+    """The value of the JSON text ``text``, as :func:`json.loads` reads it."""
+    try:
+        data = text.encode()
+    except UnicodeEncodeError:          # a lone surrogate
+        return json.loads(text)
     if _LONG not in data.translate(_DIGITS):
         try:
             return orjson.loads(data)

@@ -2,19 +2,16 @@
 import elasticsearch
 from elasticsearch import serializer
 
-from nvs_notif import jsontext
 from nvs_notif.storage import search
 
 
 class _Serializer(serializer.OrjsonSerializer):
     """elasticsearch-py's orjson serializer for what we send (span documents,
     bulk lines: a tenth of the agent's own work with the standard library);
-    what orjson refuses goes through the standard one.  Responses are read by
-    :func:`nvs_notif.jsontext.decode` (orjson, but the standard library for a
-    response holding integers beyond 64 bits, which orjson reads as floats)."""
+    what orjson refuses goes through the standard one, and so do responses
+    (orjson reads integers beyond 64 bits as floats)."""
 
-    def json_loads(self, data):
-        return jsontext.decode(data)
+    json_loads = serializer.JsonSerializer.json_loads
 
     def json_dumps(self, data):
         try:

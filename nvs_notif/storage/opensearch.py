@@ -19,17 +19,10 @@ from nvs_notif.storage import search
 class _Serializer(serializer.JSONSerializer):
     """Requests encoded like the Elasticsearch store's (:mod:`nvs_notif.jsontext`:
     orjson, the standard library for what it refuses); text (bulk sources the
-    store already encoded) is sent as is.  Responses are read by
-    :func:`nvs_notif.jsontext.decode`, as the Elasticsearch store's."""
+    store already encoded) is sent as is."""
 
     def dumps(self, data):
         return data if isinstance(data, str) else jsontext.encode(data)
-
-    def loads(self, s):
-        try:
-            return jsontext.decode(s)
-        except ValueError as exc:       # as the client's own: its transport expects it
-            raise serializer.SerializationError(s, exc)
 
 
 def _client(conn, credentials):

@@ -3,13 +3,10 @@ import datetime
 import json
 import urllib.parse
 
-import opensearchpy
 import pytest
 
 from nvs_notif import jsontext
 from nvs_notif.storage import elasticsearch as es_store
-from nvs_notif.storage import opensearch as os_store
-from nvs_notif.storage import search
 
 
 @dataclasses.dataclass
@@ -97,18 +94,6 @@ def test_nan_and_infinity_are_null():
 def test_decode_reads_what_the_standard_library_reads(text):
     # repr: an int read as a float, or NaN (never equal to itself), shows
     assert repr(jsontext.decode(text)) == repr(json.loads(text))
-    # a response body: UTF-8 bytes
-    assert repr(jsontext.decode(text.encode())) == repr(json.loads(text))
-
-
-def test_opensearch_client_reads_big_integers_exactly_and_refuses_bad_json():
-    client = os_store._client(search.parse_url(urllib.parse.urlsplit('opensearch://os1:9200/'))[0],
-                              None)
-    serializer = client.transport.serializer
-    assert serializer.loads('{"n": 123456789012345678901234567890}') == {
-        'n': 123456789012345678901234567890}
-    with pytest.raises(opensearchpy.SerializationError):
-        serializer.loads('{"a":')
 
 
 def test_decode_raises_on_bad_json():
