@@ -7,11 +7,14 @@ of its own started as the console script starts it, alternating between this
 checkout and ``--base`` (another checkout of nvs-notif, first on ``PYTHONPATH``
 with this virtualenv: e.g. ``git archive main | tar -x -C /tmp/nvs-main``). Prints
 per command the median wall time and CPU seconds (``os.wait4``) of ``--repeat``
-runs of both, and base / this::
+runs of both, and base / this. Both trees' bytecode is compiled first, as an
+installed package has it (a checkout run with ``PYTHONDONTWRITEBYTECODE`` would
+compile every module it imports at each run)::
 
     .venv/bin/python -m tools.bench_cli --base /tmp/nvs-main --repeat 7
 """
 import argparse
+import compileall
 import importlib.metadata
 import os
 import pathlib
@@ -78,6 +81,7 @@ def main(argv=None):
             where = package_of(tree, work)
             if not where.startswith(str(tree)):
                 raise SystemExit('%s: nvs_notif comes from %s, not %s' % (name, where, tree))
+            compileall.compile_dir(os.path.dirname(where), quiet=1)
         url, request = make_store(work, args.count)
         commands = sorted(ep.name for ep in importlib.metadata.entry_points(group='nvs_notif.cli'))
         cases = ([('trace', ['--store', url, 'trace', request, '-f', 'json']),
