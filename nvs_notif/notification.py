@@ -156,8 +156,8 @@ def _normalize(message, priority, payload):
                     or wire.as_id(payload.get('request_id'))
                     or services.cadf_initiator(payload, 'request_id')),
         global_request_id=wire.context_value(message, ctxt, 'global_request_id'),
-        project_id=(wire.context_value(message, ctxt, 'project_id')
-                    or services.payload_project(service, payload, nested)),
+        project_id=services.project(service, wire.context_value(message, ctxt, 'project_id'),
+                                    payload, nested),
         user_id=(wire.context_value(message, ctxt, 'user_id')
                  or services.payload_user(service, payload, nested)),
         resource_type=resource_type,

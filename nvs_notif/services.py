@@ -72,6 +72,10 @@ _PROJECT_KEYS = ('tenant_id', 'project_id')
 # Where a service's payload names the project when no project key does:
 # glance's image owner; ironic's node lessee (who uses it), else its owner.
 _OWNER_KEYS = {'glance': ('owner',), 'ironic': ('lessee', 'owner')}
+# Services whose resource names its project better than the request context:
+# nova deploys bare-metal nodes calling ironic as its service user, so the
+# context's project is nova's service project, not the tenant's.
+_RESOURCE_PROJECT_FIRST = frozenset(('ironic',))
 # Services whose payload 'host' is the backend ('host@backend#pool'): it wins
 # over the publisher's host.
 _BACKEND_HOST = frozenset(('cinder', 'manila'))
@@ -194,6 +198,15 @@ def _cadf_resource(noun, payload):
     if isinstance(type_uri, str) and type_uri:
         return type_uri.rstrip('/').rpartition('/')[2], resource_id
     return noun, resource_id
+
+
+def project(service, context_project, payload, nested):
+    """The project: the request context's, else the payload's
+    (:func:`payload_project`); the payload's first for the services of
+    ``_RESOURCE_PROJECT_FIRST``."""
+    if service in _RESOURCE_PROJECT_FIRST:
+        return payload_project(service, payload, nested) or context_project
+    return context_project or payload_project(service, payload, nested)
 
 
 def payload_project(service, payload, nested):

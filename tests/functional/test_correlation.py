@@ -2,9 +2,9 @@
 
 Notifications for interleaved requests (succeeding, rescheduled, failing,
 hung, nested resize, cross-service via global_request_id, ironic's deploy and
-magnum's cluster create, whose start and end come from different requests) are sent with
-oslo.messaging's Notifier; small batches spread every request over workers
-and agents, so starts and ends are merged by different processes.
+magnum's cluster create, whose start and end come from different requests)
+are sent with oslo.messaging's Notifier; small batches spread every request
+over workers and agents, so starts and ends are merged by different processes.
 """
 import datetime
 import uuid

@@ -192,7 +192,8 @@ EXPECTED = {
     'ironic_baremetal_node_provision_set_start': (None, dict(
         service='ironic', host='cond-1', operation='baremetal.node.provision_set.active',
         phase='start', request_id='req-6a7b8c9d-0e1f-4a2b-8c3d-4e5f6a7b8c9d',
-        project_id='c3d4e5f6a7b84c9d8e0f1a2b3c4d5e6f', resource_type='node',
+        # nova's service project called; the node is leased to the tenant
+        project_id=PROJ, user_id='d4e5f6a7b8c94d0e9f1a2b3c4d5e6f7a', resource_type='node',
         resource_id=NODE, state='deploying', fault=None)),
     'ironic_baremetal_node_provision_set_end': (None, dict(
         service='ironic', host='cond-1', operation='baremetal.node.provision_set.active',
@@ -686,13 +687,22 @@ def test_ironic_provisioning_named_after_its_target(changes, operation):
     assert normalize(message).operation == operation
 
 
-def test_ironic_node_project_is_its_lessee_then_owner():
-    message = load('ironic_baremetal_node_provision_set_end')
+def test_ironic_node_project_is_its_lessee_then_owner_then_the_callers():
+    message = load('ironic_baremetal_node_provision_set_start')
     data = message['payload']['ironic_object.data']
     data.update(lessee=None, owner='e6f7a8b9c0d14e2f8a3b4c5d6e7f8a9b')
     assert normalize(message).project_id == 'e6f7a8b9c0d14e2f8a3b4c5d6e7f8a9b'
     data.update(owner=None)
+    assert normalize(message).project_id == 'c3d4e5f6a7b84c9d8e0f1a2b3c4d5e6f'
+    message = load('ironic_baremetal_node_provision_set_end')
+    message['payload']['ironic_object.data']['lessee'] = None
     assert normalize(message).project_id is None
+
+
+def test_context_project_wins_for_other_services():
+    message = load('glance_image_upload')
+    message['_context_project_id'] = 'f7a8b9c0d1e24f3a9b4c5d6e7f8a9b0c'
+    assert normalize(message).project_id == 'f7a8b9c0d1e24f3a9b4c5d6e7f8a9b0c'
 
 
 def test_magnum_failure_is_an_error_of_the_action():

@@ -256,6 +256,8 @@ def test_ironic_provisioning_across_requests_is_one_span_of_the_node():
     assert (s.operation, s.status, s.attempts) == ('baremetal.node.provision_set.active',
                                                    'success', 1)
     assert s.resource_id == '1be26c0b-03f2-4d2e-ae87-c02d7f33c123' and s.hosts == {'cond-1'}
+    # the tenant the node is leased to, not the caller's (nova's service) project
+    assert s.project_id == 'a0d3c9e1f25b4c7d8e9f0a1b2c3d4e5f'
     assert s.duration == pytest.approx(461.38)
     error = _normalized('ironic_baremetal_node_provision_set_error')
     failed = span_of(start, error)
