@@ -231,8 +231,10 @@ class SearchStore(search_span_answers.SearchSpanAnswers, base.Store):
         """Every hit of ``body`` on ``index``: one search when they fit in
         :data:`PAGE` hits (a cluster has a few thousand open spans), else a
         scroll (the client's scan helper) from the start: a scroll costs
-        two more round trips (the empty last page, the scroll's release)."""
-        hits = self.engine.search(index, dict(body, size=PAGE, sort=['_doc']))['hits']['hits']
+        two more round trips (the empty last page, the scroll's release).
+        The total is not counted: only the hits are read."""
+        hits = self.engine.search(index, dict(body, size=PAGE, sort=['_doc'],
+                                              track_total_hits=False))['hits']['hits']
         if len(hits) < PAGE:
             return hits
         return self.engine.helpers.scan(self.client, index=index, size=PAGE,
