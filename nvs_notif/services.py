@@ -401,8 +401,19 @@ _TARGET_KEYS = ('previous_target_provision_state', 'target_provision_state')
 #: the API's request and ends in the conductor's handling of the deploy
 #: ramdisk's heartbeat; magnum's cluster actions start in the API's request and
 #: end in the conductor's periodic status sync (magnum/service/periodic.py).
-#: Repeats on one resource merge into one span (attempts).
+#: Repeats on one resource merge into one span (attempts), unless the run
+#: names itself (:data:`RUN_KEYS`).
 RESOURCE_SPANS = ('baremetal.node.provision_set', 'magnum.cluster.')
+
+#: Of :data:`RESOURCE_SPANS`, the operations whose every run names itself in
+#: its start, end and error: the payload key that tells one run from the
+#: next on the same resource.  A node is deployed again and again (every
+#: bare-metal server nova boots is a deploy of a node it reuses): nova sets
+#: the node's ``instance_uuid`` before it deploys, and ironic clears it only
+#: at teardown (ironic/conductor/manager.py), so each instance's deploy is a
+#: span of its own.  A deploy without an instance (ironic standalone) is the
+#: node's, as before.
+RUN_KEYS = {'baremetal.node.provision_set.active': 'instance_uuid'}
 
 #: The phase a CADF event's outcome tells, for services whose CADF events
 #: report an operation's progress rather than a completed act (keystone's):
@@ -456,11 +467,13 @@ def reported_operation(operation, phase, priority, service, payload, fault):
     return operation, phase
 
 
-def span_key(operation, request_id, resource_id):
+def span_key(operation, request_id, resource_id, payload):
     """What a span of ``operation`` is keyed by besides it: the request id,
-    the resource id for :data:`RESOURCE_SPANS` and requests without an id."""
+    the resource id (with the run's, :data:`RUN_KEYS`) for
+    :data:`RESOURCE_SPANS`, the resource id for requests without an id."""
     if resource_id and operation.startswith(RESOURCE_SPANS):
-        return resource_id
+        run = wire.as_id(payload.get(RUN_KEYS[operation])) if operation in RUN_KEYS else None
+        return '%s\x1f%s' % (resource_id, run) if run else resource_id
     return request_id or resource_id
 
 

@@ -147,7 +147,7 @@ def fragment(notification):
     n = notification
     if n.phase not in CORRELATED_PHASES:
         return None
-    request_key = services.span_key(n.operation, n.request_id, n.resource_id)
+    request_key = services.span_key(n.operation, n.request_id, n.resource_id, n.payload)
     if not request_key:
         return None
     ts = n.timestamp
@@ -182,7 +182,7 @@ def fragments(notification):
     if notification.phase != 'error':
         return [own]
     n = notification
-    request_key = services.span_key(n.operation, n.request_id, n.resource_id)
+    request_key = services.span_key(n.operation, n.request_id, n.resource_id, n.payload)
     return [own] + [Span(span_id=span_id(request_key, nested), operation=nested,
                          service=n.service, host=None, request_id=n.request_id,
                          global_request_id=n.global_request_id, project_id=n.project_id,

@@ -124,15 +124,17 @@ def build(scenario, n_each=4):
 
         # 7. an ironic deploy: started in the API's request, ended in the
         #    handling of the ramdisk's heartbeat (another request): one span
-        #    of the node, named after its target state
-        deploy_req, heartbeat_req, node = ('req-%s' % uuid.uuid4(), 'req-%s' % uuid.uuid4(),
-                                           str(uuid.uuid4()))
+        #    of the node and the instance deployed, named after its target state
+        deploy_req, heartbeat_req, node, instance = (
+            'req-%s' % uuid.uuid4(), 'req-%s' % uuid.uuid4(), str(uuid.uuid4()),
+            str(uuid.uuid4()))
 
         def node_payload(state, target, previous, previous_target, event):
             return {'ironic_object.name': 'NodeSetProvisionStatePayload',
                     'ironic_object.namespace': 'ironic', 'ironic_object.version': '1.18',
                     'ironic_object.data': {
-                        'uuid': node, 'lessee': project, 'owner': None,
+                        'uuid': node, 'instance_uuid': instance, 'lessee': project,
+                        'owner': None,
                         'provision_state': state, 'target_provision_state': target,
                         'previous_provision_state': previous,
                         'previous_target_provision_state': previous_target,

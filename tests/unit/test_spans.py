@@ -264,6 +264,31 @@ def test_ironic_provisioning_across_requests_is_one_span_of_the_node():
     assert failed.status == 'failure' and failed.fault.message.startswith('Timeout reached')
 
 
+def _redeployed(name, instance, seconds):
+    """Fixture ``name`` of the same node deploying ``instance``, ``seconds`` later."""
+    n = _normalized(name)
+    return dataclasses.replace(n, message_id='%s-%s' % (n.message_id, instance),
+                               payload=dict(n.payload, instance_uuid=instance),
+                               timestamp=n.timestamp + datetime.timedelta(seconds=seconds))
+
+
+def test_each_instance_deployed_on_a_node_is_a_span_of_its_own():
+    # nova reuses the node: a later instance's deploy is no attempt of the first one's
+    start, end, error = (_normalized('ironic_baremetal_node_provision_set_' + phase)
+                         for phase in ('start', 'end', 'error'))
+    again = [_redeployed('ironic_baremetal_node_provision_set_' + phase, 'inst-2', 86400)
+             for phase in ('start', 'error')]
+    merged = spans.merge_all(f for n in [start, end] + again for f in spans.fragments(n))
+    assert sorted((s.status, s.attempts, s.duration) for s in merged.values()) == [
+        ('failure', 1, (error.timestamp - start.timestamp).total_seconds()),
+        ('success', 1, pytest.approx(461.38))]
+    assert {s.resource_id for s in merged.values()} == {start.resource_id}
+    # ironic standalone: no instance, the node's span as before
+    alone = [_redeployed('ironic_baremetal_node_provision_set_' + phase, None, 0)
+             for phase in ('start', 'end')]
+    assert span_of(*alone).span_id == spans.span_id(start.resource_id, start.operation)
+
+
 def test_magnum_cluster_action_across_requests_is_one_span_of_the_cluster():
     s = span_of(_normalized('magnum_cluster_create_pending'),
                 _normalized('magnum_cluster_create_success'))
