@@ -244,8 +244,8 @@ def sqlite_store(cache_dir, count, seed, say):
 
 #: What a copy of a stored row changes (:func:`replicate`): ids get a suffix, times
 #: move by whole days, in the columns and in the part of the document beside them
-#: alike (``rest``: JSON text where it is not deflated; a deflated ``rest`` holds
-#: neither ids nor times).
+#: alike (``rest``: JSON text where it is not packed; a packed rest holds
+#: neither ids nor times, and its block is copied as is).
 _COPY_IDS = ('message_id', 'span_id', 'request_id', 'global_request_id')
 _COPY_TIMES = ('timestamp', 'start', 'last_start', 'end', 'failed', 'aborted', 'finished',
                'open_since', 'zone_seen', 'flavor_seen')
@@ -277,7 +277,9 @@ def _copied(kind, columns, copy):
 def replicate(source, path, copies, say):
     """Make ``path`` hold ``copies`` copies of the SQLite store ``source``: copy
     ``k`` (from 0) is the notifications and spans of ``source`` ``k`` days later,
-    with fresh ids (``~k`` appended): ``copies`` simulated days from one. Events,
+    with fresh ids (``~k`` appended): ``copies`` simulated days from one; a
+    copied row's rowid is the source row's plus ``k`` times the source's
+    largest, so the copies of the blocks of packed rests find them. Events,
     samples and rejects are not copied (no answer measured reads them). The
     rollups are made as an upgrade of an older file makes them: the copies are
     written without them, then they are created and filled from the rows."""
@@ -285,6 +287,8 @@ def replicate(source, path, copies, say):
     import sqlite3
     from nvs_notif import storage
     from nvs_notif.storage import schema
+    from nvs_notif.storage import sqlite_blocks
+    from nvs_notif.storage import sqlite_layout
     from nvs_notif.storage import sqlite_rollups
     storage.get_store('sqlite:///' + source).close()       # upgraded and checkpointed
     shutil.copyfile(source, path)
@@ -313,9 +317,15 @@ def replicate(source, path, copies, say):
             for kind, last in kinds:
                 columns = [row[1] for row in db.execute('PRAGMA table_info(%s)' % kind.name)]
                 started = time.monotonic()
-                db.execute('INSERT INTO %s (%s) SELECT %s FROM %s WHERE rowid <= ?' % (
-                    kind.name, ', '.join('"%s"' % c for c in columns),
-                    ', '.join(_copied(kind, columns, copy)), kind.name), [last])
+                db.execute('INSERT INTO %s (rowid, %s) SELECT rowid + ?, %s FROM %s '
+                           'WHERE rowid <= ? ORDER BY rowid' % (
+                               kind.name, ', '.join('"%s"' % c for c in columns),
+                               ', '.join(_copied(kind, columns, copy)), kind.name),
+                           [copy * last, last])
+                if sqlite_layout.is_packed(kind):
+                    db.execute('INSERT INTO {b} (first, block) SELECT first + ?, block FROM {b} '
+                               'WHERE first <= ?'.format(b=sqlite_blocks.table(kind.name)),
+                               [copy * last, last])
                 say('  copy %d of the %s in %.0f s' % (copy, kind.name,
                                                         time.monotonic() - started))
         for name, sql in indexes:

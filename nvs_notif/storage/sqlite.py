@@ -19,6 +19,7 @@ from nvs_notif import spans as spans_mod
 from nvs_notif import timeutil
 from nvs_notif.storage import base
 from nvs_notif.storage import schema
+from nvs_notif.storage import sqlite_blocks
 from nvs_notif.storage import sqlite_layout
 from nvs_notif.storage import sqlite_reads
 from nvs_notif.storage import sqlite_rollups
@@ -29,7 +30,6 @@ _CHECKPOINT_EVERY = 2000
 
 LOG = logging.getLogger(__name__)
 
-_INSERT_NOTIFICATIONS = sqlite_layout.insert_sql(schema.NOTIFICATIONS)
 _UPSERT_SPANS = sqlite_layout.upsert_sql(schema.SPANS)
 _INSERT_REJECTS = sqlite_layout.insert_sql(schema.REJECTS)
 _SPAN_COLUMNS = sqlite_layout.select_sql(schema.SPANS)
@@ -143,15 +143,31 @@ class SQLiteStore(base.Store):
             db.execute('PRAGMA query_only = ON')
             return db
 
-    def _read(self, sql, args=()):
+    def _read(self, sql, args=(), rests=None):
         """The rows of one statement, read on a connection of its own (in memory:
-        the one connection, under the lock)."""
+        the one connection, under the lock).
+
+        :param rests: the kind the statement selects rows of
+            (:func:`sqlite_layout.select_sql`), when it selects whole rows:
+            their rests read with them (:func:`sqlite_layout.with_rests`)
+        """
+        def read(db):
+            rows = db.execute(sql, args).fetchall()
+            return rows if rests is None else sqlite_layout.with_rests(db, rests, rows)
+
         if self._path == ':memory:':
             with self._lock:
-                return self._db.execute(sql, args).fetchall()
+                return read(self._db)
         db = self._reader()
         try:
-            return db.execute(sql, args).fetchall()
+            if rests is None:
+                return read(db)
+            # One snapshot: a purge between the rows and their blocks would blank them.
+            db.execute('BEGIN')
+            try:
+                return read(db)
+            finally:
+                db.execute('COMMIT')
         finally:
             self._readers.put(db)
 
@@ -172,13 +188,13 @@ class SQLiteStore(base.Store):
             merged = spans_mod.merge_all(batch.fragments, existing)
             # The rollups are kept per batch, in this transaction: exact
             # whichever process writes the file.
-            with sqlite_rollups.notifications_added(db):
-                inserted = db.executemany(_INSERT_NOTIFICATIONS, rows).rowcount
+            newest, inserted = sqlite_layout.insert_packed(db, schema.NOTIFICATIONS, rows)
+            sqlite_rollups.add_notifications(db, newest)
             with sqlite_rollups.spans_written(db, ids):
                 db.executemany(_UPSERT_SPANS, (sqlite_layout.span_row(merged[i]) for i in ids))
             db.executemany(_INSERT_REJECTS, map(sqlite_layout.reject_row, batch.rejects))
             return base.WriteResult({i: merged[i] for i in ids},
-                                    len(batch.notifications) - max(inserted, 0))
+                                    len(batch.notifications) - inserted)
         result = self._transaction(work)
         self._maybe_checkpoint(len(batch.notifications))
         return result
@@ -217,8 +233,8 @@ class SQLiteStore(base.Store):
         self._write_keyed(schema.SAMPLES, docs)
 
     def _write_keyed(self, kind, docs):
-        self._transaction(lambda db: db.executemany(
-            sqlite_layout.insert_sql(kind), (sqlite_layout.keyed_row(kind, d) for d in docs)))
+        rows = [sqlite_layout.keyed_row(kind, d) for d in docs]
+        self._transaction(lambda db: sqlite_layout.insert_packed(db, kind, rows))
 
     @base.operation
     def spans(self, request_id=None, global_request_id=None, project_id=None,
@@ -371,7 +387,7 @@ class SQLiteStore(base.Store):
     def ingested(self, after=None, limit=500, settle=0.0):
         rows = self._read('SELECT rowid, %s FROM notifications WHERE rowid > ?'
                           ' ORDER BY rowid LIMIT ?' % _NOTIFICATION_COLUMNS,
-                          (_rowid(after), limit))
+                          (_rowid(after), limit), rests=schema.NOTIFICATIONS)
         return [_ingested(row) for row in rows]
 
     @base.operation
@@ -386,7 +402,8 @@ class SQLiteStore(base.Store):
         rows = self._read('SELECT rowid, %s FROM notifications NOT INDEXED%s'
                           ' ORDER BY rowid DESC LIMIT ?'
                           % (_NOTIFICATION_COLUMNS,
-                             ' WHERE ' + ' AND '.join(where) if where else ''), args + [limit])
+                             ' WHERE ' + ' AND '.join(where) if where else ''), args + [limit],
+                          rests=schema.NOTIFICATIONS)
         return [_ingested(row) for row in rows]
 
     @base.operation
@@ -411,17 +428,22 @@ class SQLiteStore(base.Store):
     @base.operation
     def purge(self, before):
         cutoff = timeutil.iso(before)
-        statements = {
-            'notifications': 'DELETE FROM notifications WHERE timestamp < ?',
-            'events': 'DELETE FROM events WHERE generated < ?',
-            'samples': 'DELETE FROM samples WHERE timestamp < ?',
-            'rejects': 'DELETE FROM rejects WHERE received < ?',
-            'spans': """DELETE FROM spans WHERE max(coalesce(start, ''), coalesce("end", ''),
-                        coalesce(failed, ''), coalesce(json_extract(rest, '$.last_start'), ''),
+        older = {
+            'notifications': 'timestamp < ?',
+            'events': 'generated < ?',
+            'samples': 'timestamp < ?',
+            'rejects': 'received < ?',
+            'spans': """max(coalesce(start, ''), coalesce("end", ''), coalesce(failed, ''),
+                        coalesce(json_extract(rest, '$.last_start'), ''),
                         coalesce(json_extract(rest, '$.aborted'), '')) < ?""",
         }
+
+        def delete(db, kind, where):
+            if sqlite_layout.is_packed(schema.KINDS[kind]):
+                return sqlite_blocks.delete(db, kind, where, (cutoff,))
+            return db.execute('DELETE FROM %s WHERE %s' % (kind, where), (cutoff,)).rowcount
         return self._transaction(lambda db: {
-            kind: db.execute(sql, (cutoff,)).rowcount for kind, sql in statements.items()})
+            kind: delete(db, kind, where) for kind, where in older.items()})
 
     def close(self):
         with self._lock:

@@ -8,18 +8,22 @@ the kind has fields that are not columns, the rest of the document in
 is null (every field of its documents is read back, null when absent) and
 the derived fields (reads never turn them back into the record); an
 open kind's keeps every key its columns do not hold (events and samples may
-lack declared fields).  ``rest`` is JSON text, packed
-(:mod:`nvs_notif.storage.sqlite_packing`: DEFLATE with a preset dictionary)
-when the kind has a schemaless object outside its columns (payloads,
-traits): those are most of a file's bytes and no query reads into them,
-while the spans' ``rest`` stays JSON that SQL reads (``json_extract``).
+lack declared fields).  ``rest`` is JSON text.  When the kind has a
+schemaless object outside its columns (payloads, traits) it is *packed*:
+those are most of a file's bytes and no query reads into them, so the rests
+of consecutive rows are deflated together in blocks beside the table
+(:mod:`nvs_notif.storage.sqlite_blocks`), and a row holds its columns
+alone; the spans' ``rest`` stays a column of JSON that SQL reads
+(``json_extract``).
 """
+import itertools
 import operator
 
 from nvs_notif import jsontext
 from nvs_notif.storage import base
 from nvs_notif.storage import documents
 from nvs_notif.storage import schema
+from nvs_notif.storage import sqlite_blocks
 from nvs_notif.storage import sqlite_packing
 from nvs_notif.storage import sqlite_rollups
 
@@ -30,9 +34,10 @@ from nvs_notif.storage import sqlite_rollups
 #: schemaless object; 4: deflated with a preset dictionary, named in each
 #: row (:mod:`nvs_notif.storage.sqlite_packing`); 5: the rollups kept by
 #: the writer per batch, no longer by insert and update triggers; 6: a
-#: notification's ``state`` in a column (history reads no ``rest``).
-#: :data:`_UPGRADES` takes older files to it.
-VERSION = 6
+#: notification's ``state`` in a column (history reads no ``rest``); 7: packed
+#: rests in blocks of consecutive rows (:mod:`nvs_notif.storage.sqlite_blocks`),
+#: no longer each in its row.  :data:`_UPGRADES` takes older files to it.
+VERSION = 7
 
 
 def has_rest(kind):
@@ -44,8 +49,8 @@ def has_rest(kind):
 
 
 def is_packed(kind):
-    """Whether ``kind``'s ``rest`` is packed: it holds a schemaless object."""
-    return any(f.type is schema.OBJECT for f in kind.fields if not f.column)
+    """Whether ``kind`` keeps a packed rest: it holds a schemaless object."""
+    return has_rest(kind) and any(f.type is schema.OBJECT for f in kind.fields if not f.column)
 
 
 def _column_sql(kind, field):
@@ -53,11 +58,14 @@ def _column_sql(kind, field):
                           ' PRIMARY KEY' if field.name == kind.key else '')
 
 
-def table_sql(kind, name=None):
-    """The ``CREATE TABLE`` of ``kind`` (named ``name``, default the kind's)."""
+def table_sql(kind, name=None, packed_in_row=False):
+    """The ``CREATE TABLE`` of ``kind`` (named ``name``, default the kind's;
+    ``packed_in_row``: with a packed ``rest`` in each row, as layouts 3 to 6)."""
     columns = [_column_sql(kind, f) for f in kind.fields if f.column]
-    if has_rest(kind):
-        columns.append('rest %s NOT NULL' % ('BLOB' if is_packed(kind) else 'TEXT'))
+    if has_rest(kind) and not is_packed(kind):
+        columns.append('rest TEXT NOT NULL')
+    elif is_packed(kind) and packed_in_row:
+        columns.append('rest BLOB NOT NULL')
     return 'CREATE TABLE IF NOT EXISTS %s (%s)' % (name or kind.name, ', '.join(columns))
 
 
@@ -69,7 +77,7 @@ def index_sql(kind, index):
 
 
 def _stored(kind):
-    return kind.columns + (('rest',) if has_rest(kind) else ())
+    return kind.columns + (('rest',) if has_rest(kind) and not is_packed(kind) else ())
 
 
 def insert_sql(kind, verb='INSERT OR IGNORE', table=None):
@@ -90,8 +98,11 @@ def upsert_sql(kind):
 
 
 def select_sql(kind):
-    """What to ``SELECT`` of ``kind``'s table for :func:`document` to read a row."""
-    return ', '.join('"%s"' % c for c in _stored(kind))
+    """What to ``SELECT`` of ``kind``'s table for :func:`document` to read a
+    row: its stored values, then a packed kind's ``rowid``, which
+    :func:`with_rests` replaces by the row's rest."""
+    return ', '.join(['"%s"' % c for c in _stored(kind)]
+                     + (['rowid'] if is_packed(kind) else []))
 
 
 # -- rows ----------------------------------------------------------------------
@@ -107,8 +118,6 @@ def _rest_of(kind):
 
 def _rest_encoder(kind):
     rest_of = _rest_of(kind)
-    if is_packed(kind):
-        return lambda doc: sqlite_packing.pack(jsontext.encode(rest_of(doc)))
     return lambda doc: jsontext.encode(rest_of(doc))
 
 
@@ -121,7 +130,7 @@ _reject_values = operator.itemgetter(*schema.REJECTS.columns)
 
 
 def notification_row(n, payload_json=None):
-    """The row of a notification.
+    """The row of a notification: ``(values, rest)`` (:func:`insert_packed`).
 
     :param payload_json: the payload's JSON text when the pipeline already
         made it, spliced into ``rest`` instead of encoding the payload again
@@ -131,7 +140,7 @@ def notification_row(n, payload_json=None):
     if payload_json is None:
         payload_json = jsontext.encode(n.payload)
     rest = '%s"payload":%s}' % ('{' if rest == '{}' else rest[:-1] + ',', payload_json)
-    return _notification_values(doc) + (sqlite_packing.pack(rest),)
+    return _notification_values(doc), rest
 
 
 def span_row(span):
@@ -147,8 +156,51 @@ _KEYED_RESTS = {kind.name: _rest_encoder(kind) for kind in (schema.EVENTS, schem
 
 
 def keyed_row(kind, doc):
-    """The row of a serialised event or sample (missing fields as NULL)."""
-    return tuple(doc.get(c) for c in kind.columns) + (_KEYED_RESTS[kind.name](doc),)
+    """The row of a serialised event or sample (missing fields as NULL):
+    ``(values, rest)`` (:func:`insert_packed`)."""
+    return tuple(doc.get(c) for c in kind.columns), _KEYED_RESTS[kind.name](doc)
+
+
+#: ``{packed kind: the columns that make a row unique}``: its key, else its unique index's.
+_UNIQUE = {kind.name: (kind.key,) if kind.key else next(i.columns for i in kind.indexes if i.unique)
+           for kind in schema.KINDS.values() if is_packed(kind)}
+
+
+def insert_packed(db, kind, rows, table=None):
+    """Insert ``rows`` (``(values, rest)``) of packed ``kind`` into its table
+    (or ``table``), ``INSERT OR IGNORE`` (a row whose key is stored, or came
+    earlier in ``rows``, is left out), their rests into blocks.
+
+    :returns: ``(the largest rowid before, rows inserted)``: the inserted
+        rows are those after it
+    """
+    name = table or kind.name
+    (newest,), = db.execute('SELECT coalesce(max(rowid), 0) FROM main.%s' % name)
+    inserted = max(db.executemany(insert_sql(kind, table=name),
+                                  [values for values, _ in rows]).rowcount, 0)
+    if inserted == len(rows):
+        rests = [rest for _, rest in rows]
+    else:
+        # The rests of the rows inserted, found by what makes a row unique.
+        unique = _UNIQUE[kind.name]
+        identity = operator.itemgetter(*(kind.columns.index(c) for c in unique))
+        first = {}
+        for values, rest in rows:
+            first.setdefault(identity(values), rest)
+        rests = [first[row if len(unique) > 1 else row[0]] for row in db.execute(
+            'SELECT %s FROM main.%s WHERE rowid > ? ORDER BY rowid'
+            % (', '.join('"%s"' % c for c in unique), name), (newest,))]
+    sqlite_blocks.write(db, kind.name, newest + 1, rests)
+    return newest, inserted
+
+
+def with_rests(db, kind, rows):
+    """``rows`` of :func:`select_sql` read on ``db``, with a packed kind's
+    trailing rowid replaced by the row's rest (read in the same transaction)."""
+    if not is_packed(kind) or not rows:
+        return rows
+    rests = sqlite_blocks.read(db, kind.name, [row[-1] for row in rows])
+    return [row[:-1] + (rests[row[-1]],) for row in rows]
 
 
 def _reader(kind):
@@ -157,12 +209,11 @@ def _reader(kind):
     # SQLite keeps booleans as integers.
     booleans = frozenset(f.name for f in kind.fields if f.column and f.type is schema.BOOLEAN)
     names = tuple(f.name for f in kind.fields)
-    unpack = sqlite_packing.unpack if is_packed(kind) else str
 
     def document(row):
         doc = {} if kind.open else dict.fromkeys(names)
         if has_rest(kind):
-            doc.update(jsontext.decode(unpack(row[-1])))
+            doc.update(jsontext.decode(row[-1]))
         for name, value in zip(columns, row):
             if value is not None:
                 doc[name] = bool(value) if name in booleans else value
@@ -174,12 +225,14 @@ _READERS = {kind.name: _reader(kind) for kind in schema.KINDS.values()}
 
 
 def document(kind, row):
-    """The document a row (the values of :func:`select_sql`) of ``kind`` holds."""
+    """The document a row (the values of :func:`select_sql`, :func:`with_rests`)
+    of ``kind`` holds."""
     return _READERS[kind.name](row)
 
 
 notification_document = _READERS['notifications']
-notification_document.__doc__ = 'The document of a notification row (:func:`select_sql`).'
+notification_document.__doc__ = ('The document of a notification row (:func:`select_sql`, '
+                                 ':func:`with_rests`).')
 
 
 def span(row):
@@ -223,6 +276,8 @@ def _create(db):
     delete triggers, that are missing."""
     for kind in schema.KINDS.values():
         db.execute(table_sql(kind))
+        if is_packed(kind):
+            db.execute(sqlite_blocks.create_sql(kind.name))
     for kind in schema.KINDS.values():
         for index in kind.indexes:
             db.execute(index_sql(kind, index))
@@ -235,14 +290,15 @@ _FROM_DOCUMENT = {
 }
 
 
-def _rewrite_table(db, kind, fill):
+def _rewrite_table(db, kind, fill, packed_in_row=False):
     """Write ``kind``'s table again: ``fill(db, new table)`` fills a new table
-    of the current layout from the old one, which then takes its place.  The
-    old table's indexes and the rollups' triggers drop with it (without
-    firing): :func:`_create` makes them again.  The file needs room for a
-    second copy of the table meanwhile."""
-    rewritten = kind.name + '_layout_%d' % VERSION
-    db.execute(table_sql(kind, rewritten))
+    of the current layout (``packed_in_row``: of layout 6, :func:`table_sql`)
+    from the old one, which then takes its place.  The old table's indexes
+    and the rollups' triggers drop with it (without firing): :func:`_create`
+    makes them again.  The file needs room for a second copy of the table
+    meanwhile."""
+    rewritten = kind.name + '_rewritten'
+    db.execute(table_sql(kind, rewritten, packed_in_row))
     fill(db, rewritten)
     db.execute('DROP TABLE %s' % kind.name)
     db.execute('ALTER TABLE %s RENAME TO %s' % (rewritten, kind.name))
@@ -260,10 +316,22 @@ def _rewrite_whole_documents(db):
         if kind.name not in tables or not has_rest(kind):
             continue
         to_row = _FROM_DOCUMENT.get(kind.name, lambda doc, kind=kind: keyed_row(kind, doc))
-        _rewrite_table(db, kind, lambda db, table, kind=kind, to_row=to_row: db.executemany(
-            insert_sql(kind, table=table), (to_row(jsontext.decode(doc)) for (doc,) in db.execute(
+        if is_packed(kind):
+            db.execute(sqlite_blocks.create_sql(kind.name))
+        _rewrite_table(db, kind, lambda db, table, kind=kind, to_row=to_row: _insert(
+            db, kind, table, (to_row(jsontext.decode(doc)) for (doc,) in db.execute(
                 'SELECT doc FROM %s ORDER BY rowid' % kind.name))))
     _create(db)
+
+
+def _insert(db, kind, table, rows):
+    """Insert ``rows`` of ``kind`` into ``table``, a packed kind's a chunk at a time."""
+    if not is_packed(kind):
+        db.executemany(insert_sql(kind, table=table), rows)
+        return
+    rows = iter(rows)
+    while chunk := list(itertools.islice(rows, 10000)):
+        insert_packed(db, kind, chunk, table)
 
 
 def _upgrade_before_rollups(db):
@@ -311,7 +379,8 @@ def _upgrade_from_3(db):
         columns = ', '.join('"%s"' % c for c in kind.columns)
         _rewrite_table(db, kind, lambda db, table, kind=kind, columns=columns, rest=rest:
                        db.execute('INSERT INTO %s (rowid, %s, rest) SELECT rowid, %s, %s FROM %s'
-                                  ' ORDER BY rowid' % (table, columns, columns, rest, kind.name)))
+                                  ' ORDER BY rowid' % (table, columns, columns, rest, kind.name)),
+                       packed_in_row=True)
     _create(db)
     return 4
 
@@ -343,13 +412,35 @@ def _upgrade_from_5(db):
     if kind.name in _tables(db):
         _rewrite_table(db, kind, lambda db, table: db.executemany(
             'INSERT INTO %s (rowid, %s, state, rest) VALUES (%s)'
-            % (table, names, ', '.join('?' * (len(before) + 3))), rows(db)))
+            % (table, names, ', '.join('?' * (len(before) + 3))), rows(db)),
+            packed_in_row=True)
     _create(db)
     return 6
+
+
+def _upgrade_from_6(db):
+    """Layout 6 packed each row's ``rest`` alone, in the row: each packed
+    table's rests packed again in blocks (:mod:`nvs_notif.storage.sqlite_blocks`),
+    then the table written again in rowid order, every row as it was (its
+    rowid too: a row's rowid finds its rest) without its ``rest``."""
+    tables = _tables(db)
+    for kind in schema.KINDS.values():
+        if kind.name not in tables or not is_packed(kind):
+            continue
+        db.execute(sqlite_blocks.create_sql(kind.name))
+        sqlite_blocks.write_rows(db, kind.name, (
+            (rowid, sqlite_packing.unpack(rest)) for rowid, rest in db.execute(
+                'SELECT rowid, rest FROM %s ORDER BY rowid' % kind.name)))
+        columns = ', '.join('"%s"' % c for c in kind.columns)
+        _rewrite_table(db, kind, lambda db, table, kind=kind, columns=columns: db.execute(
+            'INSERT INTO %s (rowid, %s) SELECT rowid, %s FROM %s ORDER BY rowid'
+            % (table, columns, columns, kind.name)))
+    _create(db)
+    return 7
 
 
 #: ``{layout: upgrade}``: each upgrade takes a file of that layout further and
 #: returns the layout it reached; :func:`prepare` runs them until
 #: :data:`VERSION`.  A new layout adds the step from the previous one here.
 _UPGRADES = {0: _upgrade_before_rollups, 1: _upgrade_before_rollups, 2: _upgrade_from_2,
-             3: _upgrade_from_3, 4: _upgrade_from_4, 5: _upgrade_from_5}
+             3: _upgrade_from_3, 4: _upgrade_from_4, 5: _upgrade_from_5, 6: _upgrade_from_6}

@@ -3,9 +3,10 @@ aggregations of ``errors`` and ``hosts`` in SQL: the whole hours of a window
 from the rollups (:mod:`nvs_notif.storage.sqlite_rollups`), the partial hours
 at its edges from the rows.
 
-Every function takes ``read(sql, args)``, which runs one statement on a read
-connection and returns its rows, so a listing never holds a connection
-between pages.
+Every function takes ``read(sql, args, rests=None)``, which runs one
+statement on a read connection and returns its rows (``rests``: the kind
+whose whole rows it selects, their rests read with them), so a listing never
+holds a connection between pages.
 """
 import operator
 
@@ -74,15 +75,16 @@ def notification_filter(request_ids=None, project_id=None, user_id=None, resourc
 
 
 def _selection(fields):
-    """``(SELECT list, row -> document)`` of a listing of ``fields`` (None:
-    every field): the columns alone when they hold them all (no ``rest`` read
-    and unpacked), else the whole documents.  Both start with the page key."""
+    """``(SELECT list, row -> document, kind whose rests are read or None)``
+    of a listing of ``fields`` (None: every field): the columns alone when
+    they hold them all (no ``rest`` read and unpacked), else the whole
+    documents.  Both start with the page key."""
     if fields is None or not set(fields) <= set(schema.NOTIFICATIONS.columns):
         # The page key first, then the whole row.
         return ('timestamp, message_id, ' + _NOTIFICATION_COLUMNS,
-                lambda row: sqlite_layout.notification_document(row[2:]))
+                lambda row: sqlite_layout.notification_document(row[2:]), schema.NOTIFICATIONS)
     names = _PAGE_KEY + tuple(f for f in fields if f not in _PAGE_KEY)
-    return ', '.join('"%s"' % n for n in names), lambda row: dict(zip(names, row))
+    return ', '.join('"%s"' % n for n in names), lambda row: dict(zip(names, row)), None
 
 
 def notification_pages(read, where, args, limit=None, oldest_first=False, after=None,
@@ -94,7 +96,7 @@ def notification_pages(read, where, args, limit=None, oldest_first=False, after=
     :param fields: the fields the caller reads (None: every field); the
         documents may hold only these
     """
-    selected, document = _selection(fields)
+    selected, document, rests = _selection(fields)
     order = 'ASC' if oldest_first else 'DESC'
     beyond = '(timestamp, message_id) %s (?, ?)' % ('>' if oldest_first else '<')
     left = limit
@@ -108,7 +110,7 @@ def notification_pages(read, where, args, limit=None, oldest_first=False, after=
         if clauses:
             sql += ' WHERE ' + ' AND '.join(clauses)
         sql += ' ORDER BY timestamp %s, message_id %s LIMIT ?' % (order, order)
-        rows = read(sql, values + [size])
+        rows = read(sql, values + [size], rests=rests)
         yield from map(document, rows)
         if len(rows) < size:
             return

@@ -7,7 +7,7 @@ and their extremes (the longest duration, the first and last times).
 The writer keeps them once per batch, inside the batch's transaction (so
 they are exact whichever process writes the file): the notifications the
 batch really inserted (duplicates SQLite ignored never count) are summed
-per cell and each cell upserted once (:func:`notifications_added`); of the
+per cell and each cell upserted once (:func:`add_notifications`); of the
 spans it inserted or updated (the read-merge-write of every batch), those
 whose columns the rollups read changed take their old contribution out
 and add their new one, summed per cell likewise (:func:`spans_written`).
@@ -298,7 +298,7 @@ def create(db):
 
 def drop_write_triggers(db):
     """Drop the insert and update triggers of a file of layouts 2 to 4: its
-    writers keep the rollups per batch now (:func:`notifications_added`,
+    writers keep the rollups per batch now (:func:`add_notifications`,
     :func:`spans_written`)."""
     for trigger in _WRITE_TRIGGERS:
         db.execute('DROP TRIGGER IF EXISTS %s' % trigger)
@@ -323,13 +323,9 @@ _ADD_NOTIFICATIONS = tuple(_upsert_sql(r, 'main.notifications AS r', 'r.rowid > 
                            for r in _NOTIFICATION_ROLLUPS)
 
 
-@contextlib.contextmanager
-def notifications_added(db):
-    """Around a block that only inserts notifications (``INSERT OR IGNORE``)
-    in the transaction of ``db``: the rows it really inserted added to the
-    rollups, one upsert per rollup."""
-    (newest,), = db.execute('SELECT coalesce(max(rowid), 0) FROM main.notifications')
-    yield
+def add_notifications(db, newest):
+    """Add the notifications inserted in the transaction of ``db``, those
+    after rowid ``newest``, to the rollups, one upsert per rollup."""
     for statement in _ADD_NOTIFICATIONS:
         db.execute(statement, (newest,))
 

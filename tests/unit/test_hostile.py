@@ -92,8 +92,9 @@ def test_endpoint_into_sqlite(case, sqlite_endpoint):
             for row in db.execute('SELECT * FROM "%s"' % table))
         # The documents as read back too: payloads are deflated in the file.
         dump += '\n'.join(str(sqlite_layout.document(kind, row)) for kind in schema.KINDS.values()
-                          for row in db.execute('SELECT %s FROM %s' % (
-                              sqlite_layout.select_sql(kind), kind.name)))
+                          for row in sqlite_layout.with_rests(db, kind, db.execute(
+                              'SELECT %s FROM %s' % (sqlite_layout.select_sql(kind),
+                                                     kind.name)).fetchall()))
         ids = {r[0] for r in db.execute('SELECT message_id FROM notifications')}
     finally:
         db.close()

@@ -55,8 +55,9 @@ def assert_kept_and_masked(db, table, count):
     con = sqlite3.connect(db)
     try:
         # The documents as read back: payloads are deflated in the file.
-        docs = [sqlite_layout.document(kind, row) for row in con.execute(
-            'SELECT %s FROM %s' % (sqlite_layout.select_sql(kind), table))]
+        docs = [sqlite_layout.document(kind, row) for row in sqlite_layout.with_rests(
+            con, kind, con.execute('SELECT %s FROM %s' % (sqlite_layout.select_sql(kind),
+                                                          table)).fetchall())]
     finally:
         con.close()
     assert len(docs) == count

@@ -22,6 +22,7 @@ from nvs_notif.notification import Fault, Notification
 from nvs_notif.storage import documents
 from nvs_notif.storage import schema
 from nvs_notif.storage import sqlite_layout
+from nvs_notif.storage import sqlite_blocks
 from nvs_notif.storage import sqlite_packing
 from nvs_notif.storage import sqlite_rollups
 from tests.unit import test_sqlite_rollups
@@ -629,7 +630,8 @@ _OLD_FILES = {'267924d': lambda path: _old_file(path, '267924d'),
               'layout-2': lambda path: _layout_2_file(path),
               'layout-3': lambda path: _layout_file(path, _as_layout_3),
               'layout-4': lambda path: _layout_file(path, _as_layout_4),
-              'layout-5': lambda path: _layout_file(path, _as_layout_5)}
+              'layout-5': lambda path: _layout_file(path, _as_layout_5),
+              'layout-6': lambda path: _layout_file(path, _as_layout_6)}
 
 
 @pytest.mark.parametrize('layout', sorted(_OLD_FILES))
@@ -724,10 +726,29 @@ def _layout_2_file(path):
     return batch
 
 
+_PACKED = [k for k in schema.KINDS.values() if sqlite_layout.is_packed(k)]
+
+
+def _as_layout_6(path):
+    """Make the file at ``path`` (this release's) what layout 6 made: the same
+    rows and rowids, each packed rest alone in its row's ``rest``, no blocks,
+    user_version 6."""
+    with sqlite3.connect(path) as db:
+        for kind in _PACKED:
+            rowids = [r for (r,) in db.execute('SELECT rowid FROM %s' % kind.name)]
+            rests = sqlite_blocks.read(db, kind.name, rowids) if rowids else {}
+            db.execute('ALTER TABLE %s ADD COLUMN rest BLOB' % kind.name)
+            db.executemany('UPDATE %s SET rest = ? WHERE rowid = ?' % kind.name, [
+                (sqlite_packing.pack(rest), rowid) for rowid, rest in rests.items()])
+            db.execute('DROP TABLE %s' % sqlite_blocks.table(kind.name))
+        db.execute('PRAGMA user_version = 6')
+
+
 def _as_layout_5(path):
-    """Make the file at ``path`` (this release's) what layout 5 made: the same
-    rows and rowids, a notification's ``state`` (when not null) in its packed
-    ``rest`` and no ``state`` column, user_version 5."""
+    """Make the file at ``path`` (this release's) what layout 5 made: layout 6
+    (:func:`_as_layout_6`) with a notification's ``state`` (when not null) in
+    its packed ``rest`` and no ``state`` column, user_version 5."""
+    _as_layout_6(path)
     with sqlite3.connect(path) as db:
         db.executemany('UPDATE notifications SET rest = ? WHERE rowid = ?', [
             (sqlite_packing.pack(jsontext.encode(dict(
@@ -796,10 +817,10 @@ def test_events_samples_and_rejects_of_layout_1_are_read_back_the_same(db_url):
     finally:
         store_.close()
     with sqlite3.connect(path) as db:
-        for kind, expected in (('events', _EVENT), ('samples', _SAMPLE)):
-            (row,) = db.execute('SELECT %s FROM %s' % (
-                sqlite_layout.select_sql(schema.KINDS[kind]), kind)).fetchall()
-            assert sqlite_layout.document(schema.KINDS[kind], row) == expected
+        for kind, expected in ((schema.EVENTS, _EVENT), (schema.SAMPLES, _SAMPLE)):
+            (row,) = sqlite_layout.with_rests(db, kind, db.execute('SELECT %s FROM %s' % (
+                sqlite_layout.select_sql(kind), kind.name)).fetchall())
+            assert sqlite_layout.document(kind, row) == expected
         assert db.execute('SELECT reject_id, reason FROM rejects').fetchall() == [
             (documents.reject_id(batch.rejects[0]), batch.rejects[0].reason)]
 
@@ -808,14 +829,13 @@ def test_no_field_is_stored_twice_and_payloads_are_deflated(store, db_url):
     batch = _batch(_notifications())
     store.write(batch)
     with sqlite3.connect(db_url[len('sqlite:///'):]) as db:
+        blocks = [block for (block,) in db.execute('SELECT block FROM notifications_rests')]
+        assert blocks and all(b'nested' not in b and b[0] == sqlite_packing.PACKING
+                              for b in blocks)
         for kind in (schema.NOTIFICATIONS, schema.SPANS):
-            for row in db.execute('SELECT %s FROM %s' % (sqlite_layout.select_sql(kind),
-                                                          kind.name)):
+            for row in sqlite_layout.with_rests(db, kind, db.execute('SELECT %s FROM %s' % (
+                    sqlite_layout.select_sql(kind), kind.name)).fetchall()):
                 rest = row[-1]
-                if sqlite_layout.is_packed(kind):
-                    assert b'nested' not in rest
-                    assert rest[0] == sqlite_packing.PACKING
-                    rest = sqlite_packing.unpack(rest)
                 assert not set(json.loads(rest)) & set(kind.columns), kind.name
                 assert not set(json.loads(rest)) & {f.name for f in kind.fields if f.derived}
                 assert None not in json.loads(rest).values()
@@ -831,7 +851,7 @@ def _open_and_count(url, start, queue):
 
 
 @pytest.mark.parametrize('layout', ['267924d', 'layout-1', 'layout-2', 'layout-3', 'layout-4',
-                                    'layout-5'])
+                                    'layout-5', 'layout-6'])
 def test_processes_opening_an_old_file_at_once_upgrade_it_once(db_url, layout):
     path = db_url[len('sqlite:///'):]
     batch = _OLD_FILES[layout](path)
@@ -872,8 +892,10 @@ def _answers(path):
         store_.close()
     with sqlite3.connect(path) as db:
         for kind in (schema.EVENTS, schema.SAMPLES):
-            answers[kind.name] = [sqlite_layout.document(kind, row) for row in db.execute(
-                'SELECT %s FROM %s ORDER BY rowid' % (sqlite_layout.select_sql(kind), kind.name))]
+            answers[kind.name] = [sqlite_layout.document(kind, row)
+                                  for row in sqlite_layout.with_rests(db, kind, db.execute(
+                                      'SELECT %s FROM %s ORDER BY rowid'
+                                      % (sqlite_layout.select_sql(kind), kind.name)).fetchall())]
         answers['rollups'] = test_sqlite_rollups.live_and_backfilled(path)
     return answers
 
@@ -907,9 +929,9 @@ def test_upgrade_from_layout_3_keeps_every_answer_and_packs_with_the_dictionary(
     assert _answers(path) == expected
     with sqlite3.connect(path) as db:
         assert db.execute('PRAGMA user_version').fetchone() == (sqlite_layout.VERSION,)
-        packed = db.execute('SELECT sum(length(rest)) FROM notifications').fetchone()[0]
-        assert {rest[0] for kind in ('notifications', 'events', 'samples')
-                for (rest,) in db.execute('SELECT rest FROM %s' % kind)} == {
+        packed = db.execute('SELECT sum(length(block)) FROM notifications_rests').fetchone()[0]
+        assert {block[0] for kind in ('notifications', 'events', 'samples')
+                for (block,) in db.execute('SELECT block FROM %s_rests' % kind)} == {
             sqlite_packing.PACKING}
         assert not any('"timestamp"' in rest for (rest,) in db.execute('SELECT rest FROM spans'))
     # What the dictionary is for.
@@ -927,5 +949,6 @@ def test_upgrade_from_layout_5_keeps_every_answer_and_moves_state_to_its_column(
     with sqlite3.connect(path) as db:
         assert db.execute('PRAGMA user_version').fetchone() == (sqlite_layout.VERSION,)
         assert db.execute('SELECT rowid, message_id FROM notifications').fetchall() == rowids
-        assert not any('state' in json.loads(sqlite_packing.unpack(rest))
-                       for (rest,) in db.execute('SELECT rest FROM notifications'))
+        assert not any('state' in json.loads(rest)
+                       for (block,) in db.execute('SELECT block FROM notifications_rests')
+                       for rest in sqlite_packing.unpack_block(block) if rest)
