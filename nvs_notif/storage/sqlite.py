@@ -181,6 +181,7 @@ class SQLiteStore(base.Store):
         texts = batch.payload_json
         rows = [sqlite_layout.notification_row(n, texts.get(n.message_id))
                 for n in batch.notifications]
+        packed = sqlite_blocks.pack([rest for _, rest in rows])
 
         def work(db):
             ids = {f.span_id for f in batch.fragments}
@@ -188,7 +189,7 @@ class SQLiteStore(base.Store):
             merged = spans_mod.merge_all(batch.fragments, existing)
             # The rollups are kept per batch, in this transaction: exact
             # whichever process writes the file.
-            newest, inserted = sqlite_layout.insert_packed(db, schema.NOTIFICATIONS, rows)
+            newest, inserted = sqlite_layout.insert_packed(db, schema.NOTIFICATIONS, rows, packed)
             sqlite_rollups.add_notifications(db, newest)
             with sqlite_rollups.spans_written(db, ids):
                 db.executemany(_UPSERT_SPANS, (sqlite_layout.span_row(merged[i]) for i in ids))
@@ -234,7 +235,8 @@ class SQLiteStore(base.Store):
 
     def _write_keyed(self, kind, docs):
         rows = [sqlite_layout.keyed_row(kind, d) for d in docs]
-        self._transaction(lambda db: sqlite_layout.insert_packed(db, kind, rows))
+        packed = sqlite_blocks.pack([rest for _, rest in rows])
+        self._transaction(lambda db: sqlite_layout.insert_packed(db, kind, rows, packed))
 
     @base.operation
     def spans(self, request_id=None, global_request_id=None, project_id=None,

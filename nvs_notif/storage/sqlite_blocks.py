@@ -41,14 +41,19 @@ def create_sql(name):
             % table(name))
 
 
-def write(db, name, first, rests):
-    """Pack ``rests`` (texts, ``''`` for a rowid without a row), the rests of
-    rowids ``first``, ``first + 1``... of table ``name``, into blocks."""
+def pack(rests):
+    """The blocks of ``rests`` (texts of consecutive rowids, ``''`` for a
+    rowid without a row), packed: :data:`SLOTS` rests each, the last fewer."""
+    return [sqlite_packing.pack_block(rests[i:i + SLOTS]) for i in range(0, len(rests), SLOTS)]
+
+
+def write(db, name, first, blocks):
+    """Keep ``blocks`` (:func:`pack`'s), the rests of rowids ``first``,
+    ``first + 1``... of table ``name``."""
     # OR REPLACE: a block at or after the largest rowid holds no row (a
     # purge that deleted the newest rows deleted it, or it is a leftover).
     db.executemany('INSERT OR REPLACE INTO %s (first, block) VALUES (?, ?)' % table(name), (
-        (first + i, sqlite_packing.pack_block(rests[i:i + SLOTS]))
-        for i in range(0, len(rests), SLOTS)))
+        (first + i * SLOTS, block) for i, block in enumerate(blocks)))
 
 
 def write_rows(db, name, rows):
@@ -58,13 +63,13 @@ def write_rows(db, name, rows):
     first, rests = None, []
     for rowid, rest in rows:
         if first is not None and rowid - first >= SLOTS:
-            write(db, name, first, rests)
+            write(db, name, first, pack(rests))
             first, rests = None, []
         if first is None:
             first = rowid
         rests += [''] * (rowid - first - len(rests)) + [rest]
     if rests:
-        write(db, name, first, rests)
+        write(db, name, first, pack(rests))
 
 
 _BLOCKS_OF = ('SELECT first, block FROM {t} WHERE first IN (SELECT '

@@ -166,11 +166,14 @@ _UNIQUE = {kind.name: (kind.key,) if kind.key else next(i.columns for i in kind.
            for kind in schema.KINDS.values() if is_packed(kind)}
 
 
-def insert_packed(db, kind, rows, table=None):
+def insert_packed(db, kind, rows, packed=None, table=None):
     """Insert ``rows`` (``(values, rest)``) of packed ``kind`` into its table
     (or ``table``), ``INSERT OR IGNORE`` (a row whose key is stored, or came
     earlier in ``rows``, is left out), their rests into blocks.
 
+    :param packed: the blocks of the rows' rests (``sqlite_blocks.pack``),
+        made before the transaction (other writers wait while it is open);
+        kept when every row is inserted, else the inserted rows' are packed
     :returns: ``(the largest rowid before, rows inserted)``: the inserted
         rows are those after it
     """
@@ -179,7 +182,8 @@ def insert_packed(db, kind, rows, table=None):
     inserted = max(db.executemany(insert_sql(kind, table=name),
                                   [values for values, _ in rows]).rowcount, 0)
     if inserted == len(rows):
-        rests = [rest for _, rest in rows]
+        if packed is None:
+            packed = sqlite_blocks.pack([rest for _, rest in rows])
     else:
         # The rests of the rows inserted, found by what makes a row unique.
         unique = _UNIQUE[kind.name]
@@ -190,7 +194,8 @@ def insert_packed(db, kind, rows, table=None):
         rests = [first[row if len(unique) > 1 else row[0]] for row in db.execute(
             'SELECT %s FROM main.%s WHERE rowid > ? ORDER BY rowid'
             % (', '.join('"%s"' % c for c in unique), name), (newest,))]
-    sqlite_blocks.write(db, kind.name, newest + 1, rests)
+        packed = sqlite_blocks.pack(rests)
+    sqlite_blocks.write(db, kind.name, newest + 1, packed)
     return newest, inserted
 
 
@@ -331,7 +336,7 @@ def _insert(db, kind, table, rows):
         return
     rows = iter(rows)
     while chunk := list(itertools.islice(rows, 10000)):
-        insert_packed(db, kind, chunk, table)
+        insert_packed(db, kind, chunk, table=table)
 
 
 def _upgrade_before_rollups(db):
