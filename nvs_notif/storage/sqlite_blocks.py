@@ -19,7 +19,7 @@ the batch's blocks start at that largest rowid plus one (:func:`write`).
 A purge (:func:`delete`) deletes the blocks left without a row and blanks
 the slots of deleted rows in the others: nothing of a deleted row stays.
 """
-import bisect
+import collections
 import json
 
 from nvs_notif.storage import base
@@ -72,39 +72,36 @@ def write_rows(db, name, rows):
         write(db, name, first, pack(rests))
 
 
-_BLOCKS_OF = ('SELECT first, block FROM {t} WHERE first IN (SELECT '
-              '(SELECT max(first) FROM {t} WHERE first <= value) FROM json_each(?))')
+# Each rowid's block: the greatest first not above it.
+_FIRSTS = 'SELECT value, (SELECT max(first) FROM {t} WHERE first <= value) FROM json_each(?)'
+_BLOCKS = 'SELECT first, block FROM {t} WHERE first IN (SELECT value FROM json_each(?))'
 
 
-def _blocks(db, name, rowids):
-    """``(firsts, {first: slots})`` of the blocks holding ``rowids``, each inflated once."""
-    blocks = {first: sqlite_packing.unpack_block(block) for first, block in db.execute(
-        _BLOCKS_OF.format(t=table(name)), (json.dumps(sorted(set(rowids))),))}
-    return sorted(blocks), blocks
-
-
-def _slot(firsts, blocks, rowid):
-    """``(first, slot)`` of ``rowid`` in ``blocks``, or None where none holds it."""
-    at = bisect.bisect_right(firsts, rowid) - 1
-    if at >= 0:
-        first = firsts[at]
-        if rowid - first < len(blocks[first]):
-            return first, rowid - first
-    return None
+def _unpacked(db, name, rowids):
+    """``(first, slots, held)`` of each block holding some of ``rowids``: its
+    first rowid, its inflated slots (a block at a time, so a page of rows
+    holds one block's), and those of ``rowids`` it holds."""
+    held = collections.defaultdict(list)
+    for rowid, first in db.execute(_FIRSTS.format(t=table(name)),
+                                   (json.dumps(sorted(set(rowids))),)):
+        if first is not None:
+            held[first].append(rowid)
+    for first, block in db.execute(_BLOCKS.format(t=table(name)), (json.dumps(list(held)),)):
+        slots = sqlite_packing.unpack_block(block)
+        yield first, slots, [r for r in held[first] if r - first < len(slots)]
 
 
 def read(db, name, rowids):
     """``{rowid: rest text}`` of rows ``rowids`` of table ``name`` (read in
     the transaction that read the rows: a purge in between would have
     blanked them)."""
-    firsts, blocks = _blocks(db, name, rowids)
     rests = {}
-    for rowid in rowids:
-        found = _slot(firsts, blocks, rowid)
-        rest = blocks[found[0]][found[1]] if found else ''
-        if not rest:
-            raise base.StoreError('the rest of row %d of %s is missing' % (rowid, name))
-        rests[rowid] = rest
+    for first, slots, held in _unpacked(db, name, rowids):
+        rests.update((rowid, slots[rowid - first]) for rowid in held if slots[rowid - first])
+    missing = set(rowids) - rests.keys()
+    if missing:
+        raise base.StoreError('the rests of rows %s of %s are missing'
+                              % (', '.join(map(str, sorted(missing)[:5])), name))
     return rests
 
 
@@ -122,13 +119,11 @@ def delete(db, name, where, args):
                'AND rowid < min(b.first + ?, coalesce((SELECT min(first) FROM {b} '
                'WHERE first > b.first), b.first + ?)))'.format(b=blocks, t=name),
                (SLOTS, SLOTS))
-    firsts, kept = _blocks(db, name, gone)
-    blanked = set()
-    for rowid in gone:
-        found = _slot(firsts, kept, rowid)
-        if found:
-            kept[found[0]][found[1]] = ''
-            blanked.add(found[0])
-    db.executemany('UPDATE %s SET block = ? WHERE first = ?' % blocks, [
-        (sqlite_packing.pack_block(kept[first]), first) for first in blanked])
+    blanked = []
+    for first, slots, held in _unpacked(db, name, gone):
+        if held:
+            for rowid in held:
+                slots[rowid - first] = ''
+            blanked.append((sqlite_packing.pack_block(slots), first))
+    db.executemany('UPDATE %s SET block = ? WHERE first = ?' % blocks, blanked)
     return len(gone)

@@ -97,7 +97,10 @@ def unpack_block(blob):
 def unpack(blob):
     """The text of :func:`pack`'s bytes, with the dictionary they name."""
     inflater = zlib.decompressobj(_WBITS, zdict=dictionary(blob[0]))
-    data = inflater.decompress(memoryview(blob)[1:]) + inflater.flush()
+    data = inflater.decompress(memoryview(blob)[1:])
+    tail = inflater.flush()     # empty once the whole stream was given: no copy
+    if tail:
+        data += tail
     if not inflater.eof:
         raise base.StoreError('a packed row is cut short')
     return data.decode('utf-8', 'surrogatepass')

@@ -240,11 +240,12 @@ class TestStoreListing:
 
     def test_a_listing_holds_one_page_at_a_time(self, sqlite_store, monkeypatch):
         """Memory stays flat: streaming every notification peaks at a small
-        fraction of what holding them does (pages of 50 of 2,000)."""
+        fraction of what holding them does (pages of 50 of 4,000; a page
+        holds one block of packed rests at a time, 64 of them, besides)."""
         from nvs_notif.storage import sqlite_reads
         monkeypatch.setattr(sqlite_reads, 'PAGE', 50)
         messages = [dict(notification(i / 10.0, i), payload={'text': 'x' * 1000, 'n': i})
-                    for i in range(2000)]
+                    for i in range(4000)]
         write(sqlite_store, messages)
 
         def peak(consume):
@@ -257,7 +258,7 @@ class TestStoreListing:
         count = []
         streamed = peak(lambda docs: count.append(sum(1 for _ in docs)))
         held = peak(list)
-        assert count == [2000]
+        assert count == [4000]
         assert streamed * 10 < held, (streamed, held)
 
     def test_host_activity_is_the_python_paths(self, sqlite_store):
