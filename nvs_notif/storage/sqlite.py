@@ -27,6 +27,11 @@ from nvs_notif.storage import sqlite_span_answers as span_answers
 
 # Notifications written between background checkpoints (SQLiteStore._maybe_checkpoint).
 _CHECKPOINT_EVERY = 2000
+# The writer connection's page cache (SQLite's default is 2 MB): a batch
+# touches pages all over 16 indexes, which then stay in memory instead of
+# being read again by the next batch (bench_pipeline, 50,000 notifications:
+# 196 against 204 us a notification; ingest 0.925 of layout 1's against 0.908).
+_WRITER_CACHE_KIB = 64 * 1024
 
 LOG = logging.getLogger(__name__)
 
@@ -129,6 +134,7 @@ class SQLiteStore(base.Store):
         self._db.execute('PRAGMA journal_mode=WAL')
         self._db.execute('PRAGMA synchronous=NORMAL')
         self._db.execute('PRAGMA wal_autocheckpoint=16384')
+        self._db.execute('PRAGMA cache_size=-%d' % _WRITER_CACHE_KIB)
         if sqlite_layout.version(self._db) != sqlite_layout.VERSION:
             # Checked again under the write lock: another process may be upgrading too.
             self._transaction(sqlite_layout.prepare)
