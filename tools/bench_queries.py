@@ -311,11 +311,14 @@ def replicate(source, path, copies, say):
         for name, _ in indexes:
             db.execute('DROP INDEX %s' % name)
         db.execute('COMMIT')
-        kinds = [(kind, db.execute('SELECT max(rowid) FROM %s' % kind.name).fetchone()[0])
-                 for kind in (schema.NOTIFICATIONS, schema.SPANS)]
+        kinds = [(kind, last) for kind, last in (
+            (kind, db.execute('SELECT max(rowid) FROM %s' % kind.name).fetchone()[0])
+            for kind in (schema.NOTIFICATIONS, schema.SPANS)) if last is not None]
         for copy in range(1, copies):
             for kind, last in kinds:
-                columns = [row[1] for row in db.execute('PRAGMA table_info(%s)' % kind.name)]
+                # The rowid is given (a packed kind's seq column is it).
+                columns = [row[1] for row in db.execute('PRAGMA table_info(%s)' % kind.name)
+                           if row[1] != sqlite_layout.SEQ]
                 started = time.monotonic()
                 db.execute('INSERT INTO %s (rowid, %s) SELECT rowid + ?, %s FROM %s '
                            'WHERE rowid <= ? ORDER BY rowid' % (

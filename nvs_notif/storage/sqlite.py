@@ -135,6 +135,9 @@ class SQLiteStore(base.Store):
         self._db.execute('PRAGMA synchronous=NORMAL')
         self._db.execute('PRAGMA wal_autocheckpoint=16384')
         self._db.execute('PRAGMA cache_size=-%d' % _WRITER_CACHE_KIB)
+        # Deleted content overwritten, whatever the build's default: a purge
+        # leaves nothing of a row in the file's free pages.
+        self._db.execute('PRAGMA secure_delete=ON')
         if sqlite_layout.version(self._db) != sqlite_layout.VERSION:
             # Checked again under the write lock: another process may be upgrading too.
             self._transaction(sqlite_layout.prepare)
@@ -173,7 +176,8 @@ class SQLiteStore(base.Store):
             try:
                 return read(db)
             finally:
-                db.execute('COMMIT')
+                if db.in_transaction:       # an error may have ended it
+                    db.execute('COMMIT')
         finally:
             self._readers.put(db)
 

@@ -109,10 +109,13 @@ def delete(db, name, where, args):
     """Delete the rows of table ``name`` that ``where`` selects and their
     rests: blocks left without a row deleted, the slots of deleted rows
     blanked in the others.  The number of rows deleted."""
+    # Read, then deleted, in the caller's transaction (DELETE ... RETURNING
+    # needs SQLite 3.35; RHEL 9 and Debian 11 have 3.34).
     gone = [rowid for (rowid,) in db.execute(
-        'DELETE FROM %s WHERE %s RETURNING rowid' % (name, where), args)]
+        'SELECT rowid FROM %s WHERE %s' % (name, where), args)]
     if not gone:
         return 0
+    db.execute('DELETE FROM %s WHERE %s' % (name, where), args)
     blocks = table(name)
     # A block holds rowids from its first to the next block's first, at most SLOTS.
     db.execute('DELETE FROM {b} AS b WHERE NOT EXISTS (SELECT 1 FROM {t} WHERE rowid >= b.first '

@@ -53,15 +53,25 @@ def is_packed(kind):
     return has_rest(kind) and any(f.type is schema.OBJECT for f in kind.fields if not f.column)
 
 
+#: A packed kind's ``INTEGER PRIMARY KEY``: its rowid made a column (no byte
+#: more), which ``VACUUM`` and ``.dump`` keep as they need not keep a bare
+#: rowid, since a row's rowid finds its rest (:mod:`nvs_notif.storage.sqlite_blocks`).
+SEQ = 'seq'
+
+
 def _column_sql(kind, field):
-    return '"%s" %s%s' % (field.name, field.type.sql,
-                          ' PRIMARY KEY' if field.name == kind.key else '')
+    if field.name != kind.key:
+        return '"%s" %s' % (field.name, field.type.sql)
+    return '"%s" %s %s' % (field.name, field.type.sql,
+                           'UNIQUE' if is_packed(kind) else 'PRIMARY KEY')
 
 
 def table_sql(kind, name=None, packed_in_row=False):
     """The ``CREATE TABLE`` of ``kind`` (named ``name``, default the kind's;
     ``packed_in_row``: with a packed ``rest`` in each row, as layouts 3 to 6)."""
     columns = [_column_sql(kind, f) for f in kind.fields if f.column]
+    if is_packed(kind):
+        columns.insert(0, '%s INTEGER PRIMARY KEY' % SEQ)
     if has_rest(kind) and not is_packed(kind):
         columns.append('rest TEXT NOT NULL')
     elif is_packed(kind) and packed_in_row:
@@ -161,11 +171,6 @@ def keyed_row(kind, doc):
     return tuple(doc.get(c) for c in kind.columns), _KEYED_RESTS[kind.name](doc)
 
 
-#: ``{packed kind: the columns that make a row unique}``: its key, else its unique index's.
-_UNIQUE = {kind.name: (kind.key,) if kind.key else next(i.columns for i in kind.indexes if i.unique)
-           for kind in schema.KINDS.values() if is_packed(kind)}
-
-
 def insert_packed(db, kind, rows, packed=None, table=None):
     """Insert ``rows`` (``(values, rest)``) of packed ``kind`` into its table
     (or ``table``), ``INSERT OR IGNORE`` (a row whose key is stored, or came
@@ -178,23 +183,20 @@ def insert_packed(db, kind, rows, packed=None, table=None):
         rows are those after it
     """
     name = table or kind.name
+    sql = insert_sql(kind, table=name)
     (newest,), = db.execute('SELECT coalesce(max(rowid), 0) FROM main.%s' % name)
-    inserted = max(db.executemany(insert_sql(kind, table=name),
-                                  [values for values, _ in rows]).rowcount, 0)
-    if inserted == len(rows):
-        if packed is None:
-            packed = sqlite_blocks.pack([rest for _, rest in rows])
-    else:
-        # The rests of the rows inserted, found by what makes a row unique.
-        unique = _UNIQUE[kind.name]
-        identity = operator.itemgetter(*(kind.columns.index(c) for c in unique))
-        first = {}
-        for values, rest in rows:
-            first.setdefault(identity(values), rest)
-        rests = [first[row if len(unique) > 1 else row[0]] for row in db.execute(
-            'SELECT %s FROM main.%s WHERE rowid > ? ORDER BY rowid'
-            % (', '.join('"%s"' % c for c in unique), name), (newest,))]
-        packed = sqlite_blocks.pack(rests)
+    db.execute('SAVEPOINT nvs_insert_packed')
+    inserted = max(db.executemany(sql, [values for values, _ in rows]).rowcount, 0)
+    if inserted < len(rows):
+        # Some were left out: inserted again one at a time, to know whose
+        # rests to keep (a key need not be a text, nor present).
+        db.execute('ROLLBACK TO nvs_insert_packed')
+        cursor = db.cursor()
+        rests = [rest for values, rest in rows if cursor.execute(sql, values).rowcount == 1]
+        inserted, packed = len(rests), sqlite_blocks.pack(rests)
+    elif packed is None:
+        packed = sqlite_blocks.pack([rest for _, rest in rows])
+    db.execute('RELEASE nvs_insert_packed')
     sqlite_blocks.write(db, kind.name, newest + 1, packed)
     return newest, inserted
 

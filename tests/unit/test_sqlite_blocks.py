@@ -8,7 +8,9 @@ import pytest
 
 from nvs_notif import storage
 from nvs_notif.storage import documents
+from nvs_notif.storage import schema
 from nvs_notif.storage import sqlite_blocks
+from nvs_notif.storage import sqlite_layout
 from nvs_notif.storage import sqlite_packing
 from tests.unit import test_sqlite_store
 from tests.unit.test_sqlite_store import T0, notif
@@ -124,3 +126,43 @@ def test_a_block_refuses_a_rest_with_a_line_break():
         sqlite_packing.pack_block(['{"a":1}', '{"b":"\n"}'])
     assert sqlite_packing.unpack_block(sqlite_packing.pack_block(['{"a":1}', '', '{}'])) == [
         '{"a":1}', '', '{}']
+
+
+def test_a_copy_by_dump_or_vacuum_keeps_every_rest_with_its_row(store, path, tmp_path):
+    # A row's rowid finds its rest: a packed table's rowid is a column (seq),
+    # which .dump and VACUUM keep (they may renumber a bare rowid).
+    _write(store, [_notification(i, hours=48 if i % 3 else 0) for i in range(SLOTS + 20)])
+    store.purge(T0 + datetime.timedelta(hours=24))
+    expected = _payloads(store)
+    store.close()
+    dumped = str(tmp_path / 'dumped.db')
+    with sqlite3.connect(path) as source, sqlite3.connect(dumped) as copy:
+        copy.executescript('\n'.join(source.iterdump()))
+        # A dump does not carry the layout (user_version): given as an operator would.
+        copy.execute('PRAGMA user_version = %d' % sqlite_layout.VERSION)
+    vacuumed = str(tmp_path / 'vacuumed.db')
+    with sqlite3.connect(path) as source:
+        source.execute("VACUUM INTO '%s'" % vacuumed)
+    for copied in (dumped, vacuumed):
+        reopened = storage.get_store('sqlite:///' + copied)
+        try:
+            assert _payloads(reopened) == expected
+        finally:
+            reopened.close()
+
+
+def test_events_without_or_with_odd_ids_keep_their_own_rests(store, path):
+    # A batch that repeats a stored id is inserted a row at a time: a missing
+    # id (SQLite keeps several NULLs) or an integer one keeps its own traits.
+    store.write_events([{'message_id': 'e-1', 'event_type': 'a', 'traits': {'n': 1}}])
+    store.write_events([{'message_id': 'e-1', 'event_type': 'a', 'traits': {'n': 'again'}},
+                        {'message_id': None, 'event_type': 'b', 'traits': {'n': 2}},
+                        {'event_type': 'c', 'traits': {'n': 3}},
+                        {'message_id': 5, 'event_type': 'd', 'traits': {'n': 4}}])
+    with sqlite3.connect(path) as db:
+        kind = schema.EVENTS
+        docs = [sqlite_layout.document(kind, row) for row in sqlite_layout.with_rests(
+            db, kind, db.execute('SELECT %s FROM events ORDER BY rowid'
+                                 % sqlite_layout.select_sql(kind)).fetchall())]
+    assert [(d['event_type'], d['traits']) for d in docs] == [
+        ('a', {'n': 1}), ('b', {'n': 2}), ('c', {'n': 3}), ('d', {'n': 4})]
