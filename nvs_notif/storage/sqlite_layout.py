@@ -300,12 +300,15 @@ _FROM_DOCUMENT = {
 def _rewrite_table(db, kind, fill, packed_in_row=False):
     """Write ``kind``'s table again: ``fill(db, new table)`` fills a new table
     of the current layout (``packed_in_row``: of layout 6, :func:`table_sql`)
-    from the old one, which then takes its place.  The old table's indexes
-    and the rollups' triggers drop with it (without firing): :func:`_create`
-    makes them again.  The file needs room for a second copy of the table
-    meanwhile."""
+    from the old one, which then takes its place; a packed kind's blocks are
+    filled beside it, in the table's own blocks table.  The old table's
+    indexes and the rollups' triggers drop with it (without firing):
+    :func:`_create` makes them again.  The file needs room for a second copy
+    of the table meanwhile."""
     rewritten = kind.name + '_rewritten'
     db.execute(table_sql(kind, rewritten, packed_in_row))
+    if is_packed(kind) and not packed_in_row:
+        db.execute(sqlite_blocks.create_sql(kind.name))
     fill(db, rewritten)
     db.execute('DROP TABLE %s' % kind.name)
     db.execute('ALTER TABLE %s RENAME TO %s' % (rewritten, kind.name))
@@ -323,8 +326,6 @@ def _rewrite_whole_documents(db):
         if kind.name not in tables or not has_rest(kind):
             continue
         to_row = _FROM_DOCUMENT.get(kind.name, lambda doc, kind=kind: keyed_row(kind, doc))
-        if is_packed(kind):
-            db.execute(sqlite_blocks.create_sql(kind.name))
         _rewrite_table(db, kind, lambda db, table, kind=kind, to_row=to_row: _insert(
             db, kind, table, (to_row(jsontext.decode(doc)) for (doc,) in db.execute(
                 'SELECT doc FROM %s ORDER BY rowid' % kind.name))))
@@ -434,14 +435,15 @@ def _upgrade_from_6(db):
     for kind in schema.KINDS.values():
         if kind.name not in tables or not is_packed(kind):
             continue
-        db.execute(sqlite_blocks.create_sql(kind.name))
-        sqlite_blocks.write_rows(db, kind.name, (
-            (rowid, sqlite_packing.unpack(rest)) for rowid, rest in db.execute(
-                'SELECT rowid, rest FROM %s ORDER BY rowid' % kind.name)))
         columns = ', '.join('"%s"' % c for c in kind.columns)
-        _rewrite_table(db, kind, lambda db, table, kind=kind, columns=columns: db.execute(
-            'INSERT INTO %s (rowid, %s) SELECT rowid, %s FROM %s ORDER BY rowid'
-            % (table, columns, columns, kind.name)))
+
+        def fill(db, table, kind=kind, columns=columns):
+            sqlite_blocks.write_rows(db, kind.name, (
+                (rowid, sqlite_packing.unpack(rest)) for rowid, rest in db.execute(
+                    'SELECT rowid, rest FROM %s ORDER BY rowid' % kind.name)))
+            db.execute('INSERT INTO %s (rowid, %s) SELECT rowid, %s FROM %s ORDER BY rowid'
+                       % (table, columns, columns, kind.name))
+        _rewrite_table(db, kind, fill)
     _create(db)
     return 7
 
